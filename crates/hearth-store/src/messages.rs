@@ -1,0 +1,250 @@
+//! Messages and the chat tree: append, change, delete, read a branch, switch branches.
+//!
+//! Messages form a tree per chat through `parent_id`. Appending makes the new message the
+//! chat's active leaf; the thread a user sees is the path from the root to that leaf. Editing
+//! or regenerating appends a sibling (a new branch) and never overwrites.
+
+use hearth_types::{BranchMessage, ChatId, Message, MessageId, MessagePatch, NewMessage, Thread};
+use rusqlite::{OptionalExtension, Row};
+
+use crate::rows::{Val, get_id, get_opt, get_opt_id, get_parsed, get_time, get_u32};
+use crate::writer::Table;
+use crate::{Error, Reader, Result, Writer};
+
+const COLUMNS: &str = "m.id, m.chat_id, m.parent_id, m.role, m.content, m.model, m.provider, m.status, m.error, \
+                       m.prompt_tokens, m.completion_tokens, m.latency_ms, m.idempotency_key, \
+                       m.created_at, m.updated_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
+    Ok(Message {
+        id: get_id(row, "id")?,
+        chat_id: get_id(row, "chat_id")?,
+        parent_id: get_opt_id(row, "parent_id")?,
+        role: get_parsed(row, "role")?,
+        content: row.get("content")?,
+        model: get_opt(row, "model")?,
+        provider: get_opt(row, "provider")?,
+        status: get_parsed(row, "status")?,
+        error: get_opt(row, "error")?,
+        prompt_tokens: get_u32(row, "prompt_tokens")?,
+        completion_tokens: get_u32(row, "completion_tokens")?,
+        latency_ms: get_opt::<i64>(row, "latency_ms")?.map(|v| v.max(0) as u64),
+        idempotency_key: get_opt(row, "idempotency_key")?,
+        created_at: get_time(row, "created_at")?,
+        updated_at: get_time(row, "updated_at")?,
+    })
+}
+
+/// What [`Writer::append_message`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Appended {
+    pub message: Message,
+    /// `false` when an earlier message with the same idempotency key was returned instead.
+    pub created: bool,
+}
+
+impl Writer<'_> {
+    /// Adds a message under `new.parent_id` and makes it the chat's active leaf. With an
+    /// idempotency key already used in this chat, returns the first message and changes nothing.
+    pub fn append_message(&mut self, new: &NewMessage) -> Result<Appended> {
+        if let Some(key) = &new.idempotency_key
+            && let Some(first) = self.read().message_by_key(new.chat_id, key)?
+        {
+            return Ok(Appended { message: first, created: false });
+        }
+        self.read().chat(new.chat_id)?;
+        if let Some(parent) = new.parent_id {
+            let p = self.read().message(parent).map_err(|_| Error::not_found("parent_id", "message", parent))?;
+            if p.chat_id != new.chat_id {
+                return Err(Error::not_found("parent_id", "message in this chat", parent));
+            }
+        }
+        let id = MessageId::new();
+        self.insert(
+            Table::Messages,
+            &id.to_string(),
+            &[
+                ("chat_id", Val::Text(new.chat_id.to_string())),
+                ("parent_id", Val::OptText(new.parent_id.map(|p| p.to_string()))),
+                ("role", Val::Text(new.role.to_string())),
+                ("content", Val::Text(new.content.clone())),
+                ("model", Val::OptText(new.model.clone())),
+                ("provider", Val::OptText(new.provider.clone())),
+                ("status", Val::Text(new.status.to_string())),
+                ("idempotency_key", Val::OptText(new.idempotency_key.clone())),
+            ],
+            &[],
+        )?;
+        self.set_active_leaf(new.chat_id, Some(id))?;
+        let now = crate::rows::ts(self.now_ms());
+        let message = Message {
+            id,
+            chat_id: new.chat_id,
+            parent_id: new.parent_id,
+            role: new.role,
+            content: new.content.clone(),
+            model: new.model.clone(),
+            provider: new.provider.clone(),
+            status: new.status,
+            error: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+            latency_ms: None,
+            idempotency_key: new.idempotency_key.clone(),
+            created_at: now,
+            updated_at: now,
+        };
+        Ok(Appended { message, created: true })
+    }
+
+    /// Changes a message in place: for a reply as it streams and finishes (content, status,
+    /// usage). An edit by the user is a new branch instead (see Core).
+    pub fn update_message(&mut self, id: MessageId, patch: &MessagePatch) -> Result<Message> {
+        self.read().message(id)?;
+        let fields: Vec<(&str, Val)> = [
+            patch.content.clone().map(|c| ("content", Val::Text(c))),
+            patch.status.map(|s| ("status", Val::Text(s.to_string()))),
+            patch.error.clone().map(|e| ("error", Val::OptText(e))),
+            patch.model.clone().map(|m| ("model", Val::OptText(m))),
+            patch.provider.clone().map(|p| ("provider", Val::OptText(p))),
+            patch.prompt_tokens.map(|n| ("prompt_tokens", Val::Int(Some(n.into())))),
+            patch.completion_tokens.map(|n| ("completion_tokens", Val::Int(Some(n.into())))),
+            patch.latency_ms.map(|n| ("latency_ms", Val::Int(Some(n.min(i64::MAX as u64) as i64)))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        self.update(Table::Messages, &id.to_string(), &fields)?;
+        self.read().message(id)
+    }
+
+    /// Deletes a message and everything under it (tombstones). When the chat was showing that
+    /// branch, it moves to the newest branch that is left under the parent.
+    pub fn delete_message(&mut self, id: MessageId) -> Result<()> {
+        let message = self.read().message(id)?;
+        let chat = self.read().chat(message.chat_id)?;
+        let on_active_branch = match chat.active_leaf_id {
+            Some(leaf) => self.read().path_to(leaf)?.contains(&id),
+            None => false,
+        };
+        let subtree: Vec<String> = self
+            .conn()
+            .prepare_cached(
+                "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL \
+                 SELECT m.id FROM messages m JOIN sub ON m.parent_id = sub.id WHERE m.deleted_at IS NULL) \
+                 SELECT id FROM sub",
+            )?
+            .query_map([id.to_string()], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for m in &subtree {
+            self.tombstone(Table::Messages, m)?;
+        }
+        if on_active_branch {
+            let leaf = match message.parent_id {
+                Some(parent) => Some(self.read().newest_leaf_under(parent)?),
+                None => self.read().newest_root(chat.id)?.map(|r| self.read().newest_leaf_under(r)).transpose()?,
+            };
+            self.set_active_leaf(chat.id, leaf)?;
+        }
+        Ok(())
+    }
+
+    /// Shows the branch through `message`: the chat's active leaf becomes the newest leaf under it.
+    pub fn switch_branch(&mut self, chat: ChatId, message: MessageId) -> Result<Thread> {
+        let m = self.read().message(message)?;
+        if m.chat_id != chat {
+            return Err(Error::not_found("message_id", "message in this chat", message));
+        }
+        let leaf = self.read().newest_leaf_under(message)?;
+        self.set_active_leaf(chat, Some(leaf))?;
+        self.read().thread(chat)
+    }
+}
+
+impl Reader<'_> {
+    /// A live message of a live chat.
+    pub fn message(&self, id: MessageId) -> Result<Message> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM messages m JOIN chats c ON c.id = m.chat_id \
+                 JOIN workspaces w ON w.id = c.workspace_id \
+                 WHERE m.id = ?1 AND m.deleted_at IS NULL AND c.deleted_at IS NULL AND w.deleted_at IS NULL"
+            ))?
+            .query_row([id.to_string()], from_row)
+            .optional()?
+            .ok_or_else(|| Error::not_found("message_id", "message", id))
+    }
+
+    fn message_by_key(&self, chat: ChatId, key: &str) -> Result<Option<Message>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM messages m WHERE m.chat_id = ?1 AND m.idempotency_key = ?2"))?
+            .query_row((chat.to_string(), key), from_row)
+            .optional()?)
+    }
+
+    /// The chat along its active branch, root first, each message with its sibling position.
+    pub fn thread(&self, chat_id: ChatId) -> Result<Thread> {
+        let chat = self.chat(chat_id)?;
+        let Some(leaf) = chat.active_leaf_id else {
+            return Ok(Thread { chat, messages: Vec::new() });
+        };
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "WITH RECURSIVE path(id, depth) AS ( \
+                 SELECT ?1, 0 \
+                 UNION ALL SELECT m.parent_id, path.depth + 1 FROM messages m JOIN path ON m.id = path.id \
+                 WHERE m.parent_id IS NOT NULL) \
+             SELECT {COLUMNS}, \
+                 (SELECT count(*) FROM messages s WHERE s.chat_id = m.chat_id AND s.parent_id IS m.parent_id \
+                     AND s.deleted_at IS NULL AND (s.created_at, s.id) < (m.created_at, m.id)) AS sibling_index, \
+                 (SELECT count(*) FROM messages s WHERE s.chat_id = m.chat_id AND s.parent_id IS m.parent_id \
+                     AND s.deleted_at IS NULL) AS sibling_count \
+             FROM path JOIN messages m ON m.id = path.id \
+             WHERE m.deleted_at IS NULL ORDER BY path.depth DESC"
+        ))?;
+        let messages = stmt
+            .query_map([leaf.to_string()], |row| {
+                Ok(BranchMessage {
+                    message: from_row(row)?,
+                    sibling_index: row.get("sibling_index")?,
+                    sibling_count: row.get("sibling_count")?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Thread { chat, messages })
+    }
+
+    /// The ids from `leaf` up to its root.
+    fn path_to(&self, leaf: MessageId) -> Result<Vec<MessageId>> {
+        let mut stmt = self.conn.prepare_cached(
+            "WITH RECURSIVE path(id) AS (SELECT ?1 UNION ALL \
+             SELECT m.parent_id FROM messages m JOIN path ON m.id = path.id WHERE m.parent_id IS NOT NULL) \
+             SELECT id FROM path",
+        )?;
+        let ids = stmt.query_map([leaf.to_string()], |r| get_id(r, "id"))?;
+        Ok(ids.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Follows the newest live child from `from` down to a leaf.
+    fn newest_leaf_under(&self, from: MessageId) -> Result<MessageId> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM messages WHERE parent_id = ?1 AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1",
+        )?;
+        let mut at = from;
+        while let Some(child) = stmt.query_row([at.to_string()], |r| get_id(r, "id")).optional()? {
+            at = child;
+        }
+        Ok(at)
+    }
+
+    fn newest_root(&self, chat: ChatId) -> Result<Option<MessageId>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM messages WHERE chat_id = ?1 AND parent_id IS NULL AND deleted_at IS NULL \
+                 ORDER BY created_at DESC, id DESC LIMIT 1",
+            )?
+            .query_row([chat.to_string()], |r| get_id(r, "id"))
+            .optional()?)
+    }
+}

@@ -1,0 +1,13 @@
+//! The shipped migrations, embedded at compile time from `migrations/sqlite/`.
+//!
+//! The list is append-only: a shipped file never changes (the hash pin in `tests.rs` fails if
+//! one does) and its position is its version number.
+
+/// Every migration, in order. Version N is the state after the first N have run.
+pub(crate) const FILES: &[(&str, &str)] = &[(
+    "0001_init.sql",
+    include_str!("../../../migrations/sqlite/0001_init.sql"),
+)];
+
+/// The schema version this build creates and understands.
+pub const SCHEMA_VERSION: u32 = FILES.len() as u32;

@@ -1,0 +1,508 @@
+//! Store tests: opening and migrating, refusing bad files, the outbox contract, the message
+//! tree, tombstones and search. In-memory SQLite where the file does not matter, temp files
+//! where it does.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hearth_types::*;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::migrations::FILES;
+use crate::open::open_file;
+use crate::{Error, OpenOptions, Store};
+
+fn workspace(store: &Store, handle: &str) -> Workspace {
+    let new = NewWorkspace::new(&format!("Workspace {handle}"), Handle::parse(handle).unwrap()).unwrap();
+    store.write(|w| w.create_workspace(&new)).unwrap()
+}
+
+fn chat(store: &Store, ws: WorkspaceId, title: &str) -> Chat {
+    store.write(|w| w.create_chat(&NewChat { workspace_id: ws, title: title.into(), model: None })).unwrap()
+}
+
+fn say(store: &Store, chat: ChatId, parent: Option<MessageId>, role: Role, text: &str) -> Message {
+    store.write(|w| w.append_message(&NewMessage::new(chat, parent, role, text))).unwrap().message
+}
+
+fn thread_text(store: &Store, chat: ChatId) -> Vec<(String, u32, u32)> {
+    let t = store.read(|r| r.thread(chat)).unwrap();
+    t.messages.into_iter().map(|m| (m.message.content, m.sibling_index + 1, m.sibling_count)).collect()
+}
+
+fn outbox_len(store: &Store) -> u64 {
+    store.read(|r| r.outbox_len()).unwrap()
+}
+
+fn db_path(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("hearth.db")
+}
+
+fn open_fast(path: &Path) -> crate::Result<Store> {
+    Store::open_with(path, &OpenOptions { busy_timeout: Duration::from_millis(100), backup_dir: None })
+}
+
+// ---------------------------------------------------------------- opening and migrations
+
+#[test]
+fn migrates_an_empty_file_and_reopens_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), crate::SCHEMA_VERSION);
+    let ws = workspace(&store, "notes");
+    let journal: String = store.read(|r| Ok(r.conn.pragma_query_value(None, "journal_mode", |x| x.get(0))?)).unwrap();
+    assert_eq!(journal, "wal");
+    let fk: i64 = store.read(|r| Ok(r.conn.pragma_query_value(None, "foreign_keys", |x| x.get(0))?)).unwrap();
+    assert_eq!(fk, 1);
+    drop(store);
+
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), crate::SCHEMA_VERSION);
+    assert_eq!(store.read(|r| r.workspaces()).unwrap(), vec![ws]);
+    assert!(store.integrity_check().unwrap().is_empty());
+    // A fresh file has nothing to protect and an up-to-date one needs no migration: no backups.
+    assert!(!dir.path().join("backups").exists());
+}
+
+/// Each shipped migration is pinned by hash: changing one breaks every database that already
+/// ran it. Add a new numbered file instead, and pin it here.
+#[test]
+fn shipped_migrations_never_change() {
+    const PINNED: &[(&str, &str)] =
+        &[("0001_init.sql", "49e5780eea5c8aa542fb3085395c006366ebc2a247af1bbd2f6c9a1a9e7be9ae")];
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite");
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".sql"))
+        .collect();
+    on_disk.sort();
+    let embedded: Vec<&str> = FILES.iter().map(|(n, _)| *n).collect();
+    assert_eq!(on_disk, embedded, "every file in migrations/sqlite is embedded, in order");
+    let pinned: Vec<&str> = PINNED.iter().map(|(n, _)| *n).collect();
+    assert_eq!(embedded, pinned, "every embedded migration is pinned");
+    for ((name, sql), (_, hash)) in FILES.iter().zip(PINNED) {
+        let actual = format!("{:x}", Sha256::digest(sql.as_bytes()));
+        assert_eq!(&actual, hash, "{name} changed after it shipped");
+    }
+}
+
+#[test]
+fn backs_up_before_migrating() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let v1 = open_file(&path, &OpenOptions::default(), &FILES[..1]).unwrap();
+    let ws = workspace(&v1, "before");
+    drop(v1);
+
+    let mut next: Vec<(&'static str, &'static str)> = FILES.to_vec();
+    next.push(("9999_test.sql", "ALTER TABLE settings ADD COLUMN note TEXT;"));
+    let v2 = open_file(&path, &OpenOptions::default(), &next).unwrap();
+    assert_eq!(v2.schema_version().unwrap(), 2);
+
+    let backups: Vec<PathBuf> = std::fs::read_dir(dir.path().join("backups")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    let name = backups[0].file_name().unwrap().to_str().unwrap();
+    assert!(name.starts_with("hearth-v1-") && name.ends_with(".db"), "{name}");
+    let old = rusqlite::Connection::open(&backups[0]).unwrap();
+    let version: u32 = old.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(version, 1, "the backup holds the database as it was before migrating");
+    let handle: String = old.query_row("SELECT handle FROM workspaces WHERE id = ?1", [ws.id.to_string()], |r| r.get(0)).unwrap();
+    assert_eq!(handle, "before");
+}
+
+#[test]
+fn a_failing_migration_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    drop(open_file(&path, &OpenOptions::default(), &FILES[..1]).unwrap());
+    let mut next: Vec<(&'static str, &'static str)> = FILES.to_vec();
+    next.push(("9998_ok.sql", "CREATE TABLE extra (x INTEGER);"));
+    next.push(("9999_bad.sql", "CREATE TABLE broken (;"));
+    assert!(open_file(&path, &OpenOptions::default(), &next).is_err());
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 1);
+    let extra: i64 = store
+        .read(|r| Ok(r.conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'extra'", [], |x| x.get(0))?))
+        .unwrap();
+    assert_eq!(extra, 0, "all pending migrations run in one transaction");
+}
+
+fn assert_untouched(path: &Path, before: &[u8]) {
+    assert_eq!(std::fs::read(path).unwrap(), before, "{} was modified", path.display());
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let side = PathBuf::from(format!("{}{suffix}", path.display()));
+        assert!(!side.exists(), "{} was created", side.display());
+    }
+    assert!(!path.with_file_name("backups").exists());
+}
+
+#[test]
+fn refuses_a_newer_schema_and_leaves_the_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    drop(Store::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let before = std::fs::read(&path).unwrap();
+
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, Error::NewerSchema { found: 99, supported: crate::SCHEMA_VERSION, .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains(&path.display().to_string()) && text.contains("newer Hearth"), "{text}");
+    assert_untouched(&path, &before);
+}
+
+#[test]
+fn refuses_a_file_that_is_not_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let before = b"these are my notes, not a database\n".repeat(200);
+    std::fs::write(&path, &before).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(&err, Error::Corrupt { path: p, .. } if p == &path), "{err:?}");
+    assert!(err.to_string().contains("hearth.db") && err.to_string().contains("left untouched"), "{err}");
+    assert_untouched(&path, &before);
+}
+
+#[test]
+fn refuses_a_damaged_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = Store::open(&path).unwrap();
+    workspace(&store, "precious");
+    drop(store);
+    // Keep the 100-byte header but scramble the schema page that follows it.
+    let mut bytes = std::fs::read(&path).unwrap();
+    for b in &mut bytes[100..2048] {
+        *b = 0xA5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(&err, Error::Corrupt { path: p, .. } if p == &path), "{err:?}");
+    assert_untouched(&path, &bytes);
+}
+
+#[test]
+fn refuses_another_programs_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.sqlite");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("CREATE TABLE recipes (name TEXT); INSERT INTO recipes VALUES ('bread');").unwrap();
+    drop(conn);
+    let before = std::fs::read(&path).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains("another program"), "{err}");
+    assert_untouched(&path, &before);
+}
+
+#[test]
+fn a_locked_database_waits_then_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = open_fast(&path).unwrap();
+    workspace(&store, "one");
+
+    let mut other = rusqlite::Connection::open(&path).unwrap();
+    let holder = other.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).unwrap();
+    let new = NewWorkspace::new("Two", Handle::parse("two").unwrap()).unwrap();
+    let err = store.write(|w| w.create_workspace(&new)).unwrap_err();
+    assert!(matches!(&err, Error::Busy { path: p, waited } if p == &path && *waited == Duration::from_millis(100)), "{err:?}");
+    assert!(err.to_string().contains("locked by another program"), "{err}");
+    // Readers are not blocked by a writer in WAL mode.
+    assert_eq!(store.read(|r| r.workspaces()).unwrap().len(), 1);
+    drop(holder);
+    store.write(|w| w.create_workspace(&new)).unwrap();
+}
+
+// ---------------------------------------------------------------- validation and errors
+
+#[test]
+fn a_second_workspace_with_the_same_handle_is_a_conflict() {
+    let store = Store::open_in_memory().unwrap();
+    workspace(&store, "notes");
+    let dup = NewWorkspace::new("Other", Handle::parse("notes").unwrap()).unwrap();
+    let err = store.write(|w| w.create_workspace(&dup)).unwrap_err();
+    assert!(matches!(err, Error::Conflict { field: "handle", .. }), "{err:?}");
+    // Deleting the first frees its handle.
+    let first = store.read(|r| r.workspace_by_handle(&Handle::parse("notes").unwrap())).unwrap();
+    store.write(|w| w.delete_workspace(first.id)).unwrap();
+    store.write(|w| w.create_workspace(&dup)).unwrap();
+}
+
+#[test]
+fn renaming_a_handle_onto_another_is_a_conflict() {
+    let store = Store::open_in_memory().unwrap();
+    workspace(&store, "a");
+    let b = workspace(&store, "b");
+    let patch = WorkspacePatch { handle: Some(Handle::parse("a").unwrap()), ..Default::default() };
+    let err = store.write(|w| w.update_workspace(b.id, &patch)).unwrap_err();
+    assert!(matches!(err, Error::Conflict { field: "handle", .. }), "{err:?}");
+    let same = WorkspacePatch { handle: Some(Handle::parse("b").unwrap()), name: Some("Bee".into()), ..Default::default() };
+    assert_eq!(store.write(|w| w.update_workspace(b.id, &same)).unwrap().name, "Bee");
+}
+
+#[test]
+fn a_message_for_a_missing_chat_names_the_field() {
+    let store = Store::open_in_memory().unwrap();
+    let err = store.write(|w| w.append_message(&NewMessage::new(ChatId::new(), None, Role::User, "hi"))).unwrap_err();
+    assert!(matches!(err, Error::NotFound { field: "chat_id", .. }), "{err:?}");
+    assert!(err.to_string().starts_with("chat_id: no chat with id"), "{err}");
+    assert_eq!(outbox_len(&store), 0);
+}
+
+#[test]
+fn a_parent_from_another_chat_is_refused() {
+    let store = Store::open_in_memory().unwrap();
+    let ws = workspace(&store, "w");
+    let (a, b) = (chat(&store, ws.id, "a"), chat(&store, ws.id, "b"));
+    let in_a = say(&store, a.id, None, Role::User, "hello");
+    let err = store.write(|w| w.append_message(&NewMessage::new(b.id, Some(in_a.id), Role::User, "x"))).unwrap_err();
+    assert!(matches!(err, Error::NotFound { field: "parent_id", .. }), "{err:?}");
+}
+
+// ---------------------------------------------------------------- outbox
+
+#[test]
+fn every_change_lands_in_the_outbox_in_its_own_action() {
+    let store = Store::open_in_memory().unwrap();
+    let ws = workspace(&store, "w");
+    let c = chat(&store, ws.id, "first");
+    let m = say(&store, c.id, None, Role::User, "hello");
+    store.write(|w| w.update_chat(c.id, &ChatPatch { title: Some("renamed".into()), ..Default::default() })).unwrap();
+
+    let rows = store.read(|r| r.outbox(100)).unwrap();
+    let summary: Vec<(i64, &str, &str)> = rows.iter().map(|r| (r.tx_seq, r.table.as_str(), r.row_id.as_str())).collect();
+    let (ws_id, c_id, m_id) = (ws.id.to_string(), c.id.to_string(), m.id.to_string());
+    assert_eq!(summary, vec![(1, "workspaces", ws_id.as_str()), (2, "chats", c_id.as_str()), (3, "messages", m_id.as_str()), (4, "chats", c_id.as_str())]);
+
+    let insert = &rows[2].patch;
+    assert_eq!(insert["content"], json!("hello"));
+    assert_eq!(insert["role"], json!("user"));
+    assert_eq!(insert["chat_id"], json!(c_id));
+    let stamp: Hlc = insert["field_hlc"]["content"].as_str().unwrap().parse().unwrap();
+
+    let rename = &rows[3].patch;
+    assert_eq!(rename.as_object().unwrap().keys().collect::<Vec<_>>(), vec!["field_hlc", "id", "title"]);
+    let later: Hlc = rename["field_hlc"]["title"].as_str().unwrap().parse().unwrap();
+    assert!(later > stamp, "{later} after {stamp}");
+
+    // The row's own field_hlc moved for the title only.
+    let field_hlc: serde_json::Value = store
+        .read(|r| Ok(r.conn.query_row("SELECT field_hlc FROM chats WHERE id = ?1", [&c_id], |x| x.get::<_, String>(0))?))
+        .map(|s| serde_json::from_str(&s).unwrap())
+        .unwrap();
+    assert_eq!(field_hlc["title"], json!(later.to_string()));
+    assert_ne!(field_hlc["pinned"], json!(later.to_string()));
+}
+
+#[test]
+fn one_action_is_one_transaction_in_the_outbox() {
+    let store = Store::open_in_memory().unwrap();
+    let ws = workspace(&store, "w");
+    chat(&store, ws.id, "a");
+    chat(&store, ws.id, "b");
+    let before = outbox_len(&store);
+    store.write(|w| w.delete_workspace(ws.id)).unwrap();
+    let rows = store.read(|r| r.outbox(100)).unwrap();
+    let deleted = &rows[before as usize..];
+    assert_eq!(deleted.len(), 3, "the workspace and both chats");
+    assert!(deleted.iter().all(|r| r.tx_seq == deleted[0].tx_seq && r.patch["deleted_at"].is_string()));
+    assert!(deleted.iter().all(|r| r.tx_seq > rows[0].tx_seq));
+}
+
+#[test]
+fn a_rolled_back_action_leaves_no_change_and_no_outbox_row() {
+    let store = Store::open_in_memory().unwrap();
+    let ws = workspace(&store, "w");
+    let before = store.read(|r| r.outbox(100)).unwrap();
+    let new = NewChat { workspace_id: ws.id, title: "doomed".into(), model: None };
+    let err = store
+        .write(|w| {
+            w.create_chat(&new)?;
+            Err::<(), _>(Error::Conflict { field: "test", message: "changed my mind".into() })
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict { field: "test", .. }));
+    assert!(store.read(|r| r.chats(ws.id, true)).unwrap().is_empty());
+    assert_eq!(store.read(|r| r.outbox(100)).unwrap(), before);
+    // The clock's transaction counter rolled back too: the next action takes the next number.
+    chat(&store, ws.id, "kept");
+    assert_eq!(store.read(|r| r.outbox(100)).unwrap().last().unwrap().tx_seq, before.last().unwrap().tx_seq + 1);
+}
+
+// ---------------------------------------------------------------- messages and branches
+
+#[test]
+fn a_retried_send_returns_the_first_message() {
+    let store = Store::open_in_memory().unwrap();
+    let ws = workspace(&store, "w");
+    let c = chat(&store, ws.id, "c");
+    let mut send = NewMessage::new(c.id, None, Role::User, "hello");
+    send.idempotency_key = Some("key-1".into());
+    let first = store.write(|w| w.append_message(&send)).unwrap();
+    let outbox = outbox_len(&store);
+    send.content = "hello again (a retry with a different body)".into();
+    let again = store.write(|w| w.append_message(&send)).unwrap();
+    assert!(first.created && !again.created);
+    assert_eq!(again.message, store.read(|r| r.message(first.message.id)).unwrap());
+    assert_eq!(outbox_len(&store), outbox, "a retry writes nothing");
+    assert_eq!(thread_text(&store, c.id), vec![("hello".into(), 1, 1)]);
+    // The same key in another chat is another message.
+    let other = chat(&store, ws.id, "other");
+    send.chat_id = other.id;
+    assert!(store.write(|w| w.append_message(&send)).unwrap().created);
+}
+
+#[test]
+fn edits_are_branches_and_the_thread_follows_the_active_one() {
+    let store = Store::open_in_memory().unwrap();
+    let ws = workspace(&store, "w");
+    let c = chat(&store, ws.id, "c");
+    let q1 = say(&store, c.id, None, Role::User, "q1");
+    let a1 = say(&store, c.id, Some(q1.id), Role::Assistant, "a1");
+    say(&store, c.id, Some(a1.id), Role::User, "q2");
+    assert_eq!(thread_text(&store, c.id), vec![("q1".into(), 1, 1), ("a1".into(), 1, 1), ("q2".into(), 1, 1)]);
+
+    // Regenerate a1: a sibling under q1 becomes the active branch.
+    let a1b = say(&store, c.id, Some(q1.id), Role::Assistant, "a1b");
+    assert_eq!(thread_text(&store, c.id), vec![("q1".into(), 1, 1), ("a1b".into(), 2, 2)]);
+
+    // Switch back: the branch through a1 resumes at its newest leaf.
+    store.write(|w| w.switch_branch(c.id, a1.id)).unwrap();
+    assert_eq!(thread_text(&store, c.id), vec![("q1".into(), 1, 1), ("a1".into(), 1, 2), ("q2".into(), 1, 1)]);
+
+    // Nothing was overwritten.
+    assert_eq!(store.read(|r| r.message(a1b.id)).unwrap().content, "a1b");
+    let err = store.write(|w| w.switch_branch(ChatId::new(), a1.id)).unwrap_err();
+    assert!(matches!(err, Error::NotFound { field: "message_id", .. }), "{err:?}");
+}
+
+#[test]
+fn a_streaming_reply_is_updated_in_place() {
+    let store = Store::open_in_memory().unwrap();
+    let ws = workspace(&store, "w");
+    let c = chat(&store, ws.id, "c");
+    let q = say(&store, c.id, None, Role::User, "q");
+    let mut pending = NewMessage::new(c.id, Some(q.id), Role::Assistant, "");
+    pending.status = MessageStatus::Pending;
+    let reply = store.write(|w| w.append_message(&pending)).unwrap().message;
+    let patch = MessagePatch {
+        content: Some("done".into()),
+        status: Some(MessageStatus::Complete),
+        prompt_tokens: Some(12),
+        completion_tokens: Some(3),
+        latency_ms: Some(250),
+        ..Default::default()
+    };
+    let done = store.write(|w| w.update_message(reply.id, &patch)).unwrap();
+    assert_eq!((done.content.as_str(), done.status, done.prompt_tokens, done.completion_tokens, done.latency_ms),
+               ("done", MessageStatus::Complete, Some(12), Some(3), Some(250)));
+    assert_eq!(store.read(|r| r.search("done", None, 10)).unwrap().len(), 1, "the index follows content changes");
+}
+
+// ---------------------------------------------------------------- tombstones
+
+#[test]
+fn tombstones_are_hidden_from_every_read() {
+    let store = Store::open_in_memory().unwrap();
+    let ws = workspace(&store, "w");
+    let c = chat(&store, ws.id, "c");
+    let q = say(&store, c.id, None, Role::User, "keep this question");
+    let a = say(&store, c.id, Some(q.id), Role::Assistant, "forget this answer");
+    let q2 = say(&store, c.id, Some(a.id), Role::User, "forget this followup");
+
+    store.write(|w| w.delete_message(a.id)).unwrap();
+    assert_eq!(thread_text(&store, c.id), vec![("keep this question".into(), 1, 1)]);
+    for id in [a.id, q2.id] {
+        assert!(matches!(store.read(|r| r.message(id)), Err(Error::NotFound { .. })));
+    }
+    assert!(store.read(|r| r.search("forget", None, 10)).unwrap().is_empty());
+    assert_eq!(store.read(|r| r.search("keep", None, 10)).unwrap().len(), 1);
+    // The rows are still there, as tombstones for sync.
+    let rows: i64 = store.read(|r| Ok(r.conn.query_row("SELECT count(*) FROM messages WHERE deleted_at IS NOT NULL", [], |x| x.get(0))?)).unwrap();
+    assert_eq!(rows, 2);
+
+    store.write(|w| w.delete_chat(c.id)).unwrap();
+    assert!(store.read(|r| r.chats(ws.id, true)).unwrap().is_empty());
+    assert!(matches!(store.read(|r| r.chat(c.id)), Err(Error::NotFound { field: "chat_id", .. })));
+    assert!(matches!(store.read(|r| r.message(q.id)), Err(Error::NotFound { .. })));
+    assert!(store.read(|r| r.search("keep", None, 10)).unwrap().is_empty());
+
+    let c2 = chat(&store, ws.id, "c2");
+    say(&store, c2.id, None, Role::User, "keep searching");
+    store.write(|w| w.delete_workspace(ws.id)).unwrap();
+    assert!(store.read(|r| r.workspaces()).unwrap().is_empty());
+    assert!(store.read(|r| r.search("keep", None, 10)).unwrap().is_empty());
+    assert!(matches!(store.read(|r| r.chat(c2.id)), Err(Error::NotFound { .. })));
+}
+
+// ---------------------------------------------------------------- listing and search
+
+#[test]
+fn chat_lists_put_pinned_first_then_most_recent() {
+    let store = Store::open_in_memory().unwrap();
+    let ws = workspace(&store, "w");
+    let old = chat(&store, ws.id, "old");
+    std::thread::sleep(Duration::from_millis(3));
+    let pinned = chat(&store, ws.id, "pinned");
+    std::thread::sleep(Duration::from_millis(3));
+    let _new = chat(&store, ws.id, "new");
+    std::thread::sleep(Duration::from_millis(3));
+    let archived = chat(&store, ws.id, "archived");
+    store.write(|w| w.update_chat(pinned.id, &ChatPatch { pinned: Some(true), ..Default::default() })).unwrap();
+    store.write(|w| w.update_chat(archived.id, &ChatPatch { archived: Some(true), ..Default::default() })).unwrap();
+    std::thread::sleep(Duration::from_millis(3));
+    say(&store, old.id, None, Role::User, "bump");
+
+    let titles = |all| store.read(|r| r.chats(ws.id, all)).unwrap().into_iter().map(|c| c.title).collect::<Vec<_>>();
+    assert_eq!(titles(false), ["pinned", "old", "new"]);
+    assert_eq!(titles(true), ["pinned", "old", "archived", "new"]);
+}
+
+#[test]
+fn search_ranks_the_best_match_first() {
+    let store = Store::open_in_memory().unwrap();
+    let ws = workspace(&store, "w");
+    let other = workspace(&store, "other");
+    let c = chat(&store, ws.id, "Languages");
+    let d = chat(&store, other.id, "Elsewhere");
+    say(&store, c.id, None, Role::User, "I had lunch, then read about gardening, cooking, travel and rust removal for old bikes");
+    say(&store, c.id, None, Role::Assistant, "Rust: the Rust borrow checker makes Rust programs safe");
+    say(&store, c.id, None, Role::User, "nothing relevant here");
+    say(&store, d.id, None, Role::User, "rust in another workspace");
+
+    let hits = store.read(|r| r.search("rust", None, 10)).unwrap();
+    assert_eq!(hits.len(), 3);
+    assert!(hits[0].snippet.text.starts_with("Rust: the Rust borrow"), "{:?}", hits[0].snippet);
+    assert!(hits.windows(2).all(|w| w[0].rank <= w[1].rank));
+    let s = &hits[0].snippet;
+    assert_eq!(s.highlights.iter().map(|&(a, b)| &s.text[a..b]).collect::<Vec<_>>(), ["Rust", "Rust", "Rust"]);
+    assert_eq!(hits[0].chat_title, "Languages");
+
+    // Words are ANDed, the last is a prefix, stemming matches forms, and scope narrows.
+    assert_eq!(store.read(|r| r.search("borrow chec", None, 10)).unwrap().len(), 1);
+    assert_eq!(store.read(|r| r.search("programming", None, 10)).unwrap().len(), 1, "porter stems program*");
+    assert_eq!(store.read(|r| r.search("rust", Some(other.id), 10)).unwrap().len(), 1);
+    assert_eq!(store.read(|r| r.search("rust", None, 1)).unwrap().len(), 1);
+    // Query syntax from the user is text, not FTS5 operators.
+    assert!(store.read(|r| r.search("\"rust AND (", None, 10)).is_ok());
+    let err = store.read(|r| r.search("  ", None, 10)).unwrap_err();
+    assert!(matches!(err, Error::Invalid(ValidationError { field: "query", .. })), "{err:?}");
+}
+
+#[test]
+fn settings_round_trip_and_stay_local() {
+    let store = Store::open_in_memory().unwrap();
+    assert_eq!(store.read(|r| r.setting("theme")).unwrap(), None);
+    store.write(|w| w.set_setting("theme", &json!("dark"))).unwrap();
+    store.write(|w| w.set_setting("theme", &json!({"mode": "light"}))).unwrap();
+    assert_eq!(store.read(|r| r.setting("theme")).unwrap(), Some(json!({"mode": "light"})));
+    assert_eq!(outbox_len(&store), 0);
+}

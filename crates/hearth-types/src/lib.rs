@@ -1,0 +1,24 @@
+//! Hearth's domain nouns: typed ids, validated values, records and the hybrid logical clock.
+//!
+//! Everything here is plain data plus validation. There is no IO, no clock read and no
+//! randomness outside [`NodeId::random`] and the id constructors, so every other crate can
+//! depend on this one without pulling in a foreign system. Values that cross a boundary
+//! (a handle typed by a user, a timezone read from a request) become these types at the edge
+//! and stay valid from then on.
+
+mod error;
+mod hlc;
+mod ids;
+mod inputs;
+mod records;
+mod values;
+
+pub use error::ValidationError;
+pub use hlc::{Hlc, NodeId};
+pub use ids::{ChatId, MessageId, WorkspaceId};
+pub use inputs::{ChatPatch, MessagePatch, NewChat, NewMessage, NewWorkspace, WorkspacePatch, non_blank};
+pub use records::{BranchMessage, Chat, Message, SearchHit, Snippet, Thread, Workspace};
+pub use values::{Handle, MessageStatus, Role, Timezone};
+
+/// Time as Hearth records it: an instant in UTC, serialized as RFC 3339.
+pub use jiff::Timestamp;
