@@ -1,1 +1,11 @@
-fn main() {}
+//! The `hearth` binary. Everything lives in [`cli::main`]; this file only hands over.
+
+mod cli;
+mod commands;
+mod doctor;
+mod logging;
+mod output;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -1,1 +1,264 @@
-//! placeholder
+//! Hearth's core: the one facade every surface (CLI, HTTP API, desktop shell) calls.
+//!
+//! [`Core`] owns the store and turns user intentions into store actions: create a workspace,
+//! continue a chat, edit a message into a new branch, search. Inputs arrive already typed
+//! (the edges parse handles, ids and timezones with `hearth-types`), and each use case runs as
+//! one store action, so it commits (with its outbox rows) or changes nothing.
+//!
+//! Core names no foreign system: no SQLite, no HTTP, no model runtime. Later issues hand it
+//! those as trait objects (`Arc<dyn ChatModel>`, `Arc<dyn SecretStore>`).
+
+mod error;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use hearth_store::{OpenOptions, Store};
+use hearth_types::{
+    Chat, ChatId, ChatPatch, Handle, Message, MessageId, MessagePatch, MessageStatus, NewChat, NewMessage,
+    NewWorkspace, Role, SearchHit, Thread, ValidationError, Workspace, WorkspaceId, WorkspacePatch, non_blank,
+};
+
+pub use error::{Error, ErrorCode, Result};
+pub use hearth_store::{Appended, SCHEMA_VERSION, sqlite_version};
+
+/// The file name of the database inside the data directory.
+pub const DATABASE_FILE: &str = "hearth.db";
+
+/// Where Core keeps its data and how patient it is with a locked database.
+#[derive(Clone, Debug)]
+pub struct CoreConfig {
+    pub data_dir: PathBuf,
+    pub busy_timeout: Duration,
+}
+
+impl CoreConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self { data_dir: data_dir.into(), busy_timeout: OpenOptions::default().busy_timeout }
+    }
+}
+
+/// A workspace named the way people name it: by id or by handle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WorkspaceRef {
+    Id(WorkspaceId),
+    Handle(Handle),
+}
+
+impl FromStr for WorkspaceRef {
+    type Err = ValidationError;
+    /// A UUID is an id; anything else must be a valid handle.
+    fn from_str(s: &str) -> Result<Self, ValidationError> {
+        match WorkspaceId::from_str(s) {
+            Ok(id) => Ok(WorkspaceRef::Id(id)),
+            Err(_) => Handle::parse(s)
+                .map(WorkspaceRef::Handle)
+                .map_err(|e| ValidationError::new("workspace", e.reason)),
+        }
+    }
+}
+
+/// What a person (or a script) adds to a chat.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AddMessage {
+    pub role: Role,
+    pub content: String,
+    /// Where in the tree: `None` continues the branch on screen (the chat's active leaf).
+    pub parent_id: Option<MessageId>,
+    pub idempotency_key: Option<String>,
+}
+
+impl AddMessage {
+    pub fn user(content: impl Into<String>) -> Self {
+        Self { role: Role::User, content: content.into(), parent_id: None, idempotency_key: None }
+    }
+}
+
+/// The state of the local database, for `hearth doctor` and the status API.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct StoreStatus {
+    pub path: PathBuf,
+    pub schema_version: u32,
+    /// Problems SQLite's integrity check found; empty when the file is sound.
+    pub integrity_problems: Vec<String>,
+    pub pending_changes: u64,
+}
+
+/// The facade. Cheap to share behind an `Arc`; every method is safe to call from any thread.
+#[derive(Debug)]
+pub struct Core {
+    store: Store,
+}
+
+impl Core {
+    /// Opens (creating if needed) the data directory and its database.
+    pub fn open(config: &CoreConfig) -> Result<Self> {
+        let options = OpenOptions { busy_timeout: config.busy_timeout, backup_dir: Some(config.data_dir.join("backups")) };
+        let store = Store::open_with(config.data_dir.join(DATABASE_FILE), &options)?;
+        tracing::info!(db = %store.path().display(), "opened the store");
+        Ok(Self { store })
+    }
+
+    /// A Core over a private in-memory database, for tests.
+    pub fn in_memory() -> Result<Self> {
+        Ok(Self { store: Store::open_in_memory()? })
+    }
+
+    pub fn database_path(&self) -> &Path {
+        self.store.path()
+    }
+
+    // ------------------------------------------------------------ workspaces
+
+    pub fn create_workspace(&self, new: &NewWorkspace) -> Result<Workspace> {
+        let new = NewWorkspace { name: non_blank("name", &new.name)?, ..new.clone() };
+        Ok(self.store.write(|w| w.create_workspace(&new))?)
+    }
+
+    pub fn workspaces(&self) -> Result<Vec<Workspace>> {
+        Ok(self.store.read(|r| r.workspaces())?)
+    }
+
+    pub fn workspace(&self, ws: &WorkspaceRef) -> Result<Workspace> {
+        Ok(self.store.read(|r| match ws {
+            WorkspaceRef::Id(id) => r.workspace(*id),
+            WorkspaceRef::Handle(h) => r.workspace_by_handle(h),
+        })?)
+    }
+
+    pub fn update_workspace(&self, ws: &WorkspaceRef, patch: &WorkspacePatch) -> Result<Workspace> {
+        let mut patch = patch.clone();
+        patch.name = patch.name.map(|n| non_blank("name", &n)).transpose()?;
+        let id = self.workspace(ws)?.id;
+        Ok(self.store.write(|w| w.update_workspace(id, &patch))?)
+    }
+
+    pub fn rename_workspace(&self, ws: &WorkspaceRef, name: &str) -> Result<Workspace> {
+        self.update_workspace(ws, &WorkspacePatch { name: Some(name.to_owned()), ..Default::default() })
+    }
+
+    /// Deletes the workspace and its chats.
+    pub fn delete_workspace(&self, ws: &WorkspaceRef) -> Result<()> {
+        let id = self.workspace(ws)?.id;
+        Ok(self.store.write(|w| w.delete_workspace(id))?)
+    }
+
+    // ------------------------------------------------------------ chats
+
+    pub fn create_chat(&self, ws: &WorkspaceRef, title: &str, model: Option<String>) -> Result<Chat> {
+        let workspace_id = self.workspace(ws)?.id;
+        let new = NewChat { workspace_id, title: title.trim().to_owned(), model };
+        Ok(self.store.write(|w| w.create_chat(&new))?)
+    }
+
+    /// The chats of a workspace, pinned first, then most recently active.
+    pub fn chats(&self, ws: &WorkspaceRef, include_archived: bool) -> Result<Vec<Chat>> {
+        let id = self.workspace(ws)?.id;
+        Ok(self.store.read(|r| r.chats(id, include_archived))?)
+    }
+
+    pub fn chat(&self, id: ChatId) -> Result<Chat> {
+        Ok(self.store.read(|r| r.chat(id))?)
+    }
+
+    pub fn update_chat(&self, id: ChatId, patch: &ChatPatch) -> Result<Chat> {
+        let mut patch = patch.clone();
+        patch.title = patch.title.map(|t| t.trim().to_owned());
+        Ok(self.store.write(|w| w.update_chat(id, &patch))?)
+    }
+
+    pub fn rename_chat(&self, id: ChatId, title: &str) -> Result<Chat> {
+        self.update_chat(id, &ChatPatch { title: Some(title.to_owned()), ..Default::default() })
+    }
+
+    pub fn delete_chat(&self, id: ChatId) -> Result<()> {
+        Ok(self.store.write(|w| w.delete_chat(id))?)
+    }
+
+    // ------------------------------------------------------------ messages
+
+    /// Adds a message. Without an explicit parent it continues the branch on screen, decided
+    /// inside the same transaction so two quick sends cannot both attach to the same leaf.
+    pub fn add_message(&self, chat: ChatId, add: &AddMessage) -> Result<Appended> {
+        if add.content.trim().is_empty() {
+            return Err(ValidationError::new("content", "must not be empty").into());
+        }
+        let key = add.idempotency_key.as_deref().map(|k| non_blank("idempotency_key", k)).transpose()?;
+        Ok(self.store.write(|w| {
+            let parent_id = match add.parent_id {
+                Some(p) => Some(p),
+                None => w.read().chat(chat)?.active_leaf_id,
+            };
+            let new = NewMessage {
+                idempotency_key: key.clone(),
+                ..NewMessage::new(chat, parent_id, add.role, add.content.clone())
+            };
+            w.append_message(&new)
+        })?)
+    }
+
+    /// Edits a message the only way Hearth does: as a new sibling branch with the new text,
+    /// which becomes the branch on screen. The original stays, one `<` away.
+    pub fn edit_message(&self, id: MessageId, content: &str) -> Result<Message> {
+        if content.trim().is_empty() {
+            return Err(ValidationError::new("content", "must not be empty").into());
+        }
+        Ok(self.store.write(|w| {
+            let original = w.read().message(id)?;
+            let new = NewMessage {
+                model: original.model.clone(),
+                provider: original.provider.clone(),
+                status: MessageStatus::Complete,
+                ..NewMessage::new(original.chat_id, original.parent_id, original.role, content)
+            };
+            Ok(w.append_message(&new)?.message)
+        })?)
+    }
+
+    /// Changes a reply in place as it streams and finishes.
+    pub fn update_message(&self, id: MessageId, patch: &MessagePatch) -> Result<Message> {
+        Ok(self.store.write(|w| w.update_message(id, patch))?)
+    }
+
+    /// Deletes a message and the replies under it.
+    pub fn delete_message(&self, id: MessageId) -> Result<()> {
+        Ok(self.store.write(|w| w.delete_message(id))?)
+    }
+
+    pub fn message(&self, id: MessageId) -> Result<Message> {
+        Ok(self.store.read(|r| r.message(id))?)
+    }
+
+    /// The chat along the branch on screen, root first.
+    pub fn thread(&self, chat: ChatId) -> Result<Thread> {
+        Ok(self.store.read(|r| r.thread(chat))?)
+    }
+
+    /// Shows the branch through `message` (the `<`/`>` switcher).
+    pub fn switch_branch(&self, chat: ChatId, message: MessageId) -> Result<Thread> {
+        Ok(self.store.write(|w| w.switch_branch(chat, message))?)
+    }
+
+    // ------------------------------------------------------------ search and status
+
+    /// Messages matching `query`, best first.
+    pub fn search(&self, query: &str, ws: Option<&WorkspaceRef>, limit: u32) -> Result<Vec<SearchHit>> {
+        let scope = ws.map(|w| self.workspace(w)).transpose()?.map(|w| w.id);
+        let limit = limit.clamp(1, 500);
+        Ok(self.store.read(|r| r.search(query, scope, limit))?)
+    }
+
+    /// Schema version, integrity and pending changes of the database.
+    pub fn store_status(&self) -> Result<StoreStatus> {
+        Ok(StoreStatus {
+            path: self.store.path().to_owned(),
+            schema_version: self.store.schema_version()?,
+            integrity_problems: self.store.integrity_check()?,
+            pending_changes: self.store.read(|r| r.outbox_len())?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -33,6 +33,11 @@ pub use migrations::SCHEMA_VERSION;
 pub use messages::Appended;
 pub use writer::{OutboxRow, Writer};
 
+/// The version of the SQLite library compiled into Hearth.
+pub fn sqlite_version() -> &'static str {
+    rusqlite::version()
+}
+
 /// How to open a store.
 #[derive(Clone, Debug)]
 pub struct OpenOptions {

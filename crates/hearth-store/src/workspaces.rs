@@ -93,7 +93,7 @@ impl Writer<'_> {
         match self.read().workspace_by_handle(handle) {
             Ok(w) if Some(w.id) != except => Err(Error::Conflict {
                 field: "handle",
-                message: format!("{handle:?} is already used by workspace {:?}", w.name),
+                message: format!("\"{handle}\" is already used by workspace {:?}", w.name),
             }),
             Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),

@@ -1,0 +1,147 @@
+//! The command line: clap definitions, global options, and dispatch to the commands.
+//!
+//! Exit codes are stable so scripts can branch on them: 0 success, 1 internal error, 2 usage
+//! error, 3 invalid input, 4 not found, 5 conflict, 6 unusable database (damaged, foreign or
+//! newer schema), 7 database locked.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use hearth_core::{Core, CoreConfig, ErrorCode};
+
+use crate::output::Output;
+use crate::{commands, doctor, logging};
+
+const EXIT_CODES: &str = "Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, \
+                          5 conflict, 6 unusable database, 7 database locked.";
+
+#[derive(Debug, Parser)]
+#[command(name = "hearth", version, about = "Hearth: a local-first AI assistant.", after_help = EXIT_CODES)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Global {
+    /// Where Hearth keeps its database, backups and logs [default: the platform data directory]
+    #[arg(long, global = true, env = "HEARTH_DATA_DIR", value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// Log level or filter (error, warn, info, debug, trace, or a RUST_LOG-style filter)
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub(crate) log_level: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Report versions, the data directory, the database's health and which real parts are present
+    Doctor(doctor::DoctorArgs),
+    /// Create, list, change and delete workspaces
+    #[command(subcommand, visible_alias = "ws")]
+    Workspaces(commands::WorkspacesCommand),
+    /// Create, list, show, change and delete chats
+    #[command(subcommand)]
+    Chats(commands::ChatsCommand),
+    /// Add, edit and delete messages in a chat
+    #[command(subcommand)]
+    Messages(commands::MessagesCommand),
+    /// Search all messages (best matches first)
+    Search(commands::SearchArgs),
+}
+
+/// Errors that end the command, each with the exit code scripts can rely on.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    Core(hearth_core::Error),
+    Other(anyhow::Error),
+}
+
+impl From<hearth_core::Error> for Failure {
+    fn from(e: hearth_core::Error) -> Self {
+        Failure::Core(e)
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Other(e)
+    }
+}
+
+impl From<hearth_types::ValidationError> for Failure {
+    fn from(e: hearth_types::ValidationError) -> Self {
+        Failure::Core(e.into())
+    }
+}
+
+impl Failure {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Core(e) => match e.code() {
+                ErrorCode::Internal => 1,
+                ErrorCode::Invalid => 3,
+                ErrorCode::NotFound => 4,
+                ErrorCode::Conflict => 5,
+                ErrorCode::Corrupt | ErrorCode::NewerSchema => 6,
+                ErrorCode::Busy => 7,
+            },
+            Failure::Other(_) => 1,
+        }
+    }
+}
+
+pub(crate) type CmdResult = Result<(), Failure>;
+
+pub(crate) fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let data_dir = match data_dir(&cli.global) {
+        Ok(d) => d,
+        Err(e) => return report(&Output::new(cli.global.json), Failure::Other(e)),
+    };
+    // Logging failures (an unwritable log folder) must not stop the command itself.
+    let _guard = logging::init(&data_dir.join("logs"), cli.global.log_level.as_deref());
+    let out = Output::new(cli.global.json);
+    match run(cli.command, &data_dir, &out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => report(&out, f),
+    }
+}
+
+fn run(command: Command, data_dir: &std::path::Path, out: &Output) -> CmdResult {
+    let open = || Core::open(&CoreConfig::new(data_dir));
+    match command {
+        Command::Doctor(args) => doctor::run(&args, data_dir, out),
+        Command::Workspaces(cmd) => commands::workspaces(cmd, &open()?, out),
+        Command::Chats(cmd) => commands::chats(cmd, &open()?, out),
+        Command::Messages(cmd) => commands::messages(cmd, &open()?, out),
+        Command::Search(args) => commands::search(args, &open()?, out),
+    }
+}
+
+fn report(out: &Output, failure: Failure) -> ExitCode {
+    let code = failure.exit_code();
+    match &failure {
+        Failure::Core(e) => {
+            tracing::debug!(code = e.code().as_str(), "command failed");
+            out.error(e.code().as_str(), e.field(), &e.to_string());
+        }
+        Failure::Other(e) => out.error("internal", None, &format!("{e:#}")),
+    }
+    ExitCode::from(code)
+}
+
+/// `--data-dir`, then `HEARTH_DATA_DIR` (both through clap), then the platform's data folder.
+fn data_dir(global: &Global) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = &global.data_dir {
+        return Ok(dir.clone());
+    }
+    directories::ProjectDirs::from("", "", "Hearth")
+        .map(|p| p.data_dir().to_owned())
+        .ok_or_else(|| anyhow::anyhow!("cannot find a home folder for Hearth's data; pass --data-dir or set HEARTH_DATA_DIR"))
+}

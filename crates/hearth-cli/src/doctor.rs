@@ -1,0 +1,178 @@
+//! `hearth doctor`: what this Hearth is, where its data lives, whether the database is sound,
+//! and which of the real parts Hearth works with are present on this machine.
+//!
+//! It reports instead of failing: a missing part is a line in the report. Only an unusable
+//! database makes the command exit non-zero, with the same exit code the other commands use.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use clap::Args;
+use hearth_core::{Core, CoreConfig, StoreStatus};
+use serde::Serialize;
+
+use crate::cli::{CmdResult, Failure};
+use crate::output::{Output, table};
+
+/// The default model's file name, as `make run` places it in `<data dir>/models/`.
+pub(crate) const DEFAULT_MODEL_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
+
+#[derive(Debug, Args)]
+pub(crate) struct DoctorArgs {
+    /// The default model file [default: <data dir>/models/gemma-3-270m-q4_k_m.gguf]
+    #[arg(long, env = "HEARTH_DEFAULT_MODEL", value_name = "PATH")]
+    model: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    version: &'static str,
+    sqlite_version: &'static str,
+    data_dir: PathBuf,
+    log_dir: PathBuf,
+    database: DatabaseReport,
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Serialize)]
+struct DatabaseReport {
+    ok: bool,
+    #[serde(flatten)]
+    status: Option<StoreStatus>,
+    error: Option<String>,
+}
+
+/// One real part Hearth uses.
+#[derive(Debug, Serialize)]
+struct Part {
+    name: &'static str,
+    present: bool,
+    detail: String,
+}
+
+pub(crate) fn run(args: &DoctorArgs, data_dir: &Path, out: &Output) -> CmdResult {
+    let (database, failure) = match Core::open(&CoreConfig::new(data_dir)).and_then(|core| core.store_status()) {
+        Ok(status) => (DatabaseReport { ok: status.integrity_problems.is_empty(), status: Some(status), error: None }, None),
+        Err(e) => (DatabaseReport { ok: false, status: None, error: Some(e.to_string()) }, Some(e)),
+    };
+    let model = args.model.clone().unwrap_or_else(|| data_dir.join("models").join(DEFAULT_MODEL_FILE));
+    let report = Report {
+        version: env!("CARGO_PKG_VERSION"),
+        sqlite_version: hearth_core::sqlite_version(),
+        data_dir: data_dir.to_owned(),
+        log_dir: data_dir.join("logs"),
+        database,
+        parts: vec![model_part(&model), keychain_part(), postgres_part(), browser_part()],
+    };
+    out.show(&report, || render(&report));
+    match failure {
+        // The report already said what is wrong; the error and exit code say it to scripts.
+        Some(e) => Err(Failure::Core(e)),
+        None if !report.database.ok => Err(Failure::Other(anyhow::anyhow!("the database failed its integrity check"))),
+        None => Ok(()),
+    }
+}
+
+fn render(r: &Report) -> String {
+    let db = match (&r.database.status, &r.database.error) {
+        (Some(s), _) => {
+            let health = if s.integrity_problems.is_empty() {
+                "integrity ok".to_owned()
+            } else {
+                format!("INTEGRITY PROBLEMS: {}", s.integrity_problems.join("; "))
+            };
+            format!("{} (schema v{}, {health}, {} changes waiting to sync)", s.path.display(), s.schema_version, s.pending_changes)
+        }
+        (None, Some(e)) => format!("ERROR: {e}"),
+        (None, None) => "unknown".to_owned(),
+    };
+    let parts: Vec<Vec<String>> = r
+        .parts
+        .iter()
+        .map(|p| vec![p.name.to_owned(), if p.present { "present" } else { "missing" }.to_owned(), p.detail.clone()])
+        .collect();
+    format!(
+        "hearth {} (SQLite {})\ndata dir:  {}\nlogs:      {}\ndatabase:  {db}\n\n{}",
+        r.version,
+        r.sqlite_version,
+        r.data_dir.display(),
+        r.log_dir.display(),
+        table(&["PART", "STATUS", "DETAIL"], &parts)
+    )
+}
+
+/// The default model: present when the file exists and starts with the GGUF magic.
+fn model_part(path: &Path) -> Part {
+    let detail = |what: &str| format!("{} ({what})", path.display());
+    match std::fs::File::open(path) {
+        Ok(mut f) => {
+            use std::io::Read;
+            let mut magic = [0u8; 4];
+            let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+            match f.read_exact(&mut magic) {
+                Ok(()) if &magic == b"GGUF" => Part { name: "model", present: true, detail: detail(&format!("GGUF, {size} bytes")) },
+                _ => Part { name: "model", present: false, detail: detail("not a GGUF file") },
+            }
+        }
+        Err(_) => Part { name: "model", present: false, detail: detail("not found; `make run` fetches it") },
+    }
+}
+
+/// The Secret Service on the session bus (Linux), asked through `dbus-send` when it is there.
+fn keychain_part() -> Part {
+    let name = "keychain";
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        let daemon = which::which("gnome-keyring-daemon").is_ok();
+        let detail = if daemon {
+            "gnome-keyring-daemon installed, but no D-Bus session bus in this environment"
+        } else {
+            "no D-Bus session bus and no gnome-keyring-daemon"
+        };
+        return Part { name, present: false, detail: detail.into() };
+    }
+    let Ok(dbus_send) = which::which("dbus-send") else {
+        return Part { name, present: false, detail: "session bus set, but dbus-send is missing to ask it".into() };
+    };
+    let owned = Command::new(dbus_send)
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.NameHasOwner",
+            "string:org.freedesktop.secrets",
+        ])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("boolean true"))
+        .unwrap_or(false);
+    if owned {
+        Part { name, present: true, detail: "Secret Service (org.freedesktop.secrets) on the session bus".into() }
+    } else {
+        Part { name, present: false, detail: "session bus found, but no Secret Service is running on it".into() }
+    }
+}
+
+/// A PostgreSQL server installation (used by the sync tests as the Supabase stand-in).
+fn postgres_part() -> Part {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin/postgres"))
+        .filter(|p| p.is_file())
+        .collect();
+    found.extend(which::which("postgres").ok());
+    match found.first() {
+        Some(p) => Part { name: "postgresql", present: true, detail: p.display().to_string() },
+        None => Part { name: "postgresql", present: false, detail: "no postgres server binary found".into() },
+    }
+}
+
+/// A Chromium-family browser (used by the UI tests).
+fn browser_part() -> Part {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|b| which::which(b).ok())
+        .map(|p| Part { name: "browser", present: true, detail: p.display().to_string() })
+        .unwrap_or(Part { name: "browser", present: false, detail: "no chromium or chrome on PATH".into() })
+}

@@ -1,0 +1,66 @@
+//! Core's error: what went wrong in terms a surface can act on, with a stable code per case.
+
+use hearth_types::ValidationError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] hearth_store::Error),
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+}
+
+/// The stable classification every edge maps to its own vocabulary (exit codes, HTTP
+/// statuses, UI messages). New cases are added, never renamed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    NotFound,
+    Conflict,
+    Invalid,
+    Corrupt,
+    NewerSchema,
+    Busy,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::Invalid => "invalid",
+            ErrorCode::Corrupt => "corrupt",
+            ErrorCode::NewerSchema => "newer_schema",
+            ErrorCode::Busy => "busy",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl Error {
+    pub fn code(&self) -> ErrorCode {
+        use hearth_store::Error as S;
+        match self {
+            Error::Invalid(_) | Error::Store(S::Invalid(_)) => ErrorCode::Invalid,
+            Error::Store(S::NotFound { .. }) => ErrorCode::NotFound,
+            Error::Store(S::Conflict { .. }) => ErrorCode::Conflict,
+            Error::Store(S::Corrupt { .. }) => ErrorCode::Corrupt,
+            Error::Store(S::NewerSchema { .. }) => ErrorCode::NewerSchema,
+            Error::Store(S::Busy { .. }) => ErrorCode::Busy,
+            Error::Store(S::Io { .. } | S::Sqlite(_)) => ErrorCode::Internal,
+        }
+    }
+
+    /// The input field at fault, when there is one.
+    pub fn field(&self) -> Option<&'static str> {
+        use hearth_store::Error as S;
+        match self {
+            Error::Invalid(v) | Error::Store(S::Invalid(v)) => Some(v.field),
+            Error::Store(S::NotFound { field, .. } | S::Conflict { field, .. }) => Some(field),
+            _ => None,
+        }
+    }
+}
