@@ -80,11 +80,14 @@ END;
 
 -- Full-text search over live message content. External content: the text lives once, in
 -- messages; the triggers keep the index in step, and a tombstoned message leaves the index.
+-- unicode61 without a stemmer: stemmers are per language (porter is English only) and a
+-- stemmed index breaks prefix queries ("embedd*" would miss "embedding"), which
+-- search-as-you-type relies on.
 CREATE VIRTUAL TABLE messages_fts USING fts5 (
     content,
     content = 'messages',
     content_rowid = 'seq',
-    tokenize = 'porter unicode61 remove_diacritics 2'
+    tokenize = 'unicode61 remove_diacritics 2'
 );
 
 CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN NEW.deleted_at IS NULL BEGIN

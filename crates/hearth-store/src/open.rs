@@ -28,6 +28,7 @@ pub(crate) fn open_file(path: &Path, options: &OpenOptions, files: Files<'_>) ->
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let mut conn = Connection::open_with_flags(path, flags).map_err(|e| located(e.into()))?;
     conn.busy_timeout(options.busy_timeout)?;
+    tune(&conn);
 
     let version = probe(&conn, path, files).map_err(located)?;
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
@@ -47,10 +48,17 @@ pub(crate) fn open_file(path: &Path, options: &OpenOptions, files: Files<'_>) ->
 
 pub(crate) fn open_memory(files: Files<'_>) -> Result<Store> {
     let mut conn = Connection::open_in_memory()?;
+    tune(&conn);
     conn.pragma_update(None, "foreign_keys", "ON")?;
     let path = PathBuf::from(":memory:");
     migrate(&mut conn, files, &path)?;
     Ok(Store { conn: conn.into(), path, busy_timeout: Duration::ZERO })
+}
+
+/// The repositories use a few dozen distinct statements; rusqlite caches 16 by default, which
+/// would make the hot paths re-prepare statements the cache just evicted.
+fn tune(conn: &Connection) {
+    conn.set_prepared_statement_cache_capacity(128);
 }
 
 /// Refuses a non-empty file that does not start with SQLite's magic header, without letting

@@ -1,0 +1,151 @@
+//! Structural checks that keep the codebase shaped as ARCHITECTURE.md says.
+//!
+//! - Every `.rs` file opens with a `//!` header saying what it is for.
+//! - No `mod.rs` files: a module `foo` is `foo.rs` beside a `foo/` folder.
+//! - Every crate inherits the workspace lints (which forbid `unsafe`), except the one crate
+//!   allowed native code.
+//! - Dependencies point the right way: each workspace crate may use only the workspace crates
+//!   its layer allows, and each foreign system (SQLite, llama.cpp, the keychain, ...) is used
+//!   by exactly one adapter crate. Dev-dependencies are exempt: tests may reach anywhere.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use cargo_metadata::{DependencyKind, MetadataCommand};
+
+/// For each workspace crate, the workspace crates it may depend on. `None`: any (test harness).
+const LAYERS: &[(&str, Option<&[&str]>)] = &[
+    ("hearth-types", Some(&[])),
+    ("hearth-store", Some(&["hearth-types"])),
+    ("hearth-secrets", Some(&["hearth-types"])),
+    ("hearth-llm", Some(&["hearth-types", "hearth-secrets"])),
+    ("hearth-llama", Some(&["hearth-types", "hearth-llm"])),
+    ("hearth-sync", Some(&["hearth-types", "hearth-store", "hearth-secrets"])),
+    ("hearth-sandbox", Some(&["hearth-types"])),
+    (
+        "hearth-core",
+        Some(&["hearth-types", "hearth-store", "hearth-secrets", "hearth-llm", "hearth-sync", "hearth-sandbox"]),
+    ),
+    ("hearth-server", Some(&["hearth-types", "hearth-core"])),
+    (
+        "hearth-cli",
+        Some(&["hearth-types", "hearth-core", "hearth-server", "hearth-llama", "hearth-llm", "hearth-secrets", "hearth-sync"]),
+    ),
+    (
+        "hearth-desktop",
+        Some(&["hearth-types", "hearth-core", "hearth-server", "hearth-llama", "hearth-llm", "hearth-secrets", "hearth-sync"]),
+    ),
+    ("hearth-e2e", None),
+    ("xtask", Some(&[])),
+];
+
+/// Foreign-system crates and the only workspace crates that may depend on them.
+const ADAPTERS: &[(&str, &[&str])] = &[
+    ("rusqlite", &["hearth-store"]),
+    ("rusqlite_migration", &["hearth-store"]),
+    ("libsqlite3-sys", &["hearth-store"]),
+    ("llama-cpp-2", &["hearth-llama"]),
+    ("llama-cpp-sys-2", &["hearth-llama"]),
+    ("keyring", &["hearth-secrets"]),
+    ("postgrest", &["hearth-sync"]),
+    ("rquickjs", &["hearth-sandbox"]),
+    ("reqwest", &["hearth-llm", "hearth-sync"]),
+    ("axum", &["hearth-server"]),
+    ("tauri", &["hearth-desktop"]),
+];
+
+/// The one crate allowed `unsafe` (its own lints instead of the workspace's).
+const NATIVE: &str = "hearth-llama";
+
+/// Runs every check on the workspace at `root` and returns the problems found.
+pub(crate) fn check(root: &Path) -> anyhow::Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for file in rust_files(root)? {
+        let text = std::fs::read_to_string(&file)?;
+        let rel = file.strip_prefix(root).unwrap_or(&file).display().to_string();
+        problems.extend(check_header(&rel, &text));
+        if file.file_name().is_some_and(|n| n == "mod.rs") {
+            problems.push(format!("{rel}: use `foo.rs` beside `foo/` instead of `foo/mod.rs`"));
+        }
+    }
+
+    let metadata = MetadataCommand::new().manifest_path(root.join("Cargo.toml")).no_deps().exec()?;
+    let mut edges = BTreeMap::new();
+    for package in metadata.workspace_packages() {
+        let deps = package
+            .dependencies
+            .iter()
+            .filter(|d| d.kind != DependencyKind::Development)
+            .map(|d| d.name.clone())
+            .collect::<Vec<_>>();
+        edges.insert(package.name.to_string(), deps);
+        let manifest = std::fs::read_to_string(&package.manifest_path)?;
+        problems.extend(check_lints(&package.name, &manifest));
+    }
+    problems.extend(check_edges(&edges));
+    Ok(problems)
+}
+
+/// The first non-blank line of a Rust file must be a `//!` comment.
+fn check_header(rel: &str, text: &str) -> Option<String> {
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    (!first.starts_with("//!")).then(|| format!("{rel}: starts without a `//!` header saying what the file is for"))
+}
+
+fn check_lints(package: &str, manifest: &str) -> Option<String> {
+    let inherits = manifest.contains("[lints]\nworkspace = true");
+    match (package == NATIVE, inherits) {
+        (false, false) => Some(format!("{package}: Cargo.toml needs `[lints]\\nworkspace = true` (it forbids unsafe code)")),
+        _ => None,
+    }
+}
+
+/// Checks each crate's normal and build dependencies against [`LAYERS`] and [`ADAPTERS`].
+fn check_edges(edges: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (package, deps) in edges {
+        let Some((_, allowed)) = LAYERS.iter().find(|(name, _)| name == package) else {
+            problems.push(format!("{package}: not in xtask's LAYERS table; add it with the crates it may use"));
+            continue;
+        };
+        for dep in deps {
+            let internal = edges.contains_key(dep);
+            if let (true, Some(allowed)) = (internal, allowed)
+                && !allowed.contains(&dep.as_str())
+            {
+                problems.push(format!("{package} depends on {dep}, which its layer does not allow"));
+            }
+            if let Some((_, owners)) = ADAPTERS.iter().find(|(name, _)| name == dep)
+                && !owners.contains(&package.as_str())
+                && allowed.is_some()
+            {
+                problems.push(format!("{package} depends on {dep}; only {} may (one adapter per foreign system)", owners.join(", ")));
+            }
+        }
+    }
+    problems
+}
+
+/// Every `.rs` file of the project, skipping build output and front-end dependencies.
+fn rust_files(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if path.is_dir() {
+                if !matches!(name, "target" | "node_modules" | ".git" | "gen") && !name.starts_with('.') {
+                    stack.push(path);
+                }
+            } else if name.ends_with(".rs") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;
