@@ -1,0 +1,51 @@
+# Hearth's two commands. On a fresh Debian machine:
+#   make run    install what is missing, build, and start Hearth
+#   make test   install what is missing and run every test, end-to-end suite included
+# Helpers: make deps | model | build | bench | tidy
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.PHONY: help deps model build run test bench tidy
+
+# Build output lives outside the clone so CI runs and later clones reuse it.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/hearth/target
+CARGO ?= cargo
+PYTHON ?= python3
+# Where the app keeps its data by default (the platform data folder on Linux), and so where
+# it looks for the default model.
+DATA_DIR ?= $(or $(HEARTH_DATA_DIR),$(or $(XDG_DATA_HOME),$(HOME)/.local/share)/hearth)
+MODEL ?= $(DATA_DIR)/models/gemma-3-270m-q4_k_m.gguf
+HEARTH := $(CARGO_TARGET_DIR)/release/hearth
+
+help:
+	@echo "make run    install what is missing, build, and start Hearth"
+	@echo "make test   install what is missing and run every test"
+	@echo "make bench  run the benchmarks (figures on stdout and in bench-results/)"
+
+deps:
+	@scripts/deps.sh
+
+model: deps
+	@PYTHON=$(PYTHON) scripts/fetch-model.sh "$(MODEL)"
+
+build: deps
+	$(CARGO) build --locked --release --workspace --bins
+
+run: build model
+	@$(HEARTH) doctor --model "$(MODEL)"
+	@echo
+	@echo "Hearth is installed: $(HEARTH)"
+	@echo "Try:  $(HEARTH) workspaces create --name Notes --handle notes"
+	@echo "      $(HEARTH) chats new --workspace notes --title 'First chat'"
+	@echo "      $(HEARTH) --help"
+
+# Unit tests, CLI tests, tidy and the end-to-end suite, all on the release profile so one
+# build serves run, test and bench.
+test: build model
+	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" $(CARGO) test --locked --release --workspace
+
+bench: deps
+	$(CARGO) bench --locked -p hearth-store --bench store
+
+tidy:
+	$(CARGO) xtask tidy

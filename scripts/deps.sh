@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what Hearth's build and tests need and this machine lacks. It asks dpkg first, so
+# a second run installs nothing and takes a moment. Rust itself cannot come from here: when
+# cargo is missing, it says so and stops.
+set -euo pipefail
+
+# gcc and libc6-dev build the SQLite that rusqlite bundles; pkg-config and ca-certificates
+# serve the -sys crates and downloads later issues add.
+packages=(gcc libc6-dev pkg-config ca-certificates)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+# The default model comes from PyPI through pip.
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+
+if ((${#missing[@]})); then
+  echo "installing Debian packages: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "error: Rust (cargo) is missing; install a stable toolchain with rustup, then run make again" >&2
+  exit 1
+fi

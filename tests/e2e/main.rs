@@ -1,0 +1,6 @@
+//! Hearth end to end, against its real parts: the real `hearth` binary, a real SQLite file,
+//! real processes (killed mid-write, racing each other), and the real default model file.
+
+mod concurrency;
+mod crash;
+mod session;
