@@ -8,6 +8,14 @@
 -- tombstone: rows are never hard-deleted) and field_hlc, a JSON object holding the hybrid
 -- logical clock stamp of the last write to each field. Columns marked "local only" never sync.
 
+-- There are no foreign keys between synced tables, on purpose: sync applies pages in server
+-- order, in which a message can arrive before its chat. The repositories check that a parent
+-- exists when the user writes, and every read joins through the parents, so an orphan stays
+-- invisible until its parent arrives.
+
+-- Marks the file as Hearth's ('HRTH'), so opening another program's SQLite file is refused.
+PRAGMA application_id = 1213355080;
+
 CREATE TABLE workspaces (
     id             TEXT PRIMARY KEY NOT NULL,             -- UUIDv7
     name           TEXT NOT NULL,
@@ -25,12 +33,14 @@ CREATE TABLE workspaces (
     field_hlc      TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(field_hlc))
 ) STRICT;
 
--- A handle names one live workspace; a deleted workspace gives its handle back.
-CREATE UNIQUE INDEX workspaces_handle ON workspaces (handle) WHERE deleted_at IS NULL;
+-- A handle names one live workspace; a deleted workspace gives its handle back. The repository
+-- enforces the uniqueness, not the index: two devices may each create the same handle offline,
+-- and sync must be able to store both before it resolves the collision.
+CREATE INDEX workspaces_handle ON workspaces (handle) WHERE deleted_at IS NULL;
 
 CREATE TABLE chats (
     id             TEXT PRIMARY KEY NOT NULL,
-    workspace_id   TEXT NOT NULL REFERENCES workspaces (id) DEFERRABLE INITIALLY DEFERRED,
+    workspace_id   TEXT NOT NULL,
     title          TEXT NOT NULL DEFAULT '',
     model          TEXT,
     pinned         INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1)),
@@ -49,8 +59,8 @@ CREATE INDEX chats_list ON chats (workspace_id, archived, pinned, activity_at) W
 CREATE TABLE messages (
     seq               INTEGER PRIMARY KEY,                -- local only: a stable rowid for the FTS index
     id                TEXT NOT NULL UNIQUE,
-    chat_id           TEXT NOT NULL REFERENCES chats (id) DEFERRABLE INITIALLY DEFERRED,
-    parent_id         TEXT REFERENCES messages (id) DEFERRABLE INITIALLY DEFERRED,
+    chat_id           TEXT NOT NULL,
+    parent_id         TEXT,
     role              TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant', 'tool')),
     content           TEXT NOT NULL DEFAULT '',
     model             TEXT,
@@ -69,7 +79,7 @@ CREATE TABLE messages (
 ) STRICT;
 
 -- Children of a message (branches), and the messages of a chat.
-CREATE INDEX messages_tree ON messages (chat_id, parent_id, created_at);
+CREATE INDEX messages_tree ON messages (chat_id, parent_id, created_at, id);
 -- A retried send with the same key finds the first message instead of adding a second.
 CREATE UNIQUE INDEX messages_idempotency ON messages (chat_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 
@@ -122,11 +132,14 @@ CREATE TABLE sync_clock (
 INSERT INTO sync_clock (id, node, last_hlc, next_tx_seq) VALUES (1, lower(hex(randomblob(8))), NULL, 1);
 
 -- Changes waiting to be pushed. Every repository write appends here in the same transaction
--- as the change; all rows of one user action share a tx_seq, which sync pushes as one
--- client transaction. `patch` is {"id": ..., <changed fields>, "field_hlc": {field: stamp}}.
+-- as the change; all rows of one user action share a tx_seq (this device's counter, which
+-- sync pushes as one client transaction) and a tx_id (a UUIDv7 that stays unique even when
+-- a database file is copied to another machine or restored from a backup).
+-- `patch` is {"id": ..., <changed fields>, "field_hlc": {field: stamp}}.
 CREATE TABLE outbox (
     id         INTEGER PRIMARY KEY,
     tx_seq     INTEGER NOT NULL,
+    tx_id      TEXT NOT NULL,
     tbl        TEXT NOT NULL CHECK (tbl IN ('workspaces', 'chats', 'messages')),
     row_id     TEXT NOT NULL,
     patch      TEXT NOT NULL CHECK (json_valid(patch)),

@@ -42,7 +42,6 @@ const LAYERS: &[(&str, Option<&[&str]>)] = &[
 /// Foreign-system crates and the only workspace crates that may depend on them.
 const ADAPTERS: &[(&str, &[&str])] = &[
     ("rusqlite", &["hearth-store"]),
-    ("rusqlite_migration", &["hearth-store"]),
     ("libsqlite3-sys", &["hearth-store"]),
     ("llama-cpp-2", &["hearth-llama"]),
     ("llama-cpp-sys-2", &["hearth-llama"]),

@@ -59,6 +59,8 @@ enum Command {
 #[derive(Debug)]
 pub(crate) enum Failure {
     Core(hearth_core::Error),
+    /// The database opened but is not sound (doctor's integrity check failed).
+    Unusable(anyhow::Error),
     Other(anyhow::Error),
 }
 
@@ -91,6 +93,7 @@ impl Failure {
                 ErrorCode::Corrupt | ErrorCode::NewerSchema => 6,
                 ErrorCode::Busy => 7,
             },
+            Failure::Unusable(_) => 6,
             Failure::Other(_) => 1,
         }
     }
@@ -131,6 +134,7 @@ fn report(out: &Output, failure: Failure) -> ExitCode {
             tracing::debug!(code = e.code().as_str(), "command failed");
             out.error(e.code().as_str(), e.field(), &e.to_string());
         }
+        Failure::Unusable(e) => out.error("corrupt", None, &format!("{e:#}")),
         Failure::Other(e) => out.error("internal", None, &format!("{e:#}")),
     }
     ExitCode::from(code)

@@ -68,7 +68,9 @@ pub(crate) fn run(args: &DoctorArgs, data_dir: &Path, out: &Output) -> CmdResult
     match failure {
         // The report already said what is wrong; the error and exit code say it to scripts.
         Some(e) => Err(Failure::Core(e)),
-        None if !report.database.ok => Err(Failure::Other(anyhow::anyhow!("the database failed its integrity check"))),
+        None if !report.database.ok => {
+            Err(Failure::Unusable(anyhow::anyhow!("{} failed its integrity check", data_dir.join(hearth_core::DATABASE_FILE).display())))
+        }
         None => Ok(()),
     }
 }

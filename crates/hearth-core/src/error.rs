@@ -50,7 +50,7 @@ impl Error {
             Error::Store(S::Corrupt { .. }) => ErrorCode::Corrupt,
             Error::Store(S::NewerSchema { .. }) => ErrorCode::NewerSchema,
             Error::Store(S::Busy { .. }) => ErrorCode::Busy,
-            Error::Store(S::Io { .. } | S::Sqlite(_)) => ErrorCode::Internal,
+            Error::Store(S::Io { .. } | S::Migration { .. } | S::Sqlite(_)) => ErrorCode::Internal,
         }
     }
 

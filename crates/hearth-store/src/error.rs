@@ -22,8 +22,8 @@ pub enum Error {
     #[error(transparent)]
     Invalid(#[from] ValidationError),
 
-    /// The file is not a SQLite database, is not Hearth's, or is damaged. It was not changed.
-    #[error("{path} is not a usable Hearth database ({detail}); the file was left untouched")]
+    /// The file is not a SQLite database, is not Hearth's, or is damaged.
+    #[error("{path} is not a usable Hearth database: {detail}")]
     Corrupt { path: PathBuf, detail: String },
 
     /// The file was written by a newer Hearth. It was not opened or changed.
@@ -40,6 +40,10 @@ pub enum Error {
     /// A file operation around the database failed (creating its folder, writing a backup).
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+
+    /// A shipped migration failed; the transaction rolled back and the file is as it was.
+    #[error("migration {file} failed: {source}")]
+    Migration { file: &'static str, source: rusqlite::Error },
 
     /// Any other SQLite failure: a bug or an environment problem, not bad input.
     #[error("database error: {0}")]

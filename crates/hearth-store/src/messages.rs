@@ -45,16 +45,28 @@ pub struct Appended {
 
 impl Writer<'_> {
     /// Adds a message under `new.parent_id` and makes it the chat's active leaf. With an
-    /// idempotency key already used in this chat, returns the first message and changes nothing.
+    /// idempotency key already used in this chat, returns the first message and changes
+    /// nothing; reusing a key for a different message (another role or text) is a conflict,
+    /// since it means the client mixed up its keys. The parent is not compared: a retry that
+    /// continues "the branch on screen" resolves to a different parent once the first landed.
     pub fn append_message(&mut self, new: &NewMessage) -> Result<Appended> {
         if let Some(key) = &new.idempotency_key
             && let Some(first) = self.read().message_by_key(new.chat_id, key)?
         {
+            if first.role != new.role || first.content != new.content {
+                return Err(Error::Conflict {
+                    field: "idempotency_key",
+                    message: format!("{key:?} was already used for a different message in this chat"),
+                });
+            }
             return Ok(Appended { message: first, created: false });
         }
         self.read().chat(new.chat_id)?;
         if let Some(parent) = new.parent_id {
-            let p = self.read().message(parent).map_err(|_| Error::not_found("parent_id", "message", parent))?;
+            let p = self.read().message(parent).map_err(|e| match e {
+                Error::NotFound { .. } => Error::not_found("parent_id", "message", parent),
+                other => other,
+            })?;
             if p.chat_id != new.chat_id {
                 return Err(Error::not_found("parent_id", "message in this chat", parent));
             }
@@ -131,18 +143,19 @@ impl Writer<'_> {
             .conn()
             .prepare_cached(
                 "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL \
-                 SELECT m.id FROM messages m JOIN sub ON m.parent_id = sub.id WHERE m.deleted_at IS NULL) \
+                 SELECT m.id FROM messages m JOIN sub ON m.chat_id = ?2 AND m.parent_id = sub.id \
+                 WHERE m.deleted_at IS NULL) \
                  SELECT id FROM sub",
             )?
-            .query_map([id.to_string()], |r| r.get(0))?
+            .query_map((id.to_string(), message.chat_id.to_string()), |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         for m in &subtree {
             self.tombstone(Table::Messages, m)?;
         }
         if on_active_branch {
             let leaf = match message.parent_id {
-                Some(parent) => Some(self.read().newest_leaf_under(parent)?),
-                None => self.read().newest_root(chat.id)?.map(|r| self.read().newest_leaf_under(r)).transpose()?,
+                Some(parent) => Some(self.read().newest_leaf_under(chat.id, parent)?),
+                None => self.read().newest_root(chat.id)?.map(|r| self.read().newest_leaf_under(chat.id, r)).transpose()?,
             };
             self.set_active_leaf(chat.id, leaf)?;
         }
@@ -151,11 +164,12 @@ impl Writer<'_> {
 
     /// Shows the branch through `message`: the chat's active leaf becomes the newest leaf under it.
     pub fn switch_branch(&mut self, chat: ChatId, message: MessageId) -> Result<Thread> {
+        self.read().chat(chat)?;
         let m = self.read().message(message)?;
         if m.chat_id != chat {
             return Err(Error::not_found("message_id", "message in this chat", message));
         }
-        let leaf = self.read().newest_leaf_under(message)?;
+        let leaf = self.read().newest_leaf_under(chat, message)?;
         self.set_active_leaf(chat, Some(leaf))?;
         self.read().thread(chat)
     }
@@ -225,13 +239,16 @@ impl Reader<'_> {
         Ok(ids.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Follows the newest live child from `from` down to a leaf.
-    fn newest_leaf_under(&self, from: MessageId) -> Result<MessageId> {
+    /// Follows the newest live child from `from` down to a leaf. (Naming the chat lets each
+    /// step use the `messages_tree` index.)
+    fn newest_leaf_under(&self, chat: ChatId, from: MessageId) -> Result<MessageId> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id FROM messages WHERE parent_id = ?1 AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1",
+            "SELECT id FROM messages WHERE chat_id = ?1 AND parent_id = ?2 AND deleted_at IS NULL \
+             ORDER BY created_at DESC, id DESC LIMIT 1",
         )?;
+        let chat = chat.to_string();
         let mut at = from;
-        while let Some(child) = stmt.query_row([at.to_string()], |r| get_id(r, "id")).optional()? {
+        while let Some(child) = stmt.query_row((&chat, at.to_string()), |r| get_id(r, "id")).optional()? {
             at = child;
         }
         Ok(at)

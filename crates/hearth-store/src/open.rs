@@ -1,20 +1,28 @@
 //! Opening a database: check the file, refuse what is not ours, back up, migrate, set pragmas.
 //!
-//! The order matters for "the file is left untouched": everything up to the version check only
-//! reads, so a foreign, damaged or newer file is refused before SQLite writes a byte to it (no
-//! WAL switch, no migration, no backup of something we will not use).
+//! "Refused files are left untouched" drives the order. Everything up to the version check
+//! only reads, and until the file is known to be a Hearth database the connection is told not
+//! to checkpoint on close (which would fold a leftover `-wal` into the file). So a foreign,
+//! damaged or newer file is refused before SQLite writes to it.
+//!
+//! Migrations run under `BEGIN IMMEDIATE` with the version read inside that lock, so two
+//! processes opening the same old or fresh file at once cannot both migrate it (the second
+//! finds the work done), and the backup is taken under the same lock.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
-use rusqlite_migration::{M, MigrationDefinitionError, Migrations};
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::{Error, OpenOptions, Result, Store};
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// `PRAGMA application_id` of a Hearth database: "HRTH". Set by `0001_init.sql`.
+const APPLICATION_ID: i64 = 0x4852_5448;
 
 /// The migration files to apply, in order: `(file name, SQL)`.
 pub(crate) type Files<'a> = &'a [(&'static str, &'static str)];
@@ -25,24 +33,28 @@ pub(crate) fn open_file(path: &Path, options: &OpenOptions, files: Files<'_>) ->
         std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
     }
     let located = |e: Error| e.locate(path, options.busy_timeout);
+    let sidecars = Sidecars::before_open(path);
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let mut conn = Connection::open_with_flags(path, flags).map_err(|e| located(e.into()))?;
     conn.busy_timeout(options.busy_timeout)?;
     tune(&conn);
 
-    let version = probe(&conn, path, files).map_err(located)?;
-    conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
-        .map_err(|e| located(e.into()))?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+    if let Err(e) = probe(&conn, path, files) {
+        drop(conn);
+        sidecars.remove_new_empty_ones();
+        return Err(untouched(located(e)));
+    }
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
+
+    enable_wal(&conn, options.busy_timeout).map_err(|e| located(e.into()))?;
     // NORMAL in WAL mode: a power cut can lose the last commits but never corrupts the file,
     // and commits stop waiting for fsync.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
 
-    if version > 0 && version < files.len() as u32 {
-        let dir = options.backup_dir.clone().unwrap_or_else(|| path.with_file_name("backups"));
-        backup(&conn, path, &dir, version)?;
-    }
-    migrate(&mut conn, files, path).map_err(located)?;
+    let backup_dir = options.backup_dir.clone().unwrap_or_else(|| path.with_file_name("backups"));
+    migrate(&mut conn, path, Some(&backup_dir), files).map_err(located)?;
     Ok(Store { conn: conn.into(), path: path.to_owned(), busy_timeout: options.busy_timeout })
 }
 
@@ -51,7 +63,7 @@ pub(crate) fn open_memory(files: Files<'_>) -> Result<Store> {
     tune(&conn);
     conn.pragma_update(None, "foreign_keys", "ON")?;
     let path = PathBuf::from(":memory:");
-    migrate(&mut conn, files, &path)?;
+    migrate(&mut conn, &path, None, files)?;
     Ok(Store { conn: conn.into(), path, busy_timeout: Duration::ZERO })
 }
 
@@ -59,6 +71,56 @@ pub(crate) fn open_memory(files: Files<'_>) -> Result<Store> {
 /// would make the hot paths re-prepare statements the cache just evicted.
 fn tune(conn: &Connection) {
     conn.set_prepared_statement_cache_capacity(128);
+}
+
+/// SQLite's side files (`-wal`, `-shm`) and whether they existed before we opened the file.
+/// Reading a WAL-mode file creates them; when we refuse the file, the ones we created (with an
+/// empty WAL, so holding nothing) are removed again so a refusal leaves no trace.
+struct Sidecars {
+    wal: PathBuf,
+    shm: PathBuf,
+    wal_existed: bool,
+    shm_existed: bool,
+}
+
+impl Sidecars {
+    fn before_open(path: &Path) -> Self {
+        let wal = PathBuf::from(format!("{}-wal", path.display()));
+        let shm = PathBuf::from(format!("{}-shm", path.display()));
+        Self { wal_existed: wal.exists(), shm_existed: shm.exists(), wal, shm }
+    }
+
+    fn remove_new_empty_ones(&self) {
+        let wal_empty = std::fs::metadata(&self.wal).is_ok_and(|m| m.len() == 0);
+        if !self.wal_existed && wal_empty && std::fs::remove_file(&self.wal).is_ok() && !self.shm_existed {
+            let _ = std::fs::remove_file(&self.shm);
+        }
+    }
+}
+
+/// Switches the file to WAL. That takes an exclusive lock, and SQLite reports BUSY for it at
+/// once instead of calling the busy handler, which happens when several processes open a new
+/// file together. It happens once in a file's life (the mode is stored in the file), so
+/// retrying within the busy timeout is enough.
+fn enable_wal(conn: &Connection, timeout: Duration) -> rusqlite::Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) && started.elapsed() < timeout => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Says in a refusal at open that the file was not changed (true only there).
+fn untouched(e: Error) -> Error {
+    match e {
+        Error::Corrupt { path, detail } => Error::Corrupt { path, detail: format!("{detail}; the file was left untouched") },
+        other => other,
+    }
 }
 
 /// Refuses a non-empty file that does not start with SQLite's magic header, without letting
@@ -75,48 +137,73 @@ fn check_header(path: &Path) -> Result<()> {
     if head.is_empty() || head.as_slice() == SQLITE_MAGIC {
         return Ok(());
     }
-    Err(Error::Corrupt { path: path.to_owned(), detail: "it is not a SQLite database".into() })
+    Err(untouched(Error::Corrupt { path: path.to_owned(), detail: "it is not a SQLite database".into() }))
 }
 
-/// Reads the schema version and parses the schema, both read-only, and refuses files that are
-/// newer than this build or that belong to another program.
-fn probe(conn: &Connection, path: &Path, files: Files<'_>) -> Result<u32> {
-    let version: u32 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+/// Reads the header fields and parses the schema, all read-only, and refuses files that belong
+/// to another program or to a newer Hearth.
+fn probe(conn: &Connection, path: &Path, files: Files<'_>) -> Result<()> {
+    // One read transaction: another process may be migrating this file right now, and the
+    // three values must come from the same snapshot.
+    let snapshot = conn.unchecked_transaction()?;
+    let application_id: i64 = snapshot.pragma_query_value(None, "application_id", |row| row.get(0))?;
+    let version: u32 = snapshot.pragma_query_value(None, "user_version", |row| row.get(0))?;
     // Counting sqlite_schema makes SQLite read and parse the schema page, which is where a
     // damaged file usually shows first.
-    let objects: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))?;
-    let supported = files.len() as u32;
-    if version > supported {
-        return Err(Error::NewerSchema { path: path.to_owned(), found: version, supported });
+    let objects: i64 = snapshot.query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))?;
+    snapshot.finish()?;
+    let fresh = objects == 0 && version == 0 && application_id == 0;
+    if !fresh && application_id != APPLICATION_ID {
+        return Err(Error::Corrupt { path: path.to_owned(), detail: "it is a SQLite database of another program".into() });
     }
-    if version == 0 && objects > 0 {
-        return Err(Error::Corrupt {
-            path: path.to_owned(),
-            detail: "it is a SQLite database of another program (it has tables but no Hearth schema version)".into(),
-        });
+    if version as usize > files.len() {
+        return Err(Error::NewerSchema { path: path.to_owned(), found: version, supported: files.len() as u32 });
     }
-    Ok(version)
+    Ok(())
 }
 
-/// Copies the live database with SQLite's online backup API (consistent even while another
-/// process writes) to `dir/<name>-v<version>-<UTC time>.db`.
-fn backup(conn: &Connection, path: &Path, dir: &Path, version: u32) -> Result<PathBuf> {
+/// Applies the pending migrations in one IMMEDIATE transaction, after backing up an existing
+/// database into `backup_dir` (when given).
+fn migrate(conn: &mut Connection, path: &Path, backup_dir: Option<&Path>, files: Files<'_>) -> Result<()> {
+    // The common case, an up-to-date file, must not wait for another program's write lock:
+    // look without locking first, and take the lock (then look again) only to migrate.
+    let current: u32 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if current as usize == files.len() {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: u32 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let target = files.len() as u32;
+    if version > target {
+        return Err(Error::NewerSchema { path: path.to_owned(), found: version, supported: target });
+    }
+    if version == target {
+        return Ok(());
+    }
+    if let (Some(dir), true) = (backup_dir, version > 0) {
+        backup(path, dir, version)?;
+    }
+    for (name, sql) in &files[version as usize..] {
+        tx.execute_batch(sql).map_err(|source| Error::Migration { file: name, source })?;
+    }
+    tx.pragma_update(None, "user_version", target)?;
+    tx.commit()?;
+    tracing::info!(db = %path.display(), from = version, to = target, "migrated the database");
+    Ok(())
+}
+
+/// Copies the database with SQLite's online backup API to `dir/<name>-v<version>-<UTC time>.db`.
+///
+/// SQLite will not back up from a connection that is writing, and the caller holds the write
+/// lock; in WAL mode a second, read-only connection still reads the last committed state,
+/// which is the database as it was before this migration.
+fn backup(path: &Path, dir: &Path, version: u32) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("hearth");
     let when = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.3fZ");
     let target = dir.join(format!("{stem}-v{version}-{when}.db"));
     conn.backup(rusqlite::MAIN_DB, &target, None)?;
     tracing::info!(from = %path.display(), to = %target.display(), version, "backed up the database before migrating");
     Ok(target)
-}
-
-fn migrate(conn: &mut Connection, files: Files<'_>, path: &Path) -> Result<()> {
-    let migrations = Migrations::new(files.iter().map(|(_, sql)| M::up(sql)).collect());
-    migrations.to_latest(conn).map_err(|e| match e {
-        rusqlite_migration::Error::RusqliteError { err, .. } => Error::Sqlite(err),
-        rusqlite_migration::Error::MigrationDefinition(MigrationDefinitionError::DatabaseTooFarAhead) => {
-            Error::NewerSchema { path: path.to_owned(), found: 0, supported: files.len() as u32 }
-        }
-        other => Error::Corrupt { path: path.to_owned(), detail: format!("migration failed: {other}") },
-    })
 }

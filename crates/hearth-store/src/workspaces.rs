@@ -1,6 +1,6 @@
 //! Workspaces: create, change, delete (with their chats) and read.
 
-use hearth_types::{Handle, NewWorkspace, Workspace, WorkspaceId, WorkspacePatch};
+use hearth_types::{Handle, NewWorkspace, Timezone, Workspace, WorkspaceId, WorkspacePatch};
 use rusqlite::{OptionalExtension, Row};
 
 use crate::rows::{Val, get_id, get_object, get_opt, get_parsed, get_time};
@@ -17,7 +17,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Workspace> {
         handle: get_parsed(row, "handle")?,
         description: row.get("description")?,
         tone: row.get("tone")?,
-        timezone: get_parsed(row, "timezone")?,
+        timezone: Timezone::from_stored(row.get("timezone")?),
         system_prompt: row.get("system_prompt")?,
         knowledge_base: row.get("knowledge_base")?,
         default_model: get_opt(row, "default_model")?,

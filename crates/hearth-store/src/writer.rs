@@ -31,11 +31,12 @@ impl Table {
     }
 }
 
-/// The stamp and client transaction number shared by every change in one action.
+/// The stamp and transaction identity shared by every change in one action.
 #[derive(Clone, Copy, Debug)]
 struct Action {
     hlc: Hlc,
     tx_seq: i64,
+    tx_id: uuid::Uuid,
 }
 
 /// One pending change in the outbox, as sync will push it.
@@ -44,6 +45,8 @@ pub struct OutboxRow {
     pub id: i64,
     /// The user action this change belongs to; sync pushes one action as one transaction.
     pub tx_seq: i64,
+    /// The same action's globally unique id (UUIDv7), safe against copied or restored files.
+    pub tx_id: String,
     pub table: String,
     pub row_id: String,
     /// `{"id": ..., <changed fields>, "field_hlc": {field: stamp}}`.
@@ -100,7 +103,7 @@ impl<'c> Writer<'c> {
         self.tx
             .prepare_cached("UPDATE sync_clock SET last_hlc = ?1, next_tx_seq = ?2 + 1 WHERE id = 1")?
             .execute((hlc.to_string(), tx_seq))?;
-        let action = Action { hlc, tx_seq };
+        let action = Action { hlc, tx_seq, tx_id: uuid::Uuid::now_v7() };
         self.action = Some(action);
         Ok(action)
     }
@@ -185,8 +188,17 @@ impl<'c> Writer<'c> {
 
     fn append_outbox(&mut self, action: Action, table: Table, id: &str, patch: Map<String, Value>) -> Result<()> {
         self.tx
-            .prepare_cached("INSERT INTO outbox (tx_seq, tbl, row_id, patch, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
-            .execute((action.tx_seq, table.as_str(), id, Value::Object(patch).to_string(), self.now_ms))?;
+            .prepare_cached(
+                "INSERT INTO outbox (tx_seq, tx_id, tbl, row_id, patch, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute((
+                action.tx_seq,
+                action.tx_id.to_string(),
+                table.as_str(),
+                id,
+                Value::Object(patch).to_string(),
+                self.now_ms,
+            ))?;
         Ok(())
     }
 }
@@ -200,16 +212,17 @@ impl Reader<'_> {
     pub fn outbox(&self, limit: u32) -> Result<Vec<OutboxRow>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT id, tx_seq, tbl, row_id, patch, created_at FROM outbox ORDER BY id LIMIT ?1")?;
+            .prepare_cached("SELECT id, tx_seq, tx_id, tbl, row_id, patch, created_at FROM outbox ORDER BY id LIMIT ?1")?;
         let rows = stmt.query_map([limit], |r| {
-            let patch: String = r.get(4)?;
+            let patch: String = r.get(5)?;
             Ok(OutboxRow {
                 id: r.get(0)?,
                 tx_seq: r.get(1)?,
-                table: r.get(2)?,
-                row_id: r.get(3)?,
+                tx_id: r.get(2)?,
+                table: r.get(3)?,
+                row_id: r.get(4)?,
                 patch: serde_json::from_str(&patch).unwrap_or(Value::Null),
-                created_at: ts(r.get(5)?),
+                created_at: ts(r.get(6)?),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

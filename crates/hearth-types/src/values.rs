@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -63,6 +64,10 @@ impl From<Handle> for String {
     }
 }
 
+/// The tz database compiled into the binary. `jiff::tz::db()` would prefer the system's
+/// zoneinfo, whose age differs between machines; validation must not.
+static TZDB: LazyLock<jiff::tz::TimeZoneDatabase> = LazyLock::new(jiff::tz::TimeZoneDatabase::bundled);
+
 /// An IANA timezone name (`Europe/Paris`, `UTC`), checked against the tz database bundled in
 /// the binary so that validation gives the same answer on every machine.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -73,13 +78,20 @@ impl Timezone {
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
         // jiff also accepts POSIX TZ strings and fixed offsets elsewhere; `db().get` takes
         // only names present in the tz database, which is what a workspace setting should be.
-        match jiff::tz::db().get(s) {
+        match TZDB.get(s) {
             Ok(tz) => Ok(Self(tz.iana_name().unwrap_or(s).to_owned())),
             Err(_) => Err(ValidationError::new(
                 "timezone",
                 format!("{s:?} is not an IANA timezone name (for example \"Europe/Paris\" or \"UTC\")"),
             )),
         }
+    }
+
+    /// A name read back from storage. It was valid when written, but a newer Hearth on another
+    /// device may know zones this build does not; keeping the name as is means one such row
+    /// cannot make a whole list unreadable.
+    pub fn from_stored(name: String) -> Self {
+        Self(name)
     }
 
     pub fn utc() -> Self {

@@ -230,6 +230,27 @@ fn a_locked_database_waits_then_says_so() {
 }
 
 #[test]
+fn a_write_waits_for_another_programs_lock_to_end() {
+    let env = Env::new();
+    env.workspace("first");
+    let mut conn = rusqlite::Connection::open(env.db()).unwrap();
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).unwrap();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("hearth"))
+        .arg("--data-dir")
+        .arg(env.dir.path())
+        .args(["workspaces", "create", "--name", "Second", "--handle", "second"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The command starts while the lock is held; it must wait rather than fail at once.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    tx.commit().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(env.json(&["workspaces", "list"]).as_array().unwrap().len(), 2);
+}
+
+#[test]
 fn doctor_reports_the_database_and_the_parts() {
     let env = Env::new();
     let model = env.dir.path().join("model.gguf");
