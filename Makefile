@@ -16,6 +16,8 @@ PYTHON ?= python3
 DATA_DIR ?= $(or $(HEARTH_DATA_DIR),$(or $(XDG_DATA_HOME),$(HOME)/.local/share)/hearth)
 MODEL ?= $(DATA_DIR)/models/gemma-3-270m-q4_k_m.gguf
 HEARTH := $(CARGO_TARGET_DIR)/release/hearth
+# llama.cpp's own llama-bench, built once from the matching sources, for `make bench`.
+LLAMA_BENCH_DIR ?= $(HOME)/.cache/hearth
 
 help:
 	@echo "make run    install what is missing, build, and start Hearth"
@@ -44,8 +46,10 @@ run: build model
 test: build model
 	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" $(CARGO) test --locked --release --workspace
 
-bench: deps
+bench: deps model
 	$(CARGO) bench --locked -p hearth-store --bench store
+	HEARTH_BENCH_MODEL="$(MODEL)" HEARTH_LLAMA_BENCH="$$(PYTHON=$(PYTHON) scripts/build-llama-bench.sh $(LLAMA_BENCH_DIR))" \
+		$(CARGO) bench --locked -p hearth-llama --bench engine
 
 tidy:
 	$(CARGO) xtask tidy

@@ -4,9 +4,10 @@
 # cargo is missing, it says so and stops.
 set -euo pipefail
 
-# gcc and libc6-dev build the SQLite that rusqlite bundles; pkg-config and ca-certificates
-# serve the -sys crates and downloads later issues add.
-packages=(gcc libc6-dev pkg-config ca-certificates)
+# gcc and libc6-dev build the SQLite that rusqlite bundles; g++, cmake, clang and
+# libclang-dev build llama.cpp and its bindings (bindgen); pkg-config and ca-certificates serve
+# the -sys crates; util-linux (unshare) and procps (kill) serve the end-to-end tests.
+packages=(gcc g++ libc6-dev cmake clang libclang-dev pkg-config ca-certificates util-linux procps)
 
 missing=()
 for p in "${packages[@]}"; do

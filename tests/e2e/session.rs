@@ -27,7 +27,7 @@ fn the_default_model_is_the_real_one() {
 fn a_first_session() {
     let env = Hearth::new();
     let model = default_model();
-    let report = env.json(&["doctor", "--model", model.to_str().unwrap()]);
+    let report = env.json(&["doctor", "--default-model", model.to_str().unwrap()]);
     assert_eq!(report["database"]["ok"], true);
     assert_eq!(report["parts"][0]["name"], "model");
     assert_eq!(report["parts"][0]["present"], true, "{report}");

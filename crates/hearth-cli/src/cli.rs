@@ -4,17 +4,19 @@
 //! error, 3 invalid input, 4 not found, 5 conflict, 6 unusable database (damaged, foreign or
 //! newer schema), 7 database locked.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use hearth_core::{Core, CoreConfig, ErrorCode};
 
 use crate::output::Output;
-use crate::{commands, doctor, logging};
+use crate::{commands, doctor, logging, models};
 
 const EXIT_CODES: &str = "Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, \
-                          5 conflict, 6 unusable database, 7 database locked.";
+                          5 conflict, 6 unusable database, 7 database locked, 8 model unavailable, \
+                          130 interrupted (Ctrl-C).";
 
 #[derive(Debug, Parser)]
 #[command(name = "hearth", version, about = "Hearth: a local-first AI assistant.", after_help = EXIT_CODES)]
@@ -36,6 +38,9 @@ pub(crate) struct Global {
     /// Log level or filter (error, warn, info, debug, trace, or a RUST_LOG-style filter)
     #[arg(long, global = true, value_name = "LEVEL")]
     pub(crate) log_level: Option<String>,
+    /// The default model's file [default: <data dir>/models/gemma-3-270m-q4_k_m.gguf]
+    #[arg(long, global = true, env = "HEARTH_DEFAULT_MODEL", value_name = "PATH")]
+    pub(crate) default_model: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,12 +58,19 @@ enum Command {
     Messages(commands::MessagesCommand),
     /// Search all messages (best matches first)
     Search(commands::SearchArgs),
+    /// Manage local GGUF models
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
+    /// Ask a model and stream its reply; the exchange is saved as a chat (works offline)
+    Chat(models::ChatArgs),
 }
 
 /// Errors that end the command, each with the exit code scripts can rely on.
 #[derive(Debug)]
 pub(crate) enum Failure {
     Core(hearth_core::Error),
+    /// Ctrl-C ended the command; what it had done is saved.
+    Interrupted,
     /// The database opened but is not sound (doctor's integrity check failed).
     Unusable(anyhow::Error),
     Other(anyhow::Error),
@@ -92,7 +104,9 @@ impl Failure {
                 ErrorCode::Conflict => 5,
                 ErrorCode::Corrupt | ErrorCode::NewerSchema => 6,
                 ErrorCode::Busy => 7,
+                ErrorCode::Unavailable => 8,
             },
+            Failure::Interrupted => 130,
             Failure::Unusable(_) => 6,
             Failure::Other(_) => 1,
         }
@@ -110,16 +124,19 @@ pub(crate) fn main() -> ExitCode {
     // Logging failures (an unwritable log folder) must not stop the command itself.
     let _guard = logging::init(&data_dir.join("logs"), cli.global.log_level.as_deref());
     let out = Output::new(cli.global.json);
-    match run(cli.command, &data_dir, &out) {
+    let default_model = cli.global.default_model.clone().unwrap_or_else(|| data_dir.join("models").join(hearth_llama::DEFAULT_MODEL_FILE));
+    match run(cli.command, &data_dir, &default_model, &out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => report(&out, f),
     }
 }
 
-fn run(command: Command, data_dir: &std::path::Path, out: &Output) -> CmdResult {
+fn run(command: Command, data_dir: &Path, default_model: &Path, out: &Output) -> CmdResult {
     let open = || Core::open(&CoreConfig::new(data_dir));
     match command {
-        Command::Doctor(args) => doctor::run(&args, data_dir, out),
+        Command::Doctor(args) => doctor::run(&args, data_dir, default_model, out),
+        Command::Models(cmd) => models::models(cmd, &open()?, default_model, out),
+        Command::Chat(args) => models::chat(args, Arc::new(open()?), default_model, out),
         Command::Workspaces(cmd) => commands::workspaces(cmd, &open()?, out),
         Command::Chats(cmd) => commands::chats(cmd, &open()?, out),
         Command::Messages(cmd) => commands::messages(cmd, &open()?, out),
@@ -134,6 +151,7 @@ fn report(out: &Output, failure: Failure) -> ExitCode {
             tracing::debug!(code = e.code().as_str(), "command failed");
             out.error(e.code().as_str(), e.field(), &e.to_string());
         }
+        Failure::Interrupted => out.error("interrupted", None, "interrupted; the partial reply was saved as cancelled"),
         Failure::Unusable(e) => out.error("corrupt", None, &format!("{e:#}")),
         Failure::Other(e) => out.error("internal", None, &format!("{e:#}")),
     }

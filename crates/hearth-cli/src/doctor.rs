@@ -14,15 +14,8 @@ use serde::Serialize;
 use crate::cli::{CmdResult, Failure};
 use crate::output::{Output, table};
 
-/// The default model's file name, as `make run` places it in `<data dir>/models/`.
-pub(crate) const DEFAULT_MODEL_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
-
 #[derive(Debug, Args)]
-pub(crate) struct DoctorArgs {
-    /// The default model file [default: <data dir>/models/gemma-3-270m-q4_k_m.gguf]
-    #[arg(long, env = "HEARTH_DEFAULT_MODEL", value_name = "PATH")]
-    model: Option<PathBuf>,
-}
+pub(crate) struct DoctorArgs {}
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -50,19 +43,18 @@ struct Part {
     detail: String,
 }
 
-pub(crate) fn run(args: &DoctorArgs, data_dir: &Path, out: &Output) -> CmdResult {
+pub(crate) fn run(_args: &DoctorArgs, data_dir: &Path, model: &Path, out: &Output) -> CmdResult {
     let (database, failure) = match Core::open(&CoreConfig::new(data_dir)).and_then(|core| core.store_status()) {
         Ok(status) => (DatabaseReport { ok: status.integrity_problems.is_empty(), status: Some(status), error: None }, None),
         Err(e) => (DatabaseReport { ok: false, status: None, error: Some(e.to_string()) }, Some(e)),
     };
-    let model = args.model.clone().unwrap_or_else(|| data_dir.join("models").join(DEFAULT_MODEL_FILE));
     let report = Report {
         version: env!("CARGO_PKG_VERSION"),
         sqlite_version: hearth_core::sqlite_version(),
         data_dir: data_dir.to_owned(),
         log_dir: data_dir.join("logs"),
         database,
-        parts: vec![model_part(&model), keychain_part(), postgres_part(), browser_part()],
+        parts: vec![model_part(model), keychain_part(), postgres_part(), browser_part()],
     };
     out.show(&report, || render(&report));
     match failure {

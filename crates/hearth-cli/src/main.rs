@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod doctor;
 mod logging;
+mod models;
 mod output;
 
 fn main() -> std::process::ExitCode {

@@ -15,6 +15,10 @@ impl Output {
         Self { json }
     }
 
+    pub(crate) fn is_json(&self) -> bool {
+        self.json
+    }
+
     /// Prints `value` as JSON, or `text` for people.
     pub(crate) fn show<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) {
         if self.json {

@@ -10,6 +10,8 @@ pub enum Error {
     Store(#[from] hearth_store::Error),
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    #[error(transparent)]
+    Model(#[from] hearth_llm::LlmError),
 }
 
 /// The stable classification every edge maps to its own vocabulary (exit codes, HTTP
@@ -23,6 +25,8 @@ pub enum ErrorCode {
     Corrupt,
     NewerSchema,
     Busy,
+    /// The model cannot run here now (not enough memory, the engine failed).
+    Unavailable,
     Internal,
 }
 
@@ -35,6 +39,7 @@ impl ErrorCode {
             ErrorCode::Corrupt => "corrupt",
             ErrorCode::NewerSchema => "newer_schema",
             ErrorCode::Busy => "busy",
+            ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
     }
@@ -42,8 +47,12 @@ impl ErrorCode {
 
 impl Error {
     pub fn code(&self) -> ErrorCode {
+        use hearth_llm::LlmError as L;
         use hearth_store::Error as S;
         match self {
+            Error::Model(L::Invalid { .. } | L::ContextOverflow { .. } | L::Load { .. } | L::Unsupported(_)) => ErrorCode::Invalid,
+            Error::Model(L::ModelNotFound(_)) => ErrorCode::NotFound,
+            Error::Model(L::OutOfMemory { .. } | L::Engine(_)) => ErrorCode::Unavailable,
             Error::Invalid(_) | Error::Store(S::Invalid(_)) => ErrorCode::Invalid,
             Error::Store(S::NotFound { .. }) => ErrorCode::NotFound,
             Error::Store(S::Conflict { .. }) => ErrorCode::Conflict,
@@ -59,6 +68,8 @@ impl Error {
         use hearth_store::Error as S;
         match self {
             Error::Invalid(v) | Error::Store(S::Invalid(v)) => Some(v.field),
+            Error::Model(hearth_llm::LlmError::Invalid { field, .. }) => Some(field),
+            Error::Model(hearth_llm::LlmError::ModelNotFound(_)) => Some("model"),
             Error::Store(S::NotFound { field, .. } | S::Conflict { field, .. }) => Some(field),
             _ => None,
         }

@@ -9,6 +9,8 @@
 //! those as trait objects (`Arc<dyn ChatModel>`, `Arc<dyn SecretStore>`).
 
 mod error;
+mod models;
+mod reply;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -22,6 +24,7 @@ use hearth_types::{
 
 pub use error::{Error, ErrorCode, Result};
 pub use hearth_store::{Appended, SCHEMA_VERSION, sqlite_version};
+pub use reply::{Reply, ReplyRequest};
 
 /// The file name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "hearth.db";

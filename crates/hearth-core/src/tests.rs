@@ -1,6 +1,6 @@
 //! Use-case tests over an in-memory store.
 
-use hearth_types::{Handle, NewWorkspace, Role, Timezone, WorkspacePatch};
+use hearth_types::{Handle, MessageStatus, NewWorkspace, Role, Timezone, WorkspacePatch};
 
 use super::*;
 
@@ -96,4 +96,130 @@ fn status_reports_a_sound_database() {
     assert_eq!(status.schema_version, SCHEMA_VERSION);
     assert!(status.integrity_problems.is_empty());
     assert_eq!(status.pending_changes, 1);
+}
+
+// ---------------------------------------------------------------- replies, with a scripted model
+
+mod scripted {
+    use std::sync::Mutex;
+    use std::sync::mpsc;
+
+    use hearth_llm::*;
+
+    /// Plays back fixed deltas, then finishes (or fails); records what it was asked.
+    pub(crate) struct Scripted {
+        pub(crate) deltas: Vec<&'static str>,
+        pub(crate) end: Result<FinishReason, LlmError>,
+        pub(crate) seen: Mutex<Vec<ChatRequest>>,
+    }
+
+    impl ChatModel for Scripted {
+        fn chat(&self, request: ChatRequest, cancel: CancelToken) -> Result<ChatStream, LlmError> {
+            request.params.validate()?;
+            self.seen.lock().unwrap().push(request);
+            let (tx, rx) = mpsc::channel();
+            for d in &self.deltas {
+                if cancel.is_cancelled() {
+                    break;
+                }
+                tx.send(Ok(ChatEvent::Delta((*d).to_owned()))).unwrap();
+            }
+            let usage = Usage { prompt_tokens: 7, completion_tokens: self.deltas.len() as u32, cached_prompt_tokens: 0 };
+            match &self.end {
+                Ok(reason) => tx.send(Ok(ChatEvent::Finished { reason: *reason, usage, timings: Timings::default() })).unwrap(),
+                Err(e) => tx.send(Err(e.clone())).unwrap(),
+            }
+            Ok(ChatStream::new(rx, cancel))
+        }
+
+        fn embed(&self, _: &str, _: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
+            Ok(Vec::new())
+        }
+    }
+}
+
+fn reply_setup(system_prompt: &str) -> (Core, ChatId) {
+    let (core, notes) = core_with_workspace();
+    core.update_workspace(&notes, &WorkspacePatch { system_prompt: Some(system_prompt.into()), ..Default::default() }).unwrap();
+    let chat = core.create_chat(&notes, "t", None).unwrap();
+    (core, chat.id)
+}
+
+fn request(chat: ChatId, text: &str) -> ReplyRequest {
+    ReplyRequest { chat, text: text.into(), model: "m".into(), params: hearth_llm::SamplingParams::greedy(8), idempotency_key: None }
+}
+
+#[test]
+fn a_reply_is_streamed_and_stored_complete() {
+    let (core, chat) = reply_setup("Be brief.");
+    core.add_message(chat, &AddMessage::user("earlier question")).unwrap();
+    let model = scripted::Scripted { deltas: vec!["Hel", "lo"], end: Ok(hearth_llm::FinishReason::Stop), seen: Default::default() };
+    let mut streamed = String::new();
+    let reply = core.reply(&request(chat, "hi"), &model, &hearth_llm::CancelToken::new(), |t| streamed.push_str(t)).unwrap();
+    assert_eq!(streamed, "Hello");
+    assert_eq!(reply.answer.content, "Hello");
+    assert_eq!(reply.answer.status, MessageStatus::Complete);
+    assert_eq!((reply.answer.prompt_tokens, reply.answer.completion_tokens), (Some(7), Some(2)));
+    assert_eq!(reply.answer.parent_id, Some(reply.question.id));
+    assert!(reply.answer.latency_ms.is_some());
+    // The model saw the system prompt and the branch, ending with the new question.
+    let seen = model.seen.lock().unwrap();
+    let roles: Vec<_> = seen[0].messages.iter().map(|m| (m.role, m.content.as_str())).collect();
+    assert_eq!(roles, [(Role::System, "Be brief."), (Role::User, "earlier question"), (Role::User, "hi")]);
+    let thread: Vec<_> = core.thread(chat).unwrap().messages.into_iter().map(|m| m.message.content).collect();
+    assert_eq!(thread, ["earlier question", "hi", "Hello"]);
+}
+
+#[test]
+fn a_cancelled_reply_keeps_its_partial_text() {
+    let (core, chat) = reply_setup("");
+    let model = scripted::Scripted { deltas: vec!["par", "tial"], end: Ok(hearth_llm::FinishReason::Cancelled), seen: Default::default() };
+    let reply = core.reply(&request(chat, "go"), &model, &hearth_llm::CancelToken::new(), |_| {}).unwrap();
+    assert_eq!((reply.answer.status, reply.answer.content.as_str()), (MessageStatus::Cancelled, "partial"));
+    assert!(model.seen.lock().unwrap()[0].messages.iter().all(|m| m.role != Role::System), "no empty system prompt");
+}
+
+#[test]
+fn a_failed_reply_is_stored_as_an_error_and_returned() {
+    let (core, chat) = reply_setup("");
+    let model = scripted::Scripted {
+        deltas: vec!["so far"],
+        end: Err(hearth_llm::LlmError::Engine("boom".into())),
+        seen: Default::default(),
+    };
+    let err = core.reply(&request(chat, "go"), &model, &hearth_llm::CancelToken::new(), |_| {}).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Unavailable);
+    let last = core.thread(chat).unwrap().messages.pop().unwrap().message;
+    assert_eq!((last.status, last.content.as_str(), last.error.as_deref()), (MessageStatus::Error, "so far", Some("inference failed: boom")));
+
+    // A refused request (bad parameter) is stored as an error too; nothing stays "streaming".
+    let mut bad = request(chat, "again");
+    bad.params.temperature = -1.0;
+    let err = core.reply(&bad, &model, &hearth_llm::CancelToken::new(), |_| {}).unwrap_err();
+    assert_eq!((err.code(), err.field()), (ErrorCode::Invalid, Some("temperature")));
+    let last = core.thread(chat).unwrap().messages.pop().unwrap().message;
+    assert_eq!(last.status, MessageStatus::Error);
+}
+
+#[test]
+fn the_first_registered_model_becomes_the_default() {
+    let core = Core::in_memory().unwrap();
+    let new = |name: &str| hearth_types::NewModel {
+        name: name.into(),
+        path: "/m.gguf".into(),
+        size: 1,
+        sha256: "00".repeat(32),
+        architecture: "gemma3".into(),
+        parameters: 1,
+        quantization: "Q4_K_M".into(),
+        context_length: None,
+        chat_template: None,
+        source: hearth_types::ModelSource::Import,
+    };
+    assert!(core.default_model().unwrap().is_none());
+    core.register_model(&new("first")).unwrap();
+    core.register_model(&new("second")).unwrap();
+    assert_eq!(core.default_model().unwrap().unwrap().name, "first");
+    let err = core.register_model(&new("bad name!")).unwrap_err();
+    assert_eq!((err.code(), err.field()), (ErrorCode::Invalid, Some("name")));
 }

@@ -15,6 +15,7 @@ mod chats;
 mod error;
 mod messages;
 mod migrations;
+mod models;
 mod open;
 mod rows;
 mod search;

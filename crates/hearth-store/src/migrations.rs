@@ -4,10 +4,10 @@
 //! one does) and its position is its version number.
 
 /// Every migration, in order. Version N is the state after the first N have run.
-pub(crate) const FILES: &[(&str, &str)] = &[(
-    "0001_init.sql",
-    include_str!("../../../migrations/sqlite/0001_init.sql"),
-)];
+pub(crate) const FILES: &[(&str, &str)] = &[
+    ("0001_init.sql", include_str!("../../../migrations/sqlite/0001_init.sql")),
+    ("0002_models.sql", include_str!("../../../migrations/sqlite/0002_models.sql")),
+];
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: u32 = FILES.len() as u32;

@@ -71,7 +71,10 @@ fn migrates_an_empty_file_and_reopens_it() {
 #[test]
 fn shipped_migrations_never_change() {
     const PINNED: &[(&str, &str)] =
-        &[("0001_init.sql", "10d84d3421ab70814db01ff1a112ff4f275f6dc338ced3be1926387f5d77bc84")];
+        &[
+            ("0001_init.sql", "10d84d3421ab70814db01ff1a112ff4f275f6dc338ced3be1926387f5d77bc84"),
+            ("0002_models.sql", "239dce357d5b9ce6993d9085e327bdb76072a6de6a2e23a118b88cf1973581ab"),
+        ];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite");
     let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -100,7 +103,7 @@ fn backs_up_before_migrating() {
     let mut next: Vec<(&'static str, &'static str)> = FILES.to_vec();
     next.push(("9999_test.sql", "ALTER TABLE settings ADD COLUMN note TEXT;"));
     let v2 = open_file(&path, &OpenOptions::default(), &next).unwrap();
-    assert_eq!(v2.schema_version().unwrap(), 2);
+    assert_eq!(v2.schema_version().unwrap() as usize, FILES.len() + 1);
 
     let backups: Vec<PathBuf> = std::fs::read_dir(dir.path().join("backups")).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(backups.len(), 1, "{backups:?}");
@@ -123,12 +126,13 @@ fn a_failing_migration_changes_nothing() {
     next.push(("9999_bad.sql", "CREATE TABLE broken (;"));
     let err = open_file(&path, &OpenOptions::default(), &next).unwrap_err();
     assert!(matches!(err, Error::Migration { file: "9999_bad.sql", .. }), "{err:?}");
-    let store = Store::open(&path).unwrap();
+    // Reopen knowing only v1, so nothing migrates: the file is exactly as it was.
+    let store = open_file(&path, &OpenOptions::default(), &FILES[..1]).unwrap();
     assert_eq!(store.schema_version().unwrap(), 1);
-    let extra: i64 = store
-        .read(|r| Ok(r.conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'extra'", [], |x| x.get(0))?))
+    let created: i64 = store
+        .read(|r| Ok(r.conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name IN ('extra', 'models')", [], |x| x.get(0))?))
         .unwrap();
-    assert_eq!(extra, 0, "all pending migrations run in one transaction");
+    assert_eq!(created, 0, "all pending migrations (the shipped 0002 included) run in one transaction");
 }
 
 fn assert_untouched(path: &Path, before: &[u8]) {
@@ -592,4 +596,41 @@ fn settings_round_trip_and_stay_local() {
     store.write(|w| w.set_setting("theme", &json!({"mode": "light"}))).unwrap();
     assert_eq!(store.read(|r| r.setting("theme")).unwrap(), Some(json!({"mode": "light"})));
     assert_eq!(outbox_len(&store), 0);
+}
+
+// ---------------------------------------------------------------- the model registry
+
+fn new_model(name: &str) -> NewModel {
+    NewModel {
+        name: name.into(),
+        path: format!("/models/{name}.gguf").into(),
+        size: 253_113_024,
+        sha256: "ab".repeat(32),
+        architecture: "gemma3".into(),
+        parameters: 268_098_176,
+        quantization: "Q4_K_M".into(),
+        context_length: Some(32768),
+        chat_template: None,
+        source: ModelSource::Import,
+    }
+}
+
+#[test]
+fn models_register_list_default_and_remove_without_syncing() {
+    let store = Store::open_in_memory().unwrap();
+    let a = store.write(|w| w.register_model(&new_model("a"))).unwrap();
+    store.write(|w| w.register_model(&new_model("b"))).unwrap();
+    assert_eq!((a.size, a.parameters, a.context_length, a.is_default), (253_113_024, 268_098_176, Some(32768), false));
+    let err = store.write(|w| w.register_model(&new_model("a"))).unwrap_err();
+    assert!(matches!(err, Error::Conflict { field: "name", .. }), "{err:?}");
+
+    store.write(|w| w.set_default_model("b")).unwrap();
+    let listed = store.read(|r| r.models()).unwrap();
+    assert_eq!(listed.iter().map(|m| (m.name.as_str(), m.is_default)).collect::<Vec<_>>(), [("a", false), ("b", true)]);
+    assert!(matches!(store.write(|w| w.set_default_model("zzz")), Err(Error::NotFound { field: "model", .. })));
+
+    store.write(|w| w.remove_model("b")).unwrap();
+    assert_eq!(store.read(|r| r.default_model_name()).unwrap(), None, "removing the default clears it");
+    assert!(matches!(store.write(|w| w.remove_model("b")), Err(Error::NotFound { .. })));
+    assert_eq!(outbox_len(&store), 0, "the registry is local only");
 }

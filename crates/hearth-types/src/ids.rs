@@ -76,3 +76,7 @@ id_type!(
     /// Identifies a message.
     MessageId, "message_id"
 );
+id_type!(
+    /// Identifies a registered local model file.
+    ModelId, "model_id"
+);

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::{ChatId, Handle, MessageId, MessageStatus, Role, Timezone, ValidationError, WorkspaceId};
+use crate::{ChatId, Handle, MessageId, MessageStatus, ModelSource, Role, Timezone, ValidationError, WorkspaceId};
 
 /// A new workspace. `name` must not be blank (see [`NewWorkspace::new`]).
 #[derive(Clone, Debug, PartialEq)]
@@ -121,5 +121,33 @@ pub fn non_blank(field: &'static str, value: &str) -> Result<String, ValidationE
         Err(ValidationError::new(field, "must not be empty"))
     } else {
         Ok(v.to_owned())
+    }
+}
+
+/// A model file to register, described by its header (read by `hearth-llama`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewModel {
+    pub name: String,
+    pub path: std::path::PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    pub architecture: String,
+    pub parameters: u64,
+    pub quantization: String,
+    pub context_length: Option<u64>,
+    pub chat_template: Option<String>,
+    pub source: ModelSource,
+}
+
+/// A model name: 1 to 128 characters of letters, digits, `.`, `_`, `-` and `:`, which keeps
+/// names usable in URLs and on command lines.
+pub fn model_name(name: &str) -> Result<String, ValidationError> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'));
+    if ok {
+        Ok(name.to_owned())
+    } else {
+        Err(ValidationError::new("name", format!("{name:?} is not a model name: use letters, digits, '.', '_', '-' or ':'")))
     }
 }

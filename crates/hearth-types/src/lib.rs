@@ -15,9 +15,9 @@ mod values;
 
 pub use error::ValidationError;
 pub use hlc::{Hlc, NodeId};
-pub use ids::{ChatId, MessageId, WorkspaceId};
-pub use inputs::{ChatPatch, MessagePatch, NewChat, NewMessage, NewWorkspace, WorkspacePatch, non_blank};
-pub use records::{BranchMessage, Chat, Message, SearchHit, Snippet, Thread, Workspace};
+pub use ids::{ChatId, MessageId, ModelId, WorkspaceId};
+pub use inputs::{ChatPatch, MessagePatch, NewChat, NewMessage, NewModel, NewWorkspace, WorkspacePatch, model_name, non_blank};
+pub use records::{BranchMessage, Chat, LocalModel, Message, ModelSource, SearchHit, Snippet, Thread, Workspace};
 pub use values::{Handle, MessageStatus, Role, Timezone};
 
 /// Time as Hearth records it: an instant in UTC, serialized as RFC 3339.

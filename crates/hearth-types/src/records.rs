@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ChatId, Handle, MessageId, MessageStatus, Role, Timestamp, Timezone, WorkspaceId};
+use crate::{ChatId, Handle, MessageId, MessageStatus, ModelId, Role, Timestamp, Timezone, WorkspaceId};
 
 /// A workspace: a named context for chats with its own prompt, tone and defaults.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -98,4 +98,42 @@ pub struct SearchHit {
     /// BM25 score as SQLite reports it: lower is better.
     pub rank: f64,
     pub created_at: Timestamp,
+}
+
+/// Where a registered model came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelSource {
+    /// The default model that `make run` fetches, registered on first start.
+    Default,
+    /// A file the user imported.
+    Import,
+}
+
+impl ModelSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelSource::Default => "default",
+            ModelSource::Import => "import",
+        }
+    }
+}
+
+/// A GGUF model file on this device, as its header describes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LocalModel {
+    pub id: ModelId,
+    pub name: String,
+    pub path: std::path::PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    pub architecture: String,
+    pub parameters: u64,
+    pub quantization: String,
+    pub context_length: Option<u64>,
+    pub chat_template: Option<String>,
+    pub source: ModelSource,
+    pub created_at: Timestamp,
+    /// Whether this is the default model for new chats.
+    pub is_default: bool,
 }

@@ -255,11 +255,11 @@ fn doctor_reports_the_database_and_the_parts() {
     let env = Env::new();
     let model = env.dir.path().join("model.gguf");
     std::fs::write(&model, b"GGUF\x03\x00\x00\x00rest").unwrap();
-    let out = env.cmd().args(["--json", "doctor", "--model"]).arg(&model).output().unwrap();
+    let out = env.cmd().args(["--json", "doctor", "--default-model"]).arg(&model).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["database"]["ok"], true);
-    assert_eq!(report["database"]["schema_version"], 1);
+    assert_eq!(report["database"]["schema_version"], hearth_core::SCHEMA_VERSION);
     assert_eq!(report["database"]["integrity_problems"], serde_json::json!([]));
     assert!(report["sqlite_version"].as_str().unwrap().starts_with("3."));
     let parts: Vec<&str> = report["parts"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
@@ -267,7 +267,7 @@ fn doctor_reports_the_database_and_the_parts() {
     assert_eq!(report["parts"][0]["present"], true);
 
     std::fs::write(&model, b"not a model").unwrap();
-    let report = env.json(&["doctor", "--model", model.to_str().unwrap()]);
+    let report = env.json(&["doctor", "--default-model", model.to_str().unwrap()]);
     assert_eq!(report["parts"][0]["present"], false);
 }
 

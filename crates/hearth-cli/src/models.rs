@@ -1,0 +1,209 @@
+//! `hearth models` and `hearth chat`: the local model registry and talking to a model.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use hearth_core::{Core, ReplyRequest, WorkspaceRef};
+use hearth_llama::{DEFAULT_MODEL_NAME, EngineConfig, LlamaEngine, ModelSpec};
+use hearth_llm::{CancelToken, LlmError, SamplingParams};
+use hearth_types::{ChatId, Handle, LocalModel, ModelSource, NewWorkspace};
+
+use crate::cli::{CmdResult, Failure};
+use crate::output::{Output, table};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ModelsCommand {
+    /// Register a GGUF model file (its header is checked first; the file is not copied)
+    Import {
+        path: PathBuf,
+        /// Name to use [default: from the file name]
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List registered models
+    List,
+    /// Forget a model (the file stays on disk)
+    Rm { name: String },
+    /// Make a model the default for new replies
+    Default { name: String },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ChatArgs {
+    /// What to say; "-" reads it from stdin
+    #[arg(required = true, num_args = 1..)]
+    prompt: Vec<String>,
+    /// Model name [default: the default model]
+    #[arg(long)]
+    model: Option<String>,
+    /// Continue this chat instead of starting a new one
+    #[arg(long)]
+    chat: Option<String>,
+    /// Workspace for a new chat (handle or id) [default: personal, created if needed]
+    #[arg(long)]
+    workspace: Option<String>,
+    /// 0 always picks the most likely token
+    #[arg(long, default_value_t = 0.8)]
+    temperature: f32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value_t = 512)]
+    max_tokens: u32,
+}
+
+/// Registers the default model on first start, when its file is in place.
+pub(crate) fn ensure_default_model(core: &Core, default_path: &Path) -> CmdResult {
+    match core.model(DEFAULT_MODEL_NAME) {
+        Ok(_) => return Ok(()),
+        Err(e) if e.code() == hearth_core::ErrorCode::NotFound => {}
+        Err(e) => return Err(e.into()),
+    }
+    if !default_path.is_file() {
+        return Ok(());
+    }
+    let new = hearth_llama::describe(default_path, Some(DEFAULT_MODEL_NAME), ModelSource::Default).map_err(model_file_error)?;
+    core.register_model(&new)?;
+    Ok(())
+}
+
+fn model_file_error(e: hearth_llama::GgufError) -> Failure {
+    Failure::Core(hearth_types::ValidationError::new("path", e.to_string()).into())
+}
+
+pub(crate) fn models(cmd: ModelsCommand, core: &Core, default_path: &Path, out: &Output) -> CmdResult {
+    ensure_default_model(core, default_path)?;
+    match cmd {
+        ModelsCommand::Import { path, name } => {
+            let new = hearth_llama::describe(&path, name.as_deref(), ModelSource::Import).map_err(model_file_error)?;
+            let model = core.register_model(&new)?;
+            out.show(&model, || format!("registered {} ({}, {} parameters, {})", model.name, model.architecture, model.parameters, model.quantization));
+        }
+        ModelsCommand::List => {
+            let models = core.models()?;
+            out.show(&models, || {
+                let rows: Vec<Vec<String>> = models.iter().map(describe_row).collect();
+                table(&["NAME", "DEFAULT", "ARCH", "PARAMS", "QUANT", "CONTEXT", "SIZE", "PATH"], &rows)
+            });
+        }
+        ModelsCommand::Rm { name } => {
+            core.remove_model(&name)?;
+            out.show(&serde_json::json!({ "removed": name }), || format!("forgot model {name} (the file is still on disk)"));
+        }
+        ModelsCommand::Default { name } => {
+            let model = core.set_default_model(&name)?;
+            out.show(&model, || format!("{} is now the default model", model.name));
+        }
+    }
+    Ok(())
+}
+
+fn describe_row(m: &LocalModel) -> Vec<String> {
+    vec![
+        m.name.clone(),
+        if m.is_default { "*".into() } else { String::new() },
+        m.architecture.clone(),
+        format!("{:.0}M", m.parameters as f64 / 1e6),
+        m.quantization.clone(),
+        m.context_length.map_or("-".into(), |c| c.to_string()),
+        format!("{:.0} MB", m.size as f64 / 1e6),
+        m.path.display().to_string(),
+    ]
+}
+
+pub(crate) fn chat(args: ChatArgs, core: Arc<Core>, default_path: &Path, out: &Output) -> CmdResult {
+    ensure_default_model(&core, default_path)?;
+    let text = if args.prompt.len() == 1 && args.prompt[0] == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).map_err(|e| Failure::Other(e.into()))?;
+        s
+    } else {
+        args.prompt.join(" ")
+    };
+    let model = match &args.model {
+        Some(name) => core.model(name)?,
+        None => core.default_model()?.ok_or_else(|| {
+            Failure::Core(
+                LlmError::ModelNotFound(format!("{DEFAULT_MODEL_NAME} (no default model: run `make run`, or `hearth models import PATH`)"))
+                    .into(),
+            )
+        })?,
+    };
+    let chat = match &args.chat {
+        Some(id) => core.chat(ChatId::parse_field(id, "chat")?)?,
+        None => {
+            let ws = workspace_for_new_chat(&core, args.workspace.as_deref())?;
+            let title: String = text.lines().next().unwrap_or("").chars().take(60).collect();
+            core.create_chat(&WorkspaceRef::Id(ws), &title, Some(model.name.clone()))?
+        }
+    };
+    let params = SamplingParams { temperature: args.temperature, seed: args.seed, max_tokens: args.max_tokens, ..SamplingParams::default() };
+    let registry = core.clone();
+    let engine = LlamaEngine::new(
+        EngineConfig { slots: 1, ..EngineConfig::default() },
+        Arc::new(move |name: &str| {
+            registry
+                .model(name)
+                .map(|m| ModelSpec { name: m.name, path: m.path })
+                .map_err(|_| LlmError::ModelNotFound(name.to_owned()))
+        }),
+    );
+    let cancel = CancelToken::new();
+    let on_interrupt = cancel.clone();
+    // Ctrl-C stops the reply within one decoding step; what was written is kept as cancelled.
+    ctrlc::set_handler(move || on_interrupt.cancel()).map_err(|e| Failure::Other(e.into()))?;
+
+    let request = ReplyRequest { chat: chat.id, text, model: model.name.clone(), params, idempotency_key: None };
+    let stdout = std::io::stdout();
+    let json = out.is_json();
+    let reply = core.reply(&request, &engine, &cancel, |piece| {
+        if !json {
+            let mut lock = stdout.lock();
+            let _ = lock.write_all(piece.as_bytes());
+            let _ = lock.flush();
+        }
+    })?;
+    if json {
+        out.show(
+            &serde_json::json!({
+                "chat_id": chat.id,
+                "question": reply.question,
+                "answer": reply.answer,
+                "finish_reason": reply.finish.map(|f| f.as_str()),
+                "usage": reply.usage,
+                "timings": reply.timings,
+            }),
+            String::new,
+        );
+    } else {
+        println!();
+        eprintln!(
+            "[chat {} · {} · {} tokens · {:.1} tokens/s{}]",
+            chat.id,
+            model.name,
+            reply.usage.completion_tokens,
+            reply.timings.tokens_per_second,
+            if reply.finish == Some(hearth_llm::FinishReason::Cancelled) { " · cancelled" } else { "" }
+        );
+    }
+    if reply.finish == Some(hearth_llm::FinishReason::Cancelled) {
+        return Err(Failure::Interrupted);
+    }
+    Ok(())
+}
+
+/// `--workspace`, or the `personal` workspace, created the first time.
+fn workspace_for_new_chat(core: &Core, requested: Option<&str>) -> Result<hearth_types::WorkspaceId, Failure> {
+    if let Some(w) = requested {
+        return Ok(core.workspace(&w.parse()?)?.id);
+    }
+    let personal = Handle::parse("personal")?;
+    match core.workspace(&WorkspaceRef::Handle(personal.clone())) {
+        Ok(ws) => Ok(ws.id),
+        Err(e) if e.code() == hearth_core::ErrorCode::NotFound => {
+            Ok(core.create_workspace(&NewWorkspace::new("Personal", personal)?)?.id)
+        }
+        Err(e) => Err(e.into()),
+    }
+}

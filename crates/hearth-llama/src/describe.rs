@@ -1,0 +1,74 @@
+//! Describing a model file for the registry: its header, size and SHA-256.
+
+use std::io::Read;
+use std::path::Path;
+
+use hearth_types::{ModelSource, NewModel};
+use sha2::{Digest, Sha256};
+
+use crate::gguf::{self, GgufError};
+
+/// The registry name of the default model (Gemma 3 270M, Q4_K_M).
+pub const DEFAULT_MODEL_NAME: &str = "gemma-3-270m";
+/// The file name `make run` gives the default model in `<data dir>/models/`.
+pub const DEFAULT_MODEL_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
+
+/// Reads the header (refusing files llama.cpp should never see), hashes the file and names
+/// the model: `name`, or the file name without `.gguf`, lowercased, with other characters
+/// turned into `-`.
+pub fn describe(path: &Path, name: Option<&str>, source: ModelSource) -> Result<NewModel, GgufError> {
+    let info = gguf::inspect(path)?;
+    let io = |source| GgufError::Io { path: path.to_owned(), source };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    let name = match name {
+        Some(n) => n.to_owned(),
+        None => default_name(path),
+    };
+    let path = std::fs::canonicalize(path).map_err(io)?;
+    Ok(NewModel {
+        name,
+        path,
+        size,
+        sha256: format!("{:x}", hasher.finalize()),
+        architecture: info.architecture,
+        parameters: info.parameters,
+        quantization: info.quantization,
+        context_length: info.context_length,
+        chat_template: info.chat_template,
+        source,
+    })
+}
+
+fn default_name(path: &Path) -> String {
+    let stem = path.file_name().and_then(|s| s.to_str()).unwrap_or("model");
+    let stem = stem.strip_suffix(".gguf").unwrap_or(stem);
+    let name: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c.to_ascii_lowercase() } else { '-' })
+        .take(128)
+        .collect();
+    if name.is_empty() { "model".into() } else { name }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_come_from_file_names() {
+        assert_eq!(default_name(Path::new("/m/Qwen3-4B-Q4_K_M.gguf")), "qwen3-4b-q4_k_m");
+        assert_eq!(default_name(Path::new("/m/my model (v2).gguf")), "my-model--v2-");
+        assert_eq!(default_name(Path::new("/m/.gguf")), "model");
+    }
+}

@@ -1,0 +1,153 @@
+//! The engine's public handle: configuration, the request channel, and [`ChatModel`].
+//!
+//! [`LlamaEngine`] validates a request, resolves the model name to a file, hands the request
+//! to the worker thread and waits for the worker to accept it (model loaded, prompt
+//! tokenized and known to fit), so those errors come back from `chat` itself. Dropping the
+//! engine closes the channel; the worker finishes and is joined.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{self, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use hearth_llm::{CancelToken, ChatModel, ChatRequest, ChatStream, LlmError};
+
+use crate::worker::{self, ChatJob, Command, EmbedJob};
+
+/// How the engine runs models.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// CPU threads for decoding; `None` uses every core.
+    pub threads: Option<u32>,
+    /// How many requests can be decoded together (sequences in one batch).
+    pub slots: u32,
+    /// Context length per request; `None` picks what the model and memory allow.
+    pub context_per_slot: Option<u32>,
+    /// Most tokens in one decode step (prompt chunks plus one token per generating request).
+    pub batch_size: u32,
+    /// Unload the model after this long without requests.
+    pub keep_alive: Duration,
+    /// Reuse the cached prefix a new prompt shares with an earlier one.
+    pub prefix_cache: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            threads: None,
+            slots: 4,
+            context_per_slot: None,
+            batch_size: 512,
+            keep_alive: Duration::from_secs(300),
+            prefix_cache: true,
+        }
+    }
+}
+
+/// A model the engine can load: its registry name and its file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelSpec {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// Turns a model name from a request into a file (the registry lives in the store).
+pub type Resolver = Arc<dyn Fn(&str) -> Result<ModelSpec, LlmError> + Send + Sync>;
+
+/// What the engine holds right now.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineStatus {
+    pub loaded: Option<String>,
+    pub context_per_slot: u32,
+    pub slots: u32,
+    pub active_requests: u32,
+}
+
+/// The local inference engine. See the crate docs.
+pub struct LlamaEngine {
+    commands: Sender<Command>,
+    worker: Option<JoinHandle<()>>,
+    resolve: Resolver,
+}
+
+impl std::fmt::Debug for LlamaEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlamaEngine").finish_non_exhaustive()
+    }
+}
+
+impl LlamaEngine {
+    pub fn new(config: EngineConfig, resolve: Resolver) -> Self {
+        let (commands, inbox) = mpsc::channel();
+        let worker = std::thread::Builder::new()
+            .name("hearth-llama".into())
+            .spawn(move || worker::run(config, inbox))
+            .expect("spawning the inference thread");
+        Self { commands, worker: Some(worker), resolve }
+    }
+
+    pub fn status(&self) -> EngineStatus {
+        let (reply, answer) = mpsc::channel();
+        if self.commands.send(Command::Status(reply)).is_err() {
+            return EngineStatus::default();
+        }
+        answer.recv().unwrap_or_default()
+    }
+
+    /// Unloads the model once the requests in flight are done.
+    pub fn unload(&self) {
+        let _ = self.commands.send(Command::Unload);
+    }
+
+    fn send(&self, command: Command) -> Result<(), LlmError> {
+        self.commands.send(command).map_err(|_| LlmError::Engine("the inference thread has stopped".into()))
+    }
+}
+
+impl Drop for LlamaEngine {
+    fn drop(&mut self) {
+        // Closing the channel ends the worker's loop; requests in flight see their streams end.
+        let (closed, _) = mpsc::channel();
+        self.commands = closed;
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+impl ChatModel for LlamaEngine {
+    fn chat(&self, request: ChatRequest, cancel: CancelToken) -> Result<ChatStream, LlmError> {
+        request.params.validate()?;
+        if request.messages.is_empty() {
+            return Err(LlmError::Invalid { field: "messages", reason: "must hold at least one message".into() });
+        }
+        let spec = (self.resolve)(&request.model)?;
+        let (ack, accepted) = mpsc::sync_channel(1);
+        let (events, stream) = mpsc::channel();
+        self.send(Command::Chat(ChatJob {
+            spec,
+            messages: request.messages,
+            params: request.params,
+            cancel: cancel.clone(),
+            events,
+            ack,
+            received: Instant::now(),
+        }))?;
+        match accepted.recv() {
+            Ok(Ok(())) => Ok(ChatStream::new(stream, cancel)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(LlmError::Engine("the inference thread stopped before taking the request".into())),
+        }
+    }
+
+    fn embed(&self, model: &str, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let spec = (self.resolve)(model)?;
+        let (reply, answer) = mpsc::channel();
+        self.send(Command::Embed(EmbedJob { spec, texts: texts.to_vec(), reply }))?;
+        answer.recv().map_err(|_| LlmError::Engine("the inference thread stopped before answering".into()))?
+    }
+}

@@ -1,0 +1,171 @@
+//! Hearth's model interface: one vocabulary for every model, local or remote.
+//!
+//! A [`ChatModel`] takes a [`ChatRequest`] and answers with a [`ChatStream`] of
+//! [`ChatEvent`]s: the reply's text as it is produced, then one `Finished` with the finish
+//! reason, token usage and timings. A [`CancelToken`] stops a reply early; the stream then
+//! ends with `FinishReason::Cancelled`. Errors are [`LlmError`] values, each naming what a
+//! caller can act on (a bad field, a missing model, a prompt too long for the context).
+//!
+//! The stream is a plain channel so that a synchronous caller (the CLI) can iterate it and an
+//! async one (the HTTP server) can drain it from a blocking task. Adapters live elsewhere:
+//! `hearth-llama` runs GGUF models in-process; remote providers come later.
+
+mod error;
+mod params;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
+
+use hearth_types::Role;
+use serde::{Deserialize, Serialize};
+
+pub use error::LlmError;
+pub use params::SamplingParams;
+
+/// One turn of the conversation sent to a model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: Role,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self { role, content: content.into() }
+    }
+}
+
+/// A request for a reply from the model named `model`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChatRequest {
+    pub model: String,
+    pub messages: Vec<ChatMessage>,
+    pub params: SamplingParams,
+}
+
+/// Why a reply ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// The model ended its turn, or a stop string appeared.
+    Stop,
+    /// `max_tokens` (or the context) ran out.
+    Length,
+    /// The caller cancelled.
+    Cancelled,
+}
+
+impl FinishReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Token counts for one reply.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    /// Prompt tokens that were already in the model's cache and not processed again.
+    pub cached_prompt_tokens: u32,
+}
+
+/// Where the time went, in milliseconds and tokens per second.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Loading the model for this request, when it was not loaded yet.
+    pub load_ms: Option<f64>,
+    /// From the request reaching the model to the first token sampled.
+    pub time_to_first_token_ms: f64,
+    /// Prompt processing speed (uncached prompt tokens / processing time).
+    pub prompt_tokens_per_second: f64,
+    /// Generation speed after the first token.
+    pub tokens_per_second: f64,
+    pub total_ms: f64,
+}
+
+/// What a stream carries.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ChatEvent {
+    /// More of the reply. Always whole UTF-8 characters, never part of a stop string.
+    Delta(String),
+    /// The reply is over.
+    Finished { reason: FinishReason, usage: Usage, timings: Timings },
+}
+
+/// A reply in progress. Iterate it for events; it ends after `Finished` or an error.
+/// Dropping it cancels the reply.
+#[derive(Debug)]
+pub struct ChatStream {
+    events: Receiver<Result<ChatEvent, LlmError>>,
+    cancel: CancelToken,
+}
+
+impl ChatStream {
+    pub fn new(events: Receiver<Result<ChatEvent, LlmError>>, cancel: CancelToken) -> Self {
+        Self { events, cancel }
+    }
+
+    /// Reads the whole reply: its text and how it finished.
+    pub fn collect_text(self) -> Result<(String, FinishReason, Usage, Timings), LlmError> {
+        let mut text = String::new();
+        for event in self {
+            match event? {
+                ChatEvent::Delta(d) => text.push_str(&d),
+                ChatEvent::Finished { reason, usage, timings } => return Ok((text, reason, usage, timings)),
+            }
+        }
+        Err(LlmError::Engine("the reply ended without finishing".into()))
+    }
+}
+
+impl Iterator for ChatStream {
+    type Item = Result<ChatEvent, LlmError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.events.recv().ok()
+    }
+}
+
+impl Drop for ChatStream {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Stops a reply. Clones share the flag; cancelling is idempotent.
+#[derive(Clone, Debug, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Anything that can answer a chat: the local engine, later remote providers.
+pub trait ChatModel: Send + Sync {
+    /// Starts a reply. Errors found before generation starts (a bad parameter, an unknown
+    /// model, a prompt longer than the context) come back here; later ones in the stream.
+    fn chat(&self, request: ChatRequest, cancel: CancelToken) -> Result<ChatStream, LlmError>;
+
+    /// One embedding per text, pooled and L2-normalized.
+    fn embed(&self, model: &str, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError>;
+}
+
+/// Cosine similarity of two normalized embeddings (their dot product).
+pub fn similarity(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}

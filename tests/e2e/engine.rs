@@ -1,0 +1,219 @@
+//! The llama.cpp engine on the real default model: determinism, batching that does not change
+//! results, stop strings, cancellation, UTF-8 streaming, embeddings, and bad input that is
+//! refused while the engine keeps serving.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use hearth_e2e::default_model;
+use hearth_llama::{EngineConfig, LlamaEngine, ModelSpec, Resolver};
+use hearth_llm::{CancelToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, FinishReason, LlmError, SamplingParams, similarity};
+use hearth_types::Role;
+
+const MODEL: &str = "gemma-3-270m";
+
+fn resolver() -> Resolver {
+    let path = default_model();
+    Arc::new(move |name: &str| {
+        if name == MODEL {
+            Ok(ModelSpec { name: name.to_owned(), path: path.clone() })
+        } else {
+            Err(LlmError::ModelNotFound(name.to_owned()))
+        }
+    })
+}
+
+/// One engine shared by the tests in this file, as the app shares one.
+fn engine() -> &'static LlamaEngine {
+    static ENGINE: OnceLock<LlamaEngine> = OnceLock::new();
+    ENGINE.get_or_init(|| LlamaEngine::new(EngineConfig { context_per_slot: Some(4096), ..EngineConfig::default() }, resolver()))
+}
+
+fn ask(prompt: &str, params: SamplingParams) -> ChatRequest {
+    ChatRequest { model: MODEL.into(), messages: vec![ChatMessage::new(Role::User, prompt)], params }
+}
+
+fn reply(engine: &LlamaEngine, prompt: &str, params: SamplingParams) -> (String, FinishReason) {
+    let (text, reason, usage, _) = engine.chat(ask(prompt, params), CancelToken::new()).unwrap().collect_text().unwrap();
+    assert!(usage.prompt_tokens > 0);
+    (text, reason)
+}
+
+#[test]
+fn greedy_output_is_the_same_every_time() {
+    let first = reply(engine(), "Write a sentence about the sea.", SamplingParams::greedy(32));
+    assert!(!first.0.trim().is_empty(), "{first:?}");
+    // Again on the same engine (the prompt now comes from the prefix cache) ...
+    assert_eq!(reply(engine(), "Write a sentence about the sea.", SamplingParams::greedy(32)), first);
+    // ... and on a fresh engine.
+    let fresh = LlamaEngine::new(EngineConfig { context_per_slot: Some(2048), slots: 1, ..EngineConfig::default() }, resolver());
+    assert_eq!(reply(&fresh, "Write a sentence about the sea.", SamplingParams::greedy(32)), first);
+    // A seed makes sampling reproducible too.
+    let seeded = SamplingParams { temperature: 0.9, seed: 1234, max_tokens: 24, ..SamplingParams::default() };
+    assert_eq!(reply(engine(), "Name three fruits.", seeded.clone()), reply(&fresh, "Name three fruits.", seeded));
+}
+
+#[test]
+fn batching_does_not_change_results() {
+    let engine = LlamaEngine::new(EngineConfig { context_per_slot: Some(2048), ..EngineConfig::default() }, resolver());
+    let prompts = ["Tell me about cats.", "What is 2 plus 2?", "Describe a mountain.", "Say hello in French."];
+    let alone: Vec<(String, FinishReason)> = prompts.iter().map(|p| reply(&engine, p, SamplingParams::greedy(40))).collect();
+    let streams: Vec<_> = prompts
+        .iter()
+        .map(|p| engine.chat(ask(p, SamplingParams::greedy(40)), CancelToken::new()).unwrap())
+        .collect();
+    let together: Vec<(String, FinishReason)> = streams
+        .into_iter()
+        .map(|s| {
+            let (text, reason, _, _) = s.collect_text().unwrap();
+            (text, reason)
+        })
+        .collect();
+    assert_eq!(together, alone);
+}
+
+#[test]
+fn a_stop_string_ends_the_reply_and_is_not_in_it() {
+    let (free, _) = reply(engine(), "Count from one to ten in words.", SamplingParams::greedy(48));
+    // Stop on a word the free-running reply contains, so the stop is sure to happen.
+    let word = free.split_whitespace().nth(2).expect("a few words").trim_matches(|c: char| !c.is_alphanumeric()).to_owned();
+    assert!(!word.is_empty(), "{free:?}");
+    let params = SamplingParams { stop: vec![word.clone()], ..SamplingParams::greedy(48) };
+    let (text, reason) = reply(engine(), "Count from one to ten in words.", params);
+    assert_eq!(reason, FinishReason::Stop);
+    assert!(!text.contains(&word), "{text:?} contains {word:?}");
+    assert!(free.starts_with(&text), "{text:?} is a prefix of {free:?}");
+}
+
+#[test]
+fn cancelling_stops_within_one_step() {
+    let cancel = CancelToken::new();
+    let params = SamplingParams { temperature: 0.7, seed: 9, max_tokens: 400, ..SamplingParams::default() };
+    let mut stream = engine().chat(ask("Write a long story about a dragon.", params), cancel.clone()).unwrap();
+    let mut deltas = 0;
+    for event in stream.by_ref() {
+        if let ChatEvent::Delta(_) = event.unwrap() {
+            deltas += 1;
+            if deltas == 5 {
+                break;
+            }
+        }
+    }
+    cancel.cancel();
+    let mut after = 0;
+    let mut finished = None;
+    for event in stream {
+        match event.unwrap() {
+            ChatEvent::Delta(_) => after += 1,
+            ChatEvent::Finished { reason, usage, .. } => finished = Some((reason, usage)),
+        }
+    }
+    let (reason, usage) = finished.expect("a final event");
+    assert_eq!(reason, FinishReason::Cancelled);
+    // At most the token of the step already running when the cancel arrived.
+    assert!(after <= 1, "{after} deltas after cancelling");
+    assert!(usage.completion_tokens <= 8, "{usage:?}");
+}
+
+#[test]
+fn cjk_and_emoji_stream_as_whole_characters() {
+    let params = SamplingParams { temperature: 0.8, seed: 3, max_tokens: 64, ..SamplingParams::default() };
+    let stream = engine().chat(ask("日本の首都はどこですか？🗼 絵文字で答えて 😀🎉", params), CancelToken::new()).unwrap();
+    let mut text = String::new();
+    for event in stream {
+        if let ChatEvent::Delta(d) = event.unwrap() {
+            assert!(!d.contains('\u{FFFD}'), "broken character in {d:?}");
+            text.push_str(&d);
+        }
+    }
+    assert!(!text.is_empty());
+}
+
+#[test]
+fn paraphrases_embed_closer_than_unrelated_sentences() {
+    let texts = [
+        "The cat is sleeping on the sofa.",
+        "A cat naps on the couch.",
+        "Quarterly tax filings are due in April.",
+    ]
+    .map(String::from);
+    let v = engine().embed(MODEL, &texts).unwrap();
+    assert_eq!(v.len(), 3);
+    for e in &v {
+        let norm: f32 = e.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-3, "normalized: {norm}");
+    }
+    let (close, far) = (similarity(&v[0], &v[1]), similarity(&v[0], &v[2]));
+    assert!(close > far, "paraphrases {close} vs unrelated {far}");
+}
+
+#[test]
+fn bad_requests_are_refused_and_the_engine_keeps_serving() {
+    let e = engine();
+    let err = e.chat(ask("hi", SamplingParams { temperature: -1.0, ..SamplingParams::default() }), CancelToken::new()).unwrap_err();
+    assert!(matches!(err, LlmError::Invalid { field: "temperature", .. }), "{err:?}");
+    let mut unknown = ask("hi", SamplingParams::greedy(4));
+    unknown.model = "no-such-model".into();
+    assert!(matches!(e.chat(unknown, CancelToken::new()), Err(LlmError::ModelNotFound(_))));
+    let long = "word ".repeat(6000);
+    let err = e.chat(ask(&long, SamplingParams::greedy(4)), CancelToken::new()).unwrap_err();
+    assert!(matches!(err, LlmError::ContextOverflow { context: 4096, .. }), "{err:?}");
+    assert!(err.to_string().contains("shorten"), "{err}");
+    // Still serving.
+    let (text, _) = reply(e, "Say yes.", SamplingParams::greedy(4));
+    assert!(!text.is_empty());
+}
+
+#[test]
+fn broken_model_files_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_gguf = dir.path().join("notes.gguf");
+    std::fs::write(&not_gguf, b"just some text, not a model").unwrap();
+    let truncated = dir.path().join("truncated.gguf");
+    let real = std::fs::read(default_model()).map(|b| b[..4096].to_vec()).unwrap();
+    std::fs::write(&truncated, real).unwrap();
+    let files = Arc::new(vec![("not-gguf", not_gguf), ("truncated", truncated), ("missing", dir.path().join("gone.gguf"))]);
+    let lookup = files.clone();
+    let engine = LlamaEngine::new(
+        EngineConfig::default(),
+        Arc::new(move |name: &str| {
+            lookup
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(n, p)| ModelSpec { name: (*n).into(), path: p.clone() })
+                .ok_or_else(|| LlmError::ModelNotFound(name.into()))
+        }),
+    );
+    for (name, _) in files.iter() {
+        let mut request = ask("hi", SamplingParams::greedy(4));
+        request.model = (*name).into();
+        let err = engine.chat(request, CancelToken::new()).unwrap_err();
+        assert!(matches!(err, LlmError::Load { .. }), "{name}: {err:?}");
+        let text = err.to_string();
+        assert!(text.contains(name), "{text}");
+    }
+}
+
+#[test]
+fn a_context_too_big_for_memory_is_reported_as_such() {
+    let engine = LlamaEngine::new(
+        EngineConfig { context_per_slot: Some(1 << 30), slots: 4, ..EngineConfig::default() },
+        resolver(),
+    );
+    let err = engine.chat(ask("hi", SamplingParams::greedy(4)), CancelToken::new()).unwrap_err();
+    assert!(matches!(err, LlmError::OutOfMemory { .. }), "{err:?}");
+}
+
+#[test]
+fn the_model_unloads_after_the_keep_alive() {
+    let engine = LlamaEngine::new(
+        EngineConfig { keep_alive: Duration::from_millis(200), context_per_slot: Some(1024), slots: 1, ..EngineConfig::default() },
+        resolver(),
+    );
+    reply(&engine, "Hi", SamplingParams::greedy(2));
+    assert_eq!(engine.status().loaded.as_deref(), Some(MODEL));
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(engine.status().loaded, None);
+    // And loads again on demand.
+    reply(&engine, "Hi", SamplingParams::greedy(2));
+}
