@@ -37,8 +37,8 @@ run: build model
 	@$(HEARTH) doctor --model "$(MODEL)"
 	@echo
 	@echo "Hearth is installed: $(HEARTH)"
-	@echo "Try:  $(HEARTH) workspaces create --name Notes --handle notes"
-	@echo "      $(HEARTH) chats new --workspace notes --title 'First chat'"
+	@echo "Try:  $(HEARTH) chat 'Write a haiku about bread'   (the local model, works offline)"
+	@echo "      $(HEARTH) chats list"
 	@echo "      $(HEARTH) --help"
 
 # Unit tests, CLI tests, tidy and the end-to-end suite, all on the release profile so one

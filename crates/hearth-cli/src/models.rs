@@ -83,6 +83,9 @@ pub(crate) fn models(cmd: ModelsCommand, core: &Core, default_path: &Path, out: 
         ModelsCommand::List => {
             let models = core.models()?;
             out.show(&models, || {
+                if models.is_empty() {
+                    return "no models: `make run` fetches the default model, `hearth models import PATH` adds one".into();
+                }
                 let rows: Vec<Vec<String>> = models.iter().map(describe_row).collect();
                 table(&["NAME", "DEFAULT", "ARCH", "PARAMS", "QUANT", "CONTEXT", "SIZE", "PATH"], &rows)
             });
@@ -123,12 +126,7 @@ pub(crate) fn chat(args: ChatArgs, core: Arc<Core>, default_path: &Path, out: &O
     };
     let model = match &args.model {
         Some(name) => core.model(name)?,
-        None => core.default_model()?.ok_or_else(|| {
-            Failure::Core(
-                LlmError::ModelNotFound(format!("{DEFAULT_MODEL_NAME} (no default model: run `make run`, or `hearth models import PATH`)"))
-                    .into(),
-            )
-        })?,
+        None => core.default_model()?.ok_or(Failure::Core(LlmError::NoDefaultModel.into()))?,
     };
     let chat = match &args.chat {
         Some(id) => core.chat(ChatId::parse_field(id, "chat")?)?,

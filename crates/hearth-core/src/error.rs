@@ -51,7 +51,7 @@ impl Error {
         use hearth_store::Error as S;
         match self {
             Error::Model(L::Invalid { .. } | L::ContextOverflow { .. } | L::Load { .. } | L::Unsupported(_)) => ErrorCode::Invalid,
-            Error::Model(L::ModelNotFound(_)) => ErrorCode::NotFound,
+            Error::Model(L::ModelNotFound(_) | L::NoDefaultModel) => ErrorCode::NotFound,
             Error::Model(L::OutOfMemory { .. } | L::Engine(_)) => ErrorCode::Unavailable,
             Error::Invalid(_) | Error::Store(S::Invalid(_)) => ErrorCode::Invalid,
             Error::Store(S::NotFound { .. }) => ErrorCode::NotFound,
@@ -69,7 +69,7 @@ impl Error {
         match self {
             Error::Invalid(v) | Error::Store(S::Invalid(v)) => Some(v.field),
             Error::Model(hearth_llm::LlmError::Invalid { field, .. }) => Some(field),
-            Error::Model(hearth_llm::LlmError::ModelNotFound(_)) => Some("model"),
+            Error::Model(hearth_llm::LlmError::ModelNotFound(_) | hearth_llm::LlmError::NoDefaultModel) => Some("model"),
             Error::Store(S::NotFound { field, .. } | S::Conflict { field, .. }) => Some(field),
             _ => None,
         }

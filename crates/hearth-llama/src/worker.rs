@@ -296,7 +296,12 @@ fn serve(
         .with_n_threads_batch(geometry.threads)
         // Sliding-window layers (Gemma 3) otherwise keep only the window, and a cached
         // prefix could not be reused.
-        .with_swa_full(true);
+        .with_swa_full(true)
+        // One cache shared by all sequences, so a step's tokens go into one batch rather than
+        // one per sequence. Masked cells add exact zeros to attention sums, so results stay
+        // batch-invariant (the e2e tests compare texts exactly); each slot's share is kept by
+        // the scheduler.
+        .with_kv_unified(true);
     let mut ctx = match model.new_context(backend, params) {
         Ok(c) => c,
         Err(e) => {

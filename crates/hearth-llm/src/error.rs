@@ -9,6 +9,9 @@ pub enum LlmError {
     /// No model by that name is known.
     #[error("model {0:?} is not installed (see `hearth models list`)")]
     ModelNotFound(String),
+    /// No model was named and there is no default model.
+    #[error("no model is installed: `make run` fetches the default model, or `hearth models import PATH` adds one")]
+    NoDefaultModel,
     /// The model file could not be loaded.
     #[error("could not load model {model}: {reason}")]
     Load { model: String, reason: String },

@@ -16,6 +16,30 @@ fn greedy_takes_the_best_and_the_lowest_id_on_ties() {
 }
 
 #[test]
+fn argmax_matches_the_obvious_loop() {
+    let obvious = |l: &[f32]| {
+        let mut best = (0usize, f32::NEG_INFINITY);
+        for (i, &x) in l.iter().enumerate() {
+            if x > best.1 {
+                best = (i, x);
+            }
+        }
+        best.0 as i32
+    };
+    let mut seed = 1u64;
+    for len in [1usize, 15, 16, 17, 100, 1000, 262_144] {
+        let logits: Vec<f32> = (0..len)
+            .map(|_| {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((seed >> 40) % 1000) as f32 / 7.0
+            })
+            .collect();
+        assert_eq!(argmax(&logits), obvious(&logits), "len {len}");
+    }
+    assert_eq!(argmax(&[f32::NAN, 1.0, f32::NAN, 1.0]), 1);
+}
+
+#[test]
 fn top_k_keeps_the_best_in_order() {
     let c = top_k(&[0.5, 3.0, -1.0, 2.0, 2.0, f32::NAN, 9.0], 3);
     assert_eq!(c.iter().map(|c| c.id).collect::<Vec<_>>(), [6, 1, 3]);
