@@ -217,3 +217,29 @@ fn the_model_unloads_after_the_keep_alive() {
     // And loads again on demand.
     reply(&engine, "Hi", SamplingParams::greedy(2));
 }
+
+#[test]
+fn the_second_turn_reuses_the_cached_prefix() {
+    let engine = LlamaEngine::new(EngineConfig { context_per_slot: Some(4096), slots: 2, ..EngineConfig::default() }, resolver());
+    let mut chat: Vec<ChatMessage> = (0..6)
+        .flat_map(|i| {
+            [
+                ChatMessage::new(Role::User, format!("Question {i}: {}", "what do rivers carry to the sea? ".repeat(12))),
+                ChatMessage::new(Role::Assistant, format!("Answer {i}: {}", "silt, sand and water from the hills. ".repeat(12))),
+            ]
+        })
+        .collect();
+    chat.push(ChatMessage::new(Role::User, "Summarize.".to_string()));
+    let first = ChatRequest { model: MODEL.into(), messages: chat.clone(), params: SamplingParams::greedy(6) };
+    let (answer, _, usage, _) = engine.chat(first, CancelToken::new()).unwrap().collect_text().unwrap();
+    assert!(usage.prompt_tokens > 1000, "{usage:?}");
+    assert_eq!(usage.cached_prompt_tokens, 0);
+
+    chat.push(ChatMessage::new(Role::Assistant, answer));
+    chat.push(ChatMessage::new(Role::User, "Shorter, please.".to_string()));
+    let second = ChatRequest { model: MODEL.into(), messages: chat, params: SamplingParams::greedy(4) };
+    let (_, _, usage2, _) = engine.chat(second, CancelToken::new()).unwrap().collect_text().unwrap();
+    // Everything of the first turn's prompt was already in the cache; only the new tail is read.
+    assert!(usage2.cached_prompt_tokens >= usage.prompt_tokens, "{usage2:?} after {usage:?}");
+    assert!(usage2.prompt_tokens - usage2.cached_prompt_tokens < 64, "{usage2:?}");
+}
