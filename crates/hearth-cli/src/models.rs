@@ -47,8 +47,9 @@ pub(crate) struct ChatArgs {
     /// 0 always picks the most likely token
     #[arg(long, default_value_t = 0.8)]
     temperature: f32,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Fixes the random choices, so the same prompt gives the same reply [default: random]
+    #[arg(long)]
+    seed: Option<u64>,
     #[arg(long, default_value_t = 512)]
     max_tokens: u32,
 }
@@ -128,6 +129,11 @@ pub(crate) fn chat(args: ChatArgs, core: Arc<Core>, default_path: &Path, out: &O
         Some(name) => core.model(name)?,
         None => core.default_model()?.ok_or(Failure::Core(LlmError::NoDefaultModel.into()))?,
     };
+    // Without --seed every reply should be a new draw; 64 random bits from a v4 UUID will do.
+    let seed = args.seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    let params = SamplingParams { temperature: args.temperature, seed, max_tokens: args.max_tokens, ..SamplingParams::default() };
+    // Refuse bad parameters before a chat is created for them.
+    params.validate().map_err(|e| Failure::Core(e.into()))?;
     let chat = match &args.chat {
         Some(id) => core.chat(ChatId::parse_field(id, "chat")?)?,
         None => {
@@ -136,7 +142,6 @@ pub(crate) fn chat(args: ChatArgs, core: Arc<Core>, default_path: &Path, out: &O
             core.create_chat(&WorkspaceRef::Id(ws), &title, Some(model.name.clone()))?
         }
     };
-    let params = SamplingParams { temperature: args.temperature, seed: args.seed, max_tokens: args.max_tokens, ..SamplingParams::default() };
     let registry = core.clone();
     let engine = LlamaEngine::new(
         EngineConfig { slots: 1, ..EngineConfig::default() },

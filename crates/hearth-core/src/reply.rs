@@ -49,14 +49,20 @@ impl Core {
                 &AddMessage { idempotency_key: request.idempotency_key.clone(), ..AddMessage::user(request.text.clone()) },
             )?
             .message;
-        let thread = self.thread(request.chat)?;
-        let workspace = self.workspace(&crate::WorkspaceRef::Id(thread.chat.workspace_id))?;
+        // The conversation is the question's own branch, not whatever the chat shows by now
+        // (another reply in the same chat may have moved it).
+        let branch = self.store.read(|r| r.branch_to(question.id))?;
+        let chat = self.chat(request.chat)?;
+        let workspace = self.workspace(&crate::WorkspaceRef::Id(chat.workspace_id))?;
         let mut messages = Vec::new();
         if !workspace.system_prompt.trim().is_empty() {
             messages.push(ChatMessage::new(Role::System, workspace.system_prompt.clone()));
         }
         messages.extend(
-            thread.messages.iter().filter(|m| m.message.status == MessageStatus::Complete).map(|m| ChatMessage::new(m.message.role, m.message.content.clone())),
+            branch
+                .iter()
+                .filter(|m| m.status == MessageStatus::Complete)
+                .map(|m| ChatMessage::new(m.role, m.content.clone())),
         );
 
         let pending = NewMessage {

@@ -187,7 +187,8 @@ impl Metadata {
             ("general.name", STRING) => self.name = Some(r.string("general.name", MAX_KEY_LEN)?),
             ("tokenizer.chat_template", STRING) => self.chat_template = Some(r.string("the chat template", MAX_STRING_LEN)?),
             ("general.file_type", UINT32) => self.file_type = Some(r.u32("general.file_type")?),
-            (k, UINT32 | UINT64) if k.ends_with(".context_length") => {
+            // Kept only until the architecture is known; a hostile file could repeat the key.
+            (k, UINT32 | UINT64) if k.ends_with(".context_length") && self.context_lengths.len() < 16 => {
                 let v = if kind == UINT32 { r.u32(".context_length")?.into() } else { r.u64(".context_length")? };
                 self.context_lengths.push((k.to_owned(), v));
             }

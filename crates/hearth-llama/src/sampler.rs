@@ -69,19 +69,11 @@ impl Sampler {
         }
         .min(logits.len());
         let mut candidates = top_k(logits, k);
-        // Softmax with temperature over the candidates, best first.
-        let max = candidates[0].logit;
-        let t = self.params.temperature;
-        let mut total = 0.0f64;
-        for c in &mut candidates {
-            c.p = (((c.logit - max) / t) as f64).exp();
-            total += c.p;
-        }
-        for c in &mut candidates {
-            c.p /= total;
-        }
-        let p_max = candidates[0].p;
-        let min_p = f64::from(self.params.min_p) * p_max;
+        // min-p and top-p judge the model's own distribution (temperature 1), and the
+        // temperature then reshapes what they kept: llama.cpp's order, so a high temperature
+        // cannot widen what min-p lets through.
+        softmax(&mut candidates, 1.0);
+        let min_p = f64::from(self.params.min_p) * candidates[0].p;
         let mut keep = candidates.iter().take_while(|c| c.p >= min_p).count().max(1);
         let mut cumulative = 0.0;
         for (i, c) in candidates[..keep].iter().enumerate() {
@@ -91,10 +83,10 @@ impl Sampler {
                 break;
             }
         }
-        let kept = &candidates[..keep];
-        let mass: f64 = kept.iter().map(|c| c.p).sum();
-        let mut r = self.rng.next_f64() * mass;
-        for c in kept {
+        let kept = &mut candidates[..keep];
+        softmax(kept, self.params.temperature);
+        let mut r = self.rng.next_f64();
+        for c in kept.iter() {
             r -= c.p;
             if r <= 0.0 {
                 return c.id;
@@ -109,6 +101,19 @@ struct Candidate {
     id: i32,
     logit: f32,
     p: f64,
+}
+
+/// Sets each candidate's probability from its logit at `temperature` (candidates best first).
+fn softmax(candidates: &mut [Candidate], temperature: f32) {
+    let max = candidates[0].logit;
+    let mut total = 0.0f64;
+    for c in candidates.iter_mut() {
+        c.p = (f64::from(c.logit - max) / f64::from(temperature)).exp();
+        total += c.p;
+    }
+    for c in candidates.iter_mut() {
+        c.p /= total;
+    }
 }
 
 /// The index of the largest logit; the lowest index among equals (NaN never wins).

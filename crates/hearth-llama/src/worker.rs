@@ -207,9 +207,13 @@ impl Geometry {
         let slots = config.slots.max(1);
         let trained = model.n_ctx_train().max(512);
         let per_slot = config.context_per_slot.unwrap_or_else(|| {
-            // Keys and values, f16, per layer and per KV head.
-            let head_dim = (model.n_embd() as u64 / u64::from(model.n_head().max(1))).max(1);
-            let per_token = 2 * 2 * u64::from(model.n_layer()) * u64::from(model.n_head_kv().max(1)) * head_dim;
+            // Keys and values in f16, per layer and KV head. The head sizes come from the
+            // metadata: n_embd / n_head is wrong for models like Gemma 3 (640 / 4 vs 256).
+            let arch = model.meta_val_str("general.architecture").unwrap_or_default();
+            let fallback = u64::from(model.n_embd().max(1) as u32) / u64::from(model.n_head().max(1));
+            let head = |key: &str| model.meta_val_str(&format!("{arch}.attention.{key}")).ok().and_then(|v| v.parse::<u64>().ok());
+            let key_and_value = head("key_length").unwrap_or(fallback) + head("value_length").unwrap_or(fallback);
+            let per_token = 2 * u64::from(model.n_layer()) * u64::from(model.n_head_kv().max(1)) * key_and_value;
             // Leave most memory to everything else: a quarter of what is free, at most 1 GiB.
             let budget = available_memory().map_or(1 << 30, |m| (m / 4).min(1 << 30));
             let fits = (budget / per_token.max(1) / u64::from(slots)) as u32;
@@ -247,6 +251,7 @@ struct Slot {
     seq: i32,
     cached: Vec<LlamaToken>,
     active: Option<Active>,
+    last_used: Instant,
 }
 
 struct Waiting {
@@ -280,6 +285,8 @@ fn serve(
     inbox: &Receiver<Command>,
 ) -> End {
     let geometry = Geometry::new(model, config);
+    // A step holds one token per generating request plus prompt chunks: never less than the slots.
+    let batch_size = config.batch_size.max(geometry.slots);
     let Some(total) = geometry.total() else {
         first.fail(LlmError::OutOfMemory {
             model: spec.name.clone(),
@@ -289,8 +296,8 @@ fn serve(
     };
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(total))
-        .with_n_batch(config.batch_size)
-        .with_n_ubatch(config.batch_size)
+        .with_n_batch(batch_size)
+        .with_n_ubatch(batch_size)
         .with_n_seq_max(geometry.slots)
         .with_n_threads(geometry.threads)
         .with_n_threads_batch(geometry.threads)
@@ -316,25 +323,31 @@ fn serve(
         }
     };
     let architecture = model.meta_val_str("general.architecture").unwrap_or_default();
-    let batch_size = config.batch_size.max(geometry.slots) as usize;
     let mut server = Server {
         model,
         spec,
         architecture,
         config,
-        slots: (0..geometry.slots).map(|i| Slot { seq: i as i32, cached: Vec::new(), active: None }).collect(),
+        slots: (0..geometry.slots)
+            .map(|i| Slot { seq: i as i32, cached: Vec::new(), active: None, last_used: Instant::now() })
+            .collect(),
         geometry,
         waiting: VecDeque::new(),
-        batch: LlamaBatch::new(batch_size, 1),
+        batch: LlamaBatch::new(batch_size as usize, 1),
     };
     let mut embed_ctx: Option<LlamaContext<'_>> = None;
     let mut deferred: Option<Command> = None;
     let mut unload = false;
     let mut pending_load_ms = Some(load_ms);
     let mut incoming = Some(first);
+    // When the model unloads if nothing else arrives; only real work moves it.
+    let mut unload_at = Instant::now() + config.keep_alive;
 
     loop {
         if let Some(command) = incoming.take() {
+            if matches!(command, Command::Chat(_) | Command::Embed(_)) {
+                unload_at = Instant::now() + config.keep_alive;
+            }
             match command {
                 Command::Chat(job) if &job.spec == spec => server.admit(job, pending_load_ms.take()),
                 Command::Embed(job) if &job.spec == spec => {
@@ -367,7 +380,7 @@ fn serve(
             if unload {
                 return End::Unload;
             }
-            match inbox.recv_timeout(config.keep_alive) {
+            match inbox.recv_timeout(unload_at.saturating_duration_since(Instant::now())) {
                 Ok(command) => incoming = Some(command),
                 Err(RecvTimeoutError::Timeout) => return End::Idle,
                 Err(RecvTimeoutError::Disconnected) => return End::Closed,
@@ -375,6 +388,7 @@ fn serve(
             continue;
         }
         server.step(&mut ctx);
+        unload_at = Instant::now() + config.keep_alive;
         match inbox.try_recv() {
             Ok(command) => incoming = Some(command),
             Err(std::sync::mpsc::TryRecvError::Empty) => {}
@@ -420,18 +434,32 @@ impl Server<'_> {
         }
     }
 
-    /// Moves waiting requests into free slots, reusing the longest cached prefix.
+    /// Moves waiting requests into free slots. A request reuses the slot whose cache it
+    /// shares most of, but only when that keeps at least half of the slot's cache; otherwise
+    /// it takes an empty slot or the least recently used one, so one unrelated request cannot
+    /// wipe out a long conversation's cache for the sake of a few shared template tokens.
     fn assign(&mut self, ctx: &mut LlamaContext<'_>) {
+        // Requests cancelled (or abandoned) while they waited leave without costing anything.
+        self.waiting.retain(|w| {
+            let gone = w.job.cancel.is_cancelled();
+            if gone {
+                let _ = w.job.events.send(Ok(ChatEvent::Finished {
+                    reason: FinishReason::Cancelled,
+                    usage: Usage { prompt_tokens: w.prompt.len() as u32, ..Usage::default() },
+                    timings: Timings::default(),
+                }));
+            }
+            !gone
+        });
         while let Some(w) = self.waiting.front() {
-            let best = self
-                .slots
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.active.is_none())
-                .map(|(i, s)| (i, if self.config.prefix_cache { common_prefix(&s.cached, &w.prompt) } else { 0 }))
-                // The longest shared prefix; among equals, the emptiest slot.
-                .max_by_key(|&(i, shared)| (shared, std::cmp::Reverse(self.slots[i].cached.len())));
-            let Some((index, shared)) = best else { break };
+            let free = || self.slots.iter().enumerate().filter(|(_, s)| s.active.is_none());
+            let shared = |s: &Slot| if self.config.prefix_cache { common_prefix(&s.cached, &w.prompt) } else { 0 };
+            let reuse = free()
+                .map(|(i, s)| (i, shared(s)))
+                .filter(|&(i, n)| n > 0 && n * 2 >= self.slots[i].cached.len())
+                .max_by_key(|&(_, n)| n);
+            let fallback = || free().min_by_key(|(_, s)| (!s.cached.is_empty(), s.last_used)).map(|(i, s)| (i, shared(s)));
+            let Some((index, shared)) = reuse.or_else(fallback) else { break };
             let w = self.waiting.pop_front().expect("front exists");
             let slot = &mut self.slots[index];
             // At least the last prompt token is decoded again: its logits start the reply.
@@ -442,6 +470,7 @@ impl Server<'_> {
                 keep = 0;
             }
             slot.cached.truncate(keep);
+            slot.last_used = Instant::now();
             let mut sampler = Sampler::new(&w.job.params);
             let window = w.job.params.repeat_last_n as usize;
             for &t in &w.prompt[w.prompt.len().saturating_sub(window)..] {

@@ -111,6 +111,11 @@ impl ChatStream {
         Self { events, cancel }
     }
 
+    /// The next event if one is already waiting; never blocks.
+    pub fn try_next(&mut self) -> Option<Result<ChatEvent, LlmError>> {
+        self.events.try_recv().ok()
+    }
+
     /// Reads the whole reply: its text and how it finished.
     pub fn collect_text(self) -> Result<(String, FinishReason, Usage, Timings), LlmError> {
         let mut text = String::new();

@@ -228,6 +228,13 @@ impl Reader<'_> {
         Ok(Thread { chat, messages })
     }
 
+    /// The live messages from the root down to `leaf` (a branch, whatever is on screen).
+    pub fn branch_to(&self, leaf: MessageId) -> Result<Vec<Message>> {
+        let mut ids = self.path_to(leaf)?;
+        ids.reverse();
+        ids.into_iter().map(|id| self.message(id)).collect()
+    }
+
     /// The ids from `leaf` up to its root.
     fn path_to(&self, leaf: MessageId) -> Result<Vec<MessageId>> {
         let mut stmt = self.conn.prepare_cached(

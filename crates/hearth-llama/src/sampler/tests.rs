@@ -96,3 +96,15 @@ fn the_repeat_penalty_lowers_recent_tokens() {
     s.accept(1);
     assert_eq!(s.sample(&[-1.0, -0.9, -5.0]), 0);
 }
+
+#[test]
+fn min_p_judges_before_the_temperature_flattens() {
+    // At temperature 1 token 0 has 0.27 against 0.73 (below min_p 0.5 of the best); at
+    // temperature 10 it would have 0.475. The filter must use the model's own distribution.
+    let mut s = Sampler::new(&SamplingParams { min_p: 0.5, ..params(10.0, 0, 11) });
+    assert!((0..300).all(|_| s.sample(&[0.0, 1.0]) == 1));
+    // And the temperature still shapes the draw among what is kept.
+    let mut hot = Sampler::new(&params(10.0, 0, 11));
+    let ones = (0..10_000).filter(|_| hot.sample(&[0.0, 1.0]) == 1).count();
+    assert!((4_900..5_600).contains(&ones), "{ones}");
+}
