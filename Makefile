@@ -34,7 +34,7 @@ build: deps
 	$(CARGO) build --locked --release --workspace --bins
 
 run: build model
-	@$(HEARTH) doctor --model "$(MODEL)"
+	@$(HEARTH) --default-model "$(MODEL)" doctor
 	@echo
 	@echo "Hearth is installed: $(HEARTH)"
 	@echo "Try:  $(HEARTH) chat 'Write a haiku about bread'   (the local model, works offline)"
@@ -45,6 +45,10 @@ run: build model
 # build serves run, test and bench.
 test: build model
 	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" $(CARGO) test --locked --release --workspace
+	@# The README's other command must work too: `make run` (already built, so quick), on a
+	@# throwaway data folder so tests never touch a developer's own data.
+	@tmp=$$(mktemp -d) && HEARTH_DATA_DIR=$$tmp $(MAKE) --no-print-directory run MODEL="$(MODEL)"; \
+		status=$$?; rm -rf "$$tmp"; exit $$status
 
 bench: deps model
 	$(CARGO) bench --locked -p hearth-store --bench store
