@@ -5,23 +5,10 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 
 use hearth_e2e::{Hearth, default_model, hearth_bin};
-use serde_json::Value;
-
-fn hearth(env: &Hearth) -> Command {
-    let mut c = env.command();
-    c.env("HEARTH_DEFAULT_MODEL", default_model());
-    c
-}
-
-fn json(env: &Hearth, args: &[&str]) -> Value {
-    let out = hearth(env).arg("--json").args(args).output().unwrap();
-    assert!(out.status.success(), "hearth {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 #[test]
 fn chat_answers_with_the_network_off_and_saves_the_exchange() {
-    let env = Hearth::new();
+    let env = Hearth::with_default_model();
     // A network namespace with no interfaces at all: nothing but the local model can answer.
     let out = Command::new("unshare")
         .arg("-n")
@@ -36,10 +23,10 @@ fn chat_answers_with_the_network_off_and_saves_the_exchange() {
     let answer = String::from_utf8(out.stdout).unwrap();
     assert!(!answer.trim().is_empty());
 
-    let chats = json(&env, &["chats", "list"]);
+    let chats = env.json(&["chats", "list"]);
     let chat = chats[0]["id"].as_str().unwrap().to_owned();
     assert_eq!(chats[0]["title"], "What is a river?");
-    let thread = json(&env, &["chats", "show", &chat]);
+    let thread = env.json(&["chats", "show", &chat]);
     let messages = thread["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 2);
     assert_eq!((messages[0]["role"].as_str(), messages[0]["content"].as_str()), (Some("user"), Some("What is a river?")));
@@ -50,16 +37,16 @@ fn chat_answers_with_the_network_off_and_saves_the_exchange() {
     assert!(reply["completion_tokens"].as_u64().unwrap() >= 1);
 
     // Continue the same chat: the next turn follows the branch on screen.
-    let next = json(&env, &["chat", "--chat", &chat, "--temperature", "0", "--max-tokens", "8", "And a lake?"]);
+    let next = env.json(&["chat", "--chat", &chat, "--temperature", "0", "--max-tokens", "8", "And a lake?"]);
     assert_eq!(next["chat_id"], chat.as_str());
     assert_eq!(next["usage"]["prompt_tokens"].as_u64().unwrap() > reply["prompt_tokens"].as_u64().unwrap(), true);
-    assert_eq!(json(&env, &["chats", "show", &chat])["messages"].as_array().unwrap().len(), 4);
+    assert_eq!(env.json(&["chats", "show", &chat])["messages"].as_array().unwrap().len(), 4);
 }
 
 #[test]
 fn ctrl_c_keeps_the_partial_reply_as_cancelled() {
-    let env = Hearth::new();
-    let mut child = hearth(&env)
+    let env = Hearth::with_default_model();
+    let mut child = env.command()
         .args(["chat", "--max-tokens", "2000", "--temperature", "0.7", "--seed", "5", "Write", "a", "very", "long", "story."])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -79,8 +66,8 @@ fn ctrl_c_keeps_the_partial_reply_as_cancelled() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
 
-    let chat = json(&env, &["chats", "list"])[0]["id"].as_str().unwrap().to_owned();
-    let thread = json(&env, &["chats", "show", &chat]);
+    let chat = env.json(&["chats", "list"])[0]["id"].as_str().unwrap().to_owned();
+    let thread = env.json(&["chats", "show", &chat]);
     let reply = &thread["messages"][1];
     assert_eq!(reply["status"], "cancelled");
     let saved = reply["content"].as_str().unwrap();
@@ -90,8 +77,8 @@ fn ctrl_c_keeps_the_partial_reply_as_cancelled() {
 
 #[test]
 fn the_default_model_is_registered_and_others_can_be_imported() {
-    let env = Hearth::new();
-    let models = json(&env, &["models", "list"]);
+    let env = Hearth::with_default_model();
+    let models = env.json(&["models", "list"]);
     let default = &models[0];
     assert_eq!(default["name"], "gemma-3-270m");
     assert_eq!((default["is_default"].as_bool(), default["source"].as_str()), (Some(true), Some("default")));
@@ -101,43 +88,43 @@ fn the_default_model_is_registered_and_others_can_be_imported() {
     let params = default["parameters"].as_u64().unwrap();
     assert!((250_000_000..300_000_000).contains(&params), "{params}");
 
-    let imported = json(&env, &["models", "import", default_model().to_str().unwrap(), "--name", "gemma-copy"]);
+    let imported = env.json(&["models", "import", default_model().to_str().unwrap(), "--name", "gemma-copy"]);
     assert_eq!(imported["is_default"], false);
-    json(&env, &["models", "default", "gemma-copy"]);
-    let names: Vec<(String, bool)> = json(&env, &["models", "list"])
+    env.json(&["models", "default", "gemma-copy"]);
+    let names: Vec<(String, bool)> = env.json(&["models", "list"])
         .as_array()
         .unwrap()
         .iter()
         .map(|m| (m["name"].as_str().unwrap().to_owned(), m["is_default"].as_bool().unwrap()))
         .collect();
     assert_eq!(names, [("gemma-3-270m".to_owned(), false), ("gemma-copy".to_owned(), true)]);
-    let answer = json(&env, &["chat", "--temperature", "0", "--max-tokens", "4", "Hi"]);
+    let answer = env.json(&["chat", "--temperature", "0", "--max-tokens", "4", "Hi"]);
     assert_eq!(answer["answer"]["model"], "gemma-copy");
-    json(&env, &["models", "rm", "gemma-copy"]);
-    assert_eq!(json(&env, &["models", "list"]).as_array().unwrap().len(), 1);
+    env.json(&["models", "rm", "gemma-copy"]);
+    assert_eq!(env.json(&["models", "list"]).as_array().unwrap().len(), 1);
 }
 
 #[test]
 fn bad_models_and_bad_requests_are_clear_errors() {
-    let env = Hearth::new();
+    let env = Hearth::with_default_model();
     let fake = env.dir.path().join("notes.gguf");
     std::fs::write(&fake, "shopping list: eggs, flour").unwrap();
-    let out = hearth(&env).args(["models", "import"]).arg(&fake).output().unwrap();
+    let out = env.command().args(["models", "import"]).arg(&fake).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a GGUF file"), "{}", String::from_utf8_lossy(&out.stderr));
 
     let truncated = env.dir.path().join("cut.gguf");
     let head: Vec<u8> = std::fs::read(default_model()).unwrap()[..100_000].to_vec();
     std::fs::write(&truncated, head).unwrap();
-    let out = hearth(&env).args(["models", "import"]).arg(&truncated).output().unwrap();
+    let out = env.command().args(["models", "import"]).arg(&truncated).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("truncated"), "{}", String::from_utf8_lossy(&out.stderr));
 
-    let out = hearth(&env).args(["chat", "--temperature=-0.5", "Hi"]).output().unwrap();
+    let out = env.command().args(["chat", "--temperature=-0.5", "Hi"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("temperature"));
 
-    let out = hearth(&env).args(["chat", "--model", "nope", "Hi"]).output().unwrap();
+    let out = env.command().args(["chat", "--model", "nope", "Hi"]).output().unwrap();
     assert_eq!(out.status.code(), Some(4));
     // No model at all: the error says how to get one.
     let bare = Hearth::new();
@@ -147,7 +134,7 @@ fn bad_models_and_bad_requests_are_clear_errors() {
 
     // Longer than the model's whole context (32,768 tokens); through stdin, as a pasted document would come.
     let long = "many words ".repeat(40_000);
-    let mut child = hearth(&env).args(["chat", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = env.command().args(["chat", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), long.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));

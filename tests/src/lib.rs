@@ -37,16 +37,26 @@ pub fn default_model() -> PathBuf {
 #[derive(Debug)]
 pub struct Hearth {
     pub dir: tempfile::TempDir,
+    /// Passed as `HEARTH_DEFAULT_MODEL` when set.
+    default_model: Option<PathBuf>,
 }
 
 impl Hearth {
     pub fn new() -> Self {
-        Self { dir: tempfile::tempdir().expect("temp dir") }
+        Self { dir: tempfile::tempdir().expect("temp dir"), default_model: None }
+    }
+
+    /// A data directory whose default model is the real one `make test` fetched.
+    pub fn with_default_model() -> Self {
+        Self { default_model: Some(default_model()), ..Self::new() }
     }
 
     pub fn command(&self) -> Command {
         let mut c = Command::new(hearth_bin());
         c.env_remove("RUST_LOG").env_remove("HEARTH_DATA_DIR").arg("--data-dir").arg(self.dir.path());
+        if let Some(model) = &self.default_model {
+            c.env("HEARTH_DEFAULT_MODEL", model);
+        }
         c
     }
 

@@ -273,6 +273,8 @@ struct Server<'m> {
     slots: Vec<Slot>,
     waiting: VecDeque<Waiting>,
     batch: LlamaBatch<'static>,
+    /// Most tokens one step may decode; the context's `n_batch` is set to the same number.
+    capacity: usize,
 }
 
 fn serve(
@@ -334,6 +336,7 @@ fn serve(
         geometry,
         waiting: VecDeque::new(),
         batch: LlamaBatch::new(batch_size as usize, 1),
+        capacity: batch_size as usize,
     };
     let mut embed_ctx: Option<LlamaContext<'_>> = None;
     let mut deferred: Option<Command> = None;
@@ -510,7 +513,6 @@ impl Server<'_> {
         // (slot index, batch index of its logits, tokens added)
         let mut entries: Vec<(usize, Option<i32>, Vec<LlamaToken>)> = Vec::new();
         self.batch.clear();
-        let capacity = self.config.batch_size.max(self.geometry.slots) as usize;
         // Generating requests first: one token each keeps every reply moving.
         for (i, slot) in self.slots.iter().enumerate() {
             if let Some(a) = &slot.active
@@ -529,7 +531,7 @@ impl Server<'_> {
             if a.pending.is_some() || a.prompt_done >= a.prompt.len() {
                 continue;
             }
-            let room = capacity.saturating_sub(self.batch.n_tokens() as usize);
+            let room = self.capacity.saturating_sub(self.batch.n_tokens() as usize);
             if room == 0 {
                 break;
             }
