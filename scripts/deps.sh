@@ -6,8 +6,9 @@ set -euo pipefail
 
 # gcc and libc6-dev build the SQLite that rusqlite bundles; g++, cmake, clang and
 # libclang-dev build llama.cpp and its bindings (bindgen); pkg-config and ca-certificates serve
-# the -sys crates; util-linux (unshare) and procps (kill) serve the end-to-end tests.
-packages=(gcc g++ libc6-dev cmake clang libclang-dev pkg-config ca-certificates util-linux procps)
+# the -sys crates; util-linux (unshare, setsid) and procps (kill) serve the end-to-end tests;
+# python3-venv holds the API tests' clients (the openai SDK, Schemathesis) from PyPI.
+packages=(gcc g++ libc6-dev cmake clang libclang-dev pkg-config ca-certificates util-linux procps python3-venv)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use hearth_e2e::default_model;
 use hearth_llama::{EngineConfig, LlamaEngine, ModelSpec, Resolver};
-use hearth_llm::{CancelToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, FinishReason, LlmError, SamplingParams, similarity};
+use hearth_llm::{CancelToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, EmbedInput, FinishReason, LlmError, SamplingParams, similarity};
 use hearth_types::Role;
 
 const MODEL: &str = "gemma-3-270m";
@@ -142,7 +142,7 @@ fn paraphrases_embed_closer_than_unrelated_sentences() {
         "A cat naps on the couch.",
         "Quarterly tax filings are due in April.",
     ]
-    .map(String::from);
+    .map(|t| EmbedInput::Text(t.into()));
     let v = engine().embed(MODEL, &texts).unwrap();
     assert_eq!(v.len(), 3);
     for e in &v {

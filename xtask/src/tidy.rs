@@ -26,7 +26,7 @@ const LAYERS: &[(&str, Option<&[&str]>)] = &[
         "hearth-core",
         Some(&["hearth-types", "hearth-store", "hearth-secrets", "hearth-llm", "hearth-sync", "hearth-sandbox"]),
     ),
-    ("hearth-server", Some(&["hearth-types", "hearth-core"])),
+    ("hearth-server", Some(&["hearth-types", "hearth-core", "hearth-llm"])),
     (
         "hearth-cli",
         Some(&["hearth-types", "hearth-core", "hearth-server", "hearth-llama", "hearth-llm", "hearth-secrets", "hearth-sync"]),

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use hearth_core::{Core, CoreConfig, ErrorCode};
 
 use crate::output::Output;
-use crate::{commands, doctor, logging, models};
+use crate::{commands, doctor, logging, models, serve};
 
 const EXIT_CODES: &str = "Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, \
                           5 conflict, 6 unusable database, 7 database locked, 8 model unavailable, \
@@ -63,6 +63,11 @@ enum Command {
     Models(models::ModelsCommand),
     /// Ask a model and stream its reply; the exchange is saved as a chat (works offline)
     Chat(models::ChatArgs),
+    /// Run the HTTP API (OpenAI-compatible /v1 and the app API) on loopback
+    Serve(serve::ServeArgs),
+    /// The HTTP API's bearer token
+    #[command(subcommand)]
+    Token(serve::TokenCommand),
 }
 
 /// Errors that end the command, each with the exit code scripts can rely on.
@@ -141,6 +146,8 @@ fn run(command: Command, data_dir: &Path, default_model: &Path, out: &Output) ->
         Command::Chats(cmd) => commands::chats(cmd, &open()?, out),
         Command::Messages(cmd) => commands::messages(cmd, &open()?, out),
         Command::Search(args) => commands::search(args, &open()?, out),
+        Command::Serve(args) => serve::serve(args, Arc::new(open()?), data_dir, default_model),
+        Command::Token(cmd) => serve::token(cmd, data_dir, out),
     }
 }
 

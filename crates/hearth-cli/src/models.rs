@@ -142,22 +142,13 @@ pub(crate) fn chat(args: ChatArgs, core: Arc<Core>, default_path: &Path, out: &O
             core.create_chat(&WorkspaceRef::Id(ws), &title, Some(model.name.clone()))?
         }
     };
-    let registry = core.clone();
-    let engine = LlamaEngine::new(
-        EngineConfig { slots: 1, ..EngineConfig::default() },
-        Arc::new(move |name: &str| {
-            registry
-                .model(name)
-                .map(|m| ModelSpec { name: m.name, path: m.path })
-                .map_err(|_| LlmError::ModelNotFound(name.to_owned()))
-        }),
-    );
+    let engine = local_engine(core.clone(), EngineConfig { slots: 1, ..EngineConfig::default() });
     let cancel = CancelToken::new();
     let on_interrupt = cancel.clone();
     // Ctrl-C stops the reply within one decoding step; what was written is kept as cancelled.
     ctrlc::set_handler(move || on_interrupt.cancel()).map_err(|e| Failure::Other(e.into()))?;
 
-    let request = ReplyRequest { chat: chat.id, text, model: model.name.clone(), params, idempotency_key: None };
+    let request = ReplyRequest::new(chat.id, text, model.name.clone(), params);
     let stdout = std::io::stdout();
     let json = out.is_json();
     let reply = core.reply(&request, &engine, &cancel, |piece| {
@@ -194,6 +185,18 @@ pub(crate) fn chat(args: ChatArgs, core: Arc<Core>, default_path: &Path, out: &O
         return Err(Failure::Interrupted);
     }
     Ok(())
+}
+
+/// The local engine, finding model files through Core's registry.
+pub(crate) fn local_engine(core: Arc<Core>, config: EngineConfig) -> LlamaEngine {
+    LlamaEngine::new(
+        config,
+        Arc::new(move |name: &str| match core.model(name) {
+            Ok(m) => Ok(ModelSpec { name: m.name, path: m.path }),
+            Err(e) if e.code() == hearth_core::ErrorCode::NotFound => Err(LlmError::ModelNotFound(name.to_owned())),
+            Err(e) => Err(LlmError::Engine(format!("reading the model registry: {e}"))),
+        }),
+    )
 }
 
 /// `--workspace`, or the `personal` workspace, created the first time.

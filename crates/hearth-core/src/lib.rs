@@ -24,7 +24,10 @@ use hearth_types::{
 
 pub use error::{Error, ErrorCode, Result};
 pub use hearth_store::{Appended, SCHEMA_VERSION, sqlite_version};
-pub use reply::{Reply, ReplyRequest};
+pub use reply::{Reply, ReplyRequest, StartedReply};
+
+/// Settings Core keeps itself; writing them as plain settings would bypass their checks.
+const RESERVED_SETTINGS: &[&str] = &["default_model"];
 
 /// The file name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "hearth.db";
@@ -243,6 +246,20 @@ impl Core {
         Ok(self.store.write(|w| w.switch_branch(chat, message))?)
     }
 
+    /// The model that answers in a chat: the chat's own, else its workspace's default, else
+    /// the default model.
+    pub fn reply_model(&self, chat: ChatId) -> Result<String> {
+        let chat = self.chat(chat)?;
+        if let Some(m) = chat.model.filter(|m| !m.is_empty()) {
+            return Ok(m);
+        }
+        let ws = self.workspace(&WorkspaceRef::Id(chat.workspace_id))?;
+        if let Some(m) = ws.default_model.filter(|m| !m.is_empty()) {
+            return Ok(m);
+        }
+        self.default_model()?.map(|m| m.name).ok_or_else(|| hearth_llm::LlmError::NoDefaultModel.into())
+    }
+
     // ------------------------------------------------------------ search and status
 
     /// Messages matching `query`, best first.
@@ -250,6 +267,19 @@ impl Core {
         let scope = ws.map(|w| self.workspace(w)).transpose()?.map(|w| w.id);
         let limit = limit.clamp(1, 500);
         Ok(self.store.read(|r| r.search(query, scope, limit))?)
+    }
+
+    /// Local settings (they never sync), by key.
+    pub fn settings(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
+        Ok(self.store.read(|r| r.settings())?)
+    }
+
+    pub fn set_setting(&self, key: &str, value: &serde_json::Value) -> Result<()> {
+        let key = non_blank("key", key)?;
+        if RESERVED_SETTINGS.contains(&key.as_str()) {
+            return Err(ValidationError::new("key", format!("{key:?} is managed by Hearth (use the models API for the default model)")).into());
+        }
+        Ok(self.store.write(|w| w.set_setting(&key, value))?)
     }
 
     /// Schema version, integrity and pending changes of the database.

@@ -1,11 +1,18 @@
 //! Replying in a chat: the driver between the store and a [`ChatModel`].
 //!
-//! One reply is: store the person's message; store an empty assistant message (status
-//! `streaming`) under it; send the branch on screen, with the workspace's system prompt first,
-//! to the model; hand each piece of text to the caller as it arrives; and finally save what
-//! was produced with its status (`complete`, `cancelled` with the partial text, or `error`
-//! with the reason), token counts and latency. The stored reply is never left `streaming`
-//! when this returns.
+//! A reply happens in two steps, so that a server can answer the sender at once and let the
+//! model run in the background:
+//!
+//! 1. [`Core::start_reply`] stores the person's message and an empty assistant message
+//!    (status `streaming`) under it, in one go. Sending again with the same idempotency key
+//!    returns the first pair and starts nothing (`replayed`).
+//! 2. [`Core::run_reply`] sends the question's branch, with the workspace's system prompt
+//!    first, to the model; hands each piece of text to the caller as it arrives; and finally
+//!    saves what was produced with its status (`complete`, `cancelled` with the partial text,
+//!    or `error` with the reason), token counts and latency. The stored reply is never left
+//!    `streaming` when it returns.
+//!
+//! [`Core::reply`] does both, for callers that wait (the CLI).
 
 use hearth_llm::{CancelToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, FinishReason, LlmError, SamplingParams, Usage};
 use hearth_types::{ChatId, Message, MessagePatch, MessageStatus, NewMessage, Role};
@@ -18,9 +25,29 @@ pub struct ReplyRequest {
     pub chat: ChatId,
     /// The person's new message.
     pub text: String,
+    /// Where the message goes; `None` continues the branch on screen.
+    pub parent_id: Option<hearth_types::MessageId>,
     pub model: String,
     pub params: SamplingParams,
     pub idempotency_key: Option<String>,
+}
+
+impl ReplyRequest {
+    pub fn new(chat: ChatId, text: impl Into<String>, model: impl Into<String>, params: SamplingParams) -> Self {
+        Self { chat, text: text.into(), parent_id: None, model: model.into(), params, idempotency_key: None }
+    }
+}
+
+/// A reply that has been set up: both messages are stored.
+#[derive(Clone, Debug)]
+pub struct StartedReply {
+    pub question: Message,
+    /// The assistant's message; `streaming` until [`Core::run_reply`] finishes it.
+    pub answer: Message,
+    /// True when the idempotency key was seen before: these are the first send's messages,
+    /// and nothing needs to run.
+    pub replayed: bool,
+    request: ReplyRequest,
 }
 
 /// The outcome of a reply.
@@ -41,30 +68,42 @@ impl Core {
         request: &ReplyRequest,
         model: &dyn ChatModel,
         cancel: &CancelToken,
-        mut on_text: impl FnMut(&str),
+        on_text: impl FnMut(&str),
     ) -> Result<Reply> {
-        let question = self
-            .add_message(
-                request.chat,
-                &AddMessage { idempotency_key: request.idempotency_key.clone(), ..AddMessage::user(request.text.clone()) },
-            )?
-            .message;
-        // The conversation is the question's own branch, not whatever the chat shows by now
-        // (another reply in the same chat may have moved it).
-        let branch = self.store.read(|r| r.branch_to(question.id))?;
-        let chat = self.chat(request.chat)?;
-        let workspace = self.workspace(&crate::WorkspaceRef::Id(chat.workspace_id))?;
-        let mut messages = Vec::new();
-        if !workspace.system_prompt.trim().is_empty() {
-            messages.push(ChatMessage::new(Role::System, workspace.system_prompt.clone()));
+        let started = self.start_reply(request)?;
+        if started.replayed {
+            let answer = started.answer;
+            return Ok(Reply {
+                question: started.question,
+                finish: None,
+                usage: Usage {
+                    prompt_tokens: answer.prompt_tokens.unwrap_or(0),
+                    completion_tokens: answer.completion_tokens.unwrap_or(0),
+                    cached_prompt_tokens: 0,
+                },
+                answer,
+                timings: hearth_llm::Timings::default(),
+            });
         }
-        messages.extend(
-            branch
-                .iter()
-                .filter(|m| m.status == MessageStatus::Complete)
-                .map(|m| ChatMessage::new(m.role, m.content.clone())),
-        );
+        self.run_reply(started, model, cancel, on_text)
+    }
 
+    /// Stores the question and the empty reply (see the module docs).
+    pub fn start_reply(&self, request: &ReplyRequest) -> Result<StartedReply> {
+        let add = AddMessage {
+            parent_id: request.parent_id,
+            idempotency_key: request.idempotency_key.clone(),
+            ..AddMessage::user(request.text.clone())
+        };
+        let appended = self.add_message(request.chat, &add)?;
+        let question = appended.message;
+        if !appended.created {
+            let earlier = self.store.read(|r| r.children(question.id))?.into_iter().find(|m| m.role == Role::Assistant);
+            if let Some(answer) = earlier {
+                return Ok(StartedReply { question, answer, replayed: true, request: request.clone() });
+            }
+            // The first send stored the question but died before its reply: reply now.
+        }
         let pending = NewMessage {
             model: Some(request.model.clone()),
             provider: Some("local".into()),
@@ -73,11 +112,23 @@ impl Core {
         };
         let answer = self.store.write(|w| w.append_message(&pending))?.message;
         tracing::info!(chat = %request.chat, message = %answer.id, model = %request.model, "reply started");
+        Ok(StartedReply { question, answer, replayed: false, request: request.clone() })
+    }
 
-        let started = std::time::Instant::now();
-        let chat_request = ChatRequest { model: request.model.clone(), messages, params: request.params.clone() };
+    /// Runs the model for a started reply and saves the outcome (see the module docs).
+    pub fn run_reply(
+        &self,
+        started: StartedReply,
+        model: &dyn ChatModel,
+        cancel: &CancelToken,
+        mut on_text: impl FnMut(&str),
+    ) -> Result<Reply> {
+        let StartedReply { question, answer, request, .. } = started;
+        let clock = std::time::Instant::now();
         let mut text = String::new();
-        let outcome: Result<(FinishReason, Usage, hearth_llm::Timings), LlmError> = (|| {
+        let outcome: Result<(FinishReason, Usage, hearth_llm::Timings)> = (|| {
+            let messages = self.conversation(&question)?;
+            let chat_request = ChatRequest { model: request.model.clone(), messages, params: request.params.clone() };
             let stream = model.chat(chat_request, cancel.clone())?;
             for event in stream {
                 match event? {
@@ -88,9 +139,9 @@ impl Core {
                     ChatEvent::Finished { reason, usage, timings } => return Ok((reason, usage, timings)),
                 }
             }
-            Err(LlmError::Engine("the reply ended without finishing".into()))
+            Err(LlmError::Engine("the reply ended without finishing".into()).into())
         })();
-        let latency_ms = started.elapsed().as_millis() as u64;
+        let latency_ms = clock.elapsed().as_millis() as u64;
 
         match outcome {
             Ok((reason, usage, timings)) => {
@@ -117,8 +168,27 @@ impl Core {
                 };
                 self.update_message(answer.id, &patch)?;
                 tracing::warn!(message = %answer.id, error = %e, "reply failed");
-                Err(e.into())
+                Err(e)
             }
         }
+    }
+
+    /// What the model reads: the workspace's system prompt, then the question's own branch
+    /// (not whatever the chat shows by now: another reply in the same chat may have moved it).
+    fn conversation(&self, question: &Message) -> Result<Vec<ChatMessage>> {
+        let branch = self.store.read(|r| r.branch_to(question.id))?;
+        let chat = self.chat(question.chat_id)?;
+        let workspace = self.workspace(&crate::WorkspaceRef::Id(chat.workspace_id))?;
+        let mut messages = Vec::new();
+        if !workspace.system_prompt.trim().is_empty() {
+            messages.push(ChatMessage::new(Role::System, workspace.system_prompt.clone()));
+        }
+        messages.extend(
+            branch
+                .iter()
+                .filter(|m| m.status == MessageStatus::Complete)
+                .map(|m| ChatMessage::new(m.role, m.content.clone())),
+        );
+        Ok(messages)
     }
 }

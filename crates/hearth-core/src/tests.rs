@@ -132,7 +132,7 @@ mod scripted {
             Ok(ChatStream::new(rx, cancel))
         }
 
-        fn embed(&self, _: &str, _: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
+        fn embed(&self, _: &str, _: &[hearth_llm::EmbedInput]) -> Result<Vec<Vec<f32>>, LlmError> {
             Ok(Vec::new())
         }
     }
@@ -146,7 +146,7 @@ fn reply_setup(system_prompt: &str) -> (Core, ChatId) {
 }
 
 fn request(chat: ChatId, text: &str) -> ReplyRequest {
-    ReplyRequest { chat, text: text.into(), model: "m".into(), params: hearth_llm::SamplingParams::greedy(8), idempotency_key: None }
+    ReplyRequest::new(chat, text, "m", hearth_llm::SamplingParams::greedy(8))
 }
 
 #[test]

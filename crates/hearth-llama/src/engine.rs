@@ -11,9 +11,9 @@ use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use hearth_llm::{CancelToken, ChatModel, ChatRequest, ChatStream, LlmError};
+use hearth_llm::{CancelToken, ChatModel, ChatRequest, ChatStream, CompletionRequest, EmbedInput, LlmError, ModelHost, SamplingParams};
 
-use crate::worker::{self, ChatJob, Command, EmbedJob};
+use crate::worker::{self, ChatJob, Command, EmbedJob, LoadJob, Prompt};
 
 /// How the engine runs models.
 #[derive(Clone, Debug)]
@@ -100,6 +100,20 @@ impl LlamaEngine {
         let _ = self.commands.send(Command::Unload);
     }
 
+    /// Hands a generation request to the worker and waits until it is accepted.
+    fn start(&self, model: &str, prompt: Prompt, params: SamplingParams, cancel: CancelToken) -> Result<ChatStream, LlmError> {
+        params.validate()?;
+        let spec = (self.resolve)(model)?;
+        let (ack, accepted) = mpsc::sync_channel(1);
+        let (events, stream) = mpsc::channel();
+        self.send(Command::Chat(ChatJob { spec, prompt, params, cancel: cancel.clone(), events, ack, received: Instant::now() }))?;
+        match accepted.recv() {
+            Ok(Ok(())) => Ok(ChatStream::new(stream, cancel)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(LlmError::Engine("the inference thread stopped before taking the request".into())),
+        }
+    }
+
     fn send(&self, command: Command) -> Result<(), LlmError> {
         self.commands.send(command).map_err(|_| LlmError::Engine("the inference thread has stopped".into()))
     }
@@ -118,36 +132,43 @@ impl Drop for LlamaEngine {
 
 impl ChatModel for LlamaEngine {
     fn chat(&self, request: ChatRequest, cancel: CancelToken) -> Result<ChatStream, LlmError> {
-        request.params.validate()?;
         if request.messages.is_empty() {
             return Err(LlmError::Invalid { field: "messages", reason: "must hold at least one message".into() });
         }
-        let spec = (self.resolve)(&request.model)?;
-        let (ack, accepted) = mpsc::sync_channel(1);
-        let (events, stream) = mpsc::channel();
-        self.send(Command::Chat(ChatJob {
-            spec,
-            messages: request.messages,
-            params: request.params,
-            cancel: cancel.clone(),
-            events,
-            ack,
-            received: Instant::now(),
-        }))?;
-        match accepted.recv() {
-            Ok(Ok(())) => Ok(ChatStream::new(stream, cancel)),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(LlmError::Engine("the inference thread stopped before taking the request".into())),
-        }
+        self.start(&request.model, Prompt::Chat(request.messages), request.params, cancel)
     }
 
-    fn embed(&self, model: &str, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
-        if texts.is_empty() {
+    fn complete(&self, request: CompletionRequest, cancel: CancelToken) -> Result<ChatStream, LlmError> {
+        if request.prompt.is_empty() {
+            return Err(LlmError::Invalid { field: "prompt", reason: "must not be empty".into() });
+        }
+        self.start(&request.model, Prompt::Raw(request.prompt), request.params, cancel)
+    }
+
+    fn embed(&self, model: &str, inputs: &[EmbedInput]) -> Result<Vec<Vec<f32>>, LlmError> {
+        if inputs.is_empty() {
             return Ok(Vec::new());
         }
         let spec = (self.resolve)(model)?;
         let (reply, answer) = mpsc::channel();
-        self.send(Command::Embed(EmbedJob { spec, texts: texts.to_vec(), reply }))?;
+        self.send(Command::Embed(EmbedJob { spec, inputs: inputs.to_vec(), reply }))?;
         answer.recv().map_err(|_| LlmError::Engine("the inference thread stopped before answering".into()))?
+    }
+}
+
+impl ModelHost for LlamaEngine {
+    fn load(&self, model: &str) -> Result<(), LlmError> {
+        let spec = (self.resolve)(model)?;
+        let (reply, answer) = mpsc::channel();
+        self.send(Command::Load(LoadJob { spec, reply }))?;
+        answer.recv().map_err(|_| LlmError::Engine("the inference thread stopped before answering".into()))?
+    }
+
+    fn unload(&self) {
+        LlamaEngine::unload(self);
+    }
+
+    fn loaded(&self) -> Option<String> {
+        self.status().loaded
     }
 }

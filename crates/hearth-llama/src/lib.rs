@@ -14,6 +14,7 @@
 mod describe;
 mod engine;
 pub mod gguf;
+mod grammar;
 mod sampler;
 mod template;
 mod text;

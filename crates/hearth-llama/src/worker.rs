@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::time::Instant;
 
-use hearth_llm::{CancelToken, ChatEvent, ChatMessage, FinishReason, LlmError, SamplingParams, Timings, Usage};
+use hearth_llm::{CancelToken, ChatEvent, ChatMessage, EmbedInput, FinishReason, LlmError, SamplingParams, Timings, Usage};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
 use llama_cpp_2::llama_backend::LlamaBackend;
@@ -33,6 +33,7 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::token::LlamaToken;
 
 use crate::engine::{EngineConfig, EngineStatus, ModelSpec};
+use crate::grammar::Constraint;
 use crate::sampler::Sampler;
 use crate::template;
 use crate::text::TextStream;
@@ -40,13 +41,22 @@ use crate::text::TextStream;
 pub(crate) enum Command {
     Chat(ChatJob),
     Embed(EmbedJob),
+    Load(LoadJob),
     Status(Sender<EngineStatus>),
     Unload,
 }
 
+/// What a request asks the model to continue.
+pub(crate) enum Prompt {
+    /// A conversation, formatted with the model's chat template.
+    Chat(Vec<ChatMessage>),
+    /// Raw text, as is (the legacy completions API).
+    Raw(String),
+}
+
 pub(crate) struct ChatJob {
     pub(crate) spec: ModelSpec,
-    pub(crate) messages: Vec<ChatMessage>,
+    pub(crate) prompt: Prompt,
     pub(crate) params: SamplingParams,
     pub(crate) cancel: CancelToken,
     pub(crate) events: Sender<Result<ChatEvent, LlmError>>,
@@ -57,8 +67,13 @@ pub(crate) struct ChatJob {
 
 pub(crate) struct EmbedJob {
     pub(crate) spec: ModelSpec,
-    pub(crate) texts: Vec<String>,
+    pub(crate) inputs: Vec<EmbedInput>,
     pub(crate) reply: Sender<Result<Vec<Vec<f32>>, LlmError>>,
+}
+
+pub(crate) struct LoadJob {
+    pub(crate) spec: ModelSpec,
+    pub(crate) reply: Sender<Result<(), LlmError>>,
 }
 
 impl Command {
@@ -66,6 +81,7 @@ impl Command {
         match self {
             Command::Chat(j) => Some(&j.spec),
             Command::Embed(j) => Some(&j.spec),
+            Command::Load(j) => Some(&j.spec),
             Command::Status(_) | Command::Unload => None,
         }
     }
@@ -76,6 +92,9 @@ impl Command {
                 let _ = j.ack.send(Err(error));
             }
             Command::Embed(j) => {
+                let _ = j.reply.send(Err(error));
+            }
+            Command::Load(j) => {
                 let _ = j.reply.send(Err(error));
             }
             Command::Status(reply) => {
@@ -235,6 +254,8 @@ struct Active {
     prompt_done: usize,
     cached_prompt: usize,
     sampler: Sampler,
+    /// The grammar a structured reply follows.
+    constraint: Option<Constraint>,
     text: TextStream,
     /// The last sampled token, which the next step decodes.
     pending: Option<LlamaToken>,
@@ -257,6 +278,7 @@ struct Slot {
 struct Waiting {
     job: ChatJob,
     prompt: Vec<LlamaToken>,
+    constraint: Option<Constraint>,
     load_ms: Option<f64>,
 }
 
@@ -348,14 +370,17 @@ fn serve(
 
     loop {
         if let Some(command) = incoming.take() {
-            if matches!(command, Command::Chat(_) | Command::Embed(_)) {
+            if matches!(command, Command::Chat(_) | Command::Embed(_) | Command::Load(_)) {
                 unload_at = Instant::now() + config.keep_alive;
             }
             match command {
                 Command::Chat(job) if &job.spec == spec => server.admit(job, pending_load_ms.take()),
                 Command::Embed(job) if &job.spec == spec => {
-                    let result = embed(backend, model, &mut embed_ctx, &server.geometry, &job.texts);
+                    let result = embed(backend, model, &mut embed_ctx, &server.geometry, &job.inputs);
                     let _ = job.reply.send(result);
+                }
+                Command::Load(job) if &job.spec == spec => {
+                    let _ = job.reply.send(Ok(()));
                 }
                 Command::Status(reply) => {
                     let _ = reply.send(server.status());
@@ -422,8 +447,14 @@ impl Server<'_> {
 
     /// Formats and tokenizes the prompt, refuses it if it cannot fit, else queues it.
     fn admit(&mut self, job: ChatJob, load_ms: Option<f64>) {
-        let text = template::format(self.model, &self.architecture, &job.messages);
-        let prompt = self.model.vocab().tokenize(text.as_bytes(), true, true);
+        let prompt = match &job.prompt {
+            Prompt::Chat(messages) => {
+                let text = template::format(self.model, &self.architecture, messages);
+                self.model.vocab().tokenize(text.as_bytes(), true, true)
+            }
+            // Raw text is the user's own: markers like `<start_of_turn>` in it stay text.
+            Prompt::Raw(text) => self.model.vocab().tokenize(text.as_bytes(), true, false),
+        };
         // The prompt plus at least one generated token must fit in a slot's context.
         if prompt.is_empty() || prompt.len() as u64 + 1 > u64::from(self.geometry.per_slot) {
             let _ = job.ack.send(Err(LlmError::ContextOverflow {
@@ -432,8 +463,15 @@ impl Server<'_> {
             }));
             return;
         }
+        let constraint = match job.params.format.as_ref().map(|f| Constraint::new(self.model, f)).transpose() {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = job.ack.send(Err(e));
+                return;
+            }
+        };
         if job.ack.send(Ok(())).is_ok() {
-            self.waiting.push_back(Waiting { job, prompt, load_ms });
+            self.waiting.push_back(Waiting { job, prompt, constraint, load_ms });
         }
     }
 
@@ -489,6 +527,7 @@ impl Server<'_> {
                 prompt_done: keep,
                 cached_prompt: keep,
                 sampler,
+                constraint: w.constraint,
                 text,
                 pending: None,
                 generated: 0,
@@ -574,7 +613,11 @@ impl Server<'_> {
                 a.prompt_done += tokens.len();
             }
             let Some(at) = logits_at else { continue };
-            let token = LlamaToken(a.sampler.sample(ctx.get_logits_ith(at)));
+            let logits = ctx.get_logits_ith(at);
+            let token = LlamaToken(match a.constraint.as_mut() {
+                Some(c) => c.sample(&mut a.sampler, logits),
+                None => a.sampler.sample(logits),
+            });
             a.sampler.accept(token.0);
             let now = Instant::now();
             if a.first_token.is_none() {
@@ -641,7 +684,7 @@ fn embed<'m>(
     model: &'m LlamaModel,
     ctx: &mut Option<LlamaContext<'m>>,
     geometry: &Geometry,
-    texts: &[String],
+    inputs: &[EmbedInput],
 ) -> Result<Vec<Vec<f32>>, LlmError> {
     const SEQS: u32 = 8;
     const CONTEXT: u32 = 2048;
@@ -663,11 +706,30 @@ fn embed<'m>(
     }
     let ctx = ctx.as_mut().expect("created above");
     let vocab = model.vocab();
-    let tokenized: Vec<Vec<LlamaToken>> = texts.iter().map(|t| vocab.tokenize(t.as_bytes(), true, false)).collect();
+    let n_vocab = vocab.n_tokens().max(0) as u32;
+    let mut tokenized: Vec<Vec<LlamaToken>> = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        tokenized.push(match input {
+            EmbedInput::Text(t) => vocab.tokenize(t.as_bytes(), true, false),
+            // llama.cpp aborts the process on a token id outside the vocabulary.
+            EmbedInput::Tokens(ids) if ids.is_empty() => {
+                return Err(LlmError::Invalid { field: "input", reason: "a token list must not be empty".into() });
+            }
+            EmbedInput::Tokens(ids) => match ids.iter().find(|&&id| id >= n_vocab) {
+                Some(bad) => {
+                    return Err(LlmError::Invalid {
+                        field: "input",
+                        reason: format!("token {bad} is outside the model's vocabulary of {n_vocab}"),
+                    });
+                }
+                None => ids.iter().map(|&id| LlamaToken(id as i32)).collect(),
+            },
+        });
+    }
     if let Some(long) = tokenized.iter().find(|t| t.len() > CONTEXT as usize) {
         return Err(LlmError::ContextOverflow { prompt_tokens: long.len() as u32, context: CONTEXT });
     }
-    let mut out = Vec::with_capacity(texts.len());
+    let mut out = Vec::with_capacity(inputs.len());
     let mut batch = LlamaBatch::new(CONTEXT as usize, 1);
     let mut group: Vec<usize> = Vec::new();
     let mut flush = |group: &mut Vec<usize>, batch: &mut LlamaBatch<'_>, out: &mut Vec<Vec<f32>>| -> Result<(), LlmError> {

@@ -21,7 +21,7 @@ use hearth_types::Role;
 use serde::{Deserialize, Serialize};
 
 pub use error::LlmError;
-pub use params::SamplingParams;
+pub use params::{ResponseFormat, SamplingParams};
 
 /// One turn of the conversation sent to a model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -42,6 +42,22 @@ pub struct ChatRequest {
     pub model: String,
     pub messages: Vec<ChatMessage>,
     pub params: SamplingParams,
+}
+
+/// A request to continue raw text (no chat template): the legacy completions API, editor
+/// autocomplete.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompletionRequest {
+    pub model: String,
+    pub prompt: String,
+    pub params: SamplingParams,
+}
+
+/// What to embed: text, or token ids of the model's own vocabulary (as the OpenAI API allows).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EmbedInput {
+    Text(String),
+    Tokens(Vec<u32>),
 }
 
 /// Why a reply ended.
@@ -158,6 +174,11 @@ impl CancelToken {
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
+
+    /// Whether two tokens are clones of one another.
+    pub fn same(&self, other: &CancelToken) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// Anything that can answer a chat: the local engine, later remote providers.
@@ -167,7 +188,24 @@ pub trait ChatModel: Send + Sync {
     fn chat(&self, request: ChatRequest, cancel: CancelToken) -> Result<ChatStream, LlmError>;
 
     /// One embedding per text, pooled and L2-normalized.
-    fn embed(&self, model: &str, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError>;
+    fn embed(&self, model: &str, inputs: &[EmbedInput]) -> Result<Vec<Vec<f32>>, LlmError>;
+
+    /// Continues raw text. Models that only chat refuse it.
+    fn complete(&self, request: CompletionRequest, cancel: CancelToken) -> Result<ChatStream, LlmError> {
+        let _ = (request, cancel);
+        Err(LlmError::Unsupported("this model only takes chat requests".into()))
+    }
+}
+
+/// Managing the models a [`ChatModel`] runs: what the HTTP API's model routes need beyond
+/// chatting. The local engine implements it; the registry itself lives in Core.
+pub trait ModelHost: ChatModel {
+    /// Loads a model now (instead of on its first request).
+    fn load(&self, model: &str) -> Result<(), LlmError>;
+    /// Unloads the loaded model once its requests are done.
+    fn unload(&self);
+    /// The model loaded right now, if any.
+    fn loaded(&self) -> Option<String>;
 }
 
 /// Cosine similarity of two normalized embeddings (their dot product).

@@ -25,6 +25,18 @@ pub struct SamplingParams {
     /// Keep generating past the model's end-of-turn token (until `max_tokens`), as
     /// benchmarks do to measure a fixed number of tokens.
     pub ignore_eos: bool,
+    /// Constrains the reply's shape (JSON output); `None` is free text.
+    pub format: Option<ResponseFormat>,
+}
+
+/// A shape the reply must have, enforced while sampling (a grammar), not checked afterwards.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseFormat {
+    /// Any JSON object.
+    JsonObject,
+    /// JSON matching this JSON Schema.
+    JsonSchema(serde_json::Value),
 }
 
 impl Default for SamplingParams {
@@ -40,6 +52,7 @@ impl Default for SamplingParams {
             max_tokens: 512,
             stop: Vec::new(),
             ignore_eos: false,
+            format: None,
         }
     }
 }

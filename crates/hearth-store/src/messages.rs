@@ -197,6 +197,15 @@ impl Reader<'_> {
             .optional()?)
     }
 
+    /// The live messages directly under `parent`, oldest first (its replies and their edits).
+    pub fn children(&self, parent: MessageId) -> Result<Vec<Message>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM messages m WHERE m.parent_id = ?1 AND m.deleted_at IS NULL ORDER BY m.created_at, m.id"
+        ))?;
+        let rows = stmt.query_map([parent.to_string()], from_row)?.collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     /// The chat along its active branch, root first, each message with its sibling position.
     pub fn thread(&self, chat_id: ChatId) -> Result<Thread> {
         let chat = self.chat(chat_id)?;

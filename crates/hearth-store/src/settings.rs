@@ -23,4 +23,16 @@ impl Reader<'_> {
             .optional()?;
         Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     }
+
+    /// Every setting, by key.
+    pub fn settings(&self) -> Result<serde_json::Map<String, Value>> {
+        let mut stmt = self.conn.prepare_cached("SELECT key, value FROM settings ORDER BY key")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = serde_json::Map::new();
+        for row in rows {
+            let (key, text) = row?;
+            out.insert(key, serde_json::from_str(&text).unwrap_or(Value::Null));
+        }
+        Ok(out)
+    }
 }

@@ -10,6 +10,8 @@ mod error;
 mod hlc;
 mod ids;
 mod inputs;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod records;
 mod values;
 

@@ -9,6 +9,7 @@ use crate::{ChatId, Handle, MessageId, MessageStatus, ModelId, Role, Timestamp, 
 
 /// A workspace: a named context for chats with its own prompt, tone and defaults.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Workspace {
     pub id: WorkspaceId,
     pub name: String,
@@ -19,6 +20,7 @@ pub struct Workspace {
     pub system_prompt: String,
     pub knowledge_base: String,
     pub default_model: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub settings: serde_json::Map<String, serde_json::Value>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -26,6 +28,7 @@ pub struct Workspace {
 
 /// A chat in a workspace.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Chat {
     pub id: ChatId,
     pub workspace_id: WorkspaceId,
@@ -44,6 +47,7 @@ pub struct Chat {
 /// One message. Messages form a tree through `parent_id`: an edit or a regeneration adds a
 /// sibling, never overwrites.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Message {
     pub id: MessageId,
     pub chat_id: ChatId,
@@ -64,6 +68,7 @@ pub struct Message {
 
 /// A message on the active branch, with where it sits among its siblings (`< 2/3 >`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BranchMessage {
     #[serde(flatten)]
     pub message: Message,
@@ -74,6 +79,7 @@ pub struct BranchMessage {
 
 /// A chat read along its active branch, root first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Thread {
     pub chat: Chat,
     pub messages: Vec<BranchMessage>,
@@ -81,13 +87,16 @@ pub struct Thread {
 
 /// An excerpt of a message around the matched terms. `highlights` are byte ranges into `text`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Snippet {
     pub text: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<u64>>))]
     pub highlights: Vec<(usize, usize)>,
 }
 
 /// One search result, best first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchHit {
     pub message_id: MessageId,
     pub chat_id: ChatId,
@@ -121,9 +130,11 @@ impl ModelSource {
 
 /// A GGUF model file on this device, as its header describes it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LocalModel {
     pub id: ModelId,
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub path: std::path::PathBuf,
     pub size: u64,
     pub sha256: String,

@@ -1,0 +1,139 @@
+//! `hearth serve` and `hearth token show`: the HTTP API on loopback and its bearer token.
+//!
+//! The token is `HEARTH_API_TOKEN` when set; otherwise it is made at first start (32 random
+//! bytes, hex) and kept in `<data dir>/api-token`, readable only by the user (0600), outside
+//! SQLite so that it never syncs. The keychain takes it over with the secrets issue.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use hearth_core::Core;
+use hearth_server::{Api, ServerConfig};
+use hearth_types::ModelSource;
+
+use crate::cli::{CmdResult, Failure};
+use crate::models::{ensure_default_model, local_engine};
+use crate::output::Output;
+
+/// The file that holds the generated token, inside the data directory.
+const TOKEN_FILE: &str = "api-token";
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on; anything but loopback needs --allow-remote
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Port to listen on (0 picks a free one)
+    #[arg(long, env = "HEARTH_PORT", default_value_t = 7337)]
+    port: u16,
+    /// Allow listening on a non-loopback address (other machines can then reach the API)
+    #[arg(long)]
+    allow_remote: bool,
+    /// Another host name requests may be addressed to (repeatable)
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    allowed_hosts: Vec<String>,
+    /// A web origin allowed to call the API from a browser (repeatable)
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Print the API token (made now if there is none yet)
+    Show,
+}
+
+pub(crate) fn token(cmd: TokenCommand, data_dir: &Path, out: &Output) -> CmdResult {
+    match cmd {
+        TokenCommand::Show => {
+            let token = api_token(data_dir)?;
+            out.show(&serde_json::json!({ "token": token }), || token.clone());
+        }
+    }
+    Ok(())
+}
+
+/// `HEARTH_API_TOKEN`, else the stored token, else a new one stored now.
+fn api_token(data_dir: &Path) -> anyhow::Result<String> {
+    if let Ok(t) = std::env::var("HEARTH_API_TOKEN")
+        && !t.trim().is_empty()
+    {
+        return Ok(t.trim().to_owned());
+    }
+    let path = data_dir.join(TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading the API token from {}", path.display())),
+    }
+    let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    write_private(&path, &token).with_context(|| format!("storing the API token in {}", path.display()))?;
+    Ok(token)
+}
+
+/// Writes a file only its owner can read, replacing any earlier one atomically.
+fn write_private(path: &PathBuf, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+pub(crate) fn serve(args: ServeArgs, core: Arc<Core>, data_dir: &Path, default_model: &Path) -> CmdResult {
+    if !args.host.is_loopback() && !args.allow_remote {
+        return Err(Failure::Core(
+            hearth_types::ValidationError::new("host", format!("{} is not a loopback address; pass --allow-remote to listen on it", args.host)).into(),
+        ));
+    }
+    if !args.host.is_loopback() {
+        eprintln!("hearth: WARNING: listening on {}: other machines can reach this API (it still needs the token)", args.host);
+    }
+    ensure_default_model(&core, default_model)?;
+    let token = api_token(data_dir)?;
+    let config = ServerConfig { allowed_hosts: args.allowed_hosts, cors_origins: args.cors_origins, ..ServerConfig::new(token) };
+    let engine = Arc::new(local_engine(core.clone(), hearth_llama::EngineConfig::default()));
+    let describe: hearth_server::Describe = Arc::new(|path: &Path, name: Option<&str>| {
+        hearth_llama::describe(path, name, ModelSource::Import).map_err(|e| hearth_types::ValidationError::new("path", e.to_string()))
+    });
+    let api = Api::new(core, engine, describe, config);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let addr = SocketAddr::new(args.host, args.port);
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+        let local = listener.local_addr()?;
+        tracing::info!(%local, "serving the API");
+        // Scripts and tests wait for this line; it is printed only once connections are accepted.
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "hearth: listening on http://{local}")?;
+        stdout.flush()?;
+        drop(stdout);
+        hearth_server::serve(listener, api, shutdown_signal(), Duration::from_secs(10)).await?;
+        tracing::info!("stopped");
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing the SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

@@ -1,0 +1,98 @@
+//! Structured output: the reply is held to a JSON Schema (or to "any JSON object") while it
+//! is sampled, not checked afterwards.
+//!
+//! llama.cpp converts the schema to a GBNF grammar and its grammar sampler says which tokens
+//! may come next. Asking it about the whole vocabulary (262,144 tokens for Gemma 3) for every
+//! token is slow (seconds per token: JSON grammars have many alternative states), so
+//! [`Constraint::sample`] first samples as usual and asks about that one token (llama.cpp's
+//! own sampler does the same). When the grammar refuses it, the choice is made again among
+//! the allowed tokens of a shortlist of the most likely ones, and only when none of those is
+//! allowed, among the allowed tokens of the whole vocabulary. For greedy decoding the
+//! shortlist gives exactly the full search's answer (the most likely allowed token is in it
+//! whenever any allowed token is); for sampling it cuts off allowed tokens too unlikely to
+//! matter.
+
+use hearth_llm::{LlmError, ResponseFormat};
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+
+use crate::sampler::Sampler;
+
+/// How many of the most likely tokens the grammar is asked about before the whole vocabulary.
+const SHORTLIST: usize = 512;
+
+/// A grammar that a reply's tokens must follow.
+pub(crate) struct Constraint {
+    grammar: LlamaSampler,
+    masked: Vec<f32>,
+}
+
+impl std::fmt::Debug for Constraint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Constraint").finish_non_exhaustive()
+    }
+}
+
+impl Constraint {
+    pub(crate) fn new(model: &LlamaModel, format: &ResponseFormat) -> Result<Self, LlmError> {
+        let schema = match format {
+            ResponseFormat::JsonObject => serde_json::json!({ "type": "object" }),
+            ResponseFormat::JsonSchema(schema) => schema.clone(),
+        };
+        let invalid = |reason: String| LlmError::Invalid { field: "response_format", reason };
+        let gbnf = llama_cpp_2::json_schema_to_grammar(&schema.to_string())
+            .map_err(|e| invalid(format!("the JSON schema cannot be turned into a grammar ({e})")))?;
+        let grammar = LlamaSampler::grammar(model, &gbnf, "root")
+            .map_err(|e| invalid(format!("the schema's grammar was refused ({e})")))?;
+        Ok(Self { grammar, masked: Vec::new() })
+    }
+
+    /// Picks the next token among those the grammar allows, and advances the grammar.
+    pub(crate) fn sample(&mut self, sampler: &mut Sampler, logits: &[f32]) -> i32 {
+        let first = sampler.sample(logits);
+        let token = if self.allows(first, logits) {
+            first
+        } else if self.mask(logits, Some(SHORTLIST)) {
+            sampler.sample(&self.masked)
+        } else {
+            self.mask(logits, None);
+            sampler.sample(&self.masked)
+        };
+        self.grammar.accept(LlamaToken(token));
+        token
+    }
+
+    /// Fills `masked` with the logits of the tokens the grammar allows (the rest -inf),
+    /// looking only at the `shortlist` most likely tokens when given. Returns whether any
+    /// token is allowed.
+    fn mask(&mut self, logits: &[f32], shortlist: Option<usize>) -> bool {
+        let mut candidates: Vec<LlamaTokenData> =
+            logits.iter().enumerate().map(|(i, &l)| LlamaTokenData::new(LlamaToken(i as i32), l, 0.0)).collect();
+        if let Some(k) = shortlist.filter(|&k| k < candidates.len()) {
+            candidates.select_nth_unstable_by(k, |a, b| b.logit().total_cmp(&a.logit()));
+            candidates.truncate(k);
+        }
+        let mut array = LlamaTokenDataArray::new(candidates, false);
+        array.apply_sampler(&mut self.grammar);
+        self.masked.clear();
+        self.masked.resize(logits.len(), f32::NEG_INFINITY);
+        let mut any = false;
+        for d in &array.data {
+            if d.logit().is_finite() {
+                self.masked[d.id().0 as usize] = d.logit();
+                any = true;
+            }
+        }
+        any
+    }
+
+    fn allows(&mut self, token: i32, logits: &[f32]) -> bool {
+        let logit = logits.get(token as usize).copied().unwrap_or(f32::NEG_INFINITY);
+        let mut one = LlamaTokenDataArray::new(vec![LlamaTokenData::new(LlamaToken(token), logit, 0.0)], false);
+        one.apply_sampler(&mut self.grammar);
+        one.data[0].logit().is_finite()
+    }
+}

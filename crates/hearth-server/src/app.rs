@@ -1,0 +1,499 @@
+//! The app's own API under `/api/v1`: workspaces, chats, messages and replies, search,
+//! models and settings. Each handler parses its input into Hearth's types, calls one Core
+//! (or model host) method on a blocking thread and maps the result.
+
+use std::convert::Infallible;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use hearth_core::{ReplyRequest, WorkspaceRef};
+use hearth_llm::SamplingParams;
+use hearth_types::{
+    Chat, ChatId, ChatPatch, Handle, LocalModel, Message, MessageId, NewWorkspace, SearchHit, Thread, Timezone, Workspace,
+    WorkspacePatch,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tokio_stream::StreamExt as _;
+use tokio_stream::wrappers::ReceiverStream;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::replies::ReplyEvent;
+use crate::{ApiJson, AppState, blocking};
+
+fn workspace_ref(s: &str) -> ApiResult<WorkspaceRef> {
+    Ok(s.parse::<WorkspaceRef>()?)
+}
+
+fn chat_id(s: &str) -> ApiResult<ChatId> {
+    Ok(ChatId::parse_field(s, "chat_id")?)
+}
+
+fn message_id(s: &str) -> ApiResult<MessageId> {
+    Ok(MessageId::parse_field(s, "message_id")?)
+}
+
+// ------------------------------------------------------------------ workspaces
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WorkspaceFields {
+    name: Option<String>,
+    handle: Option<String>,
+    description: Option<String>,
+    tone: Option<String>,
+    timezone: Option<String>,
+    system_prompt: Option<String>,
+    knowledge_base: Option<String>,
+    /// An empty string clears it.
+    default_model: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    settings: Option<Map<String, Value>>,
+}
+
+impl WorkspaceFields {
+    fn patch(self) -> ApiResult<WorkspacePatch> {
+        Ok(WorkspacePatch {
+            name: self.name,
+            handle: self.handle.as_deref().map(Handle::parse).transpose()?,
+            description: self.description,
+            tone: self.tone,
+            timezone: self.timezone.as_deref().map(Timezone::parse).transpose()?,
+            system_prompt: self.system_prompt,
+            knowledge_base: self.knowledge_base,
+            default_model: self.default_model.map(|m| Some(m).filter(|m| !m.is_empty())),
+            settings: self.settings,
+        })
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/workspaces", tag = "workspaces",
+    responses((status = 200, body = Vec<Workspace>), (status = 401, body = ErrorBody)))]
+pub(crate) async fn list_workspaces(State(state): State<AppState>) -> ApiResult<Json<Vec<Workspace>>> {
+    Ok(Json(blocking(&state, |core| core.workspaces()).await?))
+}
+
+/// Creates a workspace; `name` and `handle` are required.
+#[utoipa::path(post, path = "/api/v1/workspaces", tag = "workspaces", request_body = WorkspaceFields,
+    responses((status = 201, body = Workspace), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn create_workspace(State(state): State<AppState>, ApiJson(fields): ApiJson<WorkspaceFields>) -> ApiResult<(StatusCode, Json<Workspace>)> {
+    let name = fields.name.clone().ok_or_else(|| ApiError::invalid("name", "is required"))?;
+    let handle = fields.handle.clone().ok_or_else(|| ApiError::invalid("handle", "is required"))?;
+    let mut new = NewWorkspace::new(&name, Handle::parse(&handle)?)?;
+    let patch = fields.patch()?;
+    new.description = patch.description.unwrap_or_default();
+    new.tone = patch.tone.unwrap_or_default();
+    new.timezone = patch.timezone.unwrap_or_default();
+    new.system_prompt = patch.system_prompt.unwrap_or_default();
+    new.knowledge_base = patch.knowledge_base.unwrap_or_default();
+    new.default_model = patch.default_model.flatten();
+    new.settings = patch.settings.unwrap_or_default();
+    let ws = blocking(&state, move |core| core.create_workspace(&new)).await?;
+    Ok((StatusCode::CREATED, Json(ws)))
+}
+
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace}", tag = "workspaces",
+    params(("workspace" = String, Path, description = "id or handle")),
+    responses((status = 200, body = Workspace), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_workspace(State(state): State<AppState>, Path(ws): Path<String>) -> ApiResult<Json<Workspace>> {
+    let ws = workspace_ref(&ws)?;
+    Ok(Json(blocking(&state, move |core| core.workspace(&ws)).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/workspaces/{workspace}", tag = "workspaces", request_body = WorkspaceFields,
+    params(("workspace" = String, Path, description = "id or handle")),
+    responses((status = 200, body = Workspace), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn update_workspace(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+    ApiJson(fields): ApiJson<WorkspaceFields>,
+) -> ApiResult<Json<Workspace>> {
+    let ws = workspace_ref(&ws)?;
+    let patch = fields.patch()?;
+    Ok(Json(blocking(&state, move |core| core.update_workspace(&ws, &patch)).await?))
+}
+
+/// Deletes a workspace and its chats.
+#[utoipa::path(delete, path = "/api/v1/workspaces/{workspace}", tag = "workspaces",
+    params(("workspace" = String, Path, description = "id or handle")),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn delete_workspace(State(state): State<AppState>, Path(ws): Path<String>) -> ApiResult<StatusCode> {
+    let ws = workspace_ref(&ws)?;
+    blocking(&state, move |core| core.delete_workspace(&ws)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ------------------------------------------------------------------ chats
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub(crate) struct ChatListQuery {
+    #[serde(default)]
+    include_archived: bool,
+}
+
+/// The workspace's chats, pinned first, then most recently active.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace}/chats", tag = "chats",
+    params(("workspace" = String, Path, description = "id or handle"), ChatListQuery),
+    responses((status = 200, body = Vec<Chat>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn list_chats(State(state): State<AppState>, Path(ws): Path<String>, Query(q): Query<ChatListQuery>) -> ApiResult<Json<Vec<Chat>>> {
+    let ws = workspace_ref(&ws)?;
+    Ok(Json(blocking(&state, move |core| core.chats(&ws, q.include_archived)).await?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewChatIn {
+    #[serde(default)]
+    title: String,
+    model: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/workspaces/{workspace}/chats", tag = "chats", request_body = NewChatIn,
+    params(("workspace" = String, Path, description = "id or handle")),
+    responses((status = 201, body = Chat), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn create_chat(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+    ApiJson(new): ApiJson<NewChatIn>,
+) -> ApiResult<(StatusCode, Json<Chat>)> {
+    let ws = workspace_ref(&ws)?;
+    let chat = blocking(&state, move |core| core.create_chat(&ws, &new.title, new.model.filter(|m| !m.is_empty()))).await?;
+    Ok((StatusCode::CREATED, Json(chat)))
+}
+
+#[utoipa::path(get, path = "/api/v1/chats/{chat}", tag = "chats", params(("chat" = String, Path)),
+    responses((status = 200, body = Chat), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_chat(State(state): State<AppState>, Path(chat): Path<String>) -> ApiResult<Json<Chat>> {
+    let id = chat_id(&chat)?;
+    Ok(Json(blocking(&state, move |core| core.chat(id)).await?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChatFields {
+    title: Option<String>,
+    pinned: Option<bool>,
+    archived: Option<bool>,
+    /// An empty string clears it (the workspace's default model answers).
+    model: Option<String>,
+}
+
+#[utoipa::path(patch, path = "/api/v1/chats/{chat}", tag = "chats", request_body = ChatFields, params(("chat" = String, Path)),
+    responses((status = 200, body = Chat), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn update_chat(State(state): State<AppState>, Path(chat): Path<String>, ApiJson(f): ApiJson<ChatFields>) -> ApiResult<Json<Chat>> {
+    let id = chat_id(&chat)?;
+    let patch = ChatPatch {
+        title: f.title,
+        pinned: f.pinned,
+        archived: f.archived,
+        model: f.model.map(|m| Some(m).filter(|m| !m.is_empty())),
+    };
+    Ok(Json(blocking(&state, move |core| core.update_chat(id, &patch)).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/chats/{chat}", tag = "chats", params(("chat" = String, Path)),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn delete_chat(State(state): State<AppState>, Path(chat): Path<String>) -> ApiResult<StatusCode> {
+    let id = chat_id(&chat)?;
+    blocking(&state, move |core| core.delete_chat(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The chat along the branch on screen, root first.
+#[utoipa::path(get, path = "/api/v1/chats/{chat}/messages", tag = "messages", params(("chat" = String, Path)),
+    responses((status = 200, body = Thread), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn thread(State(state): State<AppState>, Path(chat): Path<String>) -> ApiResult<Json<Thread>> {
+    let id = chat_id(&chat)?;
+    Ok(Json(blocking(&state, move |core| core.thread(id)).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BranchIn {
+    message_id: String,
+}
+
+/// Shows the branch that goes through a message (the `<`/`>` switcher).
+#[utoipa::path(post, path = "/api/v1/chats/{chat}/branch", tag = "messages", request_body = BranchIn, params(("chat" = String, Path)),
+    responses((status = 200, body = Thread), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn switch_branch(State(state): State<AppState>, Path(chat): Path<String>, ApiJson(b): ApiJson<BranchIn>) -> ApiResult<Json<Thread>> {
+    let id = chat_id(&chat)?;
+    let message = message_id(&b.message_id)?;
+    Ok(Json(blocking(&state, move |core| core.switch_branch(id, message)).await?))
+}
+
+// ------------------------------------------------------------------ messages and replies
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SendIn {
+    content: String,
+    /// Reply to this message instead of the end of the branch on screen.
+    parent_id: Option<String>,
+    /// The model that answers [default: the chat's, the workspace's, then the default model].
+    model: Option<String>,
+    /// Whether the model answers (default true).
+    reply: Option<bool>,
+    /// A retried send with the same key returns the first send's messages.
+    idempotency_key: Option<String>,
+    temperature: Option<f32>,
+    max_tokens: Option<u32>,
+    seed: Option<u64>,
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub(crate) struct Sent {
+    message: Message,
+    /// The assistant's reply (status `streaming` while it runs).
+    reply: Option<Message>,
+    /// Where the reply's events stream.
+    events: Option<String>,
+}
+
+/// Sends a message. With `reply` (the default) the model's reply starts in the background:
+/// 202 with its ids, or with `Accept: text/event-stream` the reply's event stream itself.
+#[utoipa::path(post, path = "/api/v1/chats/{chat}/messages", tag = "messages", request_body = SendIn,
+    params(("chat" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "retry-safe sends")),
+    responses(
+        (status = 200, description = "a retried send: the first send's messages", body = Sent),
+        (status = 201, description = "stored without a reply", body = Sent),
+        (status = 202, description = "stored; the reply runs", content((Sent = "application/json"), (String = "text/event-stream"))),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn send(State(state): State<AppState>, Path(chat): Path<String>, headers: HeaderMap, ApiJson(input): ApiJson<SendIn>) -> ApiResult<Response> {
+    let chat = chat_id(&chat)?;
+    let header_key = headers.get("idempotency-key").map(|v| v.to_str().map(str::to_owned)).transpose().map_err(|_| ApiError::invalid("Idempotency-Key", "must be text"))?;
+    let key = header_key.or(input.idempotency_key.clone());
+    let parent_id = input.parent_id.as_deref().map(message_id).transpose()?;
+    let wants_stream = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/event-stream"));
+
+    if input.reply == Some(false) {
+        let add = hearth_core::AddMessage { parent_id, idempotency_key: key, ..hearth_core::AddMessage::user(input.content) };
+        let appended = blocking(&state, move |core| core.add_message(chat, &add)).await?;
+        let status = if appended.created { StatusCode::CREATED } else { StatusCode::OK };
+        return Ok((status, Json(Sent { message: appended.message, reply: None, events: None })).into_response());
+    }
+
+    let mut params = SamplingParams::default();
+    if let Some(t) = input.temperature {
+        params.temperature = t;
+    }
+    if let Some(m) = input.max_tokens {
+        params.max_tokens = m;
+    }
+    params.seed = input.seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    params.validate()?;
+    let requested = input.model.clone().filter(|m| !m.is_empty());
+    let content = input.content;
+    let started = blocking(&state, move |core| {
+        let model = match requested {
+            Some(m) => m,
+            None => core.reply_model(chat)?,
+        };
+        let request = ReplyRequest { parent_id, idempotency_key: key, ..ReplyRequest::new(chat, content, model, params) };
+        core.start_reply(&request)
+    })
+    .await?;
+    let (question, answer, replayed) = (started.question.clone(), started.answer.clone(), started.replayed);
+    if !replayed {
+        state.replies.spawn(state.core.clone(), state.models.clone(), state.metrics.clone(), started);
+    }
+    if wants_stream {
+        return reply_events(&state, answer.id, 0).await;
+    }
+    let events = format!("/api/v1/replies/{}/events", answer.id);
+    let status = if replayed { StatusCode::OK } else { StatusCode::ACCEPTED };
+    Ok((status, Json(Sent { message: question, reply: Some(answer), events: Some(events) })).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EditIn {
+    content: String,
+}
+
+/// Edits a message: the new text becomes a new sibling branch, shown from now on.
+#[utoipa::path(patch, path = "/api/v1/messages/{message}", tag = "messages", request_body = EditIn, params(("message" = String, Path)),
+    responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn edit_message(State(state): State<AppState>, Path(message): Path<String>, ApiJson(e): ApiJson<EditIn>) -> ApiResult<Json<Message>> {
+    let id = message_id(&message)?;
+    Ok(Json(blocking(&state, move |core| core.edit_message(id, &e.content)).await?))
+}
+
+/// Deletes a message and the replies under it.
+#[utoipa::path(delete, path = "/api/v1/messages/{message}", tag = "messages", params(("message" = String, Path)),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn delete_message(State(state): State<AppState>, Path(message): Path<String>) -> ApiResult<StatusCode> {
+    let id = message_id(&message)?;
+    blocking(&state, move |core| core.delete_message(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A reply's events: `message_start`, `delta`..., then `message_end` or `error`, each with
+/// an id; `Last-Event-ID` resumes after that id.
+#[utoipa::path(get, path = "/api/v1/replies/{message}/events", tag = "messages",
+    params(("message" = String, Path, description = "the reply's message id"), ("Last-Event-ID" = Option<u64>, Header)),
+    responses((status = 200, content((String = "text/event-stream"))), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn events(State(state): State<AppState>, Path(message): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+    let id = message_id(&message)?;
+    let after = match headers.get("last-event-id") {
+        None => 0,
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .ok_or_else(|| ApiError::invalid("Last-Event-ID", "must be an event id (a number)"))?,
+    };
+    reply_events(&state, id, after).await
+}
+
+async fn reply_events(state: &AppState, id: MessageId, after: u64) -> ApiResult<Response> {
+    let rx = match state.replies.events(id, after) {
+        Some(rx) => rx,
+        None => {
+            // Not run by this server (or long finished): the stored message is the record.
+            let message = blocking(state, move |core| core.message(id)).await?;
+            let (tx, rx) = tokio::sync::mpsc::channel(1);
+            let event = if message.status == hearth_types::MessageStatus::Streaming {
+                let e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "this reply is not running here any more (the app stopped while it ran)");
+                ReplyEvent { id: after + 1, name: "error", data: json!({ "error": e.object() }) }
+            } else {
+                ReplyEvent { id: after + 1, name: "message_end", data: json!({ "message": message, "finish_reason": null, "usage": null }) }
+            };
+            let _ = tx.send(event).await;
+            rx
+        }
+    };
+    let stream = ReceiverStream::new(rx)
+        .map(|e| Ok::<_, Infallible>(Event::default().id(e.id.to_string()).event(e.name).data(e.data.to_string())));
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// Stops a running reply; it keeps the text it had, with status `cancelled`.
+#[utoipa::path(post, path = "/api/v1/replies/{message}/cancel", tag = "messages", params(("message" = String, Path)),
+    responses((status = 202, description = "cancelling"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn cancel(State(state): State<AppState>, Path(message): Path<String>) -> ApiResult<StatusCode> {
+    let id = message_id(&message)?;
+    if state.replies.cancel(id) {
+        Ok(StatusCode::ACCEPTED)
+    } else {
+        Err(ApiError::not_found("message", "no reply with that id is running in this server"))
+    }
+}
+
+// ------------------------------------------------------------------ search
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub(crate) struct SearchQuery {
+    /// Words to find (all must match; the last may be a prefix).
+    q: String,
+    /// Only this workspace (id or handle).
+    workspace: Option<String>,
+    /// 1 to 500 (default 20).
+    limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/api/v1/search", tag = "messages", params(SearchQuery),
+    responses((status = 200, body = Vec<SearchHit>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn search(State(state): State<AppState>, Query(q): Query<SearchQuery>) -> ApiResult<Json<Vec<SearchHit>>> {
+    let ws = q.workspace.as_deref().map(workspace_ref).transpose()?;
+    let limit = q.limit.unwrap_or(20);
+    Ok(Json(blocking(&state, move |core| core.search(&q.q, ws.as_ref(), limit)).await?))
+}
+
+// ------------------------------------------------------------------ models
+
+#[utoipa::path(get, path = "/api/v1/models", tag = "models",
+    responses((status = 200, body = Vec<LocalModel>), (status = 401, body = ErrorBody)))]
+pub(crate) async fn list_local_models(State(state): State<AppState>) -> ApiResult<Json<Vec<LocalModel>>> {
+    Ok(Json(blocking(&state, |core| core.models()).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ImportIn {
+    /// A GGUF file on this machine (it is not copied).
+    path: String,
+    name: Option<String>,
+}
+
+/// Registers a GGUF file after checking its header.
+#[utoipa::path(post, path = "/api/v1/models", tag = "models", request_body = ImportIn,
+    responses((status = 201, body = LocalModel), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn import_model(State(state): State<AppState>, ApiJson(i): ApiJson<ImportIn>) -> ApiResult<(StatusCode, Json<LocalModel>)> {
+    let describe = state.describe.clone();
+    let model = blocking(&state, move |core| {
+        let new = describe(std::path::Path::new(&i.path), i.name.as_deref())?;
+        core.register_model(&new)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(model)))
+}
+
+/// Forgets a model; its file stays on disk.
+#[utoipa::path(delete, path = "/api/v1/models/{name}", tag = "models", params(("name" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub(crate) async fn remove_model(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<StatusCode> {
+    blocking(&state, move |core| core.remove_model(&name)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Loads a model now rather than on its first request.
+#[utoipa::path(post, path = "/api/v1/models/{name}/load", tag = "models", params(("name" = String, Path)),
+    responses((status = 200, body = LocalModel), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn load_model(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<LocalModel>> {
+    let model = blocking(&state, move |core| core.model(&name)).await?;
+    let host = state.models.clone();
+    let name = model.name.clone();
+    let started = std::time::Instant::now();
+    tokio::task::spawn_blocking(move || host.load(&name)).await.map_err(ApiError::internal)??;
+    state.metrics.observe_load(started.elapsed());
+    Ok(Json(model))
+}
+
+/// Unloads the loaded model once its requests are done.
+#[utoipa::path(post, path = "/api/v1/models/unload", tag = "models", responses((status = 202, description = "unloading")))]
+pub(crate) async fn unload_model(State(state): State<AppState>) -> StatusCode {
+    let host = state.models.clone();
+    let _ = tokio::task::spawn_blocking(move || host.unload()).await;
+    StatusCode::ACCEPTED
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DefaultIn {
+    name: String,
+}
+
+#[utoipa::path(put, path = "/api/v1/models/default", tag = "models", request_body = DefaultIn,
+    responses((status = 200, body = LocalModel), (status = 404, body = ErrorBody)))]
+pub(crate) async fn set_default_model(State(state): State<AppState>, ApiJson(d): ApiJson<DefaultIn>) -> ApiResult<Json<LocalModel>> {
+    Ok(Json(blocking(&state, move |core| core.set_default_model(&d.name)).await?))
+}
+
+// ------------------------------------------------------------------ settings
+
+#[utoipa::path(get, path = "/api/v1/settings", tag = "settings", responses((status = 200, body = Object)))]
+pub(crate) async fn settings(State(state): State<AppState>) -> ApiResult<Json<Map<String, Value>>> {
+    Ok(Json(blocking(&state, |core| core.settings()).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SettingIn {
+    #[schema(value_type = Object)]
+    value: Value,
+}
+
+#[utoipa::path(put, path = "/api/v1/settings/{key}", tag = "settings", request_body = SettingIn, params(("key" = String, Path)),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody)))]
+pub(crate) async fn put_setting(State(state): State<AppState>, Path(key): Path<String>, ApiJson(s): ApiJson<SettingIn>) -> ApiResult<Json<Map<String, Value>>> {
+    Ok(Json(blocking(&state, move |core| {
+        core.set_setting(&key, &s.value)?;
+        core.settings()
+    })
+    .await?))
+}

@@ -1,0 +1,112 @@
+//! The API's description: `/openapi.json`, generated from the handlers' annotations
+//! (utoipa), and `/docs`, a page rendered from that same document on the server, so it needs
+//! no script from a CDN (or any script at all).
+
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+
+use axum::Json;
+use axum::response::Html;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::{app, error, openai};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Hearth API", description = "Hearth's local HTTP API: OpenAI-compatible `/v1` and the app's own `/api/v1`. \
+        Every route but `/health` needs `Authorization: Bearer <token>` (`hearth token show`)."),
+    paths(
+        crate::health, crate::metrics_text, openapi_json, page,
+        openai::list_models, openai::get_model, openai::chat_completions, openai::completions, openai::embeddings,
+        app::list_workspaces, app::create_workspace, app::get_workspace, app::update_workspace, app::delete_workspace,
+        app::list_chats, app::create_chat, app::get_chat, app::update_chat, app::delete_chat,
+        app::thread, app::send, app::switch_branch, app::edit_message, app::delete_message, app::events, app::cancel,
+        app::search,
+        app::list_local_models, app::import_model, app::remove_model, app::load_model, app::unload_model, app::set_default_model,
+        app::settings, app::put_setting,
+    ),
+    components(schemas(error::ErrorBody)),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+)]
+pub(crate) struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = ApiDoc::openapi();
+        doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+        doc
+    })
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "server", responses((status = 200, body = Object)))]
+pub(crate) async fn openapi_json() -> Json<&'static utoipa::openapi::OpenApi> {
+    Json(document())
+}
+
+/// The API reference as a page.
+#[utoipa::path(get, path = "/docs", tag = "server", responses((status = 200, content((String = "text/html")))))]
+pub(crate) async fn page() -> Html<&'static str> {
+    static PAGE: OnceLock<String> = OnceLock::new();
+    Html(PAGE.get_or_init(|| render(document())))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A plain page: every operation with its summary, parameters and statuses, and a link to
+/// the full document for the schemas.
+fn render(doc: &utoipa::openapi::OpenApi) -> String {
+    let mut out = String::from(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Hearth API</title>\
+         <style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}\
+         code{background:#f3f3f3;padding:0 .25rem}section{border-top:1px solid #ddd;padding:.5rem 0}\
+         .m{font-weight:700;display:inline-block;min-width:4.5rem}</style></head><body>",
+    );
+    let _ = write!(out, "<h1>{} {}</h1>", escape(&doc.info.title), escape(&doc.info.version));
+    if let Some(d) = &doc.info.description {
+        let _ = write!(out, "<p>{}</p>", escape(d));
+    }
+    out.push_str("<p>The machine-readable document with every schema: <a href=\"/openapi.json\"><code>/openapi.json</code></a>.</p>");
+    for (path, item) in &doc.paths.paths {
+        let ops = [
+            ("GET", &item.get),
+            ("POST", &item.post),
+            ("PUT", &item.put),
+            ("PATCH", &item.patch),
+            ("DELETE", &item.delete),
+        ];
+        for (method, op) in ops {
+            let Some(op) = op else { continue };
+            let _ = write!(out, "<section><p><span class=\"m\">{method}</span> <code>{}</code></p>", escape(path));
+            if let Some(s) = op.summary.as_deref().or(op.description.as_deref()) {
+                let _ = write!(out, "<p>{}</p>", escape(s));
+            }
+            if let Some(params) = &op.parameters {
+                out.push_str("<ul>");
+                for p in params {
+                    let utoipa::openapi::RefOr::T(p) = p else { continue };
+                    let _ = write!(out, "<li><code>{}</code> {}</li>", escape(&p.name), escape(p.description.as_deref().unwrap_or("")));
+                }
+                out.push_str("</ul>");
+            }
+            let statuses: Vec<&str> = op.responses.responses.keys().map(String::as_str).collect();
+            let _ = write!(out, "<p>Responses: {}</p></section>", escape(&statuses.join(", ")));
+        }
+    }
+    out.push_str("</body></html>");
+    out
+}

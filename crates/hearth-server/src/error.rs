@@ -1,0 +1,121 @@
+//! One error shape for every route: OpenAI's `{"error":{message,type,param,code}}`.
+//!
+//! `code` is Hearth's stable code (the same words as `hearth_core::ErrorCode`), `type` is
+//! OpenAI's class for the status, so the openai SDKs raise their matching exception
+//! (`NotFoundError` for 404, `AuthenticationError` for 401, ...). Internal errors keep their
+//! detail in the log, not in the response.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use hearth_core::ErrorCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An error as the API answers it.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub param: Option<String>,
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
+    error: ErrorObject,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ErrorObject {
+    message: String,
+    /// OpenAI's error class for the status.
+    r#type: &'static str,
+    param: Option<String>,
+    /// Hearth's stable code.
+    code: &'static str,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), param: None }
+    }
+
+    pub fn invalid(param: &str, message: impl Into<String>) -> Self {
+        Self { param: Some(param.to_owned()), ..Self::new(StatusCode::BAD_REQUEST, "invalid", message) }
+    }
+
+    pub fn not_found(param: &str, message: impl Into<String>) -> Self {
+        Self { param: Some(param.to_owned()), ..Self::new(StatusCode::NOT_FOUND, "not_found", message) }
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong API token: send `Authorization: Bearer <token>` (`hearth token show` prints it)",
+        )
+    }
+
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the server log has the details")
+    }
+
+    fn kind(&self) -> &'static str {
+        match self.status.as_u16() {
+            401 => "authentication_error",
+            403 => "permission_error",
+            429 => "rate_limit_error",
+            s if s >= 500 => "server_error",
+            _ => "invalid_request_error",
+        }
+    }
+
+    /// The inner object, as SSE `error` events carry it.
+    pub(crate) fn object(&self) -> serde_json::Value {
+        serde_json::json!({ "message": self.message, "type": self.kind(), "param": self.param, "code": self.code })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorObject { message: self.message.clone(), r#type: self.kind(), param: self.param.clone(), code: self.code },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<hearth_core::Error> for ApiError {
+    fn from(e: hearth_core::Error) -> Self {
+        let code = e.code();
+        let status = match code {
+            ErrorCode::Invalid => StatusCode::BAD_REQUEST,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::Busy | ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Corrupt | ErrorCode::NewerSchema | ErrorCode::Internal => return ApiError::internal(e),
+        };
+        Self { status, code: code.as_str(), message: e.to_string(), param: e.field().map(str::to_owned) }
+    }
+}
+
+impl From<hearth_llm::LlmError> for ApiError {
+    fn from(e: hearth_llm::LlmError) -> Self {
+        hearth_core::Error::from(e).into()
+    }
+}
+
+impl From<hearth_types::ValidationError> for ApiError {
+    fn from(e: hearth_types::ValidationError) -> Self {
+        hearth_core::Error::from(e).into()
+    }
+}
+
+pub(crate) fn too_large() -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the request body is larger than the server accepts")
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

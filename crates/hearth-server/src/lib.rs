@@ -1,0 +1,271 @@
+//! Hearth's embedded HTTP API: OpenAI-compatible `/v1`, the app's own `/api/v1`, `/health`,
+//! `/metrics`, `/openapi.json` and `/docs`, for other programs and for Hearth's own UI.
+//!
+//! The pieces are injected: [`Api::new`] takes Core, the model host and the server's
+//! settings; [`Api::router`] is a plain function of them (tests drive it without a socket);
+//! [`serve`] takes a bound listener and a shutdown future (the binary picks the port and the
+//! signals). Every route but `/health` needs the bearer token, and requests for other hosts
+//! are refused (see `security`). Handlers run Core calls on blocking threads, since SQLite
+//! and the model are synchronous.
+//!
+//! Left out here: picking ports, reading environment variables, storing the token (the CLI
+//! does those), and TLS (the server is for loopback).
+
+mod app;
+mod docs;
+mod error;
+mod metrics;
+mod openai;
+mod replies;
+mod security;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use hearth_core::Core;
+use hearth_llm::ModelHost;
+use hearth_types::{NewModel, ValidationError};
+use serde::de::DeserializeOwned;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use error::{ApiError, ApiResult};
+pub use security::DESKTOP_ORIGINS;
+
+/// Reads a model file's header into a registration (the CLI hands in `hearth_llama::describe`).
+pub type Describe = Arc<dyn Fn(&Path, Option<&str>) -> Result<NewModel, ValidationError> + Send + Sync>;
+
+/// How the server guards itself.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The bearer token every route but `/health` requires.
+    pub token: String,
+    /// Host names accepted besides the loopback ones.
+    pub allowed_hosts: Vec<String>,
+    /// Origins allowed by CORS besides the desktop app's.
+    pub cors_origins: Vec<String>,
+    /// Largest request body, in bytes.
+    pub body_limit: usize,
+}
+
+impl ServerConfig {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self { token: token.into(), allowed_hosts: Vec::new(), cors_origins: Vec::new(), body_limit: 16 << 20 }
+    }
+}
+
+/// What every handler reaches.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    core: Arc<Core>,
+    models: Arc<dyn ModelHost>,
+    describe: Describe,
+    config: Arc<ServerConfig>,
+    metrics: Arc<metrics::Metrics>,
+    replies: Arc<replies::Replies>,
+    streams: openai::SharedStreams,
+}
+
+/// The API: its state and the work it owns (background replies, open streams).
+#[derive(Clone)]
+pub struct Api {
+    state: AppState,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api").finish_non_exhaustive()
+    }
+}
+
+impl Api {
+    pub fn new(core: Arc<Core>, models: Arc<dyn ModelHost>, describe: Describe, config: ServerConfig) -> Self {
+        let state = AppState {
+            core,
+            models,
+            describe,
+            config: Arc::new(config),
+            metrics: Arc::new(metrics::Metrics::new()),
+            replies: Arc::default(),
+            streams: Arc::default(),
+        };
+        Self { state }
+    }
+
+    /// Every route with its guards.
+    pub fn router(&self) -> Router {
+        let state = self.state.clone();
+        let request_id = HeaderName::from_static("x-request-id");
+        Router::new()
+            .route("/health", get(health))
+            .route("/metrics", get(metrics_text))
+            .route("/openapi.json", get(docs::openapi_json))
+            .route("/docs", get(docs::page))
+            .route("/v1/models", get(openai::list_models))
+            .route("/v1/models/{model}", get(openai::get_model))
+            .route("/v1/chat/completions", post(openai::chat_completions))
+            .route("/v1/completions", post(openai::completions))
+            .route("/v1/embeddings", post(openai::embeddings))
+            .route("/api/v1/workspaces", get(app::list_workspaces).post(app::create_workspace))
+            .route("/api/v1/workspaces/{workspace}", get(app::get_workspace).patch(app::update_workspace).delete(app::delete_workspace))
+            .route("/api/v1/workspaces/{workspace}/chats", get(app::list_chats).post(app::create_chat))
+            .route("/api/v1/chats/{chat}", get(app::get_chat).patch(app::update_chat).delete(app::delete_chat))
+            .route("/api/v1/chats/{chat}/messages", get(app::thread).post(app::send))
+            .route("/api/v1/chats/{chat}/branch", post(app::switch_branch))
+            .route("/api/v1/messages/{message}", axum::routing::patch(app::edit_message).delete(app::delete_message))
+            .route("/api/v1/replies/{message}/events", get(app::events))
+            .route("/api/v1/replies/{message}/cancel", post(app::cancel))
+            .route("/api/v1/search", get(app::search))
+            .route("/api/v1/models", get(app::list_local_models).post(app::import_model))
+            .route("/api/v1/models/default", put(app::set_default_model))
+            .route("/api/v1/models/unload", post(app::unload_model))
+            .route("/api/v1/models/{name}", axum::routing::delete(app::remove_model))
+            .route("/api/v1/models/{name}/load", post(app::load_model))
+            .route("/api/v1/settings", get(app::settings))
+            .route("/api/v1/settings/{key}", put(app::put_setting))
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            // Layers run bottom-up for a request: the id first, then the Host check, CORS,
+            // the token, and metrics around the handler.
+            .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+            .layer(axum::middleware::from_fn_with_state(state.clone(), security::require_token))
+            .layer(security::cors(&state.config.cors_origins))
+            .layer(axum::middleware::from_fn_with_state(state.clone(), security::check_host))
+            .layer(DefaultBodyLimit::max(state.config.body_limit))
+            .layer(TraceLayer::new_for_http().make_span_with(|r: &Request| {
+                let id = r.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                tracing::info_span!("request", method = %r.method(), path = %r.uri().path(), request_id = %id)
+            }))
+            .layer(PropagateRequestIdLayer::new(request_id.clone()))
+            .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+            .with_state(state)
+    }
+
+    /// Ends every reply and stream in flight (each saves what it has) and waits for the
+    /// replies to be stored.
+    pub async fn shutdown(&self) {
+        self.state.streams.cancel_all();
+        self.state.replies.shutdown().await;
+    }
+}
+
+/// Serves `api` on `listener` until `shutdown` resolves, then stops accepting, ends the
+/// replies and streams in flight with their final events, and waits (up to `grace`) for
+/// open connections to finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    api: Api,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+    grace: Duration,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let router = api.router();
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    // A client that opens a connection and sends no request within this time is dropped.
+    builder.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(10)).keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let watched = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = watched.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: ending replies and streams");
+    api.shutdown().await;
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open after the grace period; closing them");
+    }
+    Ok(())
+}
+
+/// Runs a Core call on a blocking thread (SQLite waits must not stall the async workers).
+pub(crate) async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Core) -> hearth_core::Result<T> + Send + 'static,
+) -> ApiResult<T> {
+    let core = state.core.clone();
+    tokio::task::spawn_blocking(move || f(&core)).await.map_err(ApiError::internal)?.map_err(ApiError::from)
+}
+
+/// A JSON body, read whatever its `Content-Type` says (scripts often send none; the token,
+/// not the content type, is what keeps other web pages out). Malformed JSON, wrong field
+/// types and bodies over the limit are answered in the API's error shape.
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                error::too_large()
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid", rejection.body_text())
+            }
+        })?;
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            // The field at fault, as a path (`messages[0].role`); none for the whole body.
+            let path = e.path().to_string();
+            let param = (path != ".").then_some(path);
+            ApiError { param, ..ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("invalid JSON body: {}", e.inner())) }
+        })?;
+        de.end().map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("invalid JSON body: {e}")))?;
+        Ok(Self(value))
+    }
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Health {
+    /// Always `ok`.
+    status: &'static str,
+    version: &'static str,
+}
+
+/// Liveness; the only route without a token.
+#[utoipa::path(get, path = "/health", tag = "server", security(()), responses((status = 200, body = Health)))]
+pub(crate) async fn health() -> axum::Json<Health> {
+    axum::Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") })
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "server", responses((status = 200, content((String = "text/plain")))))]
+pub(crate) async fn metrics_text(State(state): State<AppState>) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route (see /docs)")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "invalid", "this route does not take that method (see /docs)")
+}

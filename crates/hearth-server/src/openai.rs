@@ -1,0 +1,663 @@
+//! The OpenAI-compatible API under `/v1`: models, chat completions, legacy completions and
+//! embeddings, in OpenAI's wire format, so the openai SDKs and editors work unchanged.
+//!
+//! Requests are translated into Hearth's model vocabulary (`hearth-llm`) and answered by the
+//! model host; nothing here is stored (the app API is the one with chats). Where OpenAI's
+//! format has no word for something Hearth does, the closest is used: a reply stopped by
+//! server shutdown reports `finish_reason: "stop"`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use hearth_llm::{
+    CancelToken, ChatEvent, ChatMessage, ChatRequest, ChatStream, CompletionRequest, EmbedInput, FinishReason, LlmError,
+    ResponseFormat, SamplingParams, Usage,
+};
+use hearth_types::Role;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio_stream::StreamExt as _;
+use tokio_stream::wrappers::ReceiverStream;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::{ApiJson, AppState, blocking};
+
+// ------------------------------------------------------------------ models
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ModelObject {
+    id: String,
+    /// Always `model`.
+    object: &'static str,
+    /// When the model was registered (Unix seconds).
+    created: i64,
+    owned_by: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ModelList {
+    /// Always `list`.
+    object: &'static str,
+    data: Vec<ModelObject>,
+}
+
+fn model_object(m: &hearth_types::LocalModel) -> ModelObject {
+    ModelObject { id: m.name.clone(), object: "model", created: m.created_at.as_second(), owned_by: "hearth" }
+}
+
+/// The models this server can run.
+#[utoipa::path(get, path = "/v1/models", tag = "openai",
+    responses((status = 200, body = ModelList), (status = 401, body = ErrorBody)))]
+pub(crate) async fn list_models(State(state): State<AppState>) -> ApiResult<Json<ModelList>> {
+    let models = blocking(&state, |core| core.models()).await?;
+    Ok(Json(ModelList { object: "list", data: models.iter().map(model_object).collect() }))
+}
+
+/// One model.
+#[utoipa::path(get, path = "/v1/models/{model}", tag = "openai",
+    params(("model" = String, Path, description = "the model's name")),
+    responses((status = 200, body = ModelObject), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_model(State(state): State<AppState>, Path(model): Path<String>) -> ApiResult<Json<ModelObject>> {
+    let found = blocking(&state, move |core| core.model(&model)).await?;
+    Ok(Json(model_object(&found)))
+}
+
+// ------------------------------------------------------------------ request pieces
+
+/// `stop`: one string or several.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum Stop {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub(crate) struct StreamOptions {
+    #[serde(default)]
+    include_usage: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct JsonSchemaFormat {
+    #[serde(default)]
+    #[allow(dead_code)] // part of OpenAI's format; the schema alone decides the grammar
+    name: Option<String>,
+    /// The JSON Schema the reply must match.
+    #[schema(value_type = Object)]
+    schema: Option<Value>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum ResponseFormatIn {
+    Text,
+    JsonObject,
+    JsonSchema { json_schema: JsonSchemaFormat },
+}
+
+/// Sampling fields shared by chat and legacy completions (plus llama.cpp's extensions).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub(crate) struct Sampling {
+    max_tokens: Option<u32>,
+    max_completion_tokens: Option<u32>,
+    temperature: Option<f32>,
+    top_p: Option<f32>,
+    /// Extension: keep only the k most likely tokens (0 keeps all).
+    top_k: Option<u32>,
+    /// Extension: drop tokens less likely than this fraction of the best one.
+    min_p: Option<f32>,
+    /// Extension: 1.0 is off.
+    repeat_penalty: Option<f32>,
+    /// Same seed, prompt and settings give the same text. Random when absent.
+    seed: Option<i64>,
+    stop: Option<Stop>,
+    /// Extension: keep generating past the end of the turn, up to `max_tokens` (benchmarks).
+    #[serde(default)]
+    ignore_eos: bool,
+    /// Only 1 is supported.
+    n: Option<u32>,
+}
+
+impl Sampling {
+    fn params(&self) -> ApiResult<SamplingParams> {
+        if let Some(n) = self.n
+            && n != 1
+        {
+            return Err(ApiError::invalid("n", "only n = 1 is supported"));
+        }
+        let mut p = SamplingParams::default();
+        if let Some(t) = self.temperature {
+            p.temperature = t;
+        }
+        if let Some(v) = self.top_p {
+            p.top_p = v;
+        }
+        if let Some(v) = self.top_k {
+            p.top_k = v;
+        }
+        if let Some(v) = self.min_p {
+            p.min_p = v;
+        }
+        if let Some(v) = self.repeat_penalty {
+            p.repeat_penalty = v;
+        }
+        if let Some(v) = self.max_completion_tokens.or(self.max_tokens) {
+            p.max_tokens = v;
+        }
+        p.seed = match self.seed {
+            Some(s) => s as u64,
+            None => random_seed(),
+        };
+        p.stop = match &self.stop {
+            None => Vec::new(),
+            Some(Stop::One(s)) => vec![s.clone()],
+            Some(Stop::Many(v)) => v.clone(),
+        };
+        if p.stop.len() > 4 {
+            return Err(ApiError::invalid("stop", "at most 4 stop sequences"));
+        }
+        p.ignore_eos = self.ignore_eos;
+        p.validate()?;
+        Ok(p)
+    }
+}
+
+fn random_seed() -> u64 {
+    uuid::Uuid::new_v4().as_u64_pair().0
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+fn finish_reason(reason: FinishReason) -> &'static str {
+    match reason {
+        FinishReason::Length => "length",
+        FinishReason::Stop | FinishReason::Cancelled => "stop",
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UsageOut {
+    prompt_tokens: u32,
+    completion_tokens: u32,
+    total_tokens: u32,
+}
+
+impl From<Usage> for UsageOut {
+    fn from(u: Usage) -> Self {
+        Self { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens, total_tokens: u.prompt_tokens + u.completion_tokens }
+    }
+}
+
+/// `"default"` (or nothing) means the default model.
+async fn model_name(state: &AppState, requested: &str) -> ApiResult<String> {
+    if !requested.trim().is_empty() && requested != "default" {
+        return Ok(requested.to_owned());
+    }
+    let default = blocking(state, |core| core.default_model()).await?;
+    default.map(|m| m.name).ok_or_else(|| ApiError::from(LlmError::NoDefaultModel))
+}
+
+// ------------------------------------------------------------------ chat completions
+
+/// A message's content: a string, or parts of which the text ones are read.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum Content {
+    Text(String),
+    Parts(Vec<ContentPart>),
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ContentPart {
+    r#type: String,
+    text: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct InMessage {
+    /// `system`, `developer`, `user` or `assistant`.
+    role: String,
+    content: Option<Content>,
+}
+
+impl InMessage {
+    fn to_chat(&self) -> ApiResult<ChatMessage> {
+        let role = match self.role.as_str() {
+            "system" | "developer" => Role::System,
+            "user" => Role::User,
+            "assistant" => Role::Assistant,
+            other => return Err(ApiError::invalid("messages", format!("role {other:?} is not supported (system, developer, user, assistant)"))),
+        };
+        let content = match &self.content {
+            None => String::new(),
+            Some(Content::Text(t)) => t.clone(),
+            Some(Content::Parts(parts)) => {
+                let mut text = String::new();
+                for part in parts {
+                    match (part.r#type.as_str(), &part.text) {
+                        ("text", Some(t)) => text.push_str(t),
+                        (kind, _) => return Err(ApiError::invalid("messages", format!("content parts of type {kind:?} are not supported (text only)"))),
+                    }
+                }
+                text
+            }
+        };
+        Ok(ChatMessage::new(role, content))
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ChatCompletionRequest {
+    /// A model name, or `default`.
+    model: String,
+    messages: Vec<InMessage>,
+    #[serde(flatten)]
+    sampling: Sampling,
+    #[serde(default)]
+    stream: bool,
+    stream_options: Option<StreamOptions>,
+    response_format: Option<ResponseFormatIn>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AssistantMessage {
+    /// Always `assistant`.
+    role: &'static str,
+    content: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ChatChoice {
+    index: u32,
+    message: AssistantMessage,
+    /// `stop` or `length`.
+    finish_reason: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ChatCompletion {
+    id: String,
+    /// Always `chat.completion`.
+    object: &'static str,
+    created: i64,
+    model: String,
+    choices: Vec<ChatChoice>,
+    usage: UsageOut,
+}
+
+/// Answers a conversation, streamed (`stream: true`, as `chat.completion.chunk` server-sent
+/// events ending with `[DONE]`) or whole.
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = ChatCompletionRequest,
+    responses(
+        (status = 200, description = "the completion, or with `stream` its chunks", content(
+            (ChatCompletion = "application/json"),
+            (String = "text/event-stream"),
+        )),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn chat_completions(State(state): State<AppState>, ApiJson(req): ApiJson<ChatCompletionRequest>) -> ApiResult<Response> {
+    let mut params = req.sampling.params()?;
+    params.format = match req.response_format {
+        None | Some(ResponseFormatIn::Text) => None,
+        Some(ResponseFormatIn::JsonObject) => Some(ResponseFormat::JsonObject),
+        Some(ResponseFormatIn::JsonSchema { json_schema }) => match json_schema.schema {
+            Some(schema) if schema.is_object() || schema.is_boolean() => Some(ResponseFormat::JsonSchema(schema)),
+            _ => return Err(ApiError::invalid("response_format", "json_schema.schema must be a JSON Schema object")),
+        },
+    };
+    let messages = req.messages.iter().map(InMessage::to_chat).collect::<ApiResult<Vec<_>>>()?;
+    if messages.is_empty() {
+        return Err(ApiError::invalid("messages", "must hold at least one message"));
+    }
+    let model = model_name(&state, &req.model).await?;
+    let request = ChatRequest { model: model.clone(), messages, params };
+    let id = format!("chatcmpl-{}", uuid::Uuid::now_v7().simple());
+    let host = state.models.clone();
+    let started = start(&state, move |cancel| host.chat(request, cancel)).await?;
+    if req.stream {
+        let include_usage = req.stream_options.is_some_and(|o| o.include_usage);
+        Ok(stream_chat(state, started, id, model, include_usage))
+    } else {
+        let (text, reason, usage) = collect(&state, started).await?;
+        let body = ChatCompletion {
+            id,
+            object: "chat.completion",
+            created: now(),
+            model,
+            choices: vec![ChatChoice { index: 0, message: AssistantMessage { role: "assistant", content: text }, finish_reason: finish_reason(reason) }],
+            usage: usage.into(),
+        };
+        Ok(Json(body).into_response())
+    }
+}
+
+fn stream_chat(state: AppState, started: Started, id: String, model: String, include_usage: bool) -> Response {
+    let created = now();
+    let chunk = move |delta: Value, finish: Option<&str>| {
+        json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }] })
+    };
+    let first = chunk(json!({ "role": "assistant", "content": "" }), None);
+    openai_stream(state, started, first, move |event| match event {
+        ChatEvent::Delta(text) => vec![chunk(json!({ "content": text }), None)],
+        ChatEvent::Finished { reason, usage, .. } => {
+            let mut out = vec![chunk(json!({}), Some(finish_reason(reason)))];
+            if include_usage {
+                let mut last = chunk(json!({}), None);
+                last["choices"] = json!([]);
+                last["usage"] = json!(UsageOut::from(usage));
+                out.push(last);
+            }
+            out
+        }
+    })
+}
+
+// ------------------------------------------------------------------ legacy completions
+
+/// `prompt`: one string (a list holding one string is accepted too).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum PromptIn {
+    One(String),
+    List(Vec<String>),
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct CompletionRequestIn {
+    model: String,
+    prompt: PromptIn,
+    #[serde(flatten)]
+    sampling: Sampling,
+    #[serde(default)]
+    stream: bool,
+    stream_options: Option<StreamOptions>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CompletionChoice {
+    text: String,
+    index: u32,
+    finish_reason: &'static str,
+    /// Always null: log probabilities are not reported.
+    #[schema(value_type = Option<Object>)]
+    logprobs: Option<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Completion {
+    id: String,
+    /// Always `text_completion`.
+    object: &'static str,
+    created: i64,
+    model: String,
+    choices: Vec<CompletionChoice>,
+    usage: UsageOut,
+}
+
+/// Continues raw text (no chat template), as editor autocomplete uses it.
+#[utoipa::path(post, path = "/v1/completions", tag = "openai", request_body = CompletionRequestIn,
+    responses(
+        (status = 200, description = "the completion, or with `stream` its chunks", content(
+            (Completion = "application/json"),
+            (String = "text/event-stream"),
+        )),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn completions(State(state): State<AppState>, ApiJson(req): ApiJson<CompletionRequestIn>) -> ApiResult<Response> {
+    let params = req.sampling.params()?;
+    let prompt = match req.prompt {
+        PromptIn::One(p) => p,
+        PromptIn::List(mut list) if list.len() == 1 => list.remove(0),
+        PromptIn::List(_) => return Err(ApiError::invalid("prompt", "one prompt per request")),
+    };
+    let model = model_name(&state, &req.model).await?;
+    let request = CompletionRequest { model: model.clone(), prompt, params };
+    let id = format!("cmpl-{}", uuid::Uuid::now_v7().simple());
+    let host = state.models.clone();
+    let started = start(&state, move |cancel| host.complete(request, cancel)).await?;
+    if req.stream {
+        let include_usage = req.stream_options.is_some_and(|o| o.include_usage);
+        let created = now();
+        let chunk = move |text: &str, finish: Option<&str>| {
+            json!({ "id": id, "object": "text_completion", "created": created, "model": model,
+                    "choices": [{ "index": 0, "text": text, "finish_reason": finish, "logprobs": null }] })
+        };
+        let first = chunk("", None);
+        Ok(openai_stream(state, started, first, move |event| match event {
+            ChatEvent::Delta(text) => vec![chunk(&text, None)],
+            ChatEvent::Finished { reason, usage, .. } => {
+                let mut out = vec![chunk("", Some(finish_reason(reason)))];
+                if include_usage {
+                    let mut last = chunk("", None);
+                    last["choices"] = json!([]);
+                    last["usage"] = json!(UsageOut::from(usage));
+                    out.push(last);
+                }
+                out
+            }
+        }))
+    } else {
+        let (text, reason, usage) = collect(&state, started).await?;
+        let body = Completion {
+            id,
+            object: "text_completion",
+            created: now(),
+            model,
+            choices: vec![CompletionChoice { text, index: 0, finish_reason: finish_reason(reason), logprobs: None }],
+            usage: usage.into(),
+        };
+        Ok(Json(body).into_response())
+    }
+}
+
+// ------------------------------------------------------------------ embeddings
+
+/// `input`: a string, strings, token ids, or lists of token ids.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum EmbeddingInputIn {
+    One(String),
+    Many(Vec<String>),
+    Tokens(Vec<u32>),
+    TokenLists(Vec<Vec<u32>>),
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct EmbeddingRequest {
+    model: String,
+    input: EmbeddingInputIn,
+    /// `float` (default) or `base64` (little-endian f32).
+    encoding_format: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EmbeddingObject {
+    /// Always `embedding`.
+    object: &'static str,
+    index: u32,
+    /// Floats, or a base64 string of little-endian f32 with `encoding_format: base64`.
+    #[schema(value_type = Object)]
+    embedding: Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EmbeddingUsage {
+    prompt_tokens: u32,
+    total_tokens: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EmbeddingList {
+    object: &'static str,
+    data: Vec<EmbeddingObject>,
+    model: String,
+    usage: EmbeddingUsage,
+}
+
+/// Mean-pooled, L2-normalized embeddings.
+#[utoipa::path(post, path = "/v1/embeddings", tag = "openai", request_body = EmbeddingRequest,
+    responses((status = 200, body = EmbeddingList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn embeddings(State(state): State<AppState>, ApiJson(req): ApiJson<EmbeddingRequest>) -> ApiResult<Json<EmbeddingList>> {
+    let base64 = match req.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(other) => return Err(ApiError::invalid("encoding_format", format!("{other:?} is not float or base64"))),
+    };
+    let inputs: Vec<EmbedInput> = match req.input {
+        EmbeddingInputIn::One(s) => vec![EmbedInput::Text(s)],
+        EmbeddingInputIn::Many(v) => v.into_iter().map(EmbedInput::Text).collect(),
+        EmbeddingInputIn::Tokens(t) => vec![EmbedInput::Tokens(t)],
+        EmbeddingInputIn::TokenLists(v) => v.into_iter().map(EmbedInput::Tokens).collect(),
+    };
+    if inputs.is_empty() {
+        return Err(ApiError::invalid("input", "must not be empty"));
+    }
+    if inputs.len() > 2048 {
+        return Err(ApiError::invalid("input", "at most 2048 inputs per request"));
+    }
+    let model = model_name(&state, &req.model).await?;
+    let host = state.models.clone();
+    let name = model.clone();
+    let vectors = tokio::task::spawn_blocking(move || host.embed(&name, &inputs)).await.map_err(ApiError::internal)??;
+    let data = vectors
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let embedding = if base64 {
+                let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(v)
+            };
+            EmbeddingObject { object: "embedding", index: i as u32, embedding }
+        })
+        .collect();
+    Ok(Json(EmbeddingList { object: "list", data, model, usage: EmbeddingUsage { prompt_tokens: 0, total_tokens: 0 } }))
+}
+
+// ------------------------------------------------------------------ streams
+
+/// A model request that the model host accepted, with what cancels it.
+pub(crate) struct Started {
+    stream: ChatStream,
+    cancel: CancelToken,
+}
+
+/// Cancels a model request when the HTTP request that owns it goes away (client disconnect).
+struct CancelOnDrop(CancelToken);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+/// Starts a model request on a blocking thread, so that refusals (unknown model, prompt too
+/// long, bad parameters) become the HTTP status before any body is sent.
+async fn start(
+    state: &AppState,
+    begin: impl FnOnce(CancelToken) -> Result<ChatStream, LlmError> + Send + 'static,
+) -> ApiResult<Started> {
+    let cancel = state.streams.register();
+    let token = cancel.clone();
+    let stream = tokio::task::spawn_blocking(move || begin(token)).await.map_err(ApiError::internal)?;
+    match stream {
+        Ok(stream) => Ok(Started { stream, cancel }),
+        Err(e) => {
+            state.streams.forget(&cancel);
+            Err(e.into())
+        }
+    }
+}
+
+/// Reads a whole reply.
+async fn collect(state: &AppState, started: Started) -> ApiResult<(String, FinishReason, Usage)> {
+    let Started { stream, cancel } = started;
+    let _guard = CancelOnDrop(cancel.clone());
+    let result = tokio::task::spawn_blocking(move || stream.collect_text()).await;
+    state.streams.forget(&cancel);
+    let (text, reason, usage, timings) = result.map_err(ApiError::internal)??;
+    state.metrics.observe_reply(&usage, &timings);
+    Ok((text, reason, usage))
+}
+
+/// Streams a reply as OpenAI's server-sent events: `first`, then what `chunks` makes of each
+/// model event, then `[DONE]`. An error mid-stream is sent as `{"error": ...}`, which the
+/// SDKs raise.
+fn openai_stream(
+    state: AppState,
+    started: Started,
+    first: Value,
+    mut chunks: impl FnMut(ChatEvent) -> Vec<Value> + Send + 'static,
+) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Value>(64);
+    let Started { stream, cancel } = started;
+    let metrics = state.metrics.clone();
+    let streams = state.streams.clone();
+    let guard = CancelOnDrop(cancel.clone());
+    metrics.active_streams.inc();
+    tokio::task::spawn_blocking(move || {
+        let _ = tx.blocking_send(first);
+        for event in stream {
+            let out = match event {
+                Ok(event) => {
+                    if let ChatEvent::Finished { usage, timings, .. } = &event {
+                        metrics.observe_reply(usage, timings);
+                    }
+                    chunks(event)
+                }
+                Err(e) => vec![json!({ "error": ApiError::from(e).object() })],
+            };
+            for chunk in out {
+                if tx.blocking_send(chunk).is_err() {
+                    break; // the client went away; dropping the stream cancels the reply
+                }
+            }
+        }
+        metrics.active_streams.dec();
+        streams.forget(&cancel);
+    });
+    let events = ReceiverStream::new(rx)
+        .map(|chunk| Ok::<_, std::convert::Infallible>(Event::default().data(chunk.to_string())))
+        .chain(tokio_stream::once(Ok(Event::default().data("[DONE]"))))
+        // Held by the body: dropping the response (client gone) cancels the model request.
+        .map(move |e| {
+            let _ = &guard;
+            e
+        });
+    Sse::new(events).keep_alive(KeepAlive::default()).into_response()
+}
+
+/// The cancel tokens of the `/v1` requests in flight, so shutdown can end them.
+#[derive(Debug, Default)]
+pub(crate) struct Streams(std::sync::Mutex<Vec<CancelToken>>);
+
+impl Streams {
+    fn register(&self) -> CancelToken {
+        let token = CancelToken::new();
+        self.0.lock().expect("streams lock").push(token.clone());
+        token
+    }
+
+    fn forget(&self, token: &CancelToken) {
+        self.0.lock().expect("streams lock").retain(|t| !t.same(token));
+    }
+
+    pub(crate) fn cancel_all(&self) {
+        for t in self.0.lock().expect("streams lock").iter() {
+            t.cancel();
+        }
+    }
+}
+
+pub(crate) type SharedStreams = Arc<Streams>;

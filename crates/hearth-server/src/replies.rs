@@ -1,0 +1,193 @@
+//! Replies running in the background, and their event logs.
+//!
+//! Sending a message starts a reply that belongs to the server, not to the HTTP connection
+//! that asked for it: a dropped connection does not stop it, and a client can read (or
+//! re-read) its events at any time. Each reply has a log of numbered events
+//! (`message_start`, `delta`..., then `message_end` or `error`); a reader asks for the events
+//! after the last id it saw (`Last-Event-ID`) and then waits for more. Logs of finished
+//! replies are kept, up to a bound, so a client that lost the end can still read it.
+//!
+//! Every reply task is owned here: [`Replies::shutdown`] cancels them all and waits for each
+//! to save what it has.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use hearth_core::{Core, StartedReply};
+use hearth_llm::{CancelToken, ChatModel};
+use hearth_types::MessageId;
+use serde_json::json;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// How many finished replies keep their logs.
+const KEEP_FINISHED: usize = 256;
+
+/// One server-sent event of a reply.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ReplyEvent {
+    pub(crate) id: u64,
+    pub(crate) name: &'static str,
+    pub(crate) data: serde_json::Value,
+}
+
+#[derive(Debug)]
+struct Log {
+    events: Vec<ReplyEvent>,
+    done: bool,
+}
+
+impl Log {
+    fn push(&mut self, name: &'static str, data: serde_json::Value) {
+        let id = self.events.len() as u64 + 1;
+        self.events.push(ReplyEvent { id, name, data });
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    log: Mutex<Log>,
+    /// Bumped after every change to the log; readers wait on it.
+    changed: watch::Sender<u64>,
+    cancel: CancelToken,
+}
+
+impl Entry {
+    fn update(&self, f: impl FnOnce(&mut Log)) {
+        let len = {
+            let mut log = self.log.lock().expect("reply log lock");
+            f(&mut log);
+            log.events.len() as u64
+        };
+        self.changed.send_replace(len);
+    }
+}
+
+/// The replies this server runs or ran.
+#[derive(Debug, Default)]
+pub(crate) struct Replies {
+    entries: Mutex<HashMap<MessageId, Arc<Entry>>>,
+    finished: Mutex<VecDeque<MessageId>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Replies {
+    /// Runs a started reply on a blocking thread and logs its events.
+    pub(crate) fn spawn(self: &Arc<Self>, core: Arc<Core>, model: Arc<dyn ChatModel>, metrics: Arc<Metrics>, started: StartedReply) {
+        let id = started.answer.id;
+        let (changed, _) = watch::channel(0);
+        let entry = Arc::new(Entry { log: Mutex::new(Log { events: Vec::new(), done: false }), changed, cancel: CancelToken::new() });
+        entry.update(|log| {
+            log.push(
+                "message_start",
+                json!({
+                    "message_id": id,
+                    "chat_id": started.answer.chat_id,
+                    "parent_id": started.question.id,
+                    "model": started.answer.model,
+                }),
+            )
+        });
+        self.entries.lock().expect("replies lock").insert(id, entry.clone());
+
+        let replies = self.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            metrics.active_streams.inc();
+            let outcome = core.run_reply(started, &*model, &entry.cancel, |text| {
+                entry.update(|log| log.push("delta", json!({ "text": text })));
+            });
+            metrics.active_streams.dec();
+            entry.update(|log| {
+                match outcome {
+                    Ok(reply) => {
+                        metrics.observe_reply(&reply.usage, &reply.timings);
+                        log.push(
+                            "message_end",
+                            json!({
+                                "message": reply.answer,
+                                "finish_reason": reply.finish.map(|f| f.as_str()),
+                                "usage": reply.usage,
+                            }),
+                        );
+                    }
+                    Err(e) => log.push("error", json!({ "error": ApiError::from(e).object() })),
+                }
+                log.done = true;
+            });
+            replies.retire(id);
+        });
+        let mut tasks = self.tasks.lock().expect("replies lock");
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
+    }
+
+    /// Forgets the oldest finished logs past the bound.
+    fn retire(&self, id: MessageId) {
+        let mut finished = self.finished.lock().expect("replies lock");
+        finished.push_back(id);
+        while finished.len() > KEEP_FINISHED {
+            if let Some(old) = finished.pop_front() {
+                self.entries.lock().expect("replies lock").remove(&old);
+            }
+        }
+    }
+
+    /// Stops a running reply; it saves its partial text as `cancelled`. Returns false for a
+    /// reply this server is not running.
+    pub(crate) fn cancel(&self, id: MessageId) -> bool {
+        match self.entries.lock().expect("replies lock").get(&id) {
+            Some(entry) => {
+                entry.cancel.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The reply's events after `after`, as they come; the stream ends after the last one.
+    /// `None` when the server does not know the reply.
+    pub(crate) fn events(&self, id: MessageId, after: u64) -> Option<tokio::sync::mpsc::Receiver<ReplyEvent>> {
+        let entry = self.entries.lock().expect("replies lock").get(&id).cloned()?;
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let mut changed = entry.changed.subscribe();
+        tokio::spawn(async move {
+            let mut next = after;
+            loop {
+                let (batch, done) = {
+                    let log = entry.log.lock().expect("reply log lock");
+                    let from = (next as usize).min(log.events.len());
+                    (log.events[from..].to_vec(), log.done)
+                };
+                for event in batch {
+                    next = event.id;
+                    if tx.send(event).await.is_err() {
+                        return; // the reader went away
+                    }
+                }
+                if done {
+                    return;
+                }
+                // Wakes on the next change (or at once if one happened since the read above).
+                tokio::select! {
+                    r = changed.changed() => if r.is_err() { return },
+                    () = tx.closed() => return,
+                }
+            }
+        });
+        Some(rx)
+    }
+
+    /// Cancels every running reply and waits until each has saved its outcome.
+    pub(crate) async fn shutdown(&self) {
+        for entry in self.entries.lock().expect("replies lock").values() {
+            entry.cancel.cancel();
+        }
+        let tasks: Vec<_> = std::mem::take(&mut *self.tasks.lock().expect("replies lock"));
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! The router driven in-process (no socket) with a scripted model: the guards, the error
+//! shape, the OpenAI wire format and the reply event log. The real model and real clients
+//! are exercised by `tests/api` (Python) in `make test`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use hearth_core::Core;
+use hearth_llm::{
+    CancelToken, ChatEvent, ChatModel, ChatRequest, ChatStream, EmbedInput, FinishReason, LlmError, ModelHost, Timings, Usage,
+};
+use hearth_server::{Api, ServerConfig};
+use hearth_types::{ModelSource, NewModel};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const TOKEN: &str = "test-token";
+
+/// Answers every request with the same pieces of text.
+struct Scripted;
+
+impl ChatModel for Scripted {
+    fn chat(&self, request: ChatRequest, cancel: CancelToken) -> Result<ChatStream, LlmError> {
+        if request.model != "m" {
+            return Err(LlmError::ModelNotFound(request.model));
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        for piece in ["Hel", "lo", " there"] {
+            tx.send(Ok(ChatEvent::Delta(piece.into()))).unwrap();
+        }
+        let usage = Usage { prompt_tokens: 5, completion_tokens: 3, cached_prompt_tokens: 0 };
+        tx.send(Ok(ChatEvent::Finished { reason: FinishReason::Stop, usage, timings: Timings::default() })).unwrap();
+        Ok(ChatStream::new(rx, cancel))
+    }
+
+    fn embed(&self, _: &str, inputs: &[EmbedInput]) -> Result<Vec<Vec<f32>>, LlmError> {
+        Ok(inputs.iter().map(|_| vec![0.6, 0.8]).collect())
+    }
+}
+
+impl ModelHost for Scripted {
+    fn load(&self, _: &str) -> Result<(), LlmError> {
+        Ok(())
+    }
+    fn unload(&self) {}
+    fn loaded(&self) -> Option<String> {
+        None
+    }
+}
+
+fn api() -> Api {
+    let core = Arc::new(Core::in_memory().unwrap());
+    core.register_model(&NewModel {
+        name: "m".into(),
+        path: "/nonexistent/m.gguf".into(),
+        size: 1,
+        sha256: "0".repeat(64),
+        architecture: "gemma3".into(),
+        parameters: 1,
+        quantization: "Q4_K_M".into(),
+        context_length: Some(1024),
+        chat_template: None,
+        source: ModelSource::Import,
+    })
+    .unwrap();
+    let describe: hearth_server::Describe = Arc::new(|_, _| Err(hearth_types::ValidationError::new("path", "not a model")));
+    Api::new(core, Arc::new(Scripted), describe, ServerConfig::new(TOKEN))
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+async fn send(api: &Api, request: Request<Body>) -> Answer {
+    let response = api.router().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Answer { status, headers, body: String::from_utf8(bytes.to_vec()).unwrap() }
+}
+
+fn request(method: &str, path: &str, body: Option<Value>) -> axum::http::request::Builder {
+    let _ = body;
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, "127.0.0.1:7337")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .header(header::CONTENT_TYPE, "application/json")
+}
+
+async fn call(api: &Api, method: &str, path: &str, body: Option<Value>) -> Answer {
+    let b = body.as_ref().map_or(Body::empty(), |v| Body::from(v.to_string()));
+    send(api, request(method, path, body).body(b).unwrap()).await
+}
+
+fn check_error(answer: &Answer, status: u16, code: &str) {
+    assert_eq!(answer.status.as_u16(), status, "{}", answer.body);
+    let e = &answer.json()["error"];
+    assert_eq!(e["code"], code, "{}", answer.body);
+    assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(e["type"].is_string() && e.get("param").is_some(), "{}", answer.body);
+}
+
+#[tokio::test]
+async fn health_needs_no_token_and_everything_else_does() {
+    let api = api();
+    let health = send(&api, Request::get("/health").header(header::HOST, "localhost").body(Body::empty()).unwrap()).await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(health.json()["status"], "ok");
+    assert!(health.headers.contains_key("x-request-id"));
+
+    for path in ["/v1/models", "/api/v1/workspaces", "/metrics", "/openapi.json", "/docs"] {
+        let no_token = send(&api, Request::get(path).header(header::HOST, "localhost").body(Body::empty()).unwrap()).await;
+        check_error(&no_token, 401, "unauthorized");
+        let wrong = send(&api, Request::get(path).header(header::HOST, "localhost").header(header::AUTHORIZATION, "Bearer nope").body(Body::empty()).unwrap()).await;
+        check_error(&wrong, 401, "unauthorized");
+        assert_eq!(wrong.json()["error"]["type"], "authentication_error");
+    }
+}
+
+#[tokio::test]
+async fn other_hosts_are_refused_before_the_token_is_looked_at() {
+    let api = api();
+    for host in ["evil.example", "evil.example:7337", "localhost.evil.example"] {
+        let answer = send(
+            &api,
+            Request::get("/v1/models").header(header::HOST, host).header(header::AUTHORIZATION, format!("Bearer {TOKEN}")).body(Body::empty()).unwrap(),
+        )
+        .await;
+        check_error(&answer, 403, "forbidden");
+    }
+    // A second Host header cannot smuggle a loopback name past the check.
+    let two = send(&api, request("GET", "/v1/models", None).header(header::HOST, "evil.example").body(Body::empty()).unwrap()).await;
+    check_error(&two, 403, "forbidden");
+}
+
+#[tokio::test]
+async fn bad_bodies_get_the_error_shape() {
+    let api = api();
+    let malformed = send(&api, request("POST", "/v1/chat/completions", None).body(Body::from("{\"model\": ")).unwrap()).await;
+    check_error(&malformed, 400, "invalid");
+    let wrong_type = call(&api, "POST", "/v1/chat/completions", Some(json!({ "model": "m", "messages": "hi" }))).await;
+    check_error(&wrong_type, 400, "invalid");
+    let huge = send(&api, request("POST", "/v1/chat/completions", None).body(Body::from(vec![b' '; 17 << 20])).unwrap()).await;
+    check_error(&huge, 413, "too_large");
+    let n = call(&api, "POST", "/v1/chat/completions", Some(json!({ "model": "m", "n": 2, "messages": [{ "role": "user", "content": "hi" }] }))).await;
+    check_error(&n, 400, "invalid");
+    assert_eq!(n.json()["error"]["param"], "n");
+    let unknown = call(&api, "POST", "/v1/chat/completions", Some(json!({ "model": "nope", "messages": [{ "role": "user", "content": "hi" }] }))).await;
+    check_error(&unknown, 404, "not_found");
+    assert_eq!(unknown.json()["error"]["param"], "model");
+    check_error(&call(&api, "GET", "/nowhere", None).await, 404, "not_found");
+}
+
+#[tokio::test]
+async fn chat_completions_in_openai_format() {
+    let api = api();
+    let body = json!({ "model": "m", "messages": [{ "role": "user", "content": [{ "type": "text", "text": "hi" }] }], "future_field": 1 });
+    let answer = call(&api, "POST", "/v1/chat/completions", Some(body.clone())).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let v = answer.json();
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["choices"][0]["message"]["content"], "Hello there");
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+    assert_eq!(v["usage"]["total_tokens"], 8);
+
+    let mut streamed = body;
+    streamed["stream"] = json!(true);
+    streamed["stream_options"] = json!({ "include_usage": true });
+    let answer = call(&api, "POST", "/v1/chat/completions", Some(streamed)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let data: Vec<&str> = answer.body.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
+    assert_eq!(data.last(), Some(&"[DONE]"));
+    let chunks: Vec<Value> = data[..data.len() - 1].iter().map(|d| serde_json::from_str(d).unwrap()).collect();
+    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert_eq!(text, "Hello there");
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    let usage = chunks.last().unwrap();
+    assert_eq!(usage["choices"], json!([]));
+    assert_eq!(usage["usage"]["completion_tokens"], 3);
+    assert_eq!(chunks[chunks.len() - 2]["choices"][0]["finish_reason"], "stop");
+}
+
+#[tokio::test]
+async fn embeddings_as_floats_and_base64() {
+    let api = api();
+    let floats = call(&api, "POST", "/v1/embeddings", Some(json!({ "model": "m", "input": ["a", "b"] }))).await.json();
+    assert_eq!(floats["data"][1]["embedding"], json!([0.6f32, 0.8f32]));
+    let b64 = call(&api, "POST", "/v1/embeddings", Some(json!({ "model": "m", "input": [1, 2, 3], "encoding_format": "base64" }))).await.json();
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64["data"][0]["embedding"].as_str().unwrap()).unwrap();
+    let decoded: Vec<f32> = bytes.chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    assert_eq!(decoded, vec![0.6, 0.8]);
+}
+
+/// (id, event name, data) of each server-sent event.
+fn parse_sse(body: &str) -> Vec<(u64, String, Value)> {
+    body.split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .map(|block| {
+            let field = |name: &str| block.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_default().trim().to_owned();
+            (field("id:").parse().unwrap(), field("event:"), serde_json::from_str(&field("data:")).unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sending_streams_numbered_events_that_resume_and_replay() {
+    let api = api();
+    let ws = call(&api, "POST", "/api/v1/workspaces", Some(json!({ "name": "Work", "handle": "work" }))).await;
+    assert_eq!(ws.status, StatusCode::CREATED, "{}", ws.body);
+    let chat = call(&api, "POST", "/api/v1/workspaces/work/chats", Some(json!({ "title": "t", "model": "m" }))).await.json();
+    let path = format!("/api/v1/chats/{}/messages", chat["id"].as_str().unwrap());
+
+    let streamed = send(
+        &api,
+        request("POST", &path, None).header(header::ACCEPT, "text/event-stream").body(Body::from(json!({ "content": "hi" }).to_string())).unwrap(),
+    )
+    .await;
+    let events = parse_sse(&streamed.body);
+    let names: Vec<&str> = events.iter().map(|(_, n, _)| n.as_str()).collect();
+    assert_eq!(names, ["message_start", "delta", "delta", "delta", "message_end"]);
+    assert_eq!(events.iter().map(|e| e.0).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+    let end = &events[4].2;
+    assert_eq!(end["message"]["content"], "Hello there");
+    assert_eq!(end["message"]["status"], "complete");
+
+    // Resume after event 2: exactly the later events.
+    let reply_id = end["message"]["id"].as_str().unwrap();
+    let resumed = send(
+        &api,
+        request("GET", &format!("/api/v1/replies/{reply_id}/events"), None).header("last-event-id", "2").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(parse_sse(&resumed.body), events[2..].to_vec());
+
+    // The same idempotency key twice: one question, one reply, the same ids.
+    let first = send(&api, request("POST", &path, None).header("idempotency-key", "k1").body(Body::from(json!({ "content": "again" }).to_string())).unwrap()).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.body);
+    let second = send(&api, request("POST", &path, None).header("idempotency-key", "k1").body(Body::from(json!({ "content": "again" }).to_string())).unwrap()).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    assert_eq!(first.json()["message"]["id"], second.json()["message"]["id"]);
+    assert_eq!(first.json()["reply"]["id"], second.json()["reply"]["id"]);
+    let events_url = first.json()["events"].as_str().unwrap().to_owned();
+    let done = send(&api, request("GET", &events_url, None).body(Body::empty()).unwrap()).await;
+    assert_eq!(parse_sse(&done.body).last().unwrap().1, "message_end");
+    let thread = call(&api, "GET", &path, None).await.json();
+    let questions = thread["messages"].as_array().unwrap().iter().filter(|m| m["content"] == "again").count();
+    assert_eq!(questions, 1);
+}
+
+#[tokio::test]
+async fn the_openapi_document_covers_every_route() {
+    let api = api();
+    let doc = call(&api, "GET", "/openapi.json", None).await.json();
+    let paths = doc["paths"].as_object().unwrap();
+    for p in ["/v1/chat/completions", "/v1/embeddings", "/api/v1/chats/{chat}/messages", "/api/v1/replies/{message}/events", "/health"] {
+        assert!(paths.contains_key(p), "{p} missing");
+    }
+    let docs = call(&api, "GET", "/docs", None).await;
+    assert!(docs.body.contains("/v1/chat/completions") && docs.body.starts_with("<!doctype html>"));
+}

@@ -1,0 +1,49 @@
+//! OpenAPI schemas for the domain types, behind the `openapi` feature (the HTTP server turns
+//! it on; nothing else pays for it).
+//!
+//! Ids, handles, timezones and the text enums are strings on the wire; their schemas say so
+//! with the constraints a client can check (UUID format, the handle pattern, the enum
+//! spellings). The records derive theirs next to their definitions.
+
+use std::borrow::Cow;
+
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
+
+use crate::{ChatId, Handle, MessageId, MessageStatus, ModelId, ModelSource, Role, Timezone, WorkspaceId};
+
+fn string() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String)
+}
+
+macro_rules! string_schema {
+    ($name:ident, $build:expr) => {
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                $build.into()
+            }
+        }
+        impl ToSchema for $name {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed(stringify!($name))
+            }
+        }
+    };
+}
+
+string_schema!(WorkspaceId, string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))));
+string_schema!(ChatId, string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))));
+string_schema!(MessageId, string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))));
+string_schema!(ModelId, string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))));
+string_schema!(
+    Handle,
+    string()
+        .pattern(Some("^[a-z0-9]+(-[a-z0-9]+)*$"))
+        .max_length(Some(Handle::MAX_LEN))
+        .description(Some("lowercase letters and digits in groups joined by single hyphens"))
+);
+string_schema!(Timezone, string().description(Some("an IANA timezone name, such as Europe/Paris or UTC")));
+string_schema!(Role, string().enum_values(Some(Role::ALL.iter().map(|r| r.as_str()))));
+string_schema!(MessageStatus, string().enum_values(Some(MessageStatus::ALL.iter().map(|s| s.as_str()))));
+string_schema!(ModelSource, string().enum_values(Some(["default", "import"])));

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Checks the README's `make run`: it must come up serving the API. Runs it on a throwaway
+# data folder and a free port, waits for the "listening" line and a healthy /health, then
+# stops the server with SIGTERM and expects make to exit cleanly.
+set -euo pipefail
+
+tmp=$(mktemp -d)
+log="$tmp/run.log"
+cleanup() {
+  [ -n "${pid:-}" ] && kill -TERM -- "-$pid" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# Its own process group, so the signal reaches make and the server alike.
+HEARTH_DATA_DIR="$tmp/data" HEARTH_PORT=0 setsid make --no-print-directory run MODEL="$MODEL" >"$log" 2>&1 &
+pid=$!
+
+url=""
+for _ in $(seq 1 600); do
+  url=$(sed -n 's/^hearth: listening on \(http:[^ ]*\)$/\1/p' "$log" | head -n1)
+  [ -n "$url" ] && break
+  if ! kill -0 "$pid" 2>/dev/null; then break; fi
+  sleep 0.2
+done
+if [ -z "$url" ]; then
+  echo "error: make run did not start serving; its output:" >&2
+  cat "$log" >&2
+  exit 1
+fi
+python3 - "$url" <<'PY'
+import json, sys, urllib.request
+body = json.load(urllib.request.urlopen(sys.argv[1] + "/health", timeout=10))
+assert body["status"] == "ok", body
+PY
+# Signal the server only: make should then finish with the server's own exit status.
+server=$(pgrep -g "$pid" -x hearth || true)
+if [ -z "$server" ]; then
+  echo "error: no hearth process under make run" >&2
+  exit 1
+fi
+kill -TERM $server
+status=0
+wait "$pid" || status=$?
+pid=""
+if [ "$status" -ne 0 ]; then
+  echo "error: make run exited with $status after SIGTERM; its output:" >&2
+  cat "$log" >&2
+  exit 1
+fi
+echo "make run: serving at $url, healthy, stopped cleanly"
