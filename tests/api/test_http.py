@@ -74,7 +74,8 @@ def sse_get(http: httpx.Client, url: str, **kwargs) -> list[SseEvent]:
 def stored_messages(http: httpx.Client, chat: str) -> list[dict]:
     r = http.get(f"/api/v1/chats/{chat}/messages")
     assert r.status_code == 200, r.text
-    return r.json()
+    assert r.json()["chat"]["id"] == chat
+    return r.json()["messages"]
 
 
 def reply_text(events: list[SseEvent], finish: tuple[str, ...] = ("stop", "length")) -> str:

@@ -40,6 +40,12 @@ pub(crate) struct ServeArgs {
     /// A web origin allowed to call the API from a browser (repeatable)
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     cors_origins: Vec<String>,
+    /// Requests the local engine decodes together
+    #[arg(long, default_value_t = 4)]
+    slots: u32,
+    /// Context length per request [default: what the model and memory allow]
+    #[arg(long, value_name = "TOKENS")]
+    context: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,7 +109,8 @@ pub(crate) fn serve(args: ServeArgs, core: Arc<Core>, data_dir: &Path, default_m
     ensure_default_model(&core, default_model)?;
     let token = api_token(data_dir)?;
     let config = ServerConfig { allowed_hosts: args.allowed_hosts, cors_origins: args.cors_origins, ..ServerConfig::new(token) };
-    let engine = Arc::new(local_engine(core.clone(), hearth_llama::EngineConfig::default()));
+    let engine_config = hearth_llama::EngineConfig { slots: args.slots.max(1), context_per_slot: args.context, ..Default::default() };
+    let engine = Arc::new(local_engine(core.clone(), engine_config));
     let describe: hearth_server::Describe = Arc::new(|path: &Path, name: Option<&str>| {
         hearth_llama::describe(path, name, ModelSource::Import).map_err(|e| hearth_types::ValidationError::new("path", e.to_string()))
     });

@@ -132,8 +132,8 @@ mod scripted {
             Ok(ChatStream::new(rx, cancel))
         }
 
-        fn embed(&self, _: &str, _: &[hearth_llm::EmbedInput]) -> Result<Vec<Vec<f32>>, LlmError> {
-            Ok(Vec::new())
+        fn embed(&self, _: &str, _: &[hearth_llm::EmbedInput]) -> Result<hearth_llm::Embeddings, LlmError> {
+            Ok(hearth_llm::Embeddings::default())
         }
     }
 }

@@ -11,7 +11,7 @@ use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use hearth_llm::{CancelToken, ChatModel, ChatRequest, ChatStream, CompletionRequest, EmbedInput, LlmError, ModelHost, SamplingParams};
+use hearth_llm::{CancelToken, ChatModel, ChatRequest, ChatStream, CompletionRequest, EmbedInput, Embeddings, LlmError, ModelHost, SamplingParams};
 
 use crate::worker::{self, ChatJob, Command, EmbedJob, LoadJob, Prompt};
 
@@ -145,9 +145,9 @@ impl ChatModel for LlamaEngine {
         self.start(&request.model, Prompt::Raw(request.prompt), request.params, cancel)
     }
 
-    fn embed(&self, model: &str, inputs: &[EmbedInput]) -> Result<Vec<Vec<f32>>, LlmError> {
+    fn embed(&self, model: &str, inputs: &[EmbedInput]) -> Result<Embeddings, LlmError> {
         if inputs.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Embeddings::default());
         }
         let spec = (self.resolve)(model)?;
         let (reply, answer) = mpsc::channel();

@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::time::Instant;
 
-use hearth_llm::{CancelToken, ChatEvent, ChatMessage, EmbedInput, FinishReason, LlmError, SamplingParams, Timings, Usage};
+use hearth_llm::{CancelToken, ChatEvent, ChatMessage, EmbedInput, Embeddings, FinishReason, LlmError, SamplingParams, Timings, Usage};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
 use llama_cpp_2::llama_backend::LlamaBackend;
@@ -68,7 +68,7 @@ pub(crate) struct ChatJob {
 pub(crate) struct EmbedJob {
     pub(crate) spec: ModelSpec,
     pub(crate) inputs: Vec<EmbedInput>,
-    pub(crate) reply: Sender<Result<Vec<Vec<f32>>, LlmError>>,
+    pub(crate) reply: Sender<Result<Embeddings, LlmError>>,
 }
 
 pub(crate) struct LoadJob {
@@ -685,7 +685,7 @@ fn embed<'m>(
     ctx: &mut Option<LlamaContext<'m>>,
     geometry: &Geometry,
     inputs: &[EmbedInput],
-) -> Result<Vec<Vec<f32>>, LlmError> {
+) -> Result<Embeddings, LlmError> {
     const SEQS: u32 = 8;
     const CONTEXT: u32 = 2048;
     if ctx.is_none() {
@@ -760,5 +760,6 @@ fn embed<'m>(
         group.push(i);
     }
     flush(&mut group, &mut batch, &mut out)?;
-    Ok(out)
+    let prompt_tokens = tokenized.iter().map(Vec::len).sum::<usize>() as u32;
+    Ok(Embeddings { vectors: out, prompt_tokens })
 }

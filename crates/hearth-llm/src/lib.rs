@@ -60,6 +60,14 @@ pub enum EmbedInput {
     Tokens(Vec<u32>),
 }
 
+/// Embeddings of several inputs, in their order, and the tokens they took.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Embeddings {
+    /// One pooled, L2-normalized vector per input.
+    pub vectors: Vec<Vec<f32>>,
+    pub prompt_tokens: u32,
+}
+
 /// Why a reply ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -188,7 +196,7 @@ pub trait ChatModel: Send + Sync {
     fn chat(&self, request: ChatRequest, cancel: CancelToken) -> Result<ChatStream, LlmError>;
 
     /// One embedding per text, pooled and L2-normalized.
-    fn embed(&self, model: &str, inputs: &[EmbedInput]) -> Result<Vec<Vec<f32>>, LlmError>;
+    fn embed(&self, model: &str, inputs: &[EmbedInput]) -> Result<Embeddings, LlmError>;
 
     /// Continues raw text. Models that only chat refuse it.
     fn complete(&self, request: CompletionRequest, cancel: CancelToken) -> Result<ChatStream, LlmError> {

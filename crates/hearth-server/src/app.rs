@@ -248,9 +248,11 @@ pub(crate) struct SendIn {
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub(crate) struct Sent {
     message: Message,
-    /// The assistant's reply (status `streaming` while it runs).
+    /// The assistant's reply (status `streaming` while it runs); absent with `reply: false`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     reply: Option<Message>,
-    /// Where the reply's events stream.
+    /// Where the reply's events stream; absent with `reply: false`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     events: Option<String>,
 }
 

@@ -528,8 +528,10 @@ pub(crate) async fn embeddings(State(state): State<AppState>, ApiJson(req): ApiJ
     let model = model_name(&state, &req.model).await?;
     let host = state.models.clone();
     let name = model.clone();
-    let vectors = tokio::task::spawn_blocking(move || host.embed(&name, &inputs)).await.map_err(ApiError::internal)??;
-    let data = vectors
+    let embeddings = tokio::task::spawn_blocking(move || host.embed(&name, &inputs)).await.map_err(ApiError::internal)??;
+    let tokens = embeddings.prompt_tokens;
+    let data = embeddings
+        .vectors
         .into_iter()
         .enumerate()
         .map(|(i, v)| {
@@ -542,7 +544,7 @@ pub(crate) async fn embeddings(State(state): State<AppState>, ApiJson(req): ApiJ
             EmbeddingObject { object: "embedding", index: i as u32, embedding }
         })
         .collect();
-    Ok(Json(EmbeddingList { object: "list", data, model, usage: EmbeddingUsage { prompt_tokens: 0, total_tokens: 0 } }))
+    Ok(Json(EmbeddingList { object: "list", data, model, usage: EmbeddingUsage { prompt_tokens: tokens, total_tokens: tokens } }))
 }
 
 // ------------------------------------------------------------------ streams

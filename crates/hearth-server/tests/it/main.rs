@@ -35,8 +35,8 @@ impl ChatModel for Scripted {
         Ok(ChatStream::new(rx, cancel))
     }
 
-    fn embed(&self, _: &str, inputs: &[EmbedInput]) -> Result<Vec<Vec<f32>>, LlmError> {
-        Ok(inputs.iter().map(|_| vec![0.6, 0.8]).collect())
+    fn embed(&self, _: &str, inputs: &[EmbedInput]) -> Result<hearth_llm::Embeddings, LlmError> {
+        Ok(hearth_llm::Embeddings { vectors: inputs.iter().map(|_| vec![0.6, 0.8]).collect(), prompt_tokens: 2 })
     }
 }
 
