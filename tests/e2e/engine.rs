@@ -143,7 +143,9 @@ fn paraphrases_embed_closer_than_unrelated_sentences() {
         "Quarterly tax filings are due in April.",
     ]
     .map(|t| EmbedInput::Text(t.into()));
-    let v = engine().embed(MODEL, &texts).unwrap();
+    let embeddings = engine().embed(MODEL, &texts).unwrap();
+    assert!(embeddings.prompt_tokens >= 3 * 5, "{}", embeddings.prompt_tokens);
+    let v = embeddings.vectors;
     assert_eq!(v.len(), 3);
     for e in &v {
         let norm: f32 = e.iter().map(|x| x * x).sum::<f32>().sqrt();
