@@ -38,6 +38,28 @@ impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        // The answers every route can give, written once here rather than on each handler:
+        // 401 without the token, 400 for a path or query that does not parse, 413 for a body
+        // over the limit.
+        let error = |description: &str| {
+            utoipa::openapi::ResponseBuilder::new()
+                .description(description)
+                .content("application/json", utoipa::openapi::ContentBuilder::new().schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody"))).build())
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+            for op in ops.into_iter().flatten() {
+                let responses = &mut op.responses.responses;
+                if path != "/health" {
+                    responses.entry("401".into()).or_insert_with(|| error("missing or wrong token").into());
+                }
+                responses.entry("400".into()).or_insert_with(|| error("a parameter or the body does not parse").into());
+                if op.request_body.is_some() {
+                    responses.entry("413".into()).or_insert_with(|| error("the body is over the limit").into());
+                }
+            }
+        }
     }
 }
 

@@ -132,6 +132,7 @@ impl Api {
             .route("/api/v1/settings/{key}", put(app::put_setting))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
+            .layer(axum::middleware::from_fn(error::json_errors))
             // Layers run bottom-up for a request: the id first, then the Host check, CORS,
             // the token, and metrics around the handler.
             .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))

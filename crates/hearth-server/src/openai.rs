@@ -479,14 +479,20 @@ pub(crate) struct EmbeddingRequest {
     encoding_format: Option<String>,
 }
 
+/// Floats, or with `encoding_format: base64` a base64 string of little-endian f32.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum EmbeddingData {
+    Float(Vec<f32>),
+    Base64(String),
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct EmbeddingObject {
     /// Always `embedding`.
     object: &'static str,
     index: u32,
-    /// Floats, or a base64 string of little-endian f32 with `encoding_format: base64`.
-    #[schema(value_type = Object)]
-    embedding: Value,
+    embedding: EmbeddingData,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -537,9 +543,9 @@ pub(crate) async fn embeddings(State(state): State<AppState>, ApiJson(req): ApiJ
         .map(|(i, v)| {
             let embedding = if base64 {
                 let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-                Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+                EmbeddingData::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
             } else {
-                json!(v)
+                EmbeddingData::Float(v)
             };
             EmbeddingObject { object: "embedding", index: i as u32, embedding }
         })
