@@ -16,7 +16,8 @@ PYTHON ?= python3
 DATA_DIR ?= $(or $(HEARTH_DATA_DIR),$(or $(XDG_DATA_HOME),$(HOME)/.local/share)/hearth)
 MODEL ?= $(DATA_DIR)/models/gemma-3-270m-q4_k_m.gguf
 HEARTH := $(CARGO_TARGET_DIR)/release/hearth
-# llama.cpp's own llama-bench, built once from the matching sources, for `make bench`.
+# llama.cpp's own llama-bench and llama-server, built once from the matching sources, for
+# `make bench`.
 LLAMA_BENCH_DIR ?= $(HOME)/.cache/hearth
 
 help:
@@ -54,10 +55,16 @@ test: build model
 	@# come up serving, on a throwaway data folder so tests never touch a developer's data.
 	@MODEL="$(MODEL)" scripts/check-make-run.sh
 
-bench: deps model
+# The store against bare SQLite, the engine against llama-bench, and `hearth serve` against
+# llama-server through the openai SDK (the API suite's venv).
+bench: build model
 	$(CARGO) bench --locked -p hearth-store --bench store
-	HEARTH_BENCH_MODEL="$(MODEL)" HEARTH_LLAMA_BENCH="$$(PYTHON=$(PYTHON) scripts/build-llama-bench.sh $(LLAMA_BENCH_DIR))" \
-		$(CARGO) bench --locked -p hearth-llama --bench engine
+	tools=$$(PYTHON=$(PYTHON) scripts/build-llama-tools.sh "$(LLAMA_BENCH_DIR)") && \
+	HEARTH_BENCH_MODEL="$(MODEL)" HEARTH_LLAMA_BENCH="$$tools/llama-bench" \
+		$(CARGO) bench --locked -p hearth-llama --bench engine && \
+	python=$$(HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" PYTHON=$(PYTHON) scripts/api-tests.sh --venv-only) && \
+	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" LLAMA_SERVER="$$tools/llama-server" PYTHONDONTWRITEBYTECODE=1 \
+		"$$python" benches/api.py
 
 tidy:
 	$(CARGO) xtask tidy

@@ -6,7 +6,8 @@
 # either it fails, never skips. The Python packages live in a venv outside the clone
 # (HEARTH_VENV, default ~/.cache/hearth/venv), made again only when
 # tests/api/requirements.txt changes: the venv keeps a copy of the file it was made from.
-# Extra arguments go to pytest (`scripts/api-tests.sh -k sse -x`).
+# Extra arguments go to pytest (`scripts/api-tests.sh -k sse -x`). `--venv-only` makes (or
+# refreshes) the venv and prints its python, for `make bench`.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,7 +41,7 @@ if [ ! -x "$venv/bin/python" ] || ! cmp -s "$requirements" "$stamp"; then
     echo "error: HEARTH_VENV=$venv exists and is not a Python venv; refusing to replace it" >&2
     exit 2
   fi
-  echo "making the API suite's Python environment in $venv..."
+  echo "making the API suite's Python environment in $venv..." >&2
   if ! "$python" -m venv --clear "$venv"; then
     echo "error: '$python -m venv' failed; on Debian install python3-venv" >&2
     exit 1
@@ -48,6 +49,11 @@ if [ ! -x "$venv/bin/python" ] || ! cmp -s "$requirements" "$stamp"; then
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
   # Written last, so an interrupted install is redone next time.
   cp "$requirements" "$stamp"
+fi
+
+if [ "${1:-}" = "--venv-only" ]; then
+  echo "$venv/bin/python"
+  exit 0
 fi
 
 # Keep the clone clean: no __pycache__ folders, pytest's cache beside the venv.

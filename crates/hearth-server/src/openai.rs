@@ -188,11 +188,23 @@ pub(crate) struct UsageOut {
     prompt_tokens: u32,
     completion_tokens: u32,
     total_tokens: u32,
+    prompt_tokens_details: PromptTokensDetails,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PromptTokensDetails {
+    /// Prompt tokens found in the prefix cache, not processed again.
+    cached_tokens: u32,
 }
 
 impl From<Usage> for UsageOut {
     fn from(u: Usage) -> Self {
-        Self { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens, total_tokens: u.prompt_tokens + u.completion_tokens }
+        Self {
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+            total_tokens: u.prompt_tokens + u.completion_tokens,
+            prompt_tokens_details: PromptTokensDetails { cached_tokens: u.cached_prompt_tokens },
+        }
     }
 }
 
