@@ -72,29 +72,37 @@ fn api_token(data_dir: &Path) -> anyhow::Result<String> {
         return Ok(t.trim().to_owned());
     }
     let path = data_dir.join(TOKEN_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_owned()),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("reading the API token from {}", path.display())),
+    let read = || match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => Ok(Some(t.trim().to_owned())),
+        Ok(_) => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading the API token from {}", path.display())),
+    };
+    if let Some(token) = read()? {
+        return Ok(token);
     }
     let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-    write_private(&path, &token).with_context(|| format!("storing the API token in {}", path.display()))?;
-    Ok(token)
+    match create_private(&path, &token) {
+        Ok(()) => Ok(token),
+        // Another process (the desktop app, `hearth token show`) made one first: use that.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read()?.context("the API token file is empty"),
+        Err(e) => Err(e).with_context(|| format!("storing the API token in {}", path.display())),
+    }
 }
 
-/// Writes a file only its owner can read, replacing any earlier one atomically.
-fn write_private(path: &PathBuf, text: &str) -> std::io::Result<()> {
+/// Creates a file only its owner can read, complete or not at all, and never over an
+/// existing one: written under a unique name, then linked into place (which fails if the
+/// name exists).
+fn create_private(path: &PathBuf, text: &str) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
+    let tmp = path.with_extension(format!("{}.tmp", uuid::Uuid::new_v4().simple()));
     let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    let written = file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    written
 }
 
 pub(crate) fn serve(args: ServeArgs, core: Arc<Core>, data_dir: &Path, default_model: &Path) -> CmdResult {

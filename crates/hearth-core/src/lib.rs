@@ -79,6 +79,26 @@ impl AddMessage {
     pub fn user(content: impl Into<String>) -> Self {
         Self { role: Role::User, content: content.into(), parent_id: None, idempotency_key: None }
     }
+
+    /// Refuses empty content and a blank idempotency key (trimming the key).
+    fn checked(&self) -> Result<Self> {
+        if self.content.trim().is_empty() {
+            return Err(ValidationError::new("content", "must not be empty").into());
+        }
+        let key = self.idempotency_key.as_deref().map(|k| non_blank("idempotency_key", k)).transpose()?;
+        Ok(Self { idempotency_key: key, ..self.clone() })
+    }
+}
+
+/// Appends a checked message inside a store action. Without an explicit parent it continues
+/// the branch on screen, read in the same transaction.
+fn append(w: &mut hearth_store::Writer<'_>, chat: ChatId, add: &AddMessage) -> hearth_store::Result<Appended> {
+    let parent_id = match add.parent_id {
+        Some(p) => Some(p),
+        None => w.read().chat(chat)?.active_leaf_id,
+    };
+    let new = NewMessage { idempotency_key: add.idempotency_key.clone(), ..NewMessage::new(chat, parent_id, add.role, add.content.clone()) };
+    w.append_message(&new)
 }
 
 /// The state of the local database, for `hearth doctor` and the status API.
@@ -187,21 +207,8 @@ impl Core {
     /// Adds a message. Without an explicit parent it continues the branch on screen, decided
     /// inside the same transaction so two quick sends cannot both attach to the same leaf.
     pub fn add_message(&self, chat: ChatId, add: &AddMessage) -> Result<Appended> {
-        if add.content.trim().is_empty() {
-            return Err(ValidationError::new("content", "must not be empty").into());
-        }
-        let key = add.idempotency_key.as_deref().map(|k| non_blank("idempotency_key", k)).transpose()?;
-        Ok(self.store.write(|w| {
-            let parent_id = match add.parent_id {
-                Some(p) => Some(p),
-                None => w.read().chat(chat)?.active_leaf_id,
-            };
-            let new = NewMessage {
-                idempotency_key: key.clone(),
-                ..NewMessage::new(chat, parent_id, add.role, add.content.clone())
-            };
-            w.append_message(&new)
-        })?)
+        let add = add.checked()?;
+        Ok(self.store.write(|w| append(w, chat, &add))?)
     }
 
     /// Edits a message the only way Hearth does: as a new sibling branch with the new text,

@@ -94,25 +94,33 @@ impl Core {
             parent_id: request.parent_id,
             idempotency_key: request.idempotency_key.clone(),
             ..AddMessage::user(request.text.clone())
-        };
-        let appended = self.add_message(request.chat, &add)?;
-        let question = appended.message;
-        if !appended.created {
-            let earlier = self.store.read(|r| r.children(question.id))?.into_iter().find(|m| m.role == Role::Assistant);
-            if let Some(answer) = earlier {
-                return Ok(StartedReply { question, answer, replayed: true, request: request.clone() });
-            }
-            // The first send stored the question but died before its reply: reply now.
         }
-        let pending = NewMessage {
-            model: Some(request.model.clone()),
-            provider: Some("local".into()),
-            status: MessageStatus::Streaming,
-            ..NewMessage::new(request.chat, Some(question.id), Role::Assistant, "")
-        };
-        let answer = self.store.write(|w| w.append_message(&pending))?.message;
-        tracing::info!(chat = %request.chat, message = %answer.id, model = %request.model, "reply started");
-        Ok(StartedReply { question, answer, replayed: false, request: request.clone() })
+        .checked()?;
+        // One transaction, so two sends racing with the same key cannot both see the question
+        // without its reply and both start one.
+        let (question, answer, replayed) = self.store.write(|w| {
+            let appended = crate::append(w, request.chat, &add)?;
+            let question = appended.message;
+            if !appended.created {
+                let earlier = w.read().children(question.id)?.into_iter().find(|m| m.role == Role::Assistant);
+                if let Some(answer) = earlier {
+                    return Ok((question, answer, true));
+                }
+                // The first send stored the question but no reply: reply now.
+            }
+            let pending = NewMessage {
+                model: Some(request.model.clone()),
+                provider: Some("local".into()),
+                status: MessageStatus::Streaming,
+                ..NewMessage::new(request.chat, Some(question.id), Role::Assistant, "")
+            };
+            let answer = w.append_message(&pending)?.message;
+            Ok((question, answer, false))
+        })?;
+        if !replayed {
+            tracing::info!(chat = %request.chat, message = %answer.id, model = %request.model, "reply started");
+        }
+        Ok(StartedReply { question, answer, replayed, request: request.clone() })
     }
 
     /// Runs the model for a started reply and saves the outcome (see the module docs).

@@ -202,6 +202,26 @@ fn a_failed_reply_is_stored_as_an_error_and_returned() {
 }
 
 #[test]
+fn a_replayed_send_returns_the_first_reply_and_asks_nothing() {
+    let (core, chat) = reply_setup("");
+    let model = scripted::Scripted { deltas: vec!["once"], end: Ok(hearth_llm::FinishReason::Stop), seen: Default::default() };
+    let keyed = ReplyRequest { idempotency_key: Some("k".into()), ..request(chat, "hi") };
+    let first = core.reply(&keyed, &model, &hearth_llm::CancelToken::new(), |_| {}).unwrap();
+    let again = core.reply(&keyed, &model, &hearth_llm::CancelToken::new(), |_| {}).unwrap();
+    assert_eq!((again.question.id, again.answer.id), (first.question.id, first.answer.id));
+    assert_eq!(again.answer.content, "once");
+    assert_eq!(model.seen.lock().unwrap().len(), 1, "the model answered once");
+    assert_eq!(core.thread(chat).unwrap().messages.len(), 2);
+
+    // A question stored without its reply (the first send died in between) gets one now.
+    core.add_message(chat, &AddMessage { idempotency_key: Some("orphan".into()), ..AddMessage::user("lonely") }).unwrap();
+    let orphan = ReplyRequest { idempotency_key: Some("orphan".into()), ..request(chat, "lonely") };
+    let started = core.start_reply(&orphan).unwrap();
+    assert!(!started.replayed);
+    assert_eq!(started.answer.parent_id, Some(started.question.id));
+}
+
+#[test]
 fn the_first_registered_model_becomes_the_default() {
     let core = Core::in_memory().unwrap();
     let new = |name: &str| hearth_types::NewModel {

@@ -2,15 +2,15 @@
 //! is sampled, not checked afterwards.
 //!
 //! llama.cpp converts the schema to a GBNF grammar and its grammar sampler says which tokens
-//! may come next. Asking it about the whole vocabulary (262,144 tokens for Gemma 3) for every
-//! token is slow (seconds per token: JSON grammars have many alternative states), so
-//! [`Constraint::sample`] first samples as usual and asks about that one token (llama.cpp's
-//! own sampler does the same). When the grammar refuses it, the choice is made again among
-//! the allowed tokens of a shortlist of the most likely ones, and only when none of those is
-//! allowed, among the allowed tokens of the whole vocabulary. For greedy decoding the
-//! shortlist gives exactly the full search's answer (the most likely allowed token is in it
-//! whenever any allowed token is); for sampling it cuts off allowed tokens too unlikely to
-//! matter.
+//! may come next. Asking it about the whole vocabulary (262,144 tokens for Gemma 3) costs
+//! about a tenth of a second per token here, so [`Constraint::sample`] first samples as usual
+//! and asks about that one token (llama.cpp's own sampler does the same). When the grammar
+//! refuses it, the choice is made again among the allowed tokens of a shortlist of the most
+//! likely ones, and only when none of those is allowed, among the allowed tokens of the whole
+//! vocabulary. The shortlist is chosen on the raw logits, so with a repeat penalty (which
+//! lowers recent tokens before the choice) or with sampling it may leave out an allowed token
+//! the full search would pick; without a penalty, greedy decoding gets exactly the full
+//! search's answer.
 
 use hearth_llm::{LlmError, ResponseFormat};
 use llama_cpp_2::model::LlamaModel;
@@ -50,19 +50,22 @@ impl Constraint {
         Ok(Self { grammar, masked: Vec::new() })
     }
 
-    /// Picks the next token among those the grammar allows, and advances the grammar.
-    pub(crate) fn sample(&mut self, sampler: &mut Sampler, logits: &[f32]) -> i32 {
+    /// Picks the next token among those the grammar allows, and advances the grammar. Fails
+    /// when the grammar allows no token at all (a dead end), rather than forcing one on it:
+    /// llama.cpp aborts the process when a grammar is handed an end token it cannot take.
+    pub(crate) fn sample(&mut self, sampler: &mut Sampler, logits: &[f32]) -> Result<i32, LlmError> {
         let first = sampler.sample(logits);
         let token = if self.allows(first, logits) {
             first
-        } else if self.mask(logits, Some(SHORTLIST)) {
+        } else if self.mask(logits, Some(SHORTLIST)) || self.mask(logits, None) {
             sampler.sample(&self.masked)
         } else {
-            self.mask(logits, None);
-            sampler.sample(&self.masked)
+            return Err(LlmError::Engine("the response format's grammar allows no next token".into()));
         };
-        self.grammar.accept(LlamaToken(token));
-        token
+        self.grammar
+            .try_accept(LlamaToken(token))
+            .map_err(|e| LlmError::Engine(format!("the response format's grammar refused token {token} ({e:?})")))?;
+        Ok(token)
     }
 
     /// Fills `masked` with the logits of the tokens the grammar allows (the rest -inf),

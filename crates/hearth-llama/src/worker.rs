@@ -452,8 +452,9 @@ impl Server<'_> {
                 let text = template::format(self.model, &self.architecture, messages);
                 self.model.vocab().tokenize(text.as_bytes(), true, true)
             }
-            // Raw text is the user's own: markers like `<start_of_turn>` in it stay text.
-            Prompt::Raw(text) => self.model.vocab().tokenize(text.as_bytes(), true, false),
+            // Raw prompts are written whole by the caller, control markers included (editors
+            // send fill-in-the-middle markers), so markers are parsed, as llama-server does.
+            Prompt::Raw(text) => self.model.vocab().tokenize(text.as_bytes(), true, true),
         };
         // The prompt plus at least one generated token must fit in a slot's context.
         if prompt.is_empty() || prompt.len() as u64 + 1 > u64::from(self.geometry.per_slot) {
@@ -614,10 +615,18 @@ impl Server<'_> {
             }
             let Some(at) = logits_at else { continue };
             let logits = ctx.get_logits_ith(at);
-            let token = LlamaToken(match a.constraint.as_mut() {
+            let sampled = match a.constraint.as_mut() {
                 Some(c) => c.sample(&mut a.sampler, logits),
-                None => a.sampler.sample(logits),
-            });
+                None => Ok(a.sampler.sample(logits)),
+            };
+            let token = match sampled {
+                Ok(t) => LlamaToken(t),
+                Err(e) => {
+                    let _ = a.job.events.send(Err(e));
+                    slot.active = None;
+                    continue;
+                }
+            };
             a.sampler.accept(token.0);
             let now = Instant::now();
             if a.first_token.is_none() {

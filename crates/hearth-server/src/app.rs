@@ -261,9 +261,10 @@ pub(crate) struct Sent {
 #[utoipa::path(post, path = "/api/v1/chats/{chat}/messages", tag = "messages", request_body = SendIn,
     params(("chat" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "retry-safe sends")),
     responses(
-        (status = 200, description = "a retried send: the first send's messages", body = Sent),
+        (status = 200, description = "a retried send: the first send's messages; with `Accept: text/event-stream`, the reply's events",
+            content((Sent = "application/json"), (String = "text/event-stream"))),
         (status = 201, description = "stored without a reply", body = Sent),
-        (status = 202, description = "stored; the reply runs", content((Sent = "application/json"), (String = "text/event-stream"))),
+        (status = 202, description = "stored; the reply runs", body = Sent),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn send(State(state): State<AppState>, Path(chat): Path<String>, headers: HeaderMap, ApiJson(input): ApiJson<SendIn>) -> ApiResult<Response> {
     let chat = chat_id(&chat)?;
@@ -290,19 +291,31 @@ pub(crate) async fn send(State(state): State<AppState>, Path(chat): Path<String>
     params.validate()?;
     let requested = input.model.clone().filter(|m| !m.is_empty());
     let content = input.content;
-    let started = blocking(&state, move |core| {
-        let model = match requested {
-            Some(m) => m,
-            None => core.reply_model(chat)?,
-        };
-        let request = ReplyRequest { parent_id, idempotency_key: key, ..ReplyRequest::new(chat, content, model, params) };
-        core.start_reply(&request)
+    // Storing the messages and starting the reply run as one detached task: if this request
+    // is dropped (the client went away) between the two, the stored reply still runs rather
+    // than staying `streaming` with nothing behind it.
+    let task_state = state.clone();
+    let started = tokio::spawn(async move {
+        let started = blocking(&task_state, move |core| {
+            let model = match requested {
+                Some(m) => m,
+                None => core.reply_model(chat)?,
+            };
+            // An unknown model is the sender's mistake (404), found before anything is stored.
+            core.model(&model)?;
+            let request = ReplyRequest { parent_id, idempotency_key: key, ..ReplyRequest::new(chat, content, model, params) };
+            core.start_reply(&request)
+        })
+        .await?;
+        if !started.replayed {
+            let s = &task_state;
+            s.replies.spawn(s.core.clone(), s.models.clone(), s.metrics.clone(), started.clone());
+        }
+        Ok::<_, ApiError>(started)
     })
-    .await?;
-    let (question, answer, replayed) = (started.question.clone(), started.answer.clone(), started.replayed);
-    if !replayed {
-        state.replies.spawn(state.core.clone(), state.models.clone(), state.metrics.clone(), started);
-    }
+    .await
+    .map_err(ApiError::internal)??;
+    let (question, answer, replayed) = (started.question, started.answer, started.replayed);
     if wants_stream {
         return reply_events(&state, answer.id, 0).await;
     }

@@ -200,10 +200,14 @@ pub async fn serve(
     }
     drop(listener);
     tracing::info!("shutting down: ending replies and streams");
-    api.shutdown().await;
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!("connections still open after the grace period; closing them");
-    }
+    // Both at once: open connections are told to finish (idle keep-alive ones close now) while
+    // the replies and streams in flight are cancelled and saved, which ends their responses.
+    let connections = async {
+        if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+            tracing::warn!("connections still open after the grace period; closing them");
+        }
+    };
+    tokio::join!(api.shutdown(), connections);
     Ok(())
 }
 

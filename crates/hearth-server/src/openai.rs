@@ -131,7 +131,8 @@ impl Sampling {
         {
             return Err(ApiError::invalid("n", "only n = 1 is supported"));
         }
-        let mut p = SamplingParams::default();
+        // OpenAI's API has no repeat penalty, and it hurts code and JSON: off unless asked.
+        let mut p = SamplingParams { repeat_penalty: 1.0, ..SamplingParams::default() };
         if let Some(t) = self.temperature {
             p.temperature = t;
         }
@@ -537,8 +538,8 @@ pub(crate) async fn embeddings(State(state): State<AppState>, ApiJson(req): ApiJ
         EmbeddingInputIn::Tokens(t) => vec![EmbedInput::Tokens(t)],
         EmbeddingInputIn::TokenLists(v) => v.into_iter().map(EmbedInput::Tokens).collect(),
     };
-    if inputs.is_empty() {
-        return Err(ApiError::invalid("input", "must not be empty"));
+    if inputs.is_empty() || inputs.iter().any(|i| matches!(i, EmbedInput::Text(t) if t.is_empty())) {
+        return Err(ApiError::invalid("input", "must not be empty (nor hold an empty string)"));
     }
     if inputs.len() > 2048 {
         return Err(ApiError::invalid("input", "at most 2048 inputs per request"));
@@ -570,15 +571,20 @@ pub(crate) async fn embeddings(State(state): State<AppState>, ApiJson(req): ApiJ
 /// A model request that the model host accepted, with what cancels it.
 pub(crate) struct Started {
     stream: ChatStream,
-    cancel: CancelToken,
+    guard: StreamGuard,
 }
 
-/// Cancels a model request when the HTTP request that owns it goes away (client disconnect).
-struct CancelOnDrop(CancelToken);
+/// A `/v1` model request's registration: dropping it (the request is done, or its client went
+/// away) cancels the model request and forgets it.
+struct StreamGuard {
+    streams: SharedStreams,
+    token: CancelToken,
+}
 
-impl Drop for CancelOnDrop {
+impl Drop for StreamGuard {
     fn drop(&mut self) {
-        self.0.cancel();
+        self.token.cancel();
+        self.streams.forget(&self.token);
     }
 }
 
@@ -588,24 +594,17 @@ async fn start(
     state: &AppState,
     begin: impl FnOnce(CancelToken) -> Result<ChatStream, LlmError> + Send + 'static,
 ) -> ApiResult<Started> {
-    let cancel = state.streams.register();
-    let token = cancel.clone();
-    let stream = tokio::task::spawn_blocking(move || begin(token)).await.map_err(ApiError::internal)?;
-    match stream {
-        Ok(stream) => Ok(Started { stream, cancel }),
-        Err(e) => {
-            state.streams.forget(&cancel);
-            Err(e.into())
-        }
-    }
+    let guard = StreamGuard { streams: state.streams.clone(), token: state.streams.register() };
+    let token = guard.token.clone();
+    let stream = tokio::task::spawn_blocking(move || begin(token)).await.map_err(ApiError::internal)??;
+    Ok(Started { stream, guard })
 }
 
 /// Reads a whole reply.
 async fn collect(state: &AppState, started: Started) -> ApiResult<(String, FinishReason, Usage)> {
-    let Started { stream, cancel } = started;
-    let _guard = CancelOnDrop(cancel.clone());
+    let Started { stream, guard } = started;
     let result = tokio::task::spawn_blocking(move || stream.collect_text()).await;
-    state.streams.forget(&cancel);
+    drop(guard);
     let (text, reason, usage, timings) = result.map_err(ApiError::internal)??;
     state.metrics.observe_reply(&usage, &timings);
     Ok((text, reason, usage))
@@ -621,14 +620,12 @@ fn openai_stream(
     mut chunks: impl FnMut(ChatEvent) -> Vec<Value> + Send + 'static,
 ) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Value>(64);
-    let Started { stream, cancel } = started;
+    let Started { stream, guard } = started;
     let metrics = state.metrics.clone();
-    let streams = state.streams.clone();
-    let guard = CancelOnDrop(cancel.clone());
     metrics.active_streams.inc();
     tokio::task::spawn_blocking(move || {
         let _ = tx.blocking_send(first);
-        for event in stream {
+        'events: for event in stream {
             let out = match event {
                 Ok(event) => {
                     if let ChatEvent::Finished { usage, timings, .. } = &event {
@@ -640,12 +637,11 @@ fn openai_stream(
             };
             for chunk in out {
                 if tx.blocking_send(chunk).is_err() {
-                    break; // the client went away; dropping the stream cancels the reply
+                    break 'events; // the client went away; dropping the stream cancels the reply
                 }
             }
         }
         metrics.active_streams.dec();
-        streams.forget(&cancel);
     });
     let events = ReceiverStream::new(rx)
         .map(|chunk| Ok::<_, std::convert::Infallible>(Event::default().data(chunk.to_string())))
@@ -660,21 +656,29 @@ fn openai_stream(
 
 /// The cancel tokens of the `/v1` requests in flight, so shutdown can end them.
 #[derive(Debug, Default)]
-pub(crate) struct Streams(std::sync::Mutex<Vec<CancelToken>>);
+pub(crate) struct Streams(std::sync::Mutex<(Vec<CancelToken>, bool)>);
 
 impl Streams {
+    /// A token for a new request; already cancelled once shutdown has begun.
     fn register(&self) -> CancelToken {
         let token = CancelToken::new();
-        self.0.lock().expect("streams lock").push(token.clone());
+        let mut inner = self.0.lock().expect("streams lock");
+        if inner.1 {
+            token.cancel();
+        }
+        inner.0.push(token.clone());
         token
     }
 
     fn forget(&self, token: &CancelToken) {
-        self.0.lock().expect("streams lock").retain(|t| !t.same(token));
+        self.0.lock().expect("streams lock").0.retain(|t| !t.same(token));
     }
 
+    /// Cancels every request in flight and every one that starts from now on.
     pub(crate) fn cancel_all(&self) {
-        for t in self.0.lock().expect("streams lock").iter() {
+        let mut inner = self.0.lock().expect("streams lock");
+        inner.1 = true;
+        for t in &inner.0 {
             t.cancel();
         }
     }

@@ -71,7 +71,15 @@ impl Entry {
 pub(crate) struct Replies {
     entries: Mutex<HashMap<MessageId, Arc<Entry>>>,
     finished: Mutex<VecDeque<MessageId>>,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    tasks: Mutex<Tasks>,
+}
+
+#[derive(Debug, Default)]
+struct Tasks {
+    running: Vec<JoinHandle<()>>,
+    /// Set by shutdown: a reply started after it is cancelled at once (it still runs, to
+    /// store itself as `cancelled`, and shutdown waits for it).
+    closing: bool,
 }
 
 impl Replies {
@@ -80,6 +88,10 @@ impl Replies {
         let id = started.answer.id;
         let (changed, _) = watch::channel(0);
         let entry = Arc::new(Entry { log: Mutex::new(Log { events: Vec::new(), done: false }), changed, cancel: CancelToken::new() });
+        let mut tasks = self.tasks.lock().expect("replies lock");
+        if tasks.closing {
+            entry.cancel.cancel();
+        }
         entry.update(|log| {
             log.push(
                 "message_start",
@@ -96,9 +108,13 @@ impl Replies {
         let replies = self.clone();
         let task = tokio::task::spawn_blocking(move || {
             metrics.active_streams.inc();
-            let outcome = core.run_reply(started, &*model, &entry.cancel, |text| {
-                entry.update(|log| log.push("delta", json!({ "text": text })));
-            });
+            // A bug in a reply must still end its log, or its readers would wait forever.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                core.run_reply(started, &*model, &entry.cancel, |text| {
+                    entry.update(|log| log.push("delta", json!({ "text": text })));
+                })
+            }))
+            .unwrap_or_else(|_| Err(hearth_llm::LlmError::Engine("the reply failed unexpectedly".into()).into()));
             metrics.active_streams.dec();
             entry.update(|log| {
                 match outcome {
@@ -119,9 +135,8 @@ impl Replies {
             });
             replies.retire(id);
         });
-        let mut tasks = self.tasks.lock().expect("replies lock");
-        tasks.retain(|t| !t.is_finished());
-        tasks.push(task);
+        tasks.running.retain(|t| !t.is_finished());
+        tasks.running.push(task);
     }
 
     /// Forgets the oldest finished logs past the bound.
@@ -180,13 +195,15 @@ impl Replies {
         Some(rx)
     }
 
-    /// Cancels every running reply and waits until each has saved its outcome.
+    /// Cancels every running reply, and any started from now on, and waits until each has
+    /// saved its outcome.
     pub(crate) async fn shutdown(&self) {
+        self.tasks.lock().expect("replies lock").closing = true;
         for entry in self.entries.lock().expect("replies lock").values() {
             entry.cancel.cancel();
         }
-        let tasks: Vec<_> = std::mem::take(&mut *self.tasks.lock().expect("replies lock"));
-        for task in tasks {
+        loop {
+            let Some(task) = self.tasks.lock().expect("replies lock").running.pop() else { break };
             let _ = task.await;
         }
     }

@@ -63,9 +63,10 @@ pub(crate) async fn check_host(State(state): State<AppState>, request: Request, 
 }
 
 /// Requires the bearer token on every route but `/health`. CORS preflights carry no
-/// credentials by design; the CORS layer answers them before this runs.
+/// credentials by design; the CORS layer (outside this one) answers every OPTIONS request
+/// itself, so none reaches here.
 pub(crate) async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if request.uri().path() == "/health" || request.method() == Method::OPTIONS {
+    if request.uri().path() == "/health" {
         return next.run(request).await;
     }
     let presented = request

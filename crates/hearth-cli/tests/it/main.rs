@@ -19,7 +19,7 @@ impl Env {
 
     fn cmd(&self) -> Command {
         let mut c = Command::cargo_bin("hearth").unwrap();
-        c.env_remove("RUST_LOG").env_remove("HEARTH_DEFAULT_MODEL").arg("--data-dir").arg(self.dir.path());
+        c.env_remove("RUST_LOG").env_remove("HEARTH_DEFAULT_MODEL").env_remove("HEARTH_API_TOKEN").arg("--data-dir").arg(self.dir.path());
         c
     }
 
@@ -295,4 +295,24 @@ fn the_data_dir_comes_from_the_environment_too() {
     let mut c = Command::cargo_bin("hearth").unwrap();
     c.env("HEARTH_DATA_DIR", env.dir.path()).args(["workspaces", "create", "--name", "E", "--handle", "env"]).assert().success();
     assert!(env.db().exists());
+}
+
+#[test]
+fn the_api_token_is_made_once_and_kept_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let first = env.json(&["token", "show"])["token"].as_str().unwrap().to_owned();
+    assert_eq!(first.len(), 64, "{first}");
+    assert_eq!(env.json(&["token", "show"])["token"], first.as_str());
+    let mode = std::fs::metadata(env.dir.path().join("api-token")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let out = env.cmd().env("HEARTH_API_TOKEN", "from-env").args(["--json", "token", "show"]).output().unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["token"], "from-env");
+}
+
+#[test]
+fn serve_refuses_a_public_address_without_the_flag() {
+    let env = Env::new();
+    let stderr = env.fails(&["serve", "--host", "0.0.0.0", "--port", "0"], 3);
+    assert!(stderr.contains("--allow-remote"), "{stderr}");
 }
