@@ -369,3 +369,15 @@ def test_sigterm_ends_open_streams_and_saves_the_partial_reply(start_hearth):
         assert reply["content"] == text
     else:
         assert reply["content"].startswith(text), (reply["content"], text)
+
+
+def test_idle_and_silent_connections_are_closed(hearth):
+    """A connection that sends nothing, or stays idle after a request, is closed by the
+    server's header timeout (10 s) instead of holding a socket forever."""
+    host, port = "127.0.0.1", hearth.port
+    with socket.create_connection((host, port)) as silent, socket.create_connection((host, port)) as idle:
+        idle.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert idle.recv(4096).startswith(b"HTTP/1.1 200")
+        for conn in (silent, idle):
+            conn.settimeout(30)
+            assert conn.recv(4096) == b"", "the server should close the connection"

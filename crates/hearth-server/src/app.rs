@@ -265,7 +265,8 @@ pub(crate) struct Sent {
             content((Sent = "application/json"), (String = "text/event-stream"))),
         (status = 201, description = "stored without a reply", body = Sent),
         (status = 202, description = "stored; the reply runs", body = Sent),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 pub(crate) async fn send(State(state): State<AppState>, Path(chat): Path<String>, headers: HeaderMap, ApiJson(input): ApiJson<SendIn>) -> ApiResult<Response> {
     let chat = chat_id(&chat)?;
     let header_key = headers.get("idempotency-key").map(|v| v.to_str().map(str::to_owned)).transpose().map_err(|_| ApiError::invalid("Idempotency-Key", "must be text"))?;
@@ -289,6 +290,7 @@ pub(crate) async fn send(State(state): State<AppState>, Path(chat): Path<String>
     }
     params.seed = input.seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0);
     params.validate()?;
+    state.replies.check_room()?;
     let requested = input.model.clone().filter(|m| !m.is_empty());
     let content = input.content;
     // Storing the messages and starting the reply run as one detached task: if this request

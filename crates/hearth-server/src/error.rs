@@ -84,7 +84,11 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: ErrorObject { message: self.message.clone(), r#type: self.kind(), param: self.param.clone(), code: self.code },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 

@@ -53,11 +53,14 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// Largest request body, in bytes.
     pub body_limit: usize,
+    /// Most model requests in flight at once, for `/v1` and for app replies each; past it,
+    /// clients get 429 with `Retry-After` rather than an unbounded queue.
+    pub max_in_flight: usize,
 }
 
 impl ServerConfig {
     pub fn new(token: impl Into<String>) -> Self {
-        Self { token: token.into(), allowed_hosts: Vec::new(), cors_origins: Vec::new(), body_limit: 16 << 20 }
+        Self { token: token.into(), allowed_hosts: Vec::new(), cors_origins: Vec::new(), body_limit: 16 << 20, max_in_flight: 64 }
     }
 }
 
@@ -87,14 +90,15 @@ impl std::fmt::Debug for Api {
 
 impl Api {
     pub fn new(core: Arc<Core>, models: Arc<dyn ModelHost>, describe: Describe, config: ServerConfig) -> Self {
+        let limit = config.max_in_flight.max(1);
         let state = AppState {
             core,
             models,
             describe,
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::new()),
-            replies: Arc::default(),
-            streams: Arc::default(),
+            replies: Arc::new(replies::Replies::new(limit)),
+            streams: Arc::new(openai::Streams::new(limit)),
         };
         Self { state }
     }
@@ -217,7 +221,9 @@ pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce(&Core) -> hearth_core::Result<T> + Send + 'static,
 ) -> ApiResult<T> {
     let core = state.core.clone();
-    tokio::task::spawn_blocking(move || f(&core)).await.map_err(ApiError::internal)?.map_err(ApiError::from)
+    // The request's span (with its request id) follows the call onto the blocking thread.
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(|| f(&core))).await.map_err(ApiError::internal)?.map_err(ApiError::from)
 }
 
 /// A JSON body, read whatever its `Content-Type` says (scripts often send none; the token,

@@ -315,7 +315,7 @@ pub(crate) struct ChatCompletion {
             (String = "text/event-stream"),
         )),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 413, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn chat_completions(State(state): State<AppState>, ApiJson(req): ApiJson<ChatCompletionRequest>) -> ApiResult<Response> {
     let mut params = req.sampling.params()?;
     params.format = match req.response_format {
@@ -424,7 +424,7 @@ pub(crate) struct Completion {
             (String = "text/event-stream"),
         )),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 413, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn completions(State(state): State<AppState>, ApiJson(req): ApiJson<CompletionRequestIn>) -> ApiResult<Response> {
     let params = req.sampling.params()?;
     let prompt = match req.prompt {
@@ -594,7 +594,7 @@ async fn start(
     state: &AppState,
     begin: impl FnOnce(CancelToken) -> Result<ChatStream, LlmError> + Send + 'static,
 ) -> ApiResult<Started> {
-    let guard = StreamGuard { streams: state.streams.clone(), token: state.streams.register() };
+    let guard = StreamGuard { streams: state.streams.clone(), token: state.streams.register()? };
     let token = guard.token.clone();
     let stream = tokio::task::spawn_blocking(move || begin(token)).await.map_err(ApiError::internal)??;
     Ok(Started { stream, guard })
@@ -654,29 +654,49 @@ fn openai_stream(
     Sse::new(events).keep_alive(KeepAlive::default()).into_response()
 }
 
+/// The answer when `ServerConfig::max_in_flight` model requests already run.
+pub(crate) fn busy(limit: usize) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        "busy",
+        format!("{limit} model requests are already running; retry when some have finished"),
+    )
+}
+
 /// The cancel tokens of the `/v1` requests in flight, so shutdown can end them.
-#[derive(Debug, Default)]
-pub(crate) struct Streams(std::sync::Mutex<(Vec<CancelToken>, bool)>);
+#[derive(Debug)]
+pub(crate) struct Streams {
+    inner: std::sync::Mutex<(Vec<CancelToken>, bool)>,
+    limit: usize,
+}
 
 impl Streams {
-    /// A token for a new request; already cancelled once shutdown has begun.
-    fn register(&self) -> CancelToken {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self { inner: Default::default(), limit }
+    }
+
+    /// A token for a new request; already cancelled once shutdown has begun. Past the limit
+    /// the client is told to come back later (429) rather than queued without bound.
+    fn register(&self) -> ApiResult<CancelToken> {
         let token = CancelToken::new();
-        let mut inner = self.0.lock().expect("streams lock");
+        let mut inner = self.inner.lock().expect("streams lock");
+        if inner.0.len() >= self.limit {
+            return Err(busy(self.limit));
+        }
         if inner.1 {
             token.cancel();
         }
         inner.0.push(token.clone());
-        token
+        Ok(token)
     }
 
     fn forget(&self, token: &CancelToken) {
-        self.0.lock().expect("streams lock").0.retain(|t| !t.same(token));
+        self.inner.lock().expect("streams lock").0.retain(|t| !t.same(token));
     }
 
     /// Cancels every request in flight and every one that starts from now on.
     pub(crate) fn cancel_all(&self) {
-        let mut inner = self.0.lock().expect("streams lock");
+        let mut inner = self.inner.lock().expect("streams lock");
         inner.1 = true;
         for t in &inner.0 {
             t.cancel();

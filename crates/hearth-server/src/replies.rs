@@ -67,11 +67,13 @@ impl Entry {
 }
 
 /// The replies this server runs or ran.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Replies {
     entries: Mutex<HashMap<MessageId, Arc<Entry>>>,
     finished: Mutex<VecDeque<MessageId>>,
     tasks: Mutex<Tasks>,
+    /// Most replies running at once.
+    limit: usize,
 }
 
 #[derive(Debug, Default)]
@@ -83,6 +85,17 @@ struct Tasks {
 }
 
 impl Replies {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self { entries: Mutex::default(), finished: Mutex::default(), tasks: Mutex::default(), limit }
+    }
+
+    /// Refuses (429) when `limit` replies already run.
+    pub(crate) fn check_room(&self) -> Result<(), ApiError> {
+        let mut tasks = self.tasks.lock().expect("replies lock");
+        tasks.running.retain(|t| !t.is_finished());
+        if tasks.running.len() < self.limit { Ok(()) } else { Err(crate::openai::busy(self.limit)) }
+    }
+
     /// Runs a started reply on a blocking thread and logs its events.
     pub(crate) fn spawn(self: &Arc<Self>, core: Arc<Core>, model: Arc<dyn ChatModel>, metrics: Arc<Metrics>, started: StartedReply) {
         let id = started.answer.id;

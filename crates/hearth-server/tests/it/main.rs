@@ -50,7 +50,43 @@ impl ModelHost for Scripted {
     }
 }
 
+/// Streams one piece and then holds the reply open until it is cancelled.
+struct Endless;
+
+impl ChatModel for Endless {
+    fn chat(&self, _: ChatRequest, cancel: CancelToken) -> Result<ChatStream, LlmError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        tx.send(Ok(ChatEvent::Delta("...".into()))).unwrap();
+        let watch = cancel.clone();
+        std::thread::spawn(move || {
+            while !watch.is_cancelled() {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let _ = tx.send(Ok(ChatEvent::Finished { reason: FinishReason::Cancelled, usage: Usage::default(), timings: Timings::default() }));
+        });
+        Ok(ChatStream::new(rx, cancel))
+    }
+
+    fn embed(&self, _: &str, _: &[EmbedInput]) -> Result<hearth_llm::Embeddings, LlmError> {
+        Ok(hearth_llm::Embeddings::default())
+    }
+}
+
+impl ModelHost for Endless {
+    fn load(&self, _: &str) -> Result<(), LlmError> {
+        Ok(())
+    }
+    fn unload(&self) {}
+    fn loaded(&self) -> Option<String> {
+        None
+    }
+}
+
 fn api() -> Api {
+    api_with(Arc::new(Scripted), ServerConfig::new(TOKEN))
+}
+
+fn api_with(model: Arc<dyn ModelHost>, config: ServerConfig) -> Api {
     let core = Arc::new(Core::in_memory().unwrap());
     core.register_model(&NewModel {
         name: "m".into(),
@@ -66,7 +102,7 @@ fn api() -> Api {
     })
     .unwrap();
     let describe: hearth_server::Describe = Arc::new(|_, _| Err(hearth_types::ValidationError::new("path", "not a model")));
-    Api::new(core, Arc::new(Scripted), describe, ServerConfig::new(TOKEN))
+    Api::new(core, model, describe, config)
 }
 
 struct Answer {
@@ -271,4 +307,30 @@ async fn the_openapi_document_covers_every_route() {
     }
     let docs = call(&api, "GET", "/docs", None).await;
     assert!(docs.body.contains("/v1/chat/completions") && docs.body.starts_with("<!doctype html>"));
+}
+
+#[tokio::test]
+async fn past_the_in_flight_limit_clients_are_told_to_retry() {
+    let api = api_with(Arc::new(Endless), ServerConfig { max_in_flight: 1, ..ServerConfig::new(TOKEN) });
+    let body = json!({ "model": "m", "stream": true, "messages": [{ "role": "user", "content": "hi" }] }).to_string();
+    // The first stream stays open (its body is held, not read to the end).
+    let open = api.router().oneshot(request("POST", "/v1/chat/completions", None).body(Body::from(body.clone())).unwrap()).await.unwrap();
+    assert_eq!(open.status(), StatusCode::OK);
+    let refused = send(&api, request("POST", "/v1/chat/completions", None).body(Body::from(body.clone())).unwrap()).await;
+    check_error(&refused, 429, "busy");
+    assert_eq!(refused.headers.get(header::RETRY_AFTER).unwrap(), "1");
+    assert_eq!(refused.json()["error"]["type"], "rate_limit_error");
+    // Dropping the open stream (the client went away) frees its place.
+    drop(open);
+    let mut again = None;
+    for _ in 0..200 {
+        let answer = api.router().oneshot(request("POST", "/v1/chat/completions", None).body(Body::from(body.clone())).unwrap()).await.unwrap();
+        if answer.status() == StatusCode::OK {
+            again = Some(answer);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(again.is_some(), "the place was not freed");
+    api.shutdown().await;
 }
