@@ -13,7 +13,7 @@
 //! Inputs: `HEARTH_BENCH_MODEL` (the default model) and `HEARTH_LLAMA_BENCH` (the llama-bench
 //! binary); `make bench` sets both. Figures also go to `bench-results/engine.json`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
@@ -41,7 +41,7 @@ fn env_path(name: &str) -> PathBuf {
     p
 }
 
-fn engine(model: &PathBuf, slots: u32, prefix_cache: bool) -> LlamaEngine {
+fn engine(model: &Path, slots: u32, prefix_cache: bool) -> LlamaEngine {
     let path = model.clone();
     LlamaEngine::new(
         EngineConfig { threads: Some(THREADS), slots, context_per_slot: Some(4096), prefix_cache, ..EngineConfig::default() },

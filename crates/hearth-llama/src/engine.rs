@@ -104,9 +104,11 @@ impl LlamaEngine {
     fn start(&self, model: &str, prompt: Prompt, params: SamplingParams, cancel: CancelToken) -> Result<ChatStream, LlmError> {
         params.validate()?;
         let spec = (self.resolve)(model)?;
+        let grammar = params.format.as_ref().map(crate::grammar::gbnf).transpose()?;
         let (ack, accepted) = mpsc::sync_channel(1);
         let (events, stream) = mpsc::channel();
-        self.send(Command::Chat(ChatJob { spec, prompt, params, cancel: cancel.clone(), events, ack, received: Instant::now() }))?;
+        let job = ChatJob { spec, prompt, params, grammar, cancel: cancel.clone(), events, ack, received: Instant::now() };
+        self.send(Command::Chat(job))?;
         match accepted.recv() {
             Ok(Ok(())) => Ok(ChatStream::new(stream, cancel)),
             Ok(Err(e)) => Err(e),

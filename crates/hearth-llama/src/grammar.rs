@@ -24,6 +24,19 @@ use crate::sampler::Sampler;
 /// How many of the most likely tokens the grammar is asked about before the whole vocabulary.
 const SHORTLIST: usize = 512;
 
+/// The GBNF grammar for a response format. Converting a large schema takes a while, so the
+/// engine does it on the caller's thread, not on the inference thread every request shares.
+pub(crate) fn gbnf(format: &ResponseFormat) -> Result<String, LlmError> {
+    let schema = match format {
+        ResponseFormat::JsonObject => serde_json::json!({ "type": "object" }),
+        ResponseFormat::JsonSchema(schema) => schema.clone(),
+    };
+    llama_cpp_2::json_schema_to_grammar(&schema.to_string()).map_err(|e| LlmError::Invalid {
+        field: "response_format",
+        reason: format!("the JSON schema cannot be turned into a grammar ({e})"),
+    })
+}
+
 /// A grammar that a reply's tokens must follow.
 pub(crate) struct Constraint {
     grammar: LlamaSampler,
@@ -37,16 +50,12 @@ impl std::fmt::Debug for Constraint {
 }
 
 impl Constraint {
-    pub(crate) fn new(model: &LlamaModel, format: &ResponseFormat) -> Result<Self, LlmError> {
-        let schema = match format {
-            ResponseFormat::JsonObject => serde_json::json!({ "type": "object" }),
-            ResponseFormat::JsonSchema(schema) => schema.clone(),
-        };
-        let invalid = |reason: String| LlmError::Invalid { field: "response_format", reason };
-        let gbnf = llama_cpp_2::json_schema_to_grammar(&schema.to_string())
-            .map_err(|e| invalid(format!("the JSON schema cannot be turned into a grammar ({e})")))?;
-        let grammar = LlamaSampler::grammar(model, &gbnf, "root")
-            .map_err(|e| invalid(format!("the schema's grammar was refused ({e})")))?;
+    /// A grammar over `model`'s vocabulary from GBNF text (see [`gbnf`]).
+    pub(crate) fn new(model: &LlamaModel, gbnf: &str) -> Result<Self, LlmError> {
+        let grammar = LlamaSampler::grammar(model, gbnf, "root").map_err(|e| LlmError::Invalid {
+            field: "response_format",
+            reason: format!("the schema's grammar was refused ({e})"),
+        })?;
         Ok(Self { grammar, masked: Vec::new() })
     }
 

@@ -58,6 +58,8 @@ pub(crate) struct ChatJob {
     pub(crate) spec: ModelSpec,
     pub(crate) prompt: Prompt,
     pub(crate) params: SamplingParams,
+    /// The GBNF grammar of `params.format`, converted before the job reached this thread.
+    pub(crate) grammar: Option<String>,
     pub(crate) cancel: CancelToken,
     pub(crate) events: Sender<Result<ChatEvent, LlmError>>,
     /// Answered once the request is accepted (or refused) by the worker.
@@ -163,7 +165,7 @@ pub(crate) fn run(config: EngineConfig, inbox: Receiver<Command>) {
         match served {
             Ok(End::Idle | End::Unload) => tracing::info!(model = %spec.name, "unloaded model"),
             Ok(End::Closed) => return,
-            Ok(End::Switch(c)) => next = Some(c),
+            Ok(End::Switch(c)) => next = Some(*c),
             Err(_) => tracing::error!(model = %spec.name, "the inference loop panicked; the model was unloaded"),
         }
     }
@@ -206,7 +208,7 @@ enum End {
     Idle,
     Unload,
     Closed,
-    Switch(Command),
+    Switch(Box<Command>),
 }
 
 /// How the generation context is laid out for a model.
@@ -380,6 +382,8 @@ fn serve(
                     let _ = job.reply.send(result);
                 }
                 Command::Load(job) if &job.spec == spec => {
+                    // The caller of an explicit load times it itself; the next request did not wait for it.
+                    pending_load_ms = None;
                     let _ = job.reply.send(Ok(()));
                 }
                 Command::Status(reply) => {
@@ -403,7 +407,7 @@ fn serve(
         }
         if !server.busy() {
             if let Some(next) = deferred.take() {
-                return End::Switch(next);
+                return End::Switch(Box::new(next));
             }
             if unload {
                 return End::Unload;
@@ -464,7 +468,7 @@ impl Server<'_> {
             }));
             return;
         }
-        let constraint = match job.params.format.as_ref().map(|f| Constraint::new(self.model, f)).transpose() {
+        let constraint = match job.grammar.as_deref().map(|g| Constraint::new(self.model, g)).transpose() {
             Ok(c) => c,
             Err(e) => {
                 let _ = job.ack.send(Err(e));

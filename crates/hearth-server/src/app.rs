@@ -18,7 +18,6 @@ use hearth_types::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio_stream::StreamExt as _;
-use tokio_stream::wrappers::ReceiverStream;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -368,24 +367,21 @@ pub(crate) async fn events(State(state): State<AppState>, Path(message): Path<St
 }
 
 async fn reply_events(state: &AppState, id: MessageId, after: u64) -> ApiResult<Response> {
-    let rx = match state.replies.events(id, after) {
-        Some(rx) => rx,
+    let events = match state.replies.events(id, after) {
+        Some(events) => events,
         None => {
             // Not run by this server (or long finished): the stored message is the record.
             let message = blocking(state, move |core| core.message(id)).await?;
-            let (tx, rx) = tokio::sync::mpsc::channel(1);
             let event = if message.status == hearth_types::MessageStatus::Streaming {
                 let e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "this reply is not running here any more (the app stopped while it ran)");
                 ReplyEvent { id: after + 1, name: "error", data: json!({ "error": e.object() }) }
             } else {
                 ReplyEvent { id: after + 1, name: "message_end", data: json!({ "message": message, "finish_reason": null, "usage": null }) }
             };
-            let _ = tx.send(event).await;
-            rx
+            Box::pin(tokio_stream::once(event))
         }
     };
-    let stream = ReceiverStream::new(rx)
-        .map(|e| Ok::<_, Infallible>(Event::default().id(e.id.to_string()).event(e.name).data(e.data.to_string())));
+    let stream = events.map(|e| Ok::<_, Infallible>(Event::default().id(e.id.to_string()).event(e.name).data(e.data.to_string())));
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }
 

@@ -66,6 +66,19 @@ impl Entry {
     }
 }
 
+/// A reply's events as a stream.
+pub(crate) type EventStream = std::pin::Pin<Box<dyn futures_util::Stream<Item = ReplyEvent> + Send>>;
+
+/// Where a reader of a reply's log is.
+struct Reader {
+    entry: Arc<Entry>,
+    changed: watch::Receiver<u64>,
+    /// The id of the last event handed out.
+    next: u64,
+    pending: VecDeque<ReplyEvent>,
+    ended: bool,
+}
+
 /// The replies this server runs or ran.
 #[derive(Debug)]
 pub(crate) struct Replies {
@@ -176,36 +189,35 @@ impl Replies {
     }
 
     /// The reply's events after `after`, as they come; the stream ends after the last one.
-    /// `None` when the server does not know the reply.
-    pub(crate) fn events(&self, id: MessageId, after: u64) -> Option<tokio::sync::mpsc::Receiver<ReplyEvent>> {
+    /// `None` when the server does not know the reply. The stream is driven by its reader
+    /// (no task of its own): it reads the log, then waits for the log to change.
+    pub(crate) fn events(&self, id: MessageId, after: u64) -> Option<EventStream> {
         let entry = self.entries.lock().expect("replies lock").get(&id).cloned()?;
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
-        let mut changed = entry.changed.subscribe();
-        tokio::spawn(async move {
-            let mut next = after;
+        // Subscribed before the first read, so a change after that read still wakes it.
+        let changed = entry.changed.subscribe();
+        let state = Reader { entry, changed, next: after, pending: VecDeque::new(), ended: false };
+        Some(Box::pin(futures_util::stream::unfold(state, |mut r| async move {
             loop {
-                let (batch, done) = {
-                    let log = entry.log.lock().expect("reply log lock");
-                    let from = (next as usize).min(log.events.len());
-                    (log.events[from..].to_vec(), log.done)
+                if let Some(event) = r.pending.pop_front() {
+                    r.next = event.id;
+                    return Some((event, r));
+                }
+                if r.ended {
+                    return None;
+                }
+                let done = {
+                    let log = r.entry.log.lock().expect("reply log lock");
+                    let from = (r.next as usize).min(log.events.len());
+                    r.pending.extend(log.events[from..].iter().cloned());
+                    log.done
                 };
-                for event in batch {
-                    next = event.id;
-                    if tx.send(event).await.is_err() {
-                        return; // the reader went away
-                    }
-                }
-                if done {
-                    return;
-                }
-                // Wakes on the next change (or at once if one happened since the read above).
-                tokio::select! {
-                    r = changed.changed() => if r.is_err() { return },
-                    () = tx.closed() => return,
+                // Done: hand out what is left, then end. Otherwise wait for more (unless some
+                // arrived with this read).
+                if done || (r.pending.is_empty() && r.changed.changed().await.is_err()) {
+                    r.ended = true;
                 }
             }
-        });
-        Some(rx)
+        })))
     }
 
     /// Cancels every running reply, and any started from now on, and waits until each has
