@@ -42,7 +42,7 @@ fn env_path(name: &str) -> PathBuf {
 }
 
 fn engine(model: &Path, slots: u32, prefix_cache: bool) -> LlamaEngine {
-    let path = model.clone();
+    let path = model.to_path_buf();
     LlamaEngine::new(
         EngineConfig { threads: Some(THREADS), slots, context_per_slot: Some(4096), prefix_cache, ..EngineConfig::default() },
         Arc::new(move |name: &str| Ok(ModelSpec { name: name.to_owned(), path: path.clone() })),
