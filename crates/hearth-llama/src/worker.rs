@@ -330,11 +330,12 @@ fn serve(
         // Sliding-window layers (Gemma 3) otherwise keep only the window, and a cached
         // prefix could not be reused.
         .with_swa_full(true)
-        // One cache shared by all sequences, so a step's tokens go into one batch rather than
-        // one per sequence. Masked cells add exact zeros to attention sums, so results stay
-        // batch-invariant (the e2e tests compare texts exactly); each slot's share is kept by
-        // the scheduler.
-        .with_kv_unified(true);
+        // One cache stream per sequence, so a request's keys always start at cell 0 of its
+        // own stream. With one shared (unified) stream a request landed at whatever cells were
+        // free, the attention sums then ran over its keys in other SIMD lanes, and the same
+        // greedy request gave a different text in another slot (seen with JSON grammars, where
+        // near-ties decide). Throughput measured the same either way.
+        .with_kv_unified(false);
     let mut ctx = match model.new_context(backend, params) {
         Ok(c) => c,
         Err(e) => {
