@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use hearth_e2e::default_model;
 use hearth_llama::{EngineConfig, LlamaEngine, ModelSpec, Resolver};
-use hearth_llm::{CancelToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, EmbedInput, FinishReason, LlmError, SamplingParams, similarity};
+use hearth_llm::{
+    CancelToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, EmbedInput, FinishReason, LlmError, ResponseFormat, SamplingParams, similarity,
+};
 use hearth_types::Role;
 
 const MODEL: &str = "gemma-3-270m";
@@ -254,4 +256,19 @@ fn the_second_turn_reuses_the_cached_prefix() {
     // Everything of the first turn's prompt was already in the cache; only the new tail is read.
     assert!(usage2.cached_prompt_tokens >= usage.prompt_tokens, "{usage2:?} after {usage:?}");
     assert!(usage2.prompt_tokens - usage2.cached_prompt_tokens < 64, "{usage2:?}");
+}
+
+#[test]
+fn a_greedy_reply_is_the_same_in_every_slot() {
+    // Each repeat's cache is mostly its own long reply, too little of it shared to reuse, so
+    // the repeats land in other slots. JSON grammars make near-ties decide, where any numeric
+    // difference between slots shows.
+    let engine = LlamaEngine::new(EngineConfig { context_per_slot: Some(2048), slots: 4, ..EngineConfig::default() }, resolver());
+    let params = SamplingParams { format: Some(ResponseFormat::JsonObject), ..SamplingParams::greedy(200) };
+    let prompt = "Answer in JSON: is the sky blue?";
+    let first = reply(&engine, prompt, params.clone());
+    assert!(first.0.starts_with('{'), "{first:?}");
+    for _ in 0..3 {
+        assert_eq!(reply(&engine, prompt, params.clone()), first);
+    }
 }
