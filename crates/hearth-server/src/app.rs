@@ -18,6 +18,7 @@ use hearth_types::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio_stream::StreamExt as _;
+use tracing::Instrument as _;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -313,7 +314,7 @@ pub(crate) async fn send(State(state): State<AppState>, Path(chat): Path<String>
             s.replies.spawn(s.core.clone(), s.models.clone(), s.metrics.clone(), started.clone());
         }
         Ok::<_, ApiError>(started)
-    })
+    }.instrument(tracing::Span::current()))
     .await
     .map_err(ApiError::internal)??;
     let (question, answer, replayed) = (started.question, started.answer, started.replayed);

@@ -623,7 +623,9 @@ fn openai_stream(
     let Started { stream, guard } = started;
     let metrics = state.metrics.clone();
     metrics.active_streams.inc();
+    let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
         let _ = tx.blocking_send(first);
         'events: for event in stream {
             let out = match event {

@@ -132,7 +132,10 @@ impl Replies {
         self.entries.lock().expect("replies lock").insert(id, entry.clone());
 
         let replies = self.clone();
+        // The reply's log lines carry the id of the request that started it.
+        let span = tracing::Span::current();
         let task = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             metrics.active_streams.inc();
             // A bug in a reply must still end its log, or its readers would wait forever.
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
