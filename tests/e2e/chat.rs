@@ -46,7 +46,8 @@ fn chat_answers_with_the_network_off_and_saves_the_exchange() {
 #[test]
 fn ctrl_c_keeps_the_partial_reply_as_cancelled() {
     let env = Hearth::with_default_model();
-    let mut child = env.command()
+    let mut child = env
+        .command()
         .args(["chat", "--max-tokens", "2000", "--temperature", "0.7", "--seed", "5", "Write", "a", "very", "long", "story."])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -91,7 +92,8 @@ fn the_default_model_is_registered_and_others_can_be_imported() {
     let imported = env.json(&["models", "import", default_model().to_str().unwrap(), "--name", "gemma-copy"]);
     assert_eq!(imported["is_default"], false);
     env.json(&["models", "default", "gemma-copy"]);
-    let names: Vec<(String, bool)> = env.json(&["models", "list"])
+    let names: Vec<(String, bool)> = env
+        .json(&["models", "list"])
         .as_array()
         .unwrap()
         .iter()

@@ -40,11 +40,8 @@ fn processes_writing_at_once_lose_nothing() {
     assert_eq!(messages.len(), WRITERS * EACH);
     assert!(messages.iter().all(|m| m["sibling_count"] == 1), "no forks");
     for w in 0..WRITERS {
-        let mine: Vec<&str> = messages
-            .iter()
-            .map(|m| m["content"].as_str().unwrap())
-            .filter(|c| c.starts_with(&format!("writer {w} ")))
-            .collect();
+        let mine: Vec<&str> =
+            messages.iter().map(|m| m["content"].as_str().unwrap()).filter(|c| c.starts_with(&format!("writer {w} "))).collect();
         let expected: Vec<String> = (0..EACH).map(|i| format!("writer {w} line {i}")).collect();
         assert_eq!(mine, expected, "writer {w}'s lines, all there and in its order");
     }

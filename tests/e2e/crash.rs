@@ -12,11 +12,7 @@ use hearth_types::ChatId;
 #[test]
 fn a_killed_writer_leaves_a_sound_database() {
     let env = Hearth::new();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_store-writer"))
-        .arg(env.db())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("writer starts");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_store-writer")).arg(env.db()).stdout(Stdio::piped()).spawn().expect("writer starts");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let chat: ChatId = lines.next().unwrap().unwrap().strip_prefix("chat ").unwrap().parse().unwrap();
     let mut acknowledged = 0;
@@ -38,13 +34,8 @@ fn a_killed_writer_leaves_a_sound_database() {
         assert!(m.message.content.starts_with(&format!("message {i} ")), "message {i} is whole and in order");
         assert_eq!(m.message.content.len(), format!("message {i} ").len() + 27 * 200);
     }
-    let in_outbox: BTreeSet<String> = store
-        .read(|r| r.outbox(u32::MAX))
-        .unwrap()
-        .into_iter()
-        .filter(|row| row.table == "messages")
-        .map(|row| row.row_id)
-        .collect();
+    let in_outbox: BTreeSet<String> =
+        store.read(|r| r.outbox(u32::MAX)).unwrap().into_iter().filter(|row| row.table == "messages").map(|row| row.row_id).collect();
     let written: BTreeSet<String> = thread.messages.iter().map(|m| m.message.id.to_string()).collect();
     assert_eq!(in_outbox, written, "each committed message has its outbox row and no other row exists");
 

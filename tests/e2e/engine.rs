@@ -8,7 +8,8 @@ use std::time::Duration;
 use hearth_e2e::default_model;
 use hearth_llama::{EngineConfig, LlamaEngine, ModelSpec, Resolver};
 use hearth_llm::{
-    CancelToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, EmbedInput, FinishReason, LlmError, ResponseFormat, SamplingParams, similarity,
+    CancelToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, EmbedInput, FinishReason, LlmError, ResponseFormat, SamplingParams,
+    similarity,
 };
 use hearth_types::Role;
 
@@ -60,10 +61,7 @@ fn batching_does_not_change_results() {
     let engine = LlamaEngine::new(EngineConfig { context_per_slot: Some(2048), ..EngineConfig::default() }, resolver());
     let prompts = ["Tell me about cats.", "What is 2 plus 2?", "Describe a mountain.", "Say hello in French."];
     let alone: Vec<(String, FinishReason)> = prompts.iter().map(|p| reply(&engine, p, SamplingParams::greedy(40))).collect();
-    let streams: Vec<_> = prompts
-        .iter()
-        .map(|p| engine.chat(ask(p, SamplingParams::greedy(40)), CancelToken::new()).unwrap())
-        .collect();
+    let streams: Vec<_> = prompts.iter().map(|p| engine.chat(ask(p, SamplingParams::greedy(40)), CancelToken::new()).unwrap()).collect();
     let together: Vec<(String, FinishReason)> = streams
         .into_iter()
         .map(|s| {
@@ -139,12 +137,8 @@ fn cjk_and_emoji_stream_as_whole_characters() {
 
 #[test]
 fn paraphrases_embed_closer_than_unrelated_sentences() {
-    let texts = [
-        "The cat is sleeping on the sofa.",
-        "A cat naps on the couch.",
-        "Quarterly tax filings are due in April.",
-    ]
-    .map(|t| EmbedInput::Text(t.into()));
+    let texts = ["The cat is sleeping on the sofa.", "A cat naps on the couch.", "Quarterly tax filings are due in April."]
+        .map(|t| EmbedInput::Text(t.into()));
     let embeddings = engine().embed(MODEL, &texts).unwrap();
     assert!(embeddings.prompt_tokens >= 3 * 5, "{}", embeddings.prompt_tokens);
     let v = embeddings.vectors;

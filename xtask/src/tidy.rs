@@ -22,15 +22,9 @@ const LAYERS: &[(&str, Option<&[&str]>)] = &[
     ("hearth-llama", Some(&["hearth-types", "hearth-llm"])),
     ("hearth-sync", Some(&["hearth-types", "hearth-store", "hearth-secrets"])),
     ("hearth-sandbox", Some(&["hearth-types"])),
-    (
-        "hearth-core",
-        Some(&["hearth-types", "hearth-store", "hearth-secrets", "hearth-llm", "hearth-sync", "hearth-sandbox"]),
-    ),
+    ("hearth-core", Some(&["hearth-types", "hearth-store", "hearth-secrets", "hearth-llm", "hearth-sync", "hearth-sandbox"])),
     ("hearth-server", Some(&["hearth-types", "hearth-core", "hearth-llm"])),
-    (
-        "hearth-cli",
-        Some(&["hearth-types", "hearth-core", "hearth-server", "hearth-llama", "hearth-llm", "hearth-secrets", "hearth-sync"]),
-    ),
+    ("hearth-cli", Some(&["hearth-types", "hearth-core", "hearth-server", "hearth-llama", "hearth-llm", "hearth-secrets", "hearth-sync"])),
     (
         "hearth-desktop",
         Some(&["hearth-types", "hearth-core", "hearth-server", "hearth-llama", "hearth-llm", "hearth-secrets", "hearth-sync"]),
@@ -71,12 +65,8 @@ pub(crate) fn check(root: &Path) -> anyhow::Result<Vec<String>> {
     let metadata = MetadataCommand::new().manifest_path(root.join("Cargo.toml")).no_deps().exec()?;
     let mut edges = BTreeMap::new();
     for package in metadata.workspace_packages() {
-        let deps = package
-            .dependencies
-            .iter()
-            .filter(|d| d.kind != DependencyKind::Development)
-            .map(|d| d.name.clone())
-            .collect::<Vec<_>>();
+        let deps =
+            package.dependencies.iter().filter(|d| d.kind != DependencyKind::Development).map(|d| d.name.clone()).collect::<Vec<_>>();
         edges.insert(package.name.to_string(), deps);
         let manifest = std::fs::read_to_string(&package.manifest_path)?;
         problems.extend(check_lints(&package.name, &manifest));

@@ -6,9 +6,7 @@ use std::io::Read;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use hearth_core::{AddMessage, Core, WorkspaceRef};
-use hearth_types::{
-    ChatId, ChatPatch, Handle, MessageId, NewWorkspace, Role, Thread, Timezone, Workspace, WorkspacePatch,
-};
+use hearth_types::{ChatId, ChatPatch, Handle, MessageId, NewWorkspace, Role, Thread, Timezone, Workspace, WorkspacePatch};
 
 use crate::cli::CmdResult;
 use crate::output::{Output, preview, table};
@@ -360,13 +358,7 @@ pub(crate) fn search(args: SearchArgs, core: &Core, out: &Output) -> CmdResult {
                 text.insert_str(end, "**");
                 text.insert_str(start, "**");
             }
-            s.push_str(&format!(
-                "{}  [{}] {}\n  {}\n",
-                hit.chat_id,
-                hit.role,
-                title_or_untitled(&hit.chat_title),
-                text.replace('\n', " ")
-            ));
+            s.push_str(&format!("{}  [{}] {}\n  {}\n", hit.chat_id, hit.role, title_or_untitled(&hit.chat_title), text.replace('\n', " ")));
         }
         s
     });

@@ -79,7 +79,9 @@ pub(crate) fn models(cmd: ModelsCommand, core: &Core, default_path: &Path, out: 
         ModelsCommand::Import { path, name } => {
             let new = hearth_llama::describe(&path, name.as_deref(), ModelSource::Import).map_err(model_file_error)?;
             let model = core.register_model(&new)?;
-            out.show(&model, || format!("registered {} ({}, {} parameters, {})", model.name, model.architecture, model.parameters, model.quantization));
+            out.show(&model, || {
+                format!("registered {} ({}, {} parameters, {})", model.name, model.architecture, model.parameters, model.quantization)
+            });
         }
         ModelsCommand::List => {
             let models = core.models()?;
@@ -207,9 +209,7 @@ fn workspace_for_new_chat(core: &Core, requested: Option<&str>) -> Result<hearth
     let personal = Handle::parse("personal")?;
     match core.workspace(&WorkspaceRef::Handle(personal.clone())) {
         Ok(ws) => Ok(ws.id),
-        Err(e) if e.code() == hearth_core::ErrorCode::NotFound => {
-            Ok(core.create_workspace(&NewWorkspace::new("Personal", personal)?)?.id)
-        }
+        Err(e) if e.code() == hearth_core::ErrorCode::NotFound => Ok(core.create_workspace(&NewWorkspace::new("Personal", personal)?)?.id),
         Err(e) => Err(e.into()),
     }
 }

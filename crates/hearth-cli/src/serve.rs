@@ -108,7 +108,11 @@ fn create_private(path: &PathBuf, text: &str) -> std::io::Result<()> {
 pub(crate) fn serve(args: ServeArgs, core: Arc<Core>, data_dir: &Path, default_model: &Path) -> CmdResult {
     if !args.host.is_loopback() && !args.allow_remote {
         return Err(Failure::Core(
-            hearth_types::ValidationError::new("host", format!("{} is not a loopback address; pass --allow-remote to listen on it", args.host)).into(),
+            hearth_types::ValidationError::new(
+                "host",
+                format!("{} is not a loopback address; pass --allow-remote to listen on it", args.host),
+            )
+            .into(),
         ));
     }
     if !args.host.is_loopback() {

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use hearth_store::{OpenOptions, Store};
 use hearth_types::{
-    Chat, ChatId, ChatPatch, Handle, Message, MessageId, MessagePatch, MessageStatus, NewChat, NewMessage,
-    NewWorkspace, Role, SearchHit, Thread, ValidationError, Workspace, WorkspaceId, WorkspacePatch, non_blank,
+    Chat, ChatId, ChatPatch, Handle, Message, MessageId, MessagePatch, MessageStatus, NewChat, NewMessage, NewWorkspace, Role, SearchHit,
+    Thread, ValidationError, Workspace, WorkspaceId, WorkspacePatch, non_blank,
 };
 
 pub use error::{Error, ErrorCode, Result};
@@ -58,9 +58,7 @@ impl FromStr for WorkspaceRef {
     fn from_str(s: &str) -> Result<Self, ValidationError> {
         match WorkspaceId::from_str(s) {
             Ok(id) => Ok(WorkspaceRef::Id(id)),
-            Err(_) => Handle::parse(s)
-                .map(WorkspaceRef::Handle)
-                .map_err(|e| ValidationError::new("workspace", e.reason)),
+            Err(_) => Handle::parse(s).map(WorkspaceRef::Handle).map_err(|e| ValidationError::new("workspace", e.reason)),
         }
     }
 }
@@ -97,7 +95,8 @@ fn append(w: &mut hearth_store::Writer<'_>, chat: ChatId, add: &AddMessage) -> h
         Some(p) => Some(p),
         None => w.read().chat(chat)?.active_leaf_id,
     };
-    let new = NewMessage { idempotency_key: add.idempotency_key.clone(), ..NewMessage::new(chat, parent_id, add.role, add.content.clone()) };
+    let new =
+        NewMessage { idempotency_key: add.idempotency_key.clone(), ..NewMessage::new(chat, parent_id, add.role, add.content.clone()) };
     w.append_message(&new)
 }
 
@@ -284,7 +283,9 @@ impl Core {
     pub fn set_setting(&self, key: &str, value: &serde_json::Value) -> Result<()> {
         let key = non_blank("key", key)?;
         if RESERVED_SETTINGS.contains(&key.as_str()) {
-            return Err(ValidationError::new("key", format!("{key:?} is managed by Hearth (use the models API for the default model)")).into());
+            return Err(
+                ValidationError::new("key", format!("{key:?} is managed by Hearth (use the models API for the default model)")).into()
+            );
         }
         Ok(self.store.write(|w| w.set_setting(&key, value))?)
     }

@@ -63,13 +63,7 @@ pub struct Reply {
 impl Core {
     /// Adds the person's message and streams the model's reply to `on_text`. A model error is
     /// saved on the reply message (status `error`) and returned as the error.
-    pub fn reply(
-        &self,
-        request: &ReplyRequest,
-        model: &dyn ChatModel,
-        cancel: &CancelToken,
-        on_text: impl FnMut(&str),
-    ) -> Result<Reply> {
+    pub fn reply(&self, request: &ReplyRequest, model: &dyn ChatModel, cancel: &CancelToken, on_text: impl FnMut(&str)) -> Result<Reply> {
         let started = self.start_reply(request)?;
         if started.replayed {
             let answer = started.answer;
@@ -191,12 +185,7 @@ impl Core {
         if !workspace.system_prompt.trim().is_empty() {
             messages.push(ChatMessage::new(Role::System, workspace.system_prompt.clone()));
         }
-        messages.extend(
-            branch
-                .iter()
-                .filter(|m| m.status == MessageStatus::Complete)
-                .map(|m| ChatMessage::new(m.role, m.content.clone())),
-        );
+        messages.extend(branch.iter().filter(|m| m.status == MessageStatus::Complete).map(|m| ChatMessage::new(m.role, m.content.clone())));
         Ok(messages)
     }
 }

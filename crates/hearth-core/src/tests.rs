@@ -66,9 +66,7 @@ fn empty_messages_and_keys_are_refused() {
     let chat = core.create_chat(&notes, "", None).unwrap();
     let err = core.add_message(chat.id, &AddMessage::user(" \n")).unwrap_err();
     assert_eq!((err.code(), err.field()), (ErrorCode::Invalid, Some("content")));
-    let err = core
-        .add_message(chat.id, &AddMessage { idempotency_key: Some(" ".into()), ..AddMessage::user("hi") })
-        .unwrap_err();
+    let err = core.add_message(chat.id, &AddMessage { idempotency_key: Some(" ".into()), ..AddMessage::user("hi") }).unwrap_err();
     assert_eq!(err.field(), Some("idempotency_key"));
     let err = core.add_message(ChatId::new(), &AddMessage::user("hi")).unwrap_err();
     assert_eq!((err.code(), err.field()), (ErrorCode::NotFound, Some("chat_id")));
@@ -182,15 +180,15 @@ fn a_cancelled_reply_keeps_its_partial_text() {
 #[test]
 fn a_failed_reply_is_stored_as_an_error_and_returned() {
     let (core, chat) = reply_setup("");
-    let model = scripted::Scripted {
-        deltas: vec!["so far"],
-        end: Err(hearth_llm::LlmError::Engine("boom".into())),
-        seen: Default::default(),
-    };
+    let model =
+        scripted::Scripted { deltas: vec!["so far"], end: Err(hearth_llm::LlmError::Engine("boom".into())), seen: Default::default() };
     let err = core.reply(&request(chat, "go"), &model, &hearth_llm::CancelToken::new(), |_| {}).unwrap_err();
     assert_eq!(err.code(), ErrorCode::Unavailable);
     let last = core.thread(chat).unwrap().messages.pop().unwrap().message;
-    assert_eq!((last.status, last.content.as_str(), last.error.as_deref()), (MessageStatus::Error, "so far", Some("inference failed: boom")));
+    assert_eq!(
+        (last.status, last.content.as_str(), last.error.as_deref()),
+        (MessageStatus::Error, "so far", Some("inference failed: boom"))
+    );
 
     // A refused request (bad parameter) is stored as an error too; nothing stays "streaming".
     let mut bad = request(chat, "again");

@@ -51,7 +51,8 @@ fn engine(model: &Path, slots: u32, prefix_cache: bool) -> LlamaEngine {
 
 fn run(engine: &LlamaEngine, messages: Vec<ChatMessage>, params: SamplingParams) -> (String, Usage, Timings) {
     let request = ChatRequest { model: "bench".into(), messages, params };
-    let (text, _, usage, timings) = engine.chat(request, CancelToken::new()).and_then(|s| s.collect_text()).unwrap_or_else(|e: LlmError| panic!("{e}"));
+    let (text, _, usage, timings) =
+        engine.chat(request, CancelToken::new()).and_then(|s| s.collect_text()).unwrap_or_else(|e: LlmError| panic!("{e}"));
     (text, usage, timings)
 }
 
@@ -168,7 +169,8 @@ fn main() {
             let started = Instant::now();
             let streams: Vec<_> = (0..n)
                 .map(|i| {
-                    let request = ChatRequest { model: "bench".into(), messages: user(format!("Story number {i}:")), params: params.clone() };
+                    let request =
+                        ChatRequest { model: "bench".into(), messages: user(format!("Story number {i}:")), params: params.clone() };
                     batched.chat(request, CancelToken::new()).unwrap()
                 })
                 .collect();
@@ -188,7 +190,10 @@ fn main() {
     let mut history = Vec::new();
     for i in 0..12 {
         history.push(ChatMessage::new(Role::User, format!("Question {i}: {}", "tell me more about rivers and their deltas ".repeat(10))));
-        history.push(ChatMessage::new(Role::Assistant, format!("Answer {i}: {}", "rivers carry silt to the sea and build deltas ".repeat(10))));
+        history.push(ChatMessage::new(
+            Role::Assistant,
+            format!("Answer {i}: {}", "rivers carry silt to the sea and build deltas ".repeat(10)),
+        ));
     }
     let mut ttft = Vec::new();
     for cache in [true, false] {
@@ -231,8 +236,8 @@ fn main() {
         "read_bandwidth_gbps": bandwidth / 1e9,
         "generate_fraction_of_limit": hearth_tg / ceiling,
     });
-    let out = std::env::var("HEARTH_BENCH_OUT")
-        .unwrap_or_else(|_| format!("{}/../../bench-results/engine.json", env!("CARGO_MANIFEST_DIR")));
+    let out =
+        std::env::var("HEARTH_BENCH_OUT").unwrap_or_else(|_| format!("{}/../../bench-results/engine.json", env!("CARGO_MANIFEST_DIR")));
     if let Some(dir) = std::path::Path::new(&out).parent() {
         std::fs::create_dir_all(dir).unwrap();
     }

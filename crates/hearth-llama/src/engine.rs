@@ -11,7 +11,9 @@ use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use hearth_llm::{CancelToken, ChatModel, ChatRequest, ChatStream, CompletionRequest, EmbedInput, Embeddings, LlmError, ModelHost, SamplingParams};
+use hearth_llm::{
+    CancelToken, ChatModel, ChatRequest, ChatStream, CompletionRequest, EmbedInput, Embeddings, LlmError, ModelHost, SamplingParams,
+};
 
 use crate::worker::{self, ChatJob, Command, EmbedJob, LoadJob, Prompt};
 
@@ -34,14 +36,7 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self {
-            threads: None,
-            slots: 4,
-            context_per_slot: None,
-            batch_size: 512,
-            keep_alive: Duration::from_secs(300),
-            prefix_cache: true,
-        }
+        Self { threads: None, slots: 4, context_per_slot: None, batch_size: 512, keep_alive: Duration::from_secs(300), prefix_cache: true }
     }
 }
 

@@ -52,10 +52,8 @@ impl std::fmt::Debug for Constraint {
 impl Constraint {
     /// A grammar over `model`'s vocabulary from GBNF text (see [`gbnf`]).
     pub(crate) fn new(model: &LlamaModel, gbnf: &str) -> Result<Self, LlmError> {
-        let grammar = LlamaSampler::grammar(model, gbnf, "root").map_err(|e| LlmError::Invalid {
-            field: "response_format",
-            reason: format!("the schema's grammar was refused ({e})"),
-        })?;
+        let grammar = LlamaSampler::grammar(model, gbnf, "root")
+            .map_err(|e| LlmError::Invalid { field: "response_format", reason: format!("the schema's grammar was refused ({e})") })?;
         Ok(Self { grammar, masked: Vec::new() })
     }
 

@@ -40,10 +40,8 @@ pub(crate) fn format(model: &LlamaModel, architecture: &str, messages: &[ChatMes
         .ok()
         .or_else(|| template_for_architecture(architecture).and_then(|name| LlamaChatTemplate::new(name).ok()));
     if let Some(template) = template {
-        let chat: Result<Vec<_>, _> = messages
-            .iter()
-            .map(|m| LlamaChatMessage::new(role_name(m.role).to_owned(), m.content.clone()))
-            .collect();
+        let chat: Result<Vec<_>, _> =
+            messages.iter().map(|m| LlamaChatMessage::new(role_name(m.role).to_owned(), m.content.clone())).collect();
         if let Ok(chat) = chat
             && let Ok(prompt) = model.apply_chat_template(&template, &chat, true)
         {

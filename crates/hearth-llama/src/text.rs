@@ -27,12 +27,7 @@ pub(crate) struct TextStream {
 
 impl TextStream {
     pub(crate) fn new(stops: &[String]) -> Self {
-        Self {
-            stops: stops.iter().filter(|s| !s.is_empty()).cloned().collect(),
-            bytes: Vec::new(),
-            held: String::new(),
-            stopped: false,
-        }
+        Self { stops: stops.iter().filter(|s| !s.is_empty()).cloned().collect(), bytes: Vec::new(), held: String::new(), stopped: false }
     }
 
     /// Adds a token's bytes.

@@ -159,9 +159,8 @@ pub(crate) fn run(config: EngineConfig, inbox: Receiver<Command>) {
         // A bug while serving must not take the engine down: the requests in flight lose
         // their streams (their callers see the stream end early) and the next request
         // starts from a clean load.
-        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            serve(backend, &config, &spec, &model, load_ms, command, &inbox)
-        }));
+        let served =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(backend, &config, &spec, &model, load_ms, command, &inbox)));
         match served {
             Ok(End::Idle | End::Unload) => tracing::info!(model = %spec.name, "unloaded model"),
             Ok(End::Closed) => return,
@@ -198,10 +197,8 @@ fn load(backend: &LlamaBackend, spec: &ModelSpec) -> Result<LlamaModel, LlmError
         });
     }
     tracing::debug!(model = %spec.name, architecture = %info.architecture, "loading model");
-    LlamaModel::load_from_file(backend, &spec.path, &LlamaModelParams::default()).map_err(|e| LlmError::Load {
-        model: spec.name.clone(),
-        reason: format!("llama.cpp refused the file ({e})"),
-    })
+    LlamaModel::load_from_file(backend, &spec.path, &LlamaModelParams::default())
+        .map_err(|e| LlmError::Load { model: spec.name.clone(), reason: format!("llama.cpp refused the file ({e})") })
 }
 
 enum End {
@@ -240,10 +237,8 @@ impl Geometry {
             let fits = (budget / per_token.max(1) / u64::from(slots)) as u32;
             (fits.min(trained) / 256 * 256).max(512)
         });
-        let threads = config
-            .threads
-            .map(|t| t as i32)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(4, |n| n.get() as i32));
+        let threads =
+            config.threads.map(|t| t as i32).unwrap_or_else(|| std::thread::available_parallelism().map_or(4, |n| n.get() as i32));
         Self { per_slot, slots, threads }
     }
 }
@@ -316,7 +311,10 @@ fn serve(
     let Some(total) = geometry.total() else {
         first.fail(LlmError::OutOfMemory {
             model: spec.name.clone(),
-            detail: format!("a context of {} tokens x {} requests is beyond any memory; lower the context length", geometry.per_slot, geometry.slots),
+            detail: format!(
+                "a context of {} tokens x {} requests is beyond any memory; lower the context length",
+                geometry.per_slot, geometry.slots
+            ),
         });
         return End::Idle;
     };
@@ -355,9 +353,7 @@ fn serve(
         spec,
         architecture,
         config,
-        slots: (0..geometry.slots)
-            .map(|i| Slot { seq: i as i32, cached: Vec::new(), active: None, last_used: Instant::now() })
-            .collect(),
+        slots: (0..geometry.slots).map(|i| Slot { seq: i as i32, cached: Vec::new(), active: None, last_used: Instant::now() }).collect(),
         geometry,
         waiting: VecDeque::new(),
         batch: LlamaBatch::new(batch_size as usize, 1),
@@ -463,10 +459,7 @@ impl Server<'_> {
         };
         // The prompt plus at least one generated token must fit in a slot's context.
         if prompt.is_empty() || prompt.len() as u64 + 1 > u64::from(self.geometry.per_slot) {
-            let _ = job.ack.send(Err(LlmError::ContextOverflow {
-                prompt_tokens: prompt.len() as u32,
-                context: self.geometry.per_slot,
-            }));
+            let _ = job.ack.send(Err(LlmError::ContextOverflow { prompt_tokens: prompt.len() as u32, context: self.geometry.per_slot }));
             return;
         }
         let constraint = match job.grammar.as_deref().map(|g| Constraint::new(self.model, g)).transpose() {
@@ -501,10 +494,8 @@ impl Server<'_> {
         while let Some(w) = self.waiting.front() {
             let free = || self.slots.iter().enumerate().filter(|(_, s)| s.active.is_none());
             let shared = |s: &Slot| if self.config.prefix_cache { common_prefix(&s.cached, &w.prompt) } else { 0 };
-            let reuse = free()
-                .map(|(i, s)| (i, shared(s)))
-                .filter(|&(i, n)| n > 0 && n * 2 >= self.slots[i].cached.len())
-                .max_by_key(|&(_, n)| n);
+            let reuse =
+                free().map(|(i, s)| (i, shared(s))).filter(|&(i, n)| n > 0 && n * 2 >= self.slots[i].cached.len()).max_by_key(|&(_, n)| n);
             let fallback = || free().min_by_key(|(_, s)| (!s.cached.is_empty(), s.last_used)).map(|(i, s)| (i, shared(s)));
             let Some((index, shared)) = reuse.or_else(fallback) else { break };
             let w = self.waiting.pop_front().expect("front exists");
@@ -683,11 +674,8 @@ fn finish(slot: &mut Slot, reason: FinishReason) {
         tokens_per_second: if decode_secs > 0.0 { f64::from(a.generated.saturating_sub(1)) / decode_secs } else { 0.0 },
         total_ms: now.duration_since(a.started).as_secs_f64() * 1e3,
     };
-    let usage = Usage {
-        prompt_tokens: a.prompt.len() as u32,
-        completion_tokens: a.generated,
-        cached_prompt_tokens: a.cached_prompt as u32,
-    };
+    let usage =
+        Usage { prompt_tokens: a.prompt.len() as u32, completion_tokens: a.generated, cached_prompt_tokens: a.cached_prompt as u32 };
     tracing::debug!(seq = slot.seq, reason = reason.as_str(), tokens = a.generated, "request finished");
     let _ = a.job.events.send(Ok(ChatEvent::Finished { reason, usage, timings }));
 }
@@ -713,9 +701,7 @@ fn embed<'m>(
             .with_embeddings(true)
             .with_pooling_type(LlamaPoolingType::Mean);
         *ctx = Some(
-            model
-                .new_context(backend, params)
-                .map_err(|e| LlmError::OutOfMemory { model: "embeddings".into(), detail: e.to_string() })?,
+            model.new_context(backend, params).map_err(|e| LlmError::OutOfMemory { model: "embeddings".into(), detail: e.to_string() })?,
         );
     }
     let ctx = ctx.as_mut().expect("created above");
@@ -753,9 +739,8 @@ fn embed<'m>(
         ctx.clear_kv_cache();
         ctx.decode(batch).map_err(|e| LlmError::Engine(format!("embedding failed: {e}")))?;
         for seq in 0..group.len() {
-            let v = ctx
-                .embeddings_seq_ith(seq as i32)
-                .map_err(|_| LlmError::Unsupported("this model gives no pooled embeddings".into()))?;
+            let v =
+                ctx.embeddings_seq_ith(seq as i32).map_err(|_| LlmError::Unsupported("this model gives no pooled embeddings".into()))?;
             let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
             out.push(v.iter().map(|x| x / norm).collect());
         }

@@ -12,8 +12,7 @@ use axum::response::{IntoResponse, Response};
 use hearth_core::{ReplyRequest, WorkspaceRef};
 use hearth_llm::SamplingParams;
 use hearth_types::{
-    Chat, ChatId, ChatPatch, Handle, LocalModel, Message, MessageId, NewWorkspace, SearchHit, Thread, Timezone, Workspace,
-    WorkspacePatch,
+    Chat, ChatId, ChatPatch, Handle, LocalModel, Message, MessageId, NewWorkspace, SearchHit, Thread, Timezone, Workspace, WorkspacePatch,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -80,7 +79,10 @@ pub(crate) async fn list_workspaces(State(state): State<AppState>) -> ApiResult<
 /// Creates a workspace; `name` and `handle` are required.
 #[utoipa::path(post, path = "/api/v1/workspaces", tag = "workspaces", request_body = WorkspaceFields,
     responses((status = 201, body = Workspace), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub(crate) async fn create_workspace(State(state): State<AppState>, ApiJson(fields): ApiJson<WorkspaceFields>) -> ApiResult<(StatusCode, Json<Workspace>)> {
+pub(crate) async fn create_workspace(
+    State(state): State<AppState>,
+    ApiJson(fields): ApiJson<WorkspaceFields>,
+) -> ApiResult<(StatusCode, Json<Workspace>)> {
     let name = fields.name.clone().ok_or_else(|| ApiError::invalid("name", "is required"))?;
     let handle = fields.handle.clone().ok_or_else(|| ApiError::invalid("handle", "is required"))?;
     let mut new = NewWorkspace::new(&name, Handle::parse(&handle)?)?;
@@ -139,7 +141,11 @@ pub(crate) struct ChatListQuery {
 #[utoipa::path(get, path = "/api/v1/workspaces/{workspace}/chats", tag = "chats",
     params(("workspace" = String, Path, description = "id or handle"), ChatListQuery),
     responses((status = 200, body = Vec<Chat>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub(crate) async fn list_chats(State(state): State<AppState>, Path(ws): Path<String>, Query(q): Query<ChatListQuery>) -> ApiResult<Json<Vec<Chat>>> {
+pub(crate) async fn list_chats(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+    Query(q): Query<ChatListQuery>,
+) -> ApiResult<Json<Vec<Chat>>> {
     let ws = workspace_ref(&ws)?;
     Ok(Json(blocking(&state, move |core| core.chats(&ws, q.include_archived)).await?))
 }
@@ -184,14 +190,14 @@ pub(crate) struct ChatFields {
 
 #[utoipa::path(patch, path = "/api/v1/chats/{chat}", tag = "chats", request_body = ChatFields, params(("chat" = String, Path)),
     responses((status = 200, body = Chat), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub(crate) async fn update_chat(State(state): State<AppState>, Path(chat): Path<String>, ApiJson(f): ApiJson<ChatFields>) -> ApiResult<Json<Chat>> {
+pub(crate) async fn update_chat(
+    State(state): State<AppState>,
+    Path(chat): Path<String>,
+    ApiJson(f): ApiJson<ChatFields>,
+) -> ApiResult<Json<Chat>> {
     let id = chat_id(&chat)?;
-    let patch = ChatPatch {
-        title: f.title,
-        pinned: f.pinned,
-        archived: f.archived,
-        model: f.model.map(|m| Some(m).filter(|m| !m.is_empty())),
-    };
+    let patch =
+        ChatPatch { title: f.title, pinned: f.pinned, archived: f.archived, model: f.model.map(|m| Some(m).filter(|m| !m.is_empty())) };
     Ok(Json(blocking(&state, move |core| core.update_chat(id, &patch)).await?))
 }
 
@@ -220,7 +226,11 @@ pub(crate) struct BranchIn {
 /// Shows the branch that goes through a message (the `<`/`>` switcher).
 #[utoipa::path(post, path = "/api/v1/chats/{chat}/branch", tag = "messages", request_body = BranchIn, params(("chat" = String, Path)),
     responses((status = 200, body = Thread), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub(crate) async fn switch_branch(State(state): State<AppState>, Path(chat): Path<String>, ApiJson(b): ApiJson<BranchIn>) -> ApiResult<Json<Thread>> {
+pub(crate) async fn switch_branch(
+    State(state): State<AppState>,
+    Path(chat): Path<String>,
+    ApiJson(b): ApiJson<BranchIn>,
+) -> ApiResult<Json<Thread>> {
     let id = chat_id(&chat)?;
     let message = message_id(&b.message_id)?;
     Ok(Json(blocking(&state, move |core| core.switch_branch(id, message)).await?))
@@ -267,9 +277,18 @@ pub(crate) struct Sent {
         (status = 202, description = "stored; the reply runs", body = Sent),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody),
         (status = 503, body = ErrorBody)))]
-pub(crate) async fn send(State(state): State<AppState>, Path(chat): Path<String>, headers: HeaderMap, ApiJson(input): ApiJson<SendIn>) -> ApiResult<Response> {
+pub(crate) async fn send(
+    State(state): State<AppState>,
+    Path(chat): Path<String>,
+    headers: HeaderMap,
+    ApiJson(input): ApiJson<SendIn>,
+) -> ApiResult<Response> {
     let chat = chat_id(&chat)?;
-    let header_key = headers.get("idempotency-key").map(|v| v.to_str().map(str::to_owned)).transpose().map_err(|_| ApiError::invalid("Idempotency-Key", "must be text"))?;
+    let header_key = headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_owned))
+        .transpose()
+        .map_err(|_| ApiError::invalid("Idempotency-Key", "must be text"))?;
     let key = header_key.or(input.idempotency_key.clone());
     let parent_id = input.parent_id.as_deref().map(message_id).transpose()?;
     let wants_stream = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/event-stream"));
@@ -297,24 +316,27 @@ pub(crate) async fn send(State(state): State<AppState>, Path(chat): Path<String>
     // is dropped (the client went away) between the two, the stored reply still runs rather
     // than staying `streaming` with nothing behind it.
     let task_state = state.clone();
-    let started = tokio::spawn(async move {
-        let started = blocking(&task_state, move |core| {
-            let model = match requested {
-                Some(m) => m,
-                None => core.reply_model(chat)?,
-            };
-            // An unknown model is the sender's mistake (404), found before anything is stored.
-            core.model(&model)?;
-            let request = ReplyRequest { parent_id, idempotency_key: key, ..ReplyRequest::new(chat, content, model, params) };
-            core.start_reply(&request)
-        })
-        .await?;
-        if !started.replayed {
-            let s = &task_state;
-            s.replies.spawn(s.core.clone(), s.models.clone(), s.metrics.clone(), started.clone());
+    let started = tokio::spawn(
+        async move {
+            let started = blocking(&task_state, move |core| {
+                let model = match requested {
+                    Some(m) => m,
+                    None => core.reply_model(chat)?,
+                };
+                // An unknown model is the sender's mistake (404), found before anything is stored.
+                core.model(&model)?;
+                let request = ReplyRequest { parent_id, idempotency_key: key, ..ReplyRequest::new(chat, content, model, params) };
+                core.start_reply(&request)
+            })
+            .await?;
+            if !started.replayed {
+                let s = &task_state;
+                s.replies.spawn(s.core.clone(), s.models.clone(), s.metrics.clone(), started.clone());
+            }
+            Ok::<_, ApiError>(started)
         }
-        Ok::<_, ApiError>(started)
-    }.instrument(tracing::Span::current()))
+        .instrument(tracing::Span::current()),
+    )
     .await
     .map_err(ApiError::internal)??;
     let (question, answer, replayed) = (started.question, started.answer, started.replayed);
@@ -335,7 +357,11 @@ pub(crate) struct EditIn {
 /// Edits a message: the new text becomes a new sibling branch, shown from now on.
 #[utoipa::path(patch, path = "/api/v1/messages/{message}", tag = "messages", request_body = EditIn, params(("message" = String, Path)),
     responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub(crate) async fn edit_message(State(state): State<AppState>, Path(message): Path<String>, ApiJson(e): ApiJson<EditIn>) -> ApiResult<Json<Message>> {
+pub(crate) async fn edit_message(
+    State(state): State<AppState>,
+    Path(message): Path<String>,
+    ApiJson(e): ApiJson<EditIn>,
+) -> ApiResult<Json<Message>> {
     let id = message_id(&message)?;
     Ok(Json(blocking(&state, move |core| core.edit_message(id, &e.content)).await?))
 }
@@ -374,7 +400,11 @@ async fn reply_events(state: &AppState, id: MessageId, after: u64) -> ApiResult<
             // Not run by this server (or long finished): the stored message is the record.
             let message = blocking(state, move |core| core.message(id)).await?;
             let event = if message.status == hearth_types::MessageStatus::Streaming {
-                let e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "this reply is not running here any more (the app stopped while it ran)");
+                let e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "this reply is not running here any more (the app stopped while it ran)",
+                );
                 ReplyEvent { id: after + 1, name: "error", data: json!({ "error": e.object() }) }
             } else {
                 ReplyEvent { id: after + 1, name: "message_end", data: json!({ "message": message, "finish_reason": null, "usage": null }) }
@@ -437,7 +467,10 @@ pub(crate) struct ImportIn {
 /// Registers a GGUF file after checking its header.
 #[utoipa::path(post, path = "/api/v1/models", tag = "models", request_body = ImportIn,
     responses((status = 201, body = LocalModel), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub(crate) async fn import_model(State(state): State<AppState>, ApiJson(i): ApiJson<ImportIn>) -> ApiResult<(StatusCode, Json<LocalModel>)> {
+pub(crate) async fn import_model(
+    State(state): State<AppState>,
+    ApiJson(i): ApiJson<ImportIn>,
+) -> ApiResult<(StatusCode, Json<LocalModel>)> {
     let describe = state.describe.clone();
     let model = blocking(&state, move |core| {
         let new = describe(std::path::Path::new(&i.path), i.name.as_deref())?;
@@ -504,10 +537,16 @@ pub(crate) struct SettingIn {
 
 #[utoipa::path(put, path = "/api/v1/settings/{key}", tag = "settings", request_body = SettingIn, params(("key" = String, Path)),
     responses((status = 200, body = Object), (status = 400, body = ErrorBody)))]
-pub(crate) async fn put_setting(State(state): State<AppState>, Path(key): Path<String>, ApiJson(s): ApiJson<SettingIn>) -> ApiResult<Json<Map<String, Value>>> {
-    Ok(Json(blocking(&state, move |core| {
-        core.set_setting(&key, &s.value)?;
-        core.settings()
-    })
-    .await?))
+pub(crate) async fn put_setting(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    ApiJson(s): ApiJson<SettingIn>,
+) -> ApiResult<Json<Map<String, Value>>> {
+    Ok(Json(
+        blocking(&state, move |core| {
+            core.set_setting(&key, &s.value)?;
+            core.settings()
+        })
+        .await?,
+    ))
 }

@@ -44,7 +44,10 @@ impl Modify for BearerAuth {
         let error = |description: &str| {
             utoipa::openapi::ResponseBuilder::new()
                 .description(description)
-                .content("application/json", utoipa::openapi::ContentBuilder::new().schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody"))).build())
+                .content(
+                    "application/json",
+                    utoipa::openapi::ContentBuilder::new().schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody"))).build(),
+                )
                 .build()
         };
         for (path, item) in openapi.paths.paths.iter_mut() {
@@ -104,13 +107,7 @@ fn render(doc: &utoipa::openapi::OpenApi) -> String {
     }
     out.push_str("<p>The machine-readable document with every schema: <a href=\"/openapi.json\"><code>/openapi.json</code></a>.</p>");
     for (path, item) in &doc.paths.paths {
-        let ops = [
-            ("GET", &item.get),
-            ("POST", &item.post),
-            ("PUT", &item.put),
-            ("PATCH", &item.patch),
-            ("DELETE", &item.delete),
-        ];
+        let ops = [("GET", &item.get), ("POST", &item.post), ("PUT", &item.put), ("PATCH", &item.patch), ("DELETE", &item.delete)];
         for (method, op) in ops {
             let Some(op) = op else { continue };
             let _ = write!(out, "<section><p><span class=\"m\">{method}</span> <code>{}</code></p>", escape(path));

@@ -14,8 +14,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use hearth_llm::{
-    CancelToken, ChatEvent, ChatMessage, ChatRequest, ChatStream, CompletionRequest, EmbedInput, FinishReason, LlmError,
-    ResponseFormat, SamplingParams, Usage,
+    CancelToken, ChatEvent, ChatMessage, ChatRequest, ChatStream, CompletionRequest, EmbedInput, FinishReason, LlmError, ResponseFormat,
+    SamplingParams, Usage,
 };
 use hearth_types::Role;
 use serde::{Deserialize, Serialize};
@@ -247,7 +247,9 @@ impl InMessage {
             "system" | "developer" => Role::System,
             "user" => Role::User,
             "assistant" => Role::Assistant,
-            other => return Err(ApiError::invalid("messages", format!("role {other:?} is not supported (system, developer, user, assistant)"))),
+            other => {
+                return Err(ApiError::invalid("messages", format!("role {other:?} is not supported (system, developer, user, assistant)")));
+            }
         };
         let content = match &self.content {
             None => String::new(),
@@ -257,7 +259,12 @@ impl InMessage {
                 for part in parts {
                     match (part.r#type.as_str(), &part.text) {
                         ("text", Some(t)) => text.push_str(t),
-                        (kind, _) => return Err(ApiError::invalid("messages", format!("content parts of type {kind:?} are not supported (text only)"))),
+                        (kind, _) => {
+                            return Err(ApiError::invalid(
+                                "messages",
+                                format!("content parts of type {kind:?} are not supported (text only)"),
+                            ));
+                        }
                     }
                 }
                 text
@@ -345,7 +352,11 @@ pub(crate) async fn chat_completions(State(state): State<AppState>, ApiJson(req)
             object: "chat.completion",
             created: now(),
             model,
-            choices: vec![ChatChoice { index: 0, message: AssistantMessage { role: "assistant", content: text }, finish_reason: finish_reason(reason) }],
+            choices: vec![ChatChoice {
+                index: 0,
+                message: AssistantMessage { role: "assistant", content: text },
+                finish_reason: finish_reason(reason),
+            }],
             usage: usage.into(),
         };
         Ok(Json(body).into_response())
@@ -590,10 +601,7 @@ impl Drop for StreamGuard {
 
 /// Starts a model request on a blocking thread, so that refusals (unknown model, prompt too
 /// long, bad parameters) become the HTTP status before any body is sent.
-async fn start(
-    state: &AppState,
-    begin: impl FnOnce(CancelToken) -> Result<ChatStream, LlmError> + Send + 'static,
-) -> ApiResult<Started> {
+async fn start(state: &AppState, begin: impl FnOnce(CancelToken) -> Result<ChatStream, LlmError> + Send + 'static) -> ApiResult<Started> {
     let guard = StreamGuard { streams: state.streams.clone(), token: state.streams.register()? };
     let token = guard.token.clone();
     let stream = tokio::task::spawn_blocking(move || begin(token)).await.map_err(ApiError::internal)??;

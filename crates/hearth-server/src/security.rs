@@ -28,11 +28,7 @@ fn host_name(host: &str) -> String {
         _ => host.split_at(host.find(':').unwrap_or(host.len())),
     };
     // Anything after the name must be a port; otherwise the whole header is the "name".
-    if port.is_empty() || (port.starts_with(':') && port[1..].bytes().all(|b| b.is_ascii_digit())) {
-        name.to_owned()
-    } else {
-        host.clone()
-    }
+    if port.is_empty() || (port.starts_with(':') && port[1..].bytes().all(|b| b.is_ascii_digit())) { name.to_owned() } else { host.clone() }
 }
 
 /// Whether `host` (a Host header) names this server: a loopback name or a configured one.
@@ -100,7 +96,13 @@ pub(crate) fn cors(origins: &[String]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed))
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT, "idempotency-key".parse().unwrap(), "last-event-id".parse().unwrap()])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            "idempotency-key".parse().unwrap(),
+            "last-event-id".parse().unwrap(),
+        ])
         .expose_headers(["x-request-id".parse::<header::HeaderName>().unwrap()])
 }
 

@@ -55,12 +55,8 @@ impl Error {
     pub(crate) fn locate(self, path: &Path, busy_timeout: Duration) -> Error {
         let Error::Sqlite(e) = &self else { return self };
         match e.sqlite_error_code() {
-            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-                Error::Busy { path: path.to_owned(), waited: busy_timeout }
-            }
-            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
-                Error::Corrupt { path: path.to_owned(), detail: e.to_string() }
-            }
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::Busy { path: path.to_owned(), waited: busy_timeout },
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => Error::Corrupt { path: path.to_owned(), detail: e.to_string() },
             _ => self,
         }
     }

@@ -30,8 +30,8 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use error::{Error, Result};
-pub use migrations::SCHEMA_VERSION;
 pub use messages::Appended;
+pub use migrations::SCHEMA_VERSION;
 pub use writer::{OutboxRow, Writer};
 
 /// The version of the SQLite library compiled into Hearth.

@@ -39,13 +39,9 @@ impl Writer<'_> {
             return Err(Error::Conflict { field: "name", message: format!("a model named {:?} is already registered", new.name) });
         }
         let id = ModelId::new();
-        let path = new.path.to_str().ok_or_else(|| {
-            Error::Invalid(hearth_types::ValidationError::new("path", "must be valid UTF-8"))
-        })?;
+        let path = new.path.to_str().ok_or_else(|| Error::Invalid(hearth_types::ValidationError::new("path", "must be valid UTF-8")))?;
         self.conn()
-            .prepare_cached(&format!(
-                "INSERT INTO models ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-            ))?
+            .prepare_cached(&format!("INSERT INTO models ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"))?
             .execute(rusqlite::params![
                 id.to_string(),
                 new.name,

@@ -16,11 +16,8 @@ impl Writer<'_> {
 
 impl Reader<'_> {
     pub fn setting(&self, key: &str) -> Result<Option<Value>> {
-        let text: Option<String> = self
-            .conn
-            .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
-            .query_row([key], |r| r.get(0))
-            .optional()?;
+        let text: Option<String> =
+            self.conn.prepare_cached("SELECT value FROM settings WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()?;
         Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     }
 

@@ -70,17 +70,13 @@ fn migrates_an_empty_file_and_reopens_it() {
 /// ran it. Add a new numbered file instead, and pin it here.
 #[test]
 fn shipped_migrations_never_change() {
-    const PINNED: &[(&str, &str)] =
-        &[
-            ("0001_init.sql", "10d84d3421ab70814db01ff1a112ff4f275f6dc338ced3be1926387f5d77bc84"),
-            ("0002_models.sql", "239dce357d5b9ce6993d9085e327bdb76072a6de6a2e23a118b88cf1973581ab"),
-        ];
+    const PINNED: &[(&str, &str)] = &[
+        ("0001_init.sql", "10d84d3421ab70814db01ff1a112ff4f275f6dc338ced3be1926387f5d77bc84"),
+        ("0002_models.sql", "239dce357d5b9ce6993d9085e327bdb76072a6de6a2e23a118b88cf1973581ab"),
+    ];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite");
-    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".sql"))
-        .collect();
+    let mut on_disk: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.ends_with(".sql")).collect();
     on_disk.sort();
     let embedded: Vec<&str> = FILES.iter().map(|(n, _)| *n).collect();
     assert_eq!(on_disk, embedded, "every file in migrations/sqlite is embedded, in order");
@@ -351,7 +347,10 @@ fn every_change_lands_in_the_outbox_in_its_own_action() {
     let rows = store.read(|r| r.outbox(100)).unwrap();
     let summary: Vec<(i64, &str, &str)> = rows.iter().map(|r| (r.tx_seq, r.table.as_str(), r.row_id.as_str())).collect();
     let (ws_id, c_id, m_id) = (ws.id.to_string(), c.id.to_string(), m.id.to_string());
-    assert_eq!(summary, vec![(1, "workspaces", ws_id.as_str()), (2, "chats", c_id.as_str()), (3, "messages", m_id.as_str()), (4, "chats", c_id.as_str())]);
+    assert_eq!(
+        summary,
+        vec![(1, "workspaces", ws_id.as_str()), (2, "chats", c_id.as_str()), (3, "messages", m_id.as_str()), (4, "chats", c_id.as_str())]
+    );
 
     let insert = &rows[2].patch;
     assert_eq!(insert["content"], json!("hello"));
@@ -482,8 +481,10 @@ fn a_streaming_reply_is_updated_in_place() {
         ..Default::default()
     };
     let done = store.write(|w| w.update_message(reply.id, &patch)).unwrap();
-    assert_eq!((done.content.as_str(), done.status, done.prompt_tokens, done.completion_tokens, done.latency_ms),
-               ("done", MessageStatus::Complete, Some(12), Some(3), Some(250)));
+    assert_eq!(
+        (done.content.as_str(), done.status, done.prompt_tokens, done.completion_tokens, done.latency_ms),
+        ("done", MessageStatus::Complete, Some(12), Some(3), Some(250))
+    );
     assert_eq!(store.read(|r| r.search("done", None, 10)).unwrap().len(), 1, "the index follows content changes");
 }
 
@@ -506,7 +507,8 @@ fn tombstones_are_hidden_from_every_read() {
     assert!(store.read(|r| r.search("forget", None, 10)).unwrap().is_empty());
     assert_eq!(store.read(|r| r.search("keep", None, 10)).unwrap().len(), 1);
     // The rows are still there, as tombstones for sync.
-    let rows: i64 = store.read(|r| Ok(r.conn.query_row("SELECT count(*) FROM messages WHERE deleted_at IS NOT NULL", [], |x| x.get(0))?)).unwrap();
+    let rows: i64 =
+        store.read(|r| Ok(r.conn.query_row("SELECT count(*) FROM messages WHERE deleted_at IS NOT NULL", [], |x| x.get(0))?)).unwrap();
     assert_eq!(rows, 2);
 
     store.write(|w| w.delete_chat(c.id)).unwrap();

@@ -91,10 +91,9 @@ impl Writer<'_> {
 
     fn ensure_handle_free(&self, handle: &Handle, except: Option<WorkspaceId>) -> Result<()> {
         match self.read().workspace_by_handle(handle) {
-            Ok(w) if Some(w.id) != except => Err(Error::Conflict {
-                field: "handle",
-                message: format!("\"{handle}\" is already used by workspace {:?}", w.name),
-            }),
+            Ok(w) if Some(w.id) != except => {
+                Err(Error::Conflict { field: "handle", message: format!("\"{handle}\" is already used by workspace {:?}", w.name) })
+            }
             Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
         }
@@ -120,9 +119,9 @@ impl Reader<'_> {
 
     /// Live workspaces, by name.
     pub fn workspaces(&self) -> Result<Vec<Workspace>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM workspaces WHERE deleted_at IS NULL ORDER BY name COLLATE NOCASE, id"
-        ))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM workspaces WHERE deleted_at IS NULL ORDER BY name COLLATE NOCASE, id"))?;
         Ok(stmt.query_map([], from_row)?.collect::<rusqlite::Result<_>>()?)
     }
 }

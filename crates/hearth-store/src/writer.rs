@@ -93,10 +93,10 @@ impl<'c> Writer<'c> {
         if let Some(a) = self.action {
             return Ok(a);
         }
-        let (node, last, tx_seq): (String, Option<String>, i64) = self.tx.prepare_cached(
-            "SELECT node, last_hlc, next_tx_seq FROM sync_clock WHERE id = 1",
-        )?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let (node, last, tx_seq): (String, Option<String>, i64) = self
+            .tx
+            .prepare_cached("SELECT node, last_hlc, next_tx_seq FROM sync_clock WHERE id = 1")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         let node: NodeId = node.parse().map_err(corrupt_clock)?;
         let last: Option<Hlc> = last.map(|s| s.parse()).transpose().map_err(corrupt_clock)?;
         let hlc = Hlc::tick(last, self.now_ms.max(0) as u64, node);
@@ -113,8 +113,7 @@ impl<'c> Writer<'c> {
     pub(crate) fn insert(&mut self, table: Table, id: &str, synced: &[(&str, Val)], local: &[(&str, Val)]) -> Result<()> {
         let action = self.action()?;
         let stamp = action.hlc.to_string();
-        let field_hlc: Map<String, Value> =
-            synced.iter().map(|(c, _)| ((*c).to_owned(), Value::String(stamp.clone()))).collect();
+        let field_hlc: Map<String, Value> = synced.iter().map(|(c, _)| ((*c).to_owned(), Value::String(stamp.clone()))).collect();
 
         let cols = synced.iter().chain(local).map(|(c, _)| *c).collect::<Vec<_>>();
         let sql = format!(
@@ -188,17 +187,8 @@ impl<'c> Writer<'c> {
 
     fn append_outbox(&mut self, action: Action, table: Table, id: &str, patch: Map<String, Value>) -> Result<()> {
         self.tx
-            .prepare_cached(
-                "INSERT INTO outbox (tx_seq, tx_id, tbl, row_id, patch, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute((
-                action.tx_seq,
-                action.tx_id.to_string(),
-                table.as_str(),
-                id,
-                Value::Object(patch).to_string(),
-                self.now_ms,
-            ))?;
+            .prepare_cached("INSERT INTO outbox (tx_seq, tx_id, tbl, row_id, patch, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+            .execute((action.tx_seq, action.tx_id.to_string(), table.as_str(), id, Value::Object(patch).to_string(), self.now_ms))?;
         Ok(())
     }
 }
@@ -210,9 +200,8 @@ fn corrupt_clock(e: ValidationError) -> Error {
 impl Reader<'_> {
     /// The oldest `limit` pending changes.
     pub fn outbox(&self, limit: u32) -> Result<Vec<OutboxRow>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id, tx_seq, tx_id, tbl, row_id, patch, created_at FROM outbox ORDER BY id LIMIT ?1")?;
+        let mut stmt =
+            self.conn.prepare_cached("SELECT id, tx_seq, tx_id, tbl, row_id, patch, created_at FROM outbox ORDER BY id LIMIT ?1")?;
         let rows = stmt.query_map([limit], |r| {
             let patch: String = r.get(5)?;
             Ok(OutboxRow {

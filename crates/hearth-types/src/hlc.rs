@@ -38,9 +38,7 @@ impl FromStr for NodeId {
         if s.is_empty() || s.len() > 16 || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
             return Err(ValidationError::new("node", format!("{s:?} is not 1 to 16 lowercase hex digits")));
         }
-        u64::from_str_radix(s, 16)
-            .map(Self)
-            .map_err(|e| ValidationError::new("node", e.to_string()))
+        u64::from_str_radix(s, 16).map(Self).map_err(|e| ValidationError::new("node", e.to_string()))
     }
 }
 
@@ -99,8 +97,7 @@ impl FromStr for Hlc {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || ValidationError::new("hlc", format!("{s:?} is not <13-digit ms>:<5-digit counter>:<hex node>"));
         let mut parts = s.split(':');
-        let (Some(wall), Some(counter), Some(node), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(wall), Some(counter), Some(node), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(bad());
         };
         let digits = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_digit());

@@ -117,11 +117,7 @@ pub struct MessagePatch {
 /// Trims `value` and rejects it when nothing is left.
 pub fn non_blank(field: &'static str, value: &str) -> Result<String, ValidationError> {
     let v = value.trim();
-    if v.is_empty() {
-        Err(ValidationError::new(field, "must not be empty"))
-    } else {
-        Ok(v.to_owned())
-    }
+    if v.is_empty() { Err(ValidationError::new(field, "must not be empty")) } else { Ok(v.to_owned()) }
 }
 
 /// A model file to register, described by its header (read by `hearth-llama`).
@@ -142,9 +138,7 @@ pub struct NewModel {
 /// A model name: 1 to 128 characters of letters, digits, `.`, `_`, `-` and `:`, which keeps
 /// names usable in URLs and on command lines.
 pub fn model_name(name: &str) -> Result<String, ValidationError> {
-    let ok = !name.is_empty()
-        && name.len() <= 128
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'));
+    let ok = !name.is_empty() && name.len() <= 128 && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'));
     if ok {
         Ok(name.to_owned())
     } else {

@@ -31,9 +31,7 @@ impl Handle {
             return Err(bad(&format!("is longer than {} characters", Self::MAX_LEN)));
         }
         // `split('-')` yields an empty group exactly when a hyphen leads, trails or repeats.
-        let groups_ok = s
-            .split('-')
-            .all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        let groups_ok = s.split('-').all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
         if !groups_ok {
             return Err(bad("is not a valid handle"));
         }

@@ -93,13 +93,19 @@ fn every_command_has_help() {
 #[test]
 fn workspaces_chats_messages_and_search_end_to_end() {
     let env = Env::new();
-    let ws = env.json(&[
-        "workspaces", "create", "--name", "Kitchen", "--handle", "kitchen", "--timezone", "Europe/Paris", "--tone", "warm",
-    ]);
-    assert_eq!((ws["handle"].as_str(), ws["timezone"].as_str(), ws["tone"].as_str()), (Some("kitchen"), Some("Europe/Paris"), Some("warm")));
+    let ws =
+        env.json(&["workspaces", "create", "--name", "Kitchen", "--handle", "kitchen", "--timezone", "Europe/Paris", "--tone", "warm"]);
+    assert_eq!(
+        (ws["handle"].as_str(), ws["timezone"].as_str(), ws["tone"].as_str()),
+        (Some("kitchen"), Some("Europe/Paris"), Some("warm"))
+    );
     env.workspace("garage");
     let list = env.json(&["workspaces", "list"]);
-    assert_eq!(list.as_array().unwrap().iter().map(|w| w["handle"].as_str().unwrap()).collect::<Vec<_>>(), ["kitchen", "garage"], "by name: Kitchen, WS garage");
+    assert_eq!(
+        list.as_array().unwrap().iter().map(|w| w["handle"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["kitchen", "garage"],
+        "by name: Kitchen, WS garage"
+    );
 
     let bread = env.chat("kitchen", "Bread");
     let soup = env.chat("kitchen", "Soup");

@@ -62,7 +62,8 @@ impl ChatModel for Endless {
             while !watch.is_cancelled() {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
-            let _ = tx.send(Ok(ChatEvent::Finished { reason: FinishReason::Cancelled, usage: Usage::default(), timings: Timings::default() }));
+            let _ =
+                tx.send(Ok(ChatEvent::Finished { reason: FinishReason::Cancelled, usage: Usage::default(), timings: Timings::default() }));
         });
         Ok(ChatStream::new(rx, cancel))
     }
@@ -159,7 +160,11 @@ async fn health_needs_no_token_and_everything_else_does() {
     for path in ["/v1/models", "/api/v1/workspaces", "/metrics", "/openapi.json", "/docs"] {
         let no_token = send(&api, Request::get(path).header(header::HOST, "localhost").body(Body::empty()).unwrap()).await;
         check_error(&no_token, 401, "unauthorized");
-        let wrong = send(&api, Request::get(path).header(header::HOST, "localhost").header(header::AUTHORIZATION, "Bearer nope").body(Body::empty()).unwrap()).await;
+        let wrong = send(
+            &api,
+            Request::get(path).header(header::HOST, "localhost").header(header::AUTHORIZATION, "Bearer nope").body(Body::empty()).unwrap(),
+        )
+        .await;
         check_error(&wrong, 401, "unauthorized");
         assert_eq!(wrong.json()["error"]["type"], "authentication_error");
     }
@@ -171,7 +176,11 @@ async fn other_hosts_are_refused_before_the_token_is_looked_at() {
     for host in ["evil.example", "evil.example:7337", "localhost.evil.example"] {
         let answer = send(
             &api,
-            Request::get("/v1/models").header(header::HOST, host).header(header::AUTHORIZATION, format!("Bearer {TOKEN}")).body(Body::empty()).unwrap(),
+            Request::get("/v1/models")
+                .header(header::HOST, host)
+                .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                .body(Body::empty())
+                .unwrap(),
         )
         .await;
         check_error(&answer, 403, "forbidden");
@@ -190,10 +199,18 @@ async fn bad_bodies_get_the_error_shape() {
     check_error(&wrong_type, 400, "invalid");
     let huge = send(&api, request("POST", "/v1/chat/completions", None).body(Body::from(vec![b' '; 17 << 20])).unwrap()).await;
     check_error(&huge, 413, "too_large");
-    let n = call(&api, "POST", "/v1/chat/completions", Some(json!({ "model": "m", "n": 2, "messages": [{ "role": "user", "content": "hi" }] }))).await;
+    let n = call(
+        &api,
+        "POST",
+        "/v1/chat/completions",
+        Some(json!({ "model": "m", "n": 2, "messages": [{ "role": "user", "content": "hi" }] })),
+    )
+    .await;
     check_error(&n, 400, "invalid");
     assert_eq!(n.json()["error"]["param"], "n");
-    let unknown = call(&api, "POST", "/v1/chat/completions", Some(json!({ "model": "nope", "messages": [{ "role": "user", "content": "hi" }] }))).await;
+    let unknown =
+        call(&api, "POST", "/v1/chat/completions", Some(json!({ "model": "nope", "messages": [{ "role": "user", "content": "hi" }] })))
+            .await;
     check_error(&unknown, 404, "not_found");
     assert_eq!(unknown.json()["error"]["param"], "model");
     check_error(&call(&api, "GET", "/nowhere", None).await, 404, "not_found");
@@ -234,7 +251,8 @@ async fn embeddings_as_floats_and_base64() {
     let floats = call(&api, "POST", "/v1/embeddings", Some(json!({ "model": "m", "input": ["a", "b"] }))).await.json();
     let floats: Vec<f32> = serde_json::from_value(floats["data"][1]["embedding"].clone()).unwrap();
     assert_eq!(floats, vec![0.6, 0.8]);
-    let b64 = call(&api, "POST", "/v1/embeddings", Some(json!({ "model": "m", "input": [1, 2, 3], "encoding_format": "base64" }))).await.json();
+    let b64 =
+        call(&api, "POST", "/v1/embeddings", Some(json!({ "model": "m", "input": [1, 2, 3], "encoding_format": "base64" }))).await.json();
     use base64::Engine as _;
     let bytes = base64::engine::general_purpose::STANDARD.decode(b64["data"][0]["embedding"].as_str().unwrap()).unwrap();
     let decoded: Vec<f32> = bytes.chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
@@ -262,7 +280,10 @@ async fn sending_streams_numbered_events_that_resume_and_replay() {
 
     let streamed = send(
         &api,
-        request("POST", &path, None).header(header::ACCEPT, "text/event-stream").body(Body::from(json!({ "content": "hi" }).to_string())).unwrap(),
+        request("POST", &path, None)
+            .header(header::ACCEPT, "text/event-stream")
+            .body(Body::from(json!({ "content": "hi" }).to_string()))
+            .unwrap(),
     )
     .await;
     let events = parse_sse(&streamed.body);
@@ -283,9 +304,17 @@ async fn sending_streams_numbered_events_that_resume_and_replay() {
     assert_eq!(parse_sse(&resumed.body), events[2..].to_vec());
 
     // The same idempotency key twice: one question, one reply, the same ids.
-    let first = send(&api, request("POST", &path, None).header("idempotency-key", "k1").body(Body::from(json!({ "content": "again" }).to_string())).unwrap()).await;
+    let first = send(
+        &api,
+        request("POST", &path, None).header("idempotency-key", "k1").body(Body::from(json!({ "content": "again" }).to_string())).unwrap(),
+    )
+    .await;
     assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.body);
-    let second = send(&api, request("POST", &path, None).header("idempotency-key", "k1").body(Body::from(json!({ "content": "again" }).to_string())).unwrap()).await;
+    let second = send(
+        &api,
+        request("POST", &path, None).header("idempotency-key", "k1").body(Body::from(json!({ "content": "again" }).to_string())).unwrap(),
+    )
+    .await;
     assert_eq!(second.status, StatusCode::OK, "{}", second.body);
     assert_eq!(first.json()["message"]["id"], second.json()["message"]["id"]);
     assert_eq!(first.json()["reply"]["id"], second.json()["reply"]["id"]);
@@ -324,7 +353,8 @@ async fn past_the_in_flight_limit_clients_are_told_to_retry() {
     drop(open);
     let mut again = None;
     for _ in 0..200 {
-        let answer = api.router().oneshot(request("POST", "/v1/chat/completions", None).body(Body::from(body.clone())).unwrap()).await.unwrap();
+        let answer =
+            api.router().oneshot(request("POST", "/v1/chat/completions", None).body(Body::from(body.clone())).unwrap()).await.unwrap();
         if answer.status() == StatusCode::OK {
             again = Some(answer);
             break;

@@ -6,8 +6,11 @@ use proptest::prelude::*;
 use super::*;
 
 fn hlc() -> impl Strategy<Value = Hlc> {
-    (0..=Hlc::MAX_WALL_MS - 1, 0..=Hlc::MAX_COUNTER, any::<u64>())
-        .prop_map(|(wall_ms, counter, node)| Hlc { wall_ms, counter, node: NodeId(node) })
+    (0..=Hlc::MAX_WALL_MS - 1, 0..=Hlc::MAX_COUNTER, any::<u64>()).prop_map(|(wall_ms, counter, node)| Hlc {
+        wall_ms,
+        counter,
+        node: NodeId(node),
+    })
 }
 
 proptest! {
@@ -60,8 +63,16 @@ fn counter_overflow_borrows_a_millisecond() {
 
 #[test]
 fn malformed_text_is_rejected() {
-    for bad in ["", "1:2:3", "170000000000:00000:ab", "1700000000000:0000:ab", "1700000000000:00000:AB",
-                "1700000000000:00000:", "1700000000000:00000:ab:cd", "1700000000000:00000:12345678901234567"] {
+    for bad in [
+        "",
+        "1:2:3",
+        "170000000000:00000:ab",
+        "1700000000000:0000:ab",
+        "1700000000000:00000:AB",
+        "1700000000000:00000:",
+        "1700000000000:00000:ab:cd",
+        "1700000000000:00000:12345678901234567",
+    ] {
         assert_eq!(bad.parse::<Hlc>().unwrap_err().field, "hlc", "{bad:?}");
     }
 }
