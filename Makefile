@@ -68,3 +68,4 @@ bench: build model
 
 tidy:
 	$(CARGO) xtask tidy
+	$(CARGO) fmt --check
