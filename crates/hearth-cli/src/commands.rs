@@ -150,14 +150,7 @@ pub(crate) struct SearchArgs {
 pub(crate) fn workspaces(cmd: WorkspacesCommand, core: &Core, out: &Output) -> CmdResult {
     match cmd {
         WorkspacesCommand::Create { name, handle, fields } => {
-            let mut new = NewWorkspace::new(&name, Handle::parse(&handle)?)?;
-            let patch = fields.into_patch()?;
-            new.description = patch.description.unwrap_or_default();
-            new.tone = patch.tone.unwrap_or_default();
-            new.timezone = patch.timezone.unwrap_or_default();
-            new.system_prompt = patch.system_prompt.unwrap_or_default();
-            new.knowledge_base = patch.knowledge_base.unwrap_or_default();
-            new.default_model = patch.default_model.flatten();
+            let new = NewWorkspace::new(&name, Handle::parse(&handle)?)?.with_fields(fields.into_patch()?);
             let ws = core.create_workspace(&new)?;
             out.show(&ws, || format!("created workspace {} ({})", ws.handle, ws.id));
         }

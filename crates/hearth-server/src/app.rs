@@ -85,15 +85,7 @@ pub(crate) async fn create_workspace(
 ) -> ApiResult<(StatusCode, Json<Workspace>)> {
     let name = fields.name.clone().ok_or_else(|| ApiError::invalid("name", "is required"))?;
     let handle = fields.handle.clone().ok_or_else(|| ApiError::invalid("handle", "is required"))?;
-    let mut new = NewWorkspace::new(&name, Handle::parse(&handle)?)?;
-    let patch = fields.patch()?;
-    new.description = patch.description.unwrap_or_default();
-    new.tone = patch.tone.unwrap_or_default();
-    new.timezone = patch.timezone.unwrap_or_default();
-    new.system_prompt = patch.system_prompt.unwrap_or_default();
-    new.knowledge_base = patch.knowledge_base.unwrap_or_default();
-    new.default_model = patch.default_model.flatten();
-    new.settings = patch.settings.unwrap_or_default();
+    let new = NewWorkspace::new(&name, Handle::parse(&handle)?)?.with_fields(fields.patch()?);
     let ws = blocking(&state, move |core| core.create_workspace(&new)).await?;
     Ok((StatusCode::CREATED, Json(ws)))
 }

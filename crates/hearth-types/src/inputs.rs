@@ -37,6 +37,23 @@ impl NewWorkspace {
     }
 }
 
+impl NewWorkspace {
+    /// Takes every field the patch sets (its name and handle aside: a new workspace has
+    /// its own); the others keep their defaults.
+    pub fn with_fields(self, patch: WorkspacePatch) -> Self {
+        Self {
+            description: patch.description.unwrap_or(self.description),
+            tone: patch.tone.unwrap_or(self.tone),
+            timezone: patch.timezone.unwrap_or(self.timezone),
+            system_prompt: patch.system_prompt.unwrap_or(self.system_prompt),
+            knowledge_base: patch.knowledge_base.unwrap_or(self.knowledge_base),
+            default_model: patch.default_model.unwrap_or(self.default_model),
+            settings: patch.settings.unwrap_or(self.settings),
+            ..self
+        }
+    }
+}
+
 /// Changes to a workspace; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WorkspacePatch {
