@@ -73,6 +73,28 @@ fn batching_does_not_change_results() {
 }
 
 #[test]
+fn long_prompts_decoded_alongside_do_not_change_a_reply() {
+    // The reply starts first; the long prompts arrive while it generates, so its steps mix its
+    // one token with their prompt chunks: other shapes for every matrix and attention spans
+    // over other sequences' cells.
+    let engine = LlamaEngine::new(EngineConfig { context_per_slot: Some(4096), ..EngineConfig::default() }, resolver());
+    let alone = reply(&engine, "Name three colors.", SamplingParams::greedy(48));
+    let long: Vec<String> = (0..3).map(|i| format!("{} {i}", "The quick brown fox jumps over the lazy dog. ".repeat(150))).collect();
+    let mut mine = engine.chat(ask("Name three colors.", SamplingParams::greedy(48)), CancelToken::new()).unwrap();
+    // Wait for its first token, so the others join mid-reply.
+    let first = match mine.next().unwrap().unwrap() {
+        ChatEvent::Delta(d) => d,
+        other => panic!("{other:?}"),
+    };
+    let others: Vec<_> = long.iter().map(|p| engine.chat(ask(p, SamplingParams::greedy(8)), CancelToken::new()).unwrap()).collect();
+    let (rest, reason, _, _) = mine.collect_text().unwrap();
+    for other in others {
+        other.collect_text().unwrap();
+    }
+    assert_eq!((first + &rest, reason), alone);
+}
+
+#[test]
 fn a_stop_string_ends_the_reply_and_is_not_in_it() {
     let (free, _) = reply(engine(), "Count from one to ten in words.", SamplingParams::greedy(48));
     // Stop on a word the free-running reply contains, so the stop is sure to happen.
