@@ -48,7 +48,9 @@ run: build model
 # Unit tests, CLI tests, tidy and the end-to-end suite, all on the release profile so one
 # build serves run, test and bench.
 test: build model
-	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" $(CARGO) test --locked --release --workspace
+	@# Inside a private D-Bus session with an unlocked GNOME Keyring: the keychain tests need
+	@# a real Secret Service.
+	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" scripts/with-keyring.sh $(CARGO) test --locked --release --workspace
 	@# The HTTP API through real clients: the openai SDK, raw HTTP, and Schemathesis.
 	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" scripts/api-tests.sh
 	@# The README's other command must work too: `make run` (already built, so quick) must

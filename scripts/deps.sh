@@ -7,8 +7,11 @@ set -euo pipefail
 # gcc and libc6-dev build the SQLite that rusqlite bundles; g++, cmake, clang and
 # libclang-dev build llama.cpp and its bindings (bindgen); pkg-config and ca-certificates serve
 # the -sys crates; util-linux (unshare, setsid) and procps (kill) serve the end-to-end tests;
-# python3-venv holds the API tests' clients (the openai SDK, Schemathesis) from PyPI.
-packages=(gcc g++ libc6-dev cmake clang libclang-dev pkg-config ca-certificates util-linux procps python3-venv)
+# python3-venv holds the API tests' clients (the openai SDK, Schemathesis) from PyPI;
+# dbus-daemon (dbus-run-session) and gnome-keyring are the real Secret Service the keychain
+# tests run against.
+packages=(gcc g++ libc6-dev cmake clang libclang-dev pkg-config ca-certificates util-linux procps python3-venv
+  dbus-daemon gnome-keyring)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,180 @@
+//! Hearth's secrets (provider API keys, the API token): the only crate that talks to the OS
+//! keychain.
+//!
+//! A [`SecretStore`] keeps named secrets. [`Keychain`] is the real one: the Secret Service
+//! over D-Bus on Linux (GNOME Keyring, KWallet), and the kernel's keyutils store where no
+//! Secret Service answers (a headless server); [`Keychain::backend`] says which is in use.
+//! [`MemoryStore`] is for unit tests. A [`Secret`] never shows its value in `Debug` or
+//! `Display`, so a secret in a log line or an error message prints redacted.
+//!
+//! Every call may block (D-Bus round trips, an unlock prompt): async callers run them on a
+//! blocking thread. A locked or absent keychain is an error ([`SecretError::Unavailable`]),
+//! never a reason to write the secret anywhere else.
+//!
+//! Left for later (issue [4]): keyutils keeps secrets only until reboot, and in a process
+//! without a session keyring (some services, CI) its writes are refused; joining a session
+//! keyring at start needs `keyctl`, which this crate does not do yet.
+
+mod memory;
+
+use std::fmt;
+use std::sync::Arc;
+
+pub use memory::MemoryStore;
+
+/// A secret value. Its `Debug` and `Display` never show it; [`Secret::expose`] does, for the
+/// one place that must send it (an HTTP header).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The last four characters, for "a key ending in …abcd is set" (none for short secrets,
+    /// where four characters would be most of it).
+    pub fn hint(&self) -> Option<String> {
+        let chars: Vec<char> = self.0.chars().collect();
+        (chars.len() >= 12).then(|| chars[chars.len() - 4..].iter().collect())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(redacted)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("••••")
+    }
+}
+
+/// Why a secret could not be read or kept.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// The keychain is locked, absent or refused access. Nothing was stored elsewhere.
+    #[error("the {backend} keychain is not available: {detail}")]
+    Unavailable { backend: &'static str, detail: String },
+    /// A name the keychain cannot hold.
+    #[error("invalid secret name {0:?}")]
+    InvalidName(String),
+    /// The keychain answered something unexpected.
+    #[error("the {backend} keychain failed: {detail}")]
+    Backend { backend: &'static str, detail: String },
+}
+
+pub type Result<T, E = SecretError> = std::result::Result<T, E>;
+
+/// Named secrets. Implementations are cheap to share and safe to call from any thread; calls
+/// may block.
+pub trait SecretStore: Send + Sync + fmt::Debug {
+    fn get(&self, name: &str) -> Result<Option<Secret>>;
+    fn set(&self, name: &str, secret: &Secret) -> Result<()>;
+    /// Removes a secret; `false` when there was none.
+    fn delete(&self, name: &str) -> Result<bool>;
+    /// Which store this is, for `hearth doctor` ("secret-service", "keyutils", "memory").
+    fn backend(&self) -> &'static str;
+}
+
+fn check_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() || name.len() > 256 || name.chars().any(char::is_control) {
+        return Err(SecretError::InvalidName(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// The OS keychain, under one service name (Hearth's secrets are `service`/`name` pairs).
+pub struct Keychain {
+    store: Arc<keyring_core::CredentialStore>,
+    backend: &'static str,
+    service: String,
+}
+
+impl fmt::Debug for Keychain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keychain").field("backend", &self.backend).field("service", &self.service).finish()
+    }
+}
+
+impl Keychain {
+    /// Opens the keychain: the Secret Service when it answers and accepts a write (reads
+    /// succeed even while it is locked, so a write and delete of a probe item decide), else
+    /// the kernel keyutils store.
+    pub fn open(service: &str) -> Result<Self> {
+        match Self::secret_service(service) {
+            Ok(keychain) => return Ok(keychain),
+            Err(e) => tracing::info!(error = %e, "no usable Secret Service; using the kernel keyutils store"),
+        }
+        Self::keyutils(service)
+    }
+
+    /// The Secret Service only (no fallback).
+    pub fn secret_service(service: &str) -> Result<Self> {
+        const BACKEND: &str = "secret-service";
+        let store: Arc<keyring_core::CredentialStore> =
+            zbus_secret_service_keyring_store::Store::new().map_err(|e| map_error(BACKEND, e))?;
+        let probe = store.build(service, "hearth-probe", None).and_then(|e| {
+            e.set_password("probe")?;
+            e.delete_credential()
+        });
+        probe.map_err(|e| map_error(BACKEND, e))?;
+        Ok(Self { store, backend: BACKEND, service: service.to_owned() })
+    }
+
+    fn keyutils(service: &str) -> Result<Self> {
+        const BACKEND: &str = "keyutils";
+        let store: Arc<keyring_core::CredentialStore> = linux_keyutils_keyring_store::Store::new().map_err(|e| map_error(BACKEND, e))?;
+        Ok(Self { store, backend: BACKEND, service: service.to_owned() })
+    }
+
+    fn entry(&self, name: &str) -> Result<keyring_core::Entry> {
+        check_name(name)?;
+        self.store.build(&self.service, name, None).map_err(|e| map_error(self.backend, e))
+    }
+}
+
+fn map_error(backend: &'static str, e: keyring_core::Error) -> SecretError {
+    use keyring_core::Error as E;
+    match e {
+        E::NoStorageAccess(detail) => SecretError::Unavailable { backend, detail: detail.to_string() },
+        E::PlatformFailure(detail) => SecretError::Unavailable { backend, detail: detail.to_string() },
+        E::NoDefaultStore => SecretError::Unavailable { backend, detail: "no store".into() },
+        other => SecretError::Backend { backend, detail: other.to_string() },
+    }
+}
+
+impl SecretStore for Keychain {
+    fn get(&self, name: &str) -> Result<Option<Secret>> {
+        match self.entry(name)?.get_password() {
+            Ok(value) => Ok(Some(Secret(value))),
+            Err(keyring_core::Error::NoEntry) => Ok(None),
+            Err(e) => Err(map_error(self.backend, e)),
+        }
+    }
+
+    fn set(&self, name: &str, secret: &Secret) -> Result<()> {
+        self.entry(name)?.set_password(secret.expose()).map_err(|e| map_error(self.backend, e))
+    }
+
+    fn delete(&self, name: &str) -> Result<bool> {
+        match self.entry(name)?.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring_core::Error::NoEntry) => Ok(false),
+            Err(e) => Err(map_error(self.backend, e)),
+        }
+    }
+
+    fn backend(&self) -> &'static str {
+        self.backend
+    }
+}
+
+#[cfg(test)]
+mod tests;

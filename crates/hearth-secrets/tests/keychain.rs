@@ -1,0 +1,53 @@
+//! The keychain against a real Secret Service. `make test` runs the workspace tests inside
+//! `scripts/with-keyring.sh` (a private D-Bus session with an unlocked GNOME Keyring); run
+//! without one, this test fails and says so rather than skipping.
+//!
+//! A secret set here is read back by a second process (this test binary run again as a
+//! child), then deleted; the store's backend must be the Secret Service, not the keyutils
+//! fallback.
+
+use std::process::Command;
+
+use hearth_secrets::{Keychain, Secret, SecretStore};
+
+const SERVICE: &str = "hearth-test";
+const CHILD: &str = "HEARTH_SECRETS_CHILD_READ";
+
+fn keychain() -> Keychain {
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "no D-Bus session: run the tests through scripts/with-keyring.sh (make test does)"
+    );
+    let keychain = Keychain::secret_service(SERVICE).unwrap_or_else(|e| panic!("the Secret Service is not usable: {e}"));
+    assert_eq!(keychain.backend(), "secret-service");
+    keychain
+}
+
+#[test]
+fn a_secret_survives_a_process_restart_and_is_deleted() {
+    // The child half: read what the parent stored, print it, exit.
+    if let Ok(name) = std::env::var(CHILD) {
+        let value = keychain().get(&name).unwrap().map(|s| s.expose().to_owned()).unwrap_or_default();
+        println!("value={value}");
+        return;
+    }
+    let keychain = keychain();
+    let name = format!("provider/test-{}", std::process::id());
+    let secret = Secret::new(format!("sk-test-{}-ü-✓", std::process::id()));
+    assert_eq!(keychain.get(&name).unwrap(), None);
+    keychain.set(&name, &secret).unwrap();
+    assert_eq!(keychain.get(&name).unwrap().as_ref(), Some(&secret));
+
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "a_secret_survives_a_process_restart_and_is_deleted", "--nocapture", "--test-threads=1"])
+        .env(CHILD, &name)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&child.stdout);
+    assert!(child.status.success(), "{stdout}{}", String::from_utf8_lossy(&child.stderr));
+    assert!(stdout.contains(&format!("value={}", secret.expose())), "the second process read something else: {stdout}");
+
+    assert!(keychain.delete(&name).unwrap());
+    assert!(!keychain.delete(&name).unwrap());
+    assert_eq!(keychain.get(&name).unwrap(), None);
+}
