@@ -90,6 +90,8 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+const SECRET_SERVICE: &str = "secret-service";
+
 /// The OS keychain, under one service name (Hearth's secrets are `service`/`name` pairs).
 pub struct Keychain {
     store: Arc<keyring_core::CredentialStore>,
@@ -104,28 +106,34 @@ impl fmt::Debug for Keychain {
 }
 
 impl Keychain {
-    /// Opens the keychain: the Secret Service when it answers and accepts a write (reads
-    /// succeed even while it is locked, so a write and delete of a probe item decide), else
-    /// the kernel keyutils store.
+    /// Opens the keychain: the Secret Service when one runs, else (a machine with no session
+    /// bus or no Secret Service on it) the kernel keyutils store. A Secret Service that is
+    /// there but locked is an error, not a reason to keep secrets elsewhere.
     pub fn open(service: &str) -> Result<Self> {
-        match Self::secret_service(service) {
-            Ok(keychain) => return Ok(keychain),
-            Err(e) => tracing::info!(error = %e, "no usable Secret Service; using the kernel keyutils store"),
+        match zbus_secret_service_keyring_store::Store::new() {
+            Ok(store) => Self::probed(store, service),
+            Err(e) => {
+                tracing::info!(error = %e, "no Secret Service; using the kernel keyutils store");
+                Self::keyutils(service)
+            }
         }
-        Self::keyutils(service)
     }
 
     /// The Secret Service only (no fallback).
     pub fn secret_service(service: &str) -> Result<Self> {
-        const BACKEND: &str = "secret-service";
-        let store: Arc<keyring_core::CredentialStore> =
-            zbus_secret_service_keyring_store::Store::new().map_err(|e| map_error(BACKEND, e))?;
+        let store = zbus_secret_service_keyring_store::Store::new().map_err(|e| map_error(SECRET_SERVICE, e))?;
+        Self::probed(store, service)
+    }
+
+    /// Checks that the Secret Service takes writes: reads succeed even while it is locked,
+    /// so a probe item is written and deleted.
+    fn probed(store: Arc<keyring_core::CredentialStore>, service: &str) -> Result<Self> {
         let probe = store.build(service, "hearth-probe", None).and_then(|e| {
             e.set_password("probe")?;
             e.delete_credential()
         });
-        probe.map_err(|e| map_error(BACKEND, e))?;
-        Ok(Self { store, backend: BACKEND, service: service.to_owned() })
+        probe.map_err(|e| map_error(SECRET_SERVICE, e))?;
+        Ok(Self { store, backend: SECRET_SERVICE, service: service.to_owned() })
     }
 
     fn keyutils(service: &str) -> Result<Self> {

@@ -20,6 +20,8 @@ fn keychain() -> Keychain {
     );
     let keychain = Keychain::secret_service(SERVICE).unwrap_or_else(|e| panic!("the Secret Service is not usable: {e}"));
     assert_eq!(keychain.backend(), "secret-service");
+    // With a Secret Service running, the default choice is it, not the keyutils fallback.
+    assert_eq!(Keychain::open(SERVICE).unwrap().backend(), "secret-service");
     keychain
 }
 
