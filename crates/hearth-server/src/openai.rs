@@ -370,18 +370,9 @@ fn stream_chat(state: AppState, started: Started, id: String, model: String, inc
                 "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }] })
     };
     let first = chunk(json!({ "role": "assistant", "content": "" }), None);
-    openai_stream(state, started, first, move |event| match event {
-        ChatEvent::Delta(text) => vec![chunk(json!({ "content": text }), None)],
-        ChatEvent::Finished { reason, usage, .. } => {
-            let mut out = vec![chunk(json!({}), Some(finish_reason(reason)))];
-            if include_usage {
-                let mut last = chunk(json!({}), None);
-                last["choices"] = json!([]);
-                last["usage"] = json!(UsageOut::from(usage));
-                out.push(last);
-            }
-            out
-        }
+    openai_stream(state, started, first, include_usage, move |event| match event {
+        ChatEvent::Delta(text) => chunk(json!({ "content": text }), None),
+        ChatEvent::Finished { reason, .. } => chunk(json!({}), Some(finish_reason(reason))),
     })
 }
 
@@ -456,18 +447,9 @@ pub(crate) async fn completions(State(state): State<AppState>, ApiJson(req): Api
                     "choices": [{ "index": 0, "text": text, "finish_reason": finish, "logprobs": null }] })
         };
         let first = chunk("", None);
-        Ok(openai_stream(state, started, first, move |event| match event {
-            ChatEvent::Delta(text) => vec![chunk(&text, None)],
-            ChatEvent::Finished { reason, usage, .. } => {
-                let mut out = vec![chunk("", Some(finish_reason(reason)))];
-                if include_usage {
-                    let mut last = chunk("", None);
-                    last["choices"] = json!([]);
-                    last["usage"] = json!(UsageOut::from(usage));
-                    out.push(last);
-                }
-                out
-            }
+        Ok(openai_stream(state, started, first, include_usage, move |event| match event {
+            ChatEvent::Delta(text) => chunk(&text, None),
+            ChatEvent::Finished { reason, .. } => chunk("", Some(finish_reason(reason))),
         }))
     } else {
         let (text, reason, usage) = collect(&state, started).await?;
@@ -618,14 +600,16 @@ async fn collect(state: &AppState, started: Started) -> ApiResult<(String, Finis
     Ok((text, reason, usage))
 }
 
-/// Streams a reply as OpenAI's server-sent events: `first`, then what `chunks` makes of each
-/// model event, then `[DONE]`. An error mid-stream is sent as `{"error": ...}`, which the
-/// SDKs raise.
+/// Streams a reply as OpenAI's server-sent events: `first`, then the chunk `chunk` makes of
+/// each model event, then (with `include_usage`) a copy of the last chunk with usage and empty
+/// `choices`, then `[DONE]`. An error mid-stream is sent as `{"error": ...}`, which the SDKs
+/// raise.
 fn openai_stream(
     state: AppState,
     started: Started,
     first: Value,
-    mut chunks: impl FnMut(ChatEvent) -> Vec<Value> + Send + 'static,
+    include_usage: bool,
+    mut chunk: impl FnMut(ChatEvent) -> Value + Send + 'static,
 ) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Value>(64);
     let Started { stream, guard } = started;
@@ -637,12 +621,19 @@ fn openai_stream(
         let _ = tx.blocking_send(first);
         'events: for event in stream {
             let out = match event {
-                Ok(event) => {
-                    if let ChatEvent::Finished { usage, timings, .. } = &event {
-                        metrics.observe_reply(usage, timings);
+                Ok(ChatEvent::Finished { reason, usage, timings }) => {
+                    metrics.observe_reply(&usage, &timings);
+                    let last = chunk(ChatEvent::Finished { reason, usage, timings });
+                    let mut out = vec![last.clone()];
+                    if include_usage {
+                        let mut usage_chunk = last;
+                        usage_chunk["choices"] = json!([]);
+                        usage_chunk["usage"] = json!(UsageOut::from(usage));
+                        out.push(usage_chunk);
                     }
-                    chunks(event)
+                    out
                 }
+                Ok(event) => vec![chunk(event)],
                 Err(e) => vec![json!({ "error": ApiError::from(e).object() })],
             };
             for chunk in out {
