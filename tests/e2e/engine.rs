@@ -33,7 +33,7 @@ fn engine() -> &'static LlamaEngine {
 }
 
 fn ask(prompt: &str, params: SamplingParams) -> ChatRequest {
-    ChatRequest { model: MODEL.into(), messages: vec![ChatMessage::new(Role::User, prompt)], params }
+    ChatRequest::new(MODEL, vec![ChatMessage::new(Role::User, prompt)], params)
 }
 
 fn reply(engine: &LlamaEngine, prompt: &str, params: SamplingParams) -> (String, FinishReason) {
@@ -257,7 +257,7 @@ fn the_second_turn_reuses_the_cached_prefix() {
         })
         .collect();
     chat.push(ChatMessage::new(Role::User, "Summarize.".to_string()));
-    let first = ChatRequest { model: MODEL.into(), messages: chat.clone(), params: SamplingParams::greedy(6) };
+    let first = ChatRequest::new(MODEL, chat.clone(), SamplingParams::greedy(6));
     let (answer, _, usage, _) = engine.chat(first, CancelToken::new()).unwrap().collect_text().unwrap();
     assert!(usage.prompt_tokens > 1000, "{usage:?}");
     assert_eq!(usage.cached_prompt_tokens, 0);
@@ -267,7 +267,7 @@ fn the_second_turn_reuses_the_cached_prefix() {
     reply(&engine, "Unrelated: name a colour.", SamplingParams::greedy(4));
     chat.push(ChatMessage::new(Role::Assistant, answer));
     chat.push(ChatMessage::new(Role::User, "Shorter, please.".to_string()));
-    let second = ChatRequest { model: MODEL.into(), messages: chat, params: SamplingParams::greedy(4) };
+    let second = ChatRequest::new(MODEL, chat, SamplingParams::greedy(4));
     let (_, _, usage2, _) = engine.chat(second, CancelToken::new()).unwrap().collect_text().unwrap();
     // Everything of the first turn's prompt was already in the cache; only the new tail is read.
     assert!(usage2.cached_prompt_tokens >= usage.prompt_tokens, "{usage2:?} after {usage:?}");

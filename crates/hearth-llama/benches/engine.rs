@@ -50,7 +50,7 @@ fn engine(model: &Path, slots: u32, prefix_cache: bool) -> LlamaEngine {
 }
 
 fn run(engine: &LlamaEngine, messages: Vec<ChatMessage>, params: SamplingParams) -> (String, Usage, Timings) {
-    let request = ChatRequest { model: "bench".into(), messages, params };
+    let request = ChatRequest::new("bench", messages, params);
     let (text, _, usage, timings) =
         engine.chat(request, CancelToken::new()).and_then(|s| s.collect_text()).unwrap_or_else(|e: LlmError| panic!("{e}"));
     (text, usage, timings)
@@ -169,8 +169,7 @@ fn main() {
             let started = Instant::now();
             let streams: Vec<_> = (0..n)
                 .map(|i| {
-                    let request =
-                        ChatRequest { model: "bench".into(), messages: user(format!("Story number {i}:")), params: params.clone() };
+                    let request = ChatRequest::new("bench", user(format!("Story number {i}:")), params.clone());
                     batched.chat(request, CancelToken::new()).unwrap()
                 })
                 .collect();

@@ -7,11 +7,13 @@
 //! caller can act on (a bad field, a missing model, a prompt too long for the context).
 //!
 //! The stream is a plain channel so that a synchronous caller (the CLI) can iterate it and an
-//! async one (the HTTP server) can drain it from a blocking task. Adapters live elsewhere:
-//! `hearth-llama` runs GGUF models in-process; remote providers come later.
+//! async one (the HTTP server) can drain it from a blocking task. `hearth-llama` runs GGUF
+//! models in-process; [`remote`] speaks to providers over HTTP (OpenAI-compatible APIs and
+//! Anthropic's Messages API) and maps their streams onto the same events.
 
 mod error;
 mod params;
+pub mod remote;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +22,7 @@ use std::sync::mpsc::Receiver;
 use hearth_types::Role;
 use serde::{Deserialize, Serialize};
 
-pub use error::LlmError;
+pub use error::{LlmError, RemoteFailure};
 pub use params::{ResponseFormat, SamplingParams};
 
 /// One turn of the conversation sent to a model.
@@ -42,6 +44,26 @@ pub struct ChatRequest {
     pub model: String,
     pub messages: Vec<ChatMessage>,
     pub params: SamplingParams,
+    /// Functions the model may call (remote models; the local engine refuses them).
+    pub tools: Vec<Tool>,
+    /// Models to try in order when `model` fails before answering. Only a router acts on
+    /// it; a single model ignores it.
+    pub fallbacks: Vec<String>,
+}
+
+impl ChatRequest {
+    pub fn new(model: impl Into<String>, messages: Vec<ChatMessage>, params: SamplingParams) -> Self {
+        Self { model: model.into(), messages, params, tools: Vec::new(), fallbacks: Vec::new() }
+    }
+}
+
+/// A function a model may call, described by a JSON Schema of its arguments.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub parameters: serde_json::Value,
 }
 
 /// A request to continue raw text (no chat template): the legacy completions API, editor
@@ -78,6 +100,8 @@ pub enum FinishReason {
     Length,
     /// The caller cancelled.
     Cancelled,
+    /// The model stopped to call tools.
+    ToolCalls,
 }
 
 impl FinishReason {
@@ -86,6 +110,7 @@ impl FinishReason {
             FinishReason::Stop => "stop",
             FinishReason::Length => "length",
             FinishReason::Cancelled => "cancelled",
+            FinishReason::ToolCalls => "tool_calls",
         }
     }
 }
@@ -118,6 +143,12 @@ pub struct Timings {
 pub enum ChatEvent {
     /// More of the reply. Always whole UTF-8 characters, never part of a stop string.
     Delta(String),
+    /// More of a tool call, OpenAI's delta shape: the first piece of call `index` carries its
+    /// `id` and `name`, later pieces more of its JSON `arguments`.
+    ToolCall { index: u32, id: Option<String>, name: Option<String>, arguments: String },
+    /// The request's model failed before answering and a router moved on to `to` (see
+    /// [`ChatRequest::fallbacks`]); comes before any text.
+    Fallback { from: String, to: String, reason: String },
     /// The reply is over.
     Finished { reason: FinishReason, usage: Usage, timings: Timings },
 }
@@ -146,6 +177,7 @@ impl ChatStream {
         for event in self {
             match event? {
                 ChatEvent::Delta(d) => text.push_str(&d),
+                ChatEvent::ToolCall { .. } | ChatEvent::Fallback { .. } => {}
                 ChatEvent::Finished { reason, usage, timings } => return Ok((text, reason, usage, timings)),
             }
         }

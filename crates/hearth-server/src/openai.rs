@@ -338,7 +338,7 @@ pub(crate) async fn chat_completions(State(state): State<AppState>, ApiJson(req)
         return Err(ApiError::invalid("messages", "must hold at least one message"));
     }
     let model = model_name(&state, &req.model).await?;
-    let request = ChatRequest { model: model.clone(), messages, params };
+    let request = ChatRequest::new(model.clone(), messages, params);
     let id = format!("chatcmpl-{}", uuid::Uuid::now_v7().simple());
     let host = state.models.clone();
     let started = start(&state, move |cancel| host.chat(request, cancel)).await?;
