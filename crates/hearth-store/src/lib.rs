@@ -17,6 +17,7 @@ mod messages;
 mod migrations;
 mod models;
 mod open;
+mod providers;
 mod rows;
 mod search;
 mod settings;

@@ -12,7 +12,7 @@ use crate::writer::Table;
 use crate::{Error, Reader, Result, Writer};
 
 const COLUMNS: &str = "m.id, m.chat_id, m.parent_id, m.role, m.content, m.model, m.provider, m.status, m.error, \
-                       m.prompt_tokens, m.completion_tokens, m.latency_ms, m.idempotency_key, \
+                       m.prompt_tokens, m.completion_tokens, m.latency_ms, m.idempotency_key, m.notice, \
                        m.created_at, m.updated_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
@@ -30,6 +30,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         completion_tokens: get_u32(row, "completion_tokens")?,
         latency_ms: get_opt::<i64>(row, "latency_ms")?.map(|v| v.max(0) as u64),
         idempotency_key: get_opt(row, "idempotency_key")?,
+        notice: get_opt(row, "notice")?,
         created_at: get_time(row, "created_at")?,
         updated_at: get_time(row, "updated_at")?,
     })
@@ -103,6 +104,7 @@ impl Writer<'_> {
             completion_tokens: None,
             latency_ms: None,
             idempotency_key: new.idempotency_key.clone(),
+            notice: None,
             created_at: now,
             updated_at: now,
         };
@@ -122,6 +124,7 @@ impl Writer<'_> {
             patch.prompt_tokens.map(|n| ("prompt_tokens", Val::Int(Some(n.into())))),
             patch.completion_tokens.map(|n| ("completion_tokens", Val::Int(Some(n.into())))),
             patch.latency_ms.map(|n| ("latency_ms", Val::Int(Some(n.min(i64::MAX as u64) as i64)))),
+            patch.notice.clone().map(|n| ("notice", Val::OptText(n))),
         ]
         .into_iter()
         .flatten()

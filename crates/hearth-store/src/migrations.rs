@@ -7,6 +7,7 @@
 pub(crate) const FILES: &[(&str, &str)] = &[
     ("0001_init.sql", include_str!("../../../migrations/sqlite/0001_init.sql")),
     ("0002_models.sql", include_str!("../../../migrations/sqlite/0002_models.sql")),
+    ("0003_providers.sql", include_str!("../../../migrations/sqlite/0003_providers.sql")),
 ];
 
 /// The schema version this build creates and understands.

@@ -73,6 +73,7 @@ fn shipped_migrations_never_change() {
     const PINNED: &[(&str, &str)] = &[
         ("0001_init.sql", "10d84d3421ab70814db01ff1a112ff4f275f6dc338ced3be1926387f5d77bc84"),
         ("0002_models.sql", "239dce357d5b9ce6993d9085e327bdb76072a6de6a2e23a118b88cf1973581ab"),
+        ("0003_providers.sql", "d6b5599677d9a883ab68cab580be39b3b8cb2a5f7137d780afacd1b3de38965a"),
     ];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite");
     let mut on_disk: Vec<String> =
@@ -635,4 +636,89 @@ fn models_register_list_default_and_remove_without_syncing() {
     assert_eq!(store.read(|r| r.default_model_name()).unwrap(), None, "removing the default clears it");
     assert!(matches!(store.write(|w| w.remove_model("b")), Err(Error::NotFound { .. })));
     assert_eq!(outbox_len(&store), 0, "the registry is local only");
+}
+
+// ------------------------------------------------------------------ providers, calls, prices
+
+fn provider(name: &str) -> hearth_types::Provider {
+    let now = hearth_types::Timestamp::now();
+    hearth_types::Provider {
+        name: name.into(),
+        kind: "openai".into(),
+        base_url: "https://api.openai.com/v1".into(),
+        default_model: Some("gpt-4o-mini".into()),
+        headers: serde_json::Map::new(),
+        enabled: true,
+        models: Vec::new(),
+        models_fetched_at: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+#[test]
+fn providers_are_added_once_changed_listed_and_removed() {
+    let store = Store::open_in_memory().unwrap();
+    store.write(|w| w.add_provider(&provider("work"))).unwrap();
+    let again = store.write(|w| w.add_provider(&provider("work")));
+    assert!(matches!(again, Err(Error::Conflict { field: "name", .. })), "{again:?}");
+    let mut headers = serde_json::Map::new();
+    headers.insert("X-Title".into(), "Hearth".into());
+    let patch = hearth_types::ProviderPatch { default_model: Some(None), headers: Some(headers.clone()), enabled: Some(false), ..Default::default() };
+    let changed = store.write(|w| w.update_provider("work", &patch)).unwrap();
+    assert_eq!((changed.default_model, changed.headers, changed.enabled), (None, headers, false));
+    assert_eq!(changed.base_url, "https://api.openai.com/v1", "untouched fields stay");
+    let listed = store.write(|w| w.set_provider_models("work", &["b".into(), "a".into()])).unwrap();
+    assert_eq!(listed.models, vec!["b", "a"]);
+    assert!(listed.models_fetched_at.is_some());
+    store.write(|w| w.add_provider(&provider("alt"))).unwrap();
+    assert_eq!(store.read(|r| r.providers()).unwrap().iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), vec!["alt", "work"]);
+    store.write(|w| w.remove_provider("work")).unwrap();
+    assert!(matches!(store.write(|w| w.remove_provider("work")), Err(Error::NotFound { field: "provider", .. })));
+    assert!(matches!(store.read(|r| r.provider("work")), Err(Error::NotFound { .. })));
+}
+
+#[test]
+fn usage_sums_calls_per_day_provider_and_model_and_prices_them() {
+    use hearth_types::{CallOutcome, NewCall, Price};
+    let store = Store::open_in_memory().unwrap();
+    let call = |provider: &str, model: &str, prompt: u32, completion: u32, outcome: CallOutcome| NewCall {
+        provider: provider.into(),
+        model: model.into(),
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        time_to_first_token_ms: (outcome == CallOutcome::Ok).then_some(100),
+        duration_ms: 1000,
+        outcome,
+        error: (outcome == CallOutcome::Error).then(|| "HTTP 503".into()),
+    };
+    store
+        .write(|w| {
+            w.record_call(&call("openai", "gpt-4o-mini", 1_000_000, 500_000, CallOutcome::Ok))?;
+            w.record_call(&call("openai", "gpt-4o-mini", 0, 0, CallOutcome::Error))?;
+            w.record_call(&call("openai", "gpt-4o", 2_000_000, 0, CallOutcome::Ok))?;
+            w.record_call(&call("groq", "llama", 10, 10, CallOutcome::Ok))?;
+            w.record_call(&call("local", "gemma", 10, 20, CallOutcome::Cancelled))?;
+            w.set_price(&Price { provider: "openai".into(), model: "gpt-4o-mini".into(), input_per_million: 0.15, output_per_million: 0.6 })?;
+            w.set_price(&Price { provider: "openai".into(), model: "*".into(), input_per_million: 2.5, output_per_million: 10.0 })
+        })
+        .unwrap();
+    let rows = store.read(|r| r.usage(None)).unwrap();
+    let today = hearth_types::Timestamp::now().strftime("%Y-%m-%d").to_string();
+    let row = |p: &str, m: &str| rows.iter().find(|r| r.provider == p && r.model == m).unwrap_or_else(|| panic!("{p}/{m} in {rows:?}"));
+    assert_eq!(rows.len(), 4);
+    assert!(rows.iter().all(|r| r.day == today));
+    let mini = row("openai", "gpt-4o-mini");
+    assert_eq!((mini.calls, mini.errors, mini.prompt_tokens, mini.completion_tokens, mini.duration_ms), (2, 1, 1_000_000, 500_000, 2000));
+    assert_eq!(mini.avg_time_to_first_token_ms, Some(100.0), "the failed call had no first token");
+    assert!((mini.cost.unwrap() - (0.15 + 0.3)).abs() < 1e-9, "{:?}", mini.cost);
+    assert!((row("openai", "gpt-4o").cost.unwrap() - 5.0).abs() < 1e-9, "the provider's * price");
+    assert_eq!(row("groq", "llama").cost, None, "no price known");
+    assert_eq!(row("local", "gemma").cost, Some(0.0), "local models are free unless priced");
+    assert_eq!(store.read(|r| r.call_count()).unwrap(), 5);
+    let tomorrow = hearth_types::Timestamp::now() + jiff::SignedDuration::from_hours(24);
+    assert!(store.read(|r| r.usage(Some(tomorrow))).unwrap().is_empty());
+    store.write(|w| w.remove_price("openai", "*")).unwrap();
+    assert_eq!(store.read(|r| r.usage(None)).unwrap().iter().find(|r| r.model == "gpt-4o").unwrap().cost, None);
+    assert!(matches!(store.write(|w| w.remove_price("openai", "*")), Err(Error::NotFound { .. })));
 }

@@ -129,6 +129,7 @@ pub struct MessagePatch {
     pub prompt_tokens: Option<u32>,
     pub completion_tokens: Option<u32>,
     pub latency_ms: Option<u64>,
+    pub notice: Option<Option<String>>,
 }
 
 /// Trims `value` and rejects it when nothing is left.

@@ -62,6 +62,8 @@ pub struct Message {
     pub completion_tokens: Option<u32>,
     pub latency_ms: Option<u64>,
     pub idempotency_key: Option<String>,
+    /// Why another model than the one asked answered (a fallback chain moved on).
+    pub notice: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
