@@ -12,6 +12,9 @@ pub enum Error {
     Invalid(#[from] ValidationError),
     #[error(transparent)]
     Model(#[from] hearth_llm::LlmError),
+    /// The keychain is locked, absent or failed. Nothing was stored elsewhere.
+    #[error(transparent)]
+    Secrets(#[from] hearth_secrets::SecretError),
 }
 
 /// The stable classification every edge maps to its own vocabulary (exit codes, HTTP
@@ -28,6 +31,10 @@ pub enum ErrorCode {
     /// The model cannot run here now (not enough memory, the engine failed).
     Unavailable,
     Internal,
+    /// A remote provider failed or refused (its key, the request, a broken answer).
+    Upstream,
+    /// A remote provider asks to slow down.
+    RateLimited,
 }
 
 impl ErrorCode {
@@ -41,18 +48,29 @@ impl ErrorCode {
             ErrorCode::Busy => "busy",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::Upstream => "upstream",
+            ErrorCode::RateLimited => "rate_limited",
         }
     }
 }
 
 impl Error {
     pub fn code(&self) -> ErrorCode {
-        use hearth_llm::LlmError as L;
+        use hearth_llm::{LlmError as L, RemoteFailure};
+        use hearth_secrets::SecretError;
         use hearth_store::Error as S;
         match self {
             Error::Model(L::Invalid { .. } | L::ContextOverflow { .. } | L::Load { .. } | L::Unsupported(_)) => ErrorCode::Invalid,
             Error::Model(L::ModelNotFound(_) | L::NoDefaultModel) => ErrorCode::NotFound,
             Error::Model(L::OutOfMemory { .. } | L::Engine(_)) => ErrorCode::Unavailable,
+            Error::Model(L::Remote { failure, .. }) => match failure {
+                RemoteFailure::NoKey => ErrorCode::Invalid,
+                RemoteFailure::RateLimited { .. } => ErrorCode::RateLimited,
+                RemoteFailure::CircuitOpen { .. } => ErrorCode::Unavailable,
+                _ => ErrorCode::Upstream,
+            },
+            Error::Secrets(SecretError::InvalidName(_)) => ErrorCode::Invalid,
+            Error::Secrets(_) => ErrorCode::Unavailable,
             Error::Invalid(_) | Error::Store(S::Invalid(_)) => ErrorCode::Invalid,
             Error::Store(S::NotFound { .. }) => ErrorCode::NotFound,
             Error::Store(S::Conflict { .. }) => ErrorCode::Conflict,

@@ -10,7 +10,9 @@
 
 mod error;
 mod models;
+mod providers;
 mod reply;
+mod router;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -25,6 +27,7 @@ use hearth_types::{
 pub use error::{Error, ErrorCode, Result};
 pub use hearth_store::{Appended, SCHEMA_VERSION, sqlite_version};
 pub use reply::{Reply, ReplyRequest, StartedReply};
+pub use router::{ModelEntry, Router, Target};
 
 /// Settings Core keeps itself; writing them as plain settings would bypass their checks.
 const RESERVED_SETTINGS: &[&str] = &["default_model"];
@@ -100,6 +103,30 @@ fn append(w: &mut hearth_store::Writer<'_>, chat: ChatId, add: &AddMessage) -> h
     w.append_message(&new)
 }
 
+/// The workspace setting that names its fallback chain: models to try, in order, when the
+/// chat's model fails before answering (`["openai/gpt-4o-mini", "gemma-3-270m"]`).
+pub const FALLBACK_SETTING: &str = "fallback_models";
+
+/// A workspace's fallback chain, from its settings.
+pub fn fallback_models(settings: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
+    settings
+        .get(FALLBACK_SETTING)
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(|m| m.as_str()).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// Refuses a fallback chain that is not a list of model names.
+fn check_settings(settings: &serde_json::Map<String, serde_json::Value>) -> Result<()> {
+    if let Some(chain) = settings.get(FALLBACK_SETTING) {
+        let ok = chain.as_array().is_some_and(|a| a.iter().all(|m| m.as_str().is_some_and(|m| !m.trim().is_empty())));
+        if !ok {
+            return Err(ValidationError::new("settings", format!("{FALLBACK_SETTING} must be a list of model names")).into());
+        }
+    }
+    Ok(())
+}
+
 /// The state of the local database, for `hearth doctor` and the status API.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct StoreStatus {
@@ -110,10 +137,21 @@ pub struct StoreStatus {
     pub pending_changes: u64,
 }
 
+/// The service name Hearth's secrets are kept under in the OS keychain.
+pub const KEYCHAIN_SERVICE: &str = "hearth";
+
 /// The facade. Cheap to share behind an `Arc`; every method is safe to call from any thread.
-#[derive(Debug)]
 pub struct Core {
     store: Store,
+    secrets: std::sync::OnceLock<std::result::Result<std::sync::Arc<dyn hearth_secrets::SecretStore>, hearth_secrets::SecretError>>,
+    open_secrets: providers::SecretsOpener,
+    remotes: providers::Remotes,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core").field("store", &self.store).field("secrets", &self.secrets.get()).finish_non_exhaustive()
+    }
 }
 
 impl Core {
@@ -122,12 +160,21 @@ impl Core {
         let options = OpenOptions { busy_timeout: config.busy_timeout, backup_dir: Some(config.data_dir.join("backups")) };
         let store = Store::open_with(config.data_dir.join(DATABASE_FILE), &options)?;
         tracing::info!(db = %store.path().display(), "opened the store");
-        Ok(Self { store })
+        Ok(Self::over(store))
     }
 
-    /// A Core over a private in-memory database, for tests.
+    /// A Core over a private in-memory database and a memory secret store, for tests.
     pub fn in_memory() -> Result<Self> {
-        Ok(Self { store: Store::open_in_memory()? })
+        Ok(Self::over(Store::open_in_memory()?).with_secrets(std::sync::Arc::new(hearth_secrets::MemoryStore::new())))
+    }
+
+    /// A Core whose secrets live in the OS keychain, opened on first use.
+    fn over(store: Store) -> Self {
+        let open_secrets: providers::SecretsOpener = std::sync::Arc::new(|| {
+            let keychain = hearth_secrets::Keychain::open(KEYCHAIN_SERVICE)?;
+            Ok(std::sync::Arc::new(keychain) as std::sync::Arc<dyn hearth_secrets::SecretStore>)
+        });
+        Self { store, secrets: std::sync::OnceLock::new(), open_secrets, remotes: providers::Remotes::new() }
     }
 
     pub fn database_path(&self) -> &Path {
@@ -138,6 +185,7 @@ impl Core {
 
     pub fn create_workspace(&self, new: &NewWorkspace) -> Result<Workspace> {
         let new = NewWorkspace { name: non_blank("name", &new.name)?, ..new.clone() };
+        check_settings(&new.settings)?;
         Ok(self.store.write(|w| w.create_workspace(&new))?)
     }
 
@@ -155,6 +203,9 @@ impl Core {
     pub fn update_workspace(&self, ws: &WorkspaceRef, patch: &WorkspacePatch) -> Result<Workspace> {
         let mut patch = patch.clone();
         patch.name = patch.name.map(|n| non_blank("name", &n)).transpose()?;
+        if let Some(settings) = &patch.settings {
+            check_settings(settings)?;
+        }
         let id = self.workspace(ws)?.id;
         Ok(self.store.write(|w| w.update_workspace(id, &patch))?)
     }

@@ -104,7 +104,7 @@ impl Core {
             }
             let pending = NewMessage {
                 model: Some(request.model.clone()),
-                provider: Some("local".into()),
+                provider: Some(crate::router::provider_of(&request.model).to_owned()),
                 status: MessageStatus::Streaming,
                 ..NewMessage::new(request.chat, Some(question.id), Role::Assistant, "")
             };
@@ -128,9 +128,12 @@ impl Core {
         let StartedReply { question, answer, request, .. } = started;
         let clock = std::time::Instant::now();
         let mut text = String::new();
+        // Which model answered, and why it is not the one asked (a fallback chain moved on).
+        let mut answered_by = request.model.clone();
+        let mut notices: Vec<String> = Vec::new();
         let outcome: Result<(FinishReason, Usage, hearth_llm::Timings)> = (|| {
-            let messages = self.conversation(&question)?;
-            let chat_request = ChatRequest { model: request.model.clone(), messages, params: request.params.clone() };
+            let (messages, fallbacks) = self.conversation(&question)?;
+            let chat_request = ChatRequest { fallbacks, ..ChatRequest::new(request.model.clone(), messages, request.params.clone()) };
             let stream = model.chat(chat_request, cancel.clone())?;
             for event in stream {
                 match event? {
@@ -138,12 +141,23 @@ impl Core {
                         on_text(&d);
                         text.push_str(&d);
                     }
+                    ChatEvent::Fallback { from, to, reason } => {
+                        notices.push(format!("{from} failed ({reason}); asked {to}"));
+                        answered_by = to;
+                    }
+                    ChatEvent::ToolCall { .. } => {}
                     ChatEvent::Finished { reason, usage, timings } => return Ok((reason, usage, timings)),
                 }
             }
             Err(LlmError::Engine("the reply ended without finishing".into()).into())
         })();
         let latency_ms = clock.elapsed().as_millis() as u64;
+        let routed = MessagePatch {
+            model: Some(Some(answered_by.clone())),
+            provider: Some(Some(crate::router::provider_of(&answered_by).to_owned())),
+            notice: Some((!notices.is_empty()).then(|| notices.join("; "))),
+            ..Default::default()
+        };
 
         match outcome {
             Ok((reason, usage, timings)) => {
@@ -154,7 +168,7 @@ impl Core {
                     prompt_tokens: Some(usage.prompt_tokens),
                     completion_tokens: Some(usage.completion_tokens),
                     latency_ms: Some(latency_ms),
-                    ..Default::default()
+                    ..routed
                 };
                 let answer = self.update_message(answer.id, &patch)?;
                 tracing::info!(message = %answer.id, finish = reason.as_str(), tokens = usage.completion_tokens, latency_ms, "reply finished");
@@ -166,7 +180,7 @@ impl Core {
                     status: Some(MessageStatus::Error),
                     error: Some(Some(e.to_string())),
                     latency_ms: Some(latency_ms),
-                    ..Default::default()
+                    ..routed
                 };
                 self.update_message(answer.id, &patch)?;
                 tracing::warn!(message = %answer.id, error = %e, "reply failed");
@@ -176,8 +190,9 @@ impl Core {
     }
 
     /// What the model reads: the workspace's system prompt, then the question's own branch
-    /// (not whatever the chat shows by now: another reply in the same chat may have moved it).
-    fn conversation(&self, question: &Message) -> Result<Vec<ChatMessage>> {
+    /// (not whatever the chat shows by now: another reply in the same chat may have moved it);
+    /// and the workspace's fallback chain.
+    fn conversation(&self, question: &Message) -> Result<(Vec<ChatMessage>, Vec<String>)> {
         let branch = self.store.read(|r| r.branch_to(question.id))?;
         let chat = self.chat(question.chat_id)?;
         let workspace = self.workspace(&crate::WorkspaceRef::Id(chat.workspace_id))?;
@@ -186,6 +201,6 @@ impl Core {
             messages.push(ChatMessage::new(Role::System, workspace.system_prompt.clone()));
         }
         messages.extend(branch.iter().filter(|m| m.status == MessageStatus::Complete).map(|m| ChatMessage::new(m.role, m.content.clone())));
-        Ok(messages)
+        Ok((messages, crate::fallback_models(&workspace.settings)))
     }
 }

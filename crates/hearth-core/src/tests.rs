@@ -134,6 +134,16 @@ mod scripted {
             Ok(hearth_llm::Embeddings::default())
         }
     }
+
+    impl ModelHost for Scripted {
+        fn load(&self, _: &str) -> Result<(), LlmError> {
+            Ok(())
+        }
+        fn unload(&self) {}
+        fn loaded(&self) -> Option<String> {
+            None
+        }
+    }
 }
 
 fn reply_setup(system_prompt: &str) -> (Core, ChatId) {
@@ -240,4 +250,162 @@ fn the_first_registered_model_becomes_the_default() {
     assert_eq!(core.default_model().unwrap().unwrap().name, "first");
     let err = core.register_model(&new("bad name!")).unwrap_err();
     assert_eq!((err.code(), err.field()), (ErrorCode::Invalid, Some("name")));
+}
+
+// ------------------------------------------------------------------ providers and routing
+
+mod routing {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use hearth_llm::remote::{RetryPolicy, Timeouts};
+    use hearth_llm::{CancelToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, FinishReason, SamplingParams};
+    use hearth_secrets::Secret;
+    use hearth_types::{MessageStatus, NewProvider, ProviderPatch, Role, WorkspacePatch};
+
+    use super::*;
+
+    const KEY: &str = "sk-unit-test-KEY-0042";
+
+    /// A provider URL where nothing listens (the port was bound, noted, and let go).
+    fn dead_url() -> String {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        format!("http://127.0.0.1:{port}/v1")
+    }
+
+    fn add_dead(core: &Core, name: &str) {
+        let new =
+            NewProvider { base_url: Some(dead_url()), default_model: Some("m".into()), ..NewProvider::new(name, "openai-compatible") };
+        core.add_provider(&new).unwrap();
+    }
+
+    fn quick(core: &Core) {
+        let t = Timeouts { connect: Duration::from_secs(2), first_byte: Duration::from_secs(2), idle: Duration::from_secs(2) };
+        core.set_remote_policy(t, RetryPolicy { max_retries: 0, ..RetryPolicy::default() });
+    }
+
+    #[test]
+    fn providers_are_checked_when_saved_and_keys_stay_in_the_secret_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = Core::open(&CoreConfig::new(dir.path())).unwrap().with_secrets(Arc::new(hearth_secrets::MemoryStore::new()));
+        let added = core.add_provider(&NewProvider::new("work", "openai")).unwrap();
+        assert_eq!(added.provider.base_url, "https://api.openai.com/v1", "the preset's URL");
+        assert_eq!((added.key.set, added.needs_key, added.protocol.as_str()), (false, true, "openai"));
+        let groq = core.add_provider(&NewProvider::new("fast", "groq")).unwrap();
+        assert_eq!(groq.provider.base_url, "https://api.groq.com/openai/v1");
+
+        let refused = |new: NewProvider| core.add_provider(&new).unwrap_err().field();
+        assert_eq!(refused(NewProvider::new("x", "nope")), Some("kind"));
+        assert_eq!(refused(NewProvider::new("local", "openai")), Some("name"));
+        assert_eq!(refused(NewProvider::new("Bad Name", "openai")), Some("name"));
+        assert_eq!(refused(NewProvider::new("custom", "openai-compatible")), Some("base_url"), "a custom server needs its URL");
+        assert_eq!(refused(NewProvider { base_url: Some("not a url".into()), ..NewProvider::new("x", "openai") }), Some("base_url"));
+        assert_eq!(
+            refused(NewProvider { base_url: Some(format!("https://u:{KEY}@h/v1")), ..NewProvider::new("x", "openai") }),
+            Some("base_url")
+        );
+        let mut headers = serde_json::Map::new();
+        headers.insert("Authorization".into(), format!("Bearer {KEY}").into());
+        assert_eq!(refused(NewProvider { headers, ..NewProvider::new("x", "openai") }), Some("headers"), "credentials go to the keychain");
+        assert_eq!(core.add_provider(&NewProvider::new("work", "openai")).unwrap_err().code(), ErrorCode::Conflict);
+        let bad_patch = ProviderPatch { base_url: Some("ftp://x".into()), ..Default::default() };
+        assert_eq!(core.update_provider("work", &bad_patch).unwrap_err().field(), Some("base_url"));
+
+        assert_eq!(core.set_provider_key("work", &Secret::new("two words")).unwrap_err().field(), Some("key"));
+        let keyed = core.set_provider_key("work", &Secret::new(KEY)).unwrap();
+        assert_eq!((keyed.key.set, keyed.key.last_four.as_deref()), (true, Some("0042")));
+        assert_eq!(core.secrets().unwrap().get("provider:work").unwrap().unwrap().expose(), KEY);
+        // Nothing of the key reaches the database.
+        let db = std::fs::read(core.database_path()).unwrap();
+        let wal = std::fs::read(core.database_path().with_extension("db-wal")).unwrap_or_default();
+        for bytes in [db, wal] {
+            assert!(!bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()));
+        }
+        assert!(!core.remove_provider_key("work").unwrap().key.set);
+        core.set_provider_key("work", &Secret::new(KEY)).unwrap();
+        core.remove_provider("work").unwrap();
+        assert_eq!(core.secrets().unwrap().get("provider:work").unwrap(), None, "removing a provider removes its key");
+        assert_eq!(core.providers().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn names_route_by_their_provider_prefix() {
+        let core = Arc::new(Core::in_memory().unwrap());
+        add_dead(&core, "remote");
+        let local = Arc::new(scripted::Scripted { deltas: vec![], end: Ok(FinishReason::Stop), seen: Default::default() });
+        let router = Router::new(core.clone(), local);
+        assert!(matches!(router.resolve("gemma").unwrap(), Target::Local { model } if model == "gemma"));
+        assert!(matches!(router.resolve("local/gemma").unwrap(), Target::Local { model } if model == "gemma"));
+        let t = router.resolve("remote/org/model-1").unwrap();
+        assert_eq!((t.provider(), t.model()), ("remote", "org/model-1"), "only the first slash splits");
+        assert_eq!(router.resolve("remote/").unwrap().model(), "m", "the provider's default model");
+        assert!(matches!(router.resolve("nobody/x").unwrap_err(), Error::Model(hearth_llm::LlmError::ModelNotFound(m)) if m == "nobody/x"));
+        core.update_provider("remote", &ProviderPatch { enabled: Some(false), ..Default::default() }).unwrap();
+        assert_eq!(router.resolve("remote/x").unwrap_err().code(), ErrorCode::Invalid, "a disabled provider");
+    }
+
+    #[test]
+    fn a_fallback_chain_is_tried_in_order_and_every_call_is_logged() {
+        let core = Arc::new(Core::in_memory().unwrap());
+        quick(&core);
+        add_dead(&core, "first");
+        add_dead(&core, "second");
+        let local = Arc::new(scripted::Scripted { deltas: vec!["from ", "local"], end: Ok(FinishReason::Stop), seen: Default::default() });
+        let router = Router::new(core.clone(), local.clone());
+        let mut request = ChatRequest::new("first/m", vec![ChatMessage::new(Role::User, "hi")], SamplingParams::greedy(4));
+        request.fallbacks = vec!["second/m".into(), "gemma".into()];
+        let events: Vec<ChatEvent> = router.chat(request, CancelToken::new()).unwrap().map(Result::unwrap).collect();
+        let moves: Vec<(&str, &str)> = events
+            .iter()
+            .filter_map(|e| if let ChatEvent::Fallback { from, to, .. } = e { Some((from.as_str(), to.as_str())) } else { None })
+            .collect();
+        assert_eq!(moves, [("first/m", "second/m"), ("second/m", "gemma")]);
+        assert!(
+            matches!(&events[0], ChatEvent::Fallback { reason, .. } if reason.contains("provider first") && reason.contains("could not connect"))
+        );
+        assert_eq!(events.iter().filter(|e| matches!(e, ChatEvent::Delta(_))).count(), 2);
+        assert_eq!(local.seen.lock().unwrap()[0].model, "gemma");
+        let calls: Vec<_> = core.usage(None).unwrap().into_iter().map(|r| (r.provider, r.calls, r.errors)).collect();
+        assert_eq!(calls, [("first".to_owned(), 1, 1), ("local".to_owned(), 1, 0), ("second".to_owned(), 1, 1)]);
+
+        // Without a fallback the failure is the caller's.
+        let alone = ChatRequest::new("first/m", vec![ChatMessage::new(Role::User, "hi")], SamplingParams::greedy(4));
+        assert!(router.chat(alone, CancelToken::new()).is_err());
+        // A bad parameter is the request's fault: no other model is tried.
+        let mut bad = ChatRequest::new(
+            "first/m",
+            vec![ChatMessage::new(Role::User, "hi")],
+            SamplingParams { max_tokens: 0, ..SamplingParams::greedy(4) },
+        );
+        bad.fallbacks = vec!["gemma".into()];
+        assert!(matches!(router.chat(bad, CancelToken::new()), Err(hearth_llm::LlmError::Invalid { field: "max_tokens", .. })));
+    }
+
+    #[test]
+    fn a_reply_records_which_model_answered_and_why() {
+        let (core, notes) = core_with_workspace();
+        let core = Arc::new(core);
+        quick(&core);
+        add_dead(&core, "cloud");
+        let mut settings = serde_json::Map::new();
+        settings.insert(FALLBACK_SETTING.into(), serde_json::json!(["gemma"]));
+        core.update_workspace(&notes, &WorkspacePatch { settings: Some(settings), ..Default::default() }).unwrap();
+        let bad = WorkspacePatch {
+            settings: Some(serde_json::json!({ FALLBACK_SETTING: "gemma" }).as_object().unwrap().clone()),
+            ..Default::default()
+        };
+        assert_eq!(core.update_workspace(&notes, &bad).unwrap_err().field(), Some("settings"));
+        let chat = core.create_chat(&notes, "t", Some("cloud/m".into())).unwrap();
+        let local = Arc::new(scripted::Scripted { deltas: vec!["hello"], end: Ok(FinishReason::Stop), seen: Default::default() });
+        let router = Router::new(core.clone(), local);
+        let model = core.reply_model(chat.id).unwrap();
+        let reply =
+            core.reply(&ReplyRequest::new(chat.id, "hi", model, SamplingParams::greedy(4)), &router, &CancelToken::new(), |_| {}).unwrap();
+        assert_eq!(reply.answer.status, MessageStatus::Complete);
+        assert_eq!((reply.answer.model.as_deref(), reply.answer.provider.as_deref()), (Some("gemma"), Some("local")));
+        let notice = reply.answer.notice.unwrap();
+        assert!(notice.starts_with("cloud/m failed (provider cloud: could not connect") && notice.ends_with("asked gemma"), "{notice}");
+        let outcomes: Vec<_> = core.usage(None).unwrap().into_iter().map(|r| (r.provider, r.errors)).collect();
+        assert_eq!(outcomes, [("cloud".to_owned(), 1), ("local".to_owned(), 0)]);
+    }
 }

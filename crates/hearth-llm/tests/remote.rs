@@ -20,7 +20,10 @@ const KEY: &str = "sk-test-KEEPTHISSECRET-4242";
 fn sse(deltas: &[&str]) -> String {
     let mut body = String::new();
     for d in deltas {
-        body.push_str(&format!("data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":{}}},\"finish_reason\":null}}]}}\n\n", serde_json::json!(d)));
+        body.push_str(&format!(
+            "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":{}}},\"finish_reason\":null}}]}}\n\n",
+            serde_json::json!(d)
+        ));
     }
     body.push_str("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
     body.push_str("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n");
@@ -40,7 +43,12 @@ fn config(base_url: String) -> RemoteConfig {
         key: Some(Secret::new(KEY)),
         needs_key: true,
         timeouts: Timeouts { connect: Duration::from_secs(2), first_byte: Duration::from_secs(5), idle: Duration::from_secs(5) },
-        retry: RetryPolicy { max_retries: 2, base: Duration::from_millis(10), max_delay: Duration::from_millis(50), max_retry_after: Duration::from_secs(5) },
+        retry: RetryPolicy {
+            max_retries: 2,
+            base: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+            max_retry_after: Duration::from_secs(5),
+        },
     }
 }
 
@@ -175,7 +183,10 @@ async fn a_refused_key_is_named_not_retried_and_never_echoed() {
 #[tokio::test]
 async fn html_instead_of_the_api_is_a_clear_error() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200).set_body_raw("<html><body>Welcome to nginx!</body></html>", "text/html")).mount(&server).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("<html><body>Welcome to nginx!</body></html>", "text/html"))
+        .mount(&server)
+        .await;
     let e = chat(&remote(config(server.uri()))).await.unwrap_err();
     assert!(matches!(failure(e), RemoteFailure::BadResponse(m) if m.contains("HTML") && m.contains("base URL")));
     assert_eq!(requests(&server).await, 1, "a wrong base URL is not retried");

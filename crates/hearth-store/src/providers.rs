@@ -37,9 +37,17 @@ impl Writer<'_> {
             return Err(Error::Conflict { field: "name", message: format!("a provider named {:?} exists already", p.name) });
         }
         let now = self.now_ms();
-        self.conn().prepare_cached(&format!("INSERT INTO providers ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, '[]', NULL, ?7, ?7)"))?.execute(
-            params![p.name, p.kind, p.base_url, p.default_model, Value::Object(p.headers.clone()).to_string(), p.enabled as i64, now],
-        )?;
+        self.conn()
+            .prepare_cached(&format!("INSERT INTO providers ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, '[]', NULL, ?7, ?7)"))?
+            .execute(params![
+                p.name,
+                p.kind,
+                p.base_url,
+                p.default_model,
+                Value::Object(p.headers.clone()).to_string(),
+                p.enabled as i64,
+                now
+            ])?;
         self.read().provider(&p.name)
     }
 
@@ -59,7 +67,9 @@ impl Writer<'_> {
         }
         let now = self.now_ms();
         self.conn()
-            .prepare_cached("UPDATE providers SET base_url = ?2, default_model = ?3, headers = ?4, enabled = ?5, updated_at = ?6 WHERE name = ?1")?
+            .prepare_cached(
+                "UPDATE providers SET base_url = ?2, default_model = ?3, headers = ?4, enabled = ?5, updated_at = ?6 WHERE name = ?1",
+            )?
             .execute(params![name, p.base_url, p.default_model, Value::Object(p.headers).to_string(), p.enabled as i64, now])?;
         self.read().provider(name)
     }
@@ -68,9 +78,11 @@ impl Writer<'_> {
     pub fn set_provider_models(&mut self, name: &str, models: &[String]) -> Result<Provider> {
         self.read().provider(name)?;
         let now = self.now_ms();
-        self.conn()
-            .prepare_cached("UPDATE providers SET models = ?2, models_fetched_at = ?3 WHERE name = ?1")?
-            .execute(params![name, serde_json::to_string(models).expect("strings serialize"), now])?;
+        self.conn().prepare_cached("UPDATE providers SET models = ?2, models_fetched_at = ?3 WHERE name = ?1")?.execute(params![
+            name,
+            serde_json::to_string(models).expect("strings serialize"),
+            now
+        ])?;
         self.read().provider(name)
     }
 
@@ -184,7 +196,9 @@ impl Reader<'_> {
     }
 
     pub fn prices(&self) -> Result<Vec<Price>> {
-        let mut stmt = self.conn.prepare_cached("SELECT provider, model, input_per_million, output_per_million FROM prices ORDER BY provider, model")?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT provider, model, input_per_million, output_per_million FROM prices ORDER BY provider, model")?;
         let rows = stmt.query_map([], |r| {
             Ok(Price { provider: r.get(0)?, model: r.get(1)?, input_per_million: r.get(2)?, output_per_million: r.get(3)? })
         })?;

@@ -664,7 +664,12 @@ fn providers_are_added_once_changed_listed_and_removed() {
     assert!(matches!(again, Err(Error::Conflict { field: "name", .. })), "{again:?}");
     let mut headers = serde_json::Map::new();
     headers.insert("X-Title".into(), "Hearth".into());
-    let patch = hearth_types::ProviderPatch { default_model: Some(None), headers: Some(headers.clone()), enabled: Some(false), ..Default::default() };
+    let patch = hearth_types::ProviderPatch {
+        default_model: Some(None),
+        headers: Some(headers.clone()),
+        enabled: Some(false),
+        ..Default::default()
+    };
     let changed = store.write(|w| w.update_provider("work", &patch)).unwrap();
     assert_eq!((changed.default_model, changed.headers, changed.enabled), (None, headers, false));
     assert_eq!(changed.base_url, "https://api.openai.com/v1", "untouched fields stay");
@@ -699,7 +704,12 @@ fn usage_sums_calls_per_day_provider_and_model_and_prices_them() {
             w.record_call(&call("openai", "gpt-4o", 2_000_000, 0, CallOutcome::Ok))?;
             w.record_call(&call("groq", "llama", 10, 10, CallOutcome::Ok))?;
             w.record_call(&call("local", "gemma", 10, 20, CallOutcome::Cancelled))?;
-            w.set_price(&Price { provider: "openai".into(), model: "gpt-4o-mini".into(), input_per_million: 0.15, output_per_million: 0.6 })?;
+            w.set_price(&Price {
+                provider: "openai".into(),
+                model: "gpt-4o-mini".into(),
+                input_per_million: 0.15,
+                output_per_million: 0.6,
+            })?;
             w.set_price(&Price { provider: "openai".into(), model: "*".into(), input_per_million: 2.5, output_per_million: 10.0 })
         })
         .unwrap();

@@ -20,7 +20,7 @@ pub use error::ValidationError;
 pub use hlc::{Hlc, NodeId};
 pub use ids::{ChatId, MessageId, ModelId, WorkspaceId};
 pub use inputs::{ChatPatch, MessagePatch, NewChat, NewMessage, NewModel, NewWorkspace, WorkspacePatch, model_name, non_blank};
-pub use providers::{CallOutcome, KeyState, NewCall, NewProvider, Price, Provider, ProviderPatch, UsageRow, provider_name};
+pub use providers::{CallOutcome, KeyState, NewCall, NewProvider, Price, Provider, ProviderInfo, ProviderPatch, UsageRow, provider_name};
 pub use records::{BranchMessage, Chat, LocalModel, Message, ModelSource, SearchHit, Snippet, Thread, Workspace};
 pub use values::{Handle, MessageStatus, Role, Timezone};
 

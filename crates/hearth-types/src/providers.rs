@@ -151,3 +151,17 @@ impl Price {
         Ok(Price { provider, model, ..self.clone() })
     }
 }
+
+/// A provider as surfaces show it: the record, what its kind means, and its key's state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProviderInfo {
+    #[serde(flatten)]
+    pub provider: Provider,
+    /// The preset's display name ("OpenAI", "Any OpenAI-compatible server").
+    pub label: String,
+    /// `openai` or `anthropic`: the wire format it speaks.
+    pub protocol: String,
+    pub needs_key: bool,
+    pub key: KeyState,
+}
