@@ -2,7 +2,8 @@
 //!
 //! Exit codes are stable so scripts can branch on them: 0 success, 1 internal error, 2 usage
 //! error, 3 invalid input, 4 not found, 5 conflict, 6 unusable database (damaged, foreign or
-//! newer schema), 7 database locked.
+//! newer schema), 7 database locked, 8 model or keychain unavailable, 9 a remote provider failed
+//! or refused, 10 a provider's rate limit.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,11 +13,11 @@ use clap::{Args, Parser, Subcommand};
 use hearth_core::{Core, CoreConfig, ErrorCode};
 
 use crate::output::Output;
-use crate::{commands, doctor, logging, models, serve};
+use crate::{commands, doctor, logging, models, providers, serve};
 
 const EXIT_CODES: &str = "Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, \
-                          5 conflict, 6 unusable database, 7 database locked, 8 model unavailable, \
-                          130 interrupted (Ctrl-C).";
+                          5 conflict, 6 unusable database, 7 database locked, 8 model or keychain unavailable, \
+                          9 remote provider failed, 10 rate limited, 130 interrupted (Ctrl-C).";
 
 #[derive(Debug, Parser)]
 #[command(name = "hearth", version, about = "Hearth: a local-first AI assistant.", after_help = EXIT_CODES)]
@@ -63,6 +64,11 @@ enum Command {
     Models(models::ModelsCommand),
     /// Ask a model and stream its reply; the exchange is saved as a chat (works offline)
     Chat(models::ChatArgs),
+    /// Remote model providers (OpenAI, Anthropic, Groq, ...) and their keys
+    #[command(subcommand)]
+    Providers(providers::ProvidersCommand),
+    /// Model calls (local and remote) per day, provider and model, with their cost
+    Usage(providers::UsageArgs),
     /// Run the HTTP API (OpenAI-compatible /v1 and the app API) on loopback
     Serve(serve::ServeArgs),
     /// The HTTP API's bearer token
@@ -110,6 +116,8 @@ impl Failure {
                 ErrorCode::Corrupt | ErrorCode::NewerSchema => 6,
                 ErrorCode::Busy => 7,
                 ErrorCode::Unavailable => 8,
+                ErrorCode::Upstream => 9,
+                ErrorCode::RateLimited => 10,
             },
             Failure::Interrupted => 130,
             Failure::Unusable(_) => 6,
@@ -146,6 +154,8 @@ fn run(command: Command, data_dir: &Path, default_model: &Path, out: &Output) ->
         Command::Chats(cmd) => commands::chats(cmd, &open()?, out),
         Command::Messages(cmd) => commands::messages(cmd, &open()?, out),
         Command::Search(args) => commands::search(args, &open()?, out),
+        Command::Providers(cmd) => providers::run(cmd, &Arc::new(open()?), out),
+        Command::Usage(args) => providers::usage(args, &open()?, out),
         Command::Serve(args) => serve::serve(args, Arc::new(open()?), data_dir, default_model),
         Command::Token(cmd) => serve::token(cmd, data_dir, out),
     }

@@ -6,6 +6,7 @@ mod doctor;
 mod logging;
 mod models;
 mod output;
+mod providers;
 mod serve;
 
 fn main() -> std::process::ExitCode {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use hearth_core::{Core, ReplyRequest, WorkspaceRef};
+use hearth_core::{Core, ReplyRequest, Router, WorkspaceRef};
 use hearth_llama::{DEFAULT_MODEL_NAME, EngineConfig, LlamaEngine, ModelSpec};
 use hearth_llm::{CancelToken, LlmError, SamplingParams};
 use hearth_types::{ChatId, Handle, LocalModel, ModelSource, NewWorkspace};
@@ -127,9 +127,12 @@ pub(crate) fn chat(args: ChatArgs, core: Arc<Core>, default_path: &Path, out: &O
     } else {
         args.prompt.join(" ")
     };
+    // A bare name is a local model (checked here, before a chat is made for it); a
+    // `provider/model` name is checked by the router when it calls.
     let model = match &args.model {
-        Some(name) => core.model(name)?,
-        None => core.default_model()?.ok_or(Failure::Core(LlmError::NoDefaultModel.into()))?,
+        Some(name) if name.contains('/') => name.clone(),
+        Some(name) => core.model(name)?.name,
+        None => core.default_model()?.ok_or(Failure::Core(LlmError::NoDefaultModel.into()))?.name,
     };
     // Without --seed every reply should be a new draw; 64 random bits from a v4 UUID will do.
     let seed = args.seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0);
@@ -141,19 +144,20 @@ pub(crate) fn chat(args: ChatArgs, core: Arc<Core>, default_path: &Path, out: &O
         None => {
             let ws = workspace_for_new_chat(&core, args.workspace.as_deref())?;
             let title: String = text.lines().next().unwrap_or("").chars().take(60).collect();
-            core.create_chat(&WorkspaceRef::Id(ws), &title, Some(model.name.clone()))?
+            core.create_chat(&WorkspaceRef::Id(ws), &title, Some(model.clone()))?
         }
     };
     let engine = local_engine(core.clone(), EngineConfig { slots: 1, ..EngineConfig::default() });
+    let router = Router::new(core.clone(), Arc::new(engine));
     let cancel = CancelToken::new();
     let on_interrupt = cancel.clone();
     // Ctrl-C stops the reply within one decoding step; what was written is kept as cancelled.
     ctrlc::set_handler(move || on_interrupt.cancel()).map_err(|e| Failure::Other(e.into()))?;
 
-    let request = ReplyRequest::new(chat.id, text, model.name.clone(), params);
+    let request = ReplyRequest::new(chat.id, text, model.clone(), params);
     let stdout = std::io::stdout();
     let json = out.is_json();
-    let reply = core.reply(&request, &engine, &cancel, |piece| {
+    let reply = core.reply(&request, &router, &cancel, |piece| {
         if !json {
             let mut lock = stdout.lock();
             let _ = lock.write_all(piece.as_bytes());
@@ -177,7 +181,7 @@ pub(crate) fn chat(args: ChatArgs, core: Arc<Core>, default_path: &Path, out: &O
         eprintln!(
             "[chat {} · {} · {} tokens · {:.1} tokens/s{}]",
             chat.id,
-            model.name,
+            reply.answer.model.as_deref().unwrap_or(&model),
             reply.usage.completion_tokens,
             reply.timings.tokens_per_second,
             if reply.finish == Some(hearth_llm::FinishReason::Cancelled) { " · cancelled" } else { "" }

@@ -25,7 +25,9 @@ use hearth_types::{
 };
 
 pub use error::{Error, ErrorCode, Result};
+pub use hearth_secrets::{Secret, SecretError, SecretStore};
 pub use hearth_store::{Appended, SCHEMA_VERSION, sqlite_version};
+pub use providers::since_days;
 pub use reply::{Reply, ReplyRequest, StartedReply};
 pub use router::{ModelEntry, Router, Target};
 

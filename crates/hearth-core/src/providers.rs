@@ -250,6 +250,14 @@ impl Core {
     }
 }
 
+/// The start (UTC midnight) of the day `days - 1` days ago: "the last N days" for usage.
+pub fn since_days(days: u32) -> Option<Timestamp> {
+    let utc = jiff::tz::TimeZone::UTC;
+    let today = Timestamp::now().to_zoned(utc.clone()).date();
+    let first = today.checked_sub(jiff::Span::new().days(i64::from(days.max(1)) - 1)).ok()?;
+    first.to_zoned(utc).ok().map(|z| z.timestamp())
+}
+
 /// Header names are tokens, values are strings, and nothing carries a credential.
 fn checked_headers(headers: &serde_json::Map<String, serde_json::Value>) -> Result<serde_json::Map<String, serde_json::Value>> {
     for (name, value) in headers {

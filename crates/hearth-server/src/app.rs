@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use hearth_core::{ReplyRequest, WorkspaceRef};
-use hearth_llm::SamplingParams;
+use hearth_llm::{ModelHost, SamplingParams};
 use hearth_types::{
     Chat, ChatId, ChatPatch, Handle, LocalModel, Message, MessageId, NewWorkspace, SearchHit, Thread, Timezone, Workspace, WorkspacePatch,
 };

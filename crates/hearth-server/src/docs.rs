@@ -10,7 +10,7 @@ use axum::response::Html;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{app, error, openai};
+use crate::{app, error, openai, providers};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +25,9 @@ use crate::{app, error, openai};
         app::search,
         app::list_local_models, app::import_model, app::remove_model, app::load_model, app::unload_model, app::set_default_model,
         app::settings, app::put_setting,
+        providers::list, providers::add, providers::presets, providers::get, providers::update, providers::remove,
+        providers::set_key, providers::remove_key, providers::test,
+        providers::usage, providers::prices, providers::set_price, providers::remove_price,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),

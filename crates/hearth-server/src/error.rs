@@ -100,6 +100,8 @@ impl From<hearth_core::Error> for ApiError {
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::Busy | ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Upstream => StatusCode::BAD_GATEWAY,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Corrupt | ErrorCode::NewerSchema | ErrorCode::Internal => return ApiError::internal(e),
         };
         Self { status, code: code.as_str(), message: e.to_string(), param: e.field().map(str::to_owned) }

@@ -16,6 +16,7 @@ mod docs;
 mod error;
 mod metrics;
 mod openai;
+mod providers;
 mod replies;
 mod security;
 
@@ -68,7 +69,8 @@ impl ServerConfig {
 #[derive(Clone)]
 pub(crate) struct AppState {
     core: Arc<Core>,
-    models: Arc<dyn ModelHost>,
+    /// Every model: the local engine and the providers, behind one router.
+    models: Arc<hearth_core::Router>,
     describe: Describe,
     config: Arc<ServerConfig>,
     metrics: Arc<metrics::Metrics>,
@@ -92,8 +94,8 @@ impl Api {
     pub fn new(core: Arc<Core>, models: Arc<dyn ModelHost>, describe: Describe, config: ServerConfig) -> Self {
         let limit = config.max_in_flight.max(1);
         let state = AppState {
+            models: Arc::new(hearth_core::Router::new(core.clone(), models)),
             core,
-            models,
             describe,
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::new()),
@@ -113,7 +115,7 @@ impl Api {
             .route("/openapi.json", get(docs::openapi_json))
             .route("/docs", get(docs::page))
             .route("/v1/models", get(openai::list_models))
-            .route("/v1/models/{model}", get(openai::get_model))
+            .route("/v1/models/{*model}", get(openai::get_model))
             .route("/v1/chat/completions", post(openai::chat_completions))
             .route("/v1/completions", post(openai::completions))
             .route("/v1/embeddings", post(openai::embeddings))
@@ -132,6 +134,14 @@ impl Api {
             .route("/api/v1/models/unload", post(app::unload_model))
             .route("/api/v1/models/{name}", axum::routing::delete(app::remove_model))
             .route("/api/v1/models/{name}/load", post(app::load_model))
+            .route("/api/v1/providers", get(providers::list).post(providers::add))
+            .route("/api/v1/providers/presets", get(providers::presets))
+            .route("/api/v1/providers/{name}", get(providers::get).patch(providers::update).delete(providers::remove))
+            .route("/api/v1/providers/{name}/key", put(providers::set_key).delete(providers::remove_key))
+            .route("/api/v1/providers/{name}/test", post(providers::test))
+            .route("/api/v1/usage", get(providers::usage))
+            .route("/api/v1/usage/prices", get(providers::prices).put(providers::set_price))
+            .route("/api/v1/usage/prices/{provider}/{model}", axum::routing::delete(providers::remove_price))
             .route("/api/v1/settings", get(app::settings))
             .route("/api/v1/settings/{key}", put(app::put_setting))
             .fallback(not_found)

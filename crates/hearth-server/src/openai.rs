@@ -14,8 +14,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use hearth_llm::{
-    CancelToken, ChatEvent, ChatMessage, ChatRequest, ChatStream, CompletionRequest, EmbedInput, FinishReason, LlmError, ResponseFormat,
-    SamplingParams, Usage,
+    CancelToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, ChatStream, CompletionRequest, EmbedInput, FinishReason, LlmError,
+    ResponseFormat, SamplingParams, Usage,
 };
 use hearth_types::Role;
 use serde::{Deserialize, Serialize};
@@ -34,9 +34,10 @@ pub(crate) struct ModelObject {
     id: String,
     /// Always `model`.
     object: &'static str,
-    /// When the model was registered (Unix seconds).
+    /// When the model was registered (Unix seconds; 0 for a provider's models).
     created: i64,
-    owned_by: &'static str,
+    /// `hearth` for local models, else the provider's name.
+    owned_by: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -46,16 +47,22 @@ pub(crate) struct ModelList {
     data: Vec<ModelObject>,
 }
 
-fn model_object(m: &hearth_types::LocalModel) -> ModelObject {
-    ModelObject { id: m.name.clone(), object: "model", created: m.created_at.as_second(), owned_by: "hearth" }
+/// Local models with their registration time, then each provider's (as `provider/model`).
+fn model_objects(core: &hearth_core::Core, entries: Vec<hearth_core::ModelEntry>) -> hearth_core::Result<Vec<ModelObject>> {
+    let local: std::collections::HashMap<String, i64> = core.models()?.into_iter().map(|m| (m.name, m.created_at.as_second())).collect();
+    Ok(entries
+        .into_iter()
+        .map(|e| ModelObject { created: local.get(&e.id).copied().unwrap_or(0), id: e.id, object: "model", owned_by: e.owned_by })
+        .collect())
 }
 
 /// The models this server can run.
 #[utoipa::path(get, path = "/v1/models", tag = "openai",
     responses((status = 200, body = ModelList), (status = 401, body = ErrorBody)))]
 pub(crate) async fn list_models(State(state): State<AppState>) -> ApiResult<Json<ModelList>> {
-    let models = blocking(&state, |core| core.models()).await?;
-    Ok(Json(ModelList { object: "list", data: models.iter().map(model_object).collect() }))
+    let router = state.models.clone();
+    let models = blocking(&state, move |core| model_objects(core, router.models()?)).await?;
+    Ok(Json(ModelList { object: "list", data: models }))
 }
 
 /// One model.
@@ -63,8 +70,13 @@ pub(crate) async fn list_models(State(state): State<AppState>) -> ApiResult<Json
     params(("model" = String, Path, description = "the model's name")),
     responses((status = 200, body = ModelObject), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get_model(State(state): State<AppState>, Path(model): Path<String>) -> ApiResult<Json<ModelObject>> {
-    let found = blocking(&state, move |core| core.model(&model)).await?;
-    Ok(Json(model_object(&found)))
+    let router = state.models.clone();
+    let found = blocking(&state, move |core| {
+        let all = model_objects(core, router.models()?)?;
+        all.into_iter().find(|m| m.id == model).ok_or_else(|| LlmError::ModelNotFound(model).into())
+    })
+    .await?;
+    Ok(Json(found))
 }
 
 // ------------------------------------------------------------------ request pieces
@@ -181,6 +193,7 @@ fn finish_reason(reason: FinishReason) -> &'static str {
     match reason {
         FinishReason::Length => "length",
         FinishReason::Stop | FinishReason::Cancelled => "stop",
+        FinishReason::ToolCalls => "tool_calls",
     }
 }
 
@@ -371,8 +384,13 @@ fn stream_chat(state: AppState, started: Started, id: String, model: String, inc
     };
     let first = chunk(json!({ "role": "assistant", "content": "" }), None);
     openai_stream(state, started, first, include_usage, move |event| match event {
-        ChatEvent::Delta(text) => chunk(json!({ "content": text }), None),
-        ChatEvent::Finished { reason, .. } => chunk(json!({}), Some(finish_reason(reason))),
+        ChatEvent::Delta(text) => Some(chunk(json!({ "content": text }), None)),
+        ChatEvent::ToolCall { index, id, name, arguments } => {
+            let call = json!({ "index": index, "id": id, "type": "function", "function": { "name": name, "arguments": arguments } });
+            Some(chunk(json!({ "tool_calls": [call] }), None))
+        }
+        ChatEvent::Fallback { .. } => None,
+        ChatEvent::Finished { reason, .. } => Some(chunk(json!({}), Some(finish_reason(reason)))),
     })
 }
 
@@ -448,8 +466,9 @@ pub(crate) async fn completions(State(state): State<AppState>, ApiJson(req): Api
         };
         let first = chunk("", None);
         Ok(openai_stream(state, started, first, include_usage, move |event| match event {
-            ChatEvent::Delta(text) => chunk(&text, None),
-            ChatEvent::Finished { reason, .. } => chunk("", Some(finish_reason(reason))),
+            ChatEvent::Delta(text) => Some(chunk(&text, None)),
+            ChatEvent::ToolCall { .. } | ChatEvent::Fallback { .. } => None,
+            ChatEvent::Finished { reason, .. } => Some(chunk("", Some(finish_reason(reason)))),
         }))
     } else {
         let (text, reason, usage) = collect(&state, started).await?;
@@ -609,7 +628,7 @@ fn openai_stream(
     started: Started,
     first: Value,
     include_usage: bool,
-    mut chunk: impl FnMut(ChatEvent) -> Value + Send + 'static,
+    mut chunk: impl FnMut(ChatEvent) -> Option<Value> + Send + 'static,
 ) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Value>(64);
     let Started { stream, guard } = started;
@@ -623,7 +642,7 @@ fn openai_stream(
             let out = match event {
                 Ok(ChatEvent::Finished { reason, usage, timings }) => {
                     metrics.observe_reply(&usage, &timings);
-                    let last = chunk(ChatEvent::Finished { reason, usage, timings });
+                    let last = chunk(ChatEvent::Finished { reason, usage, timings }).unwrap_or_else(|| json!({}));
                     let mut out = vec![last.clone()];
                     if include_usage {
                         let mut usage_chunk = last;
@@ -633,7 +652,7 @@ fn openai_stream(
                     }
                     out
                 }
-                Ok(event) => vec![chunk(event)],
+                Ok(event) => chunk(event).into_iter().collect(),
                 Err(e) => vec![json!({ "error": ApiError::from(e).object() })],
             };
             for chunk in out {
