@@ -51,8 +51,9 @@ test: build model
 	@# Inside a private D-Bus session with an unlocked GNOME Keyring: the keychain tests need
 	@# a real Secret Service.
 	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" scripts/with-keyring.sh $(CARGO) test --locked --release --workspace
-	@# The HTTP API through real clients: the openai SDK, raw HTTP, and Schemathesis.
-	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" scripts/api-tests.sh
+	@# The HTTP API through real clients: the openai SDK, raw HTTP, and Schemathesis; remote
+	@# providers keep their keys in the same kind of private keyring.
+	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" scripts/with-keyring.sh scripts/api-tests.sh
 	@# The README's other command must work too: `make run` (already built, so quick) must
 	@# come up serving, on a throwaway data folder so tests never touch a developer's data.
 	@MODEL="$(MODEL)" scripts/check-make-run.sh

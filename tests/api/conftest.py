@@ -37,6 +37,7 @@ ERROR_TYPES = {
     403: "permission_error",
     429: "rate_limit_error",
     500: "server_error",
+    502: "server_error",
     503: "server_error",
 }
 
@@ -89,14 +90,23 @@ class Server:
             pytest.fail(f"hearth serve did not exit within {STOP_TIMEOUT} s of SIGTERM\n--- stderr ---\n{self.stderr()}")
 
 
-def start_server(workdir: Path) -> Server:
+def start_server(workdir: Path, *, data_dir: Path | None = None, token: str | None = None, env: dict[str, str] | None = None) -> Server:
+    """Starts `hearth serve` on a free port: in `data_dir` (reused, for a restart) or a new
+    folder, with `token` (or a random one) and extra environment variables."""
     workdir.mkdir(parents=True, exist_ok=True)
-    data_dir = workdir / "data"
-    data_dir.mkdir()
-    token = secrets.token_urlsafe(32)
-    env = dict(os.environ, HEARTH_DATA_DIR=str(data_dir), HEARTH_API_TOKEN=token, HEARTH_DEFAULT_MODEL=str(required_file("HEARTH_E2E_MODEL")))
+    if data_dir is None:
+        data_dir = workdir / "data"
+        data_dir.mkdir()
+    token = token or secrets.token_urlsafe(32)
+    env = dict(
+        os.environ,
+        HEARTH_DATA_DIR=str(data_dir),
+        HEARTH_API_TOKEN=token,
+        HEARTH_DEFAULT_MODEL=str(required_file("HEARTH_E2E_MODEL")),
+        **(env or {}),
+    )
     env.pop("HEARTH_PORT", None)
-    stderr_path = workdir / "stderr.log"
+    stderr_path = workdir / f"stderr-{secrets.token_hex(4)}.log"
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
             [str(hearth_bin()), "serve", "--port", "0"],
@@ -148,12 +158,12 @@ def hearth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture
-def start_hearth(tmp_path: Path) -> Iterator[Callable[[], Server]]:
+def start_hearth(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """Starts servers of a test's own; any still running at the end must stop cleanly."""
     started: list[Server] = []
 
-    def start() -> Server:
-        server = start_server(tmp_path / f"server-{len(started)}")
+    def start(**options) -> Server:
+        server = start_server(tmp_path / f"server-{len(started)}", **options)
         started.append(server)
         return server
 

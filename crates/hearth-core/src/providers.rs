@@ -254,7 +254,8 @@ impl Core {
 pub fn since_days(days: u32) -> Option<Timestamp> {
     let utc = jiff::tz::TimeZone::UTC;
     let today = Timestamp::now().to_zoned(utc.clone()).date();
-    let first = today.checked_sub(jiff::Span::new().days(i64::from(days.max(1)) - 1)).ok()?;
+    let back = jiff::Span::new().try_days(i64::from(days.max(1)) - 1).ok()?;
+    let first = today.checked_sub(back).ok()?;
     first.to_zoned(utc).ok().map(|z| z.timestamp())
 }
 

@@ -109,6 +109,14 @@ impl Router {
         Ok(Target::Remote { provider: provider.to_owned(), model: name, client: self.core.remote(provider)? })
     }
 
+    /// Checks that `model` can be asked: a registered local model, or a provider's model.
+    pub fn check(&self, model: &str) -> Result<()> {
+        if let Target::Local { model } = self.resolve(model)? {
+            self.core.model(&model)?;
+        }
+        Ok(())
+    }
+
     /// Local models, then each enabled provider's listed models (as last fetched).
     pub fn models(&self) -> Result<Vec<ModelEntry>> {
         let mut out: Vec<ModelEntry> =

@@ -408,4 +408,13 @@ mod routing {
         let outcomes: Vec<_> = core.usage(None).unwrap().into_iter().map(|r| (r.provider, r.errors)).collect();
         assert_eq!(outcomes, [("cloud".to_owned(), 1), ("local".to_owned(), 0)]);
     }
+
+    #[test]
+    fn the_last_n_days_start_at_utc_midnight_and_absurd_spans_are_refused() {
+        let today = since_days(1).unwrap();
+        assert!(today <= hearth_types::Timestamp::now());
+        assert_eq!(today.as_second() % 86_400, 0, "midnight UTC");
+        assert_eq!(since_days(3).unwrap().as_second(), today.as_second() - 2 * 86_400);
+        assert_eq!(since_days(u32::MAX), None);
+    }
 }

@@ -145,10 +145,15 @@ async fn server_errors_are_retried_then_reported_and_then_the_breaker_holds_call
     let e = chat(&remote).await.unwrap_err();
     assert_eq!(failure(e), RemoteFailure::Server { status: 503, message: "overloaded, try later".into() });
     assert_eq!(requests(&server).await, 3, "the first attempt and two retries");
-    // Three outages in a row opened the breaker: the next call is not sent at all.
+    // The breaker counts failed calls, not attempts: two more calls make three, which opens it,
+    // and the next call is not sent at all.
+    for _ in 0..2 {
+        assert!(matches!(failure(chat(&remote).await.unwrap_err()), RemoteFailure::Server { status: 503, .. }));
+    }
+    assert_eq!(requests(&server).await, 9);
     let e = chat(&remote).await.unwrap_err();
     assert!(matches!(failure(e), RemoteFailure::CircuitOpen { .. }));
-    assert_eq!(requests(&server).await, 3);
+    assert_eq!(requests(&server).await, 9);
 }
 
 #[tokio::test]

@@ -308,6 +308,7 @@ pub(crate) async fn send(
     // is dropped (the client went away) between the two, the stored reply still runs rather
     // than staying `streaming` with nothing behind it.
     let task_state = state.clone();
+    let router = state.models.clone();
     let started = tokio::spawn(
         async move {
             let started = blocking(&task_state, move |core| {
@@ -316,7 +317,7 @@ pub(crate) async fn send(
                     None => core.reply_model(chat)?,
                 };
                 // An unknown model is the sender's mistake (404), found before anything is stored.
-                core.model(&model)?;
+                router.check(&model)?;
                 let request = ReplyRequest { parent_id, idempotency_key: key, ..ReplyRequest::new(chat, content, model, params) };
                 core.start_reply(&request)
             })

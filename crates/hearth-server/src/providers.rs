@@ -174,7 +174,7 @@ pub(crate) struct UsageQuery {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct UsageOut {
+pub(crate) struct UsageSummary {
     rows: Vec<UsageRow>,
     calls: u64,
     prompt_tokens: u64,
@@ -185,15 +185,15 @@ pub(crate) struct UsageOut {
 
 /// Every model call, local or remote, summed per UTC day, provider and model.
 #[utoipa::path(get, path = "/api/v1/usage", tag = "usage", params(UsageQuery),
-    responses((status = 200, body = UsageOut), (status = 400, body = ErrorBody)))]
-pub(crate) async fn usage(State(state): State<AppState>, Query(q): Query<UsageQuery>) -> ApiResult<Json<UsageOut>> {
+    responses((status = 200, body = UsageSummary), (status = 400, body = ErrorBody)))]
+pub(crate) async fn usage(State(state): State<AppState>, Query(q): Query<UsageQuery>) -> ApiResult<Json<UsageSummary>> {
     let since = match q.days {
         None => None,
         Some(0) => return Err(ApiError::invalid("days", "must be at least 1")),
         Some(days) => Some(hearth_core::since_days(days).ok_or_else(|| ApiError::invalid("days", "too far back"))?),
     };
     let rows = blocking(&state, move |core| core.usage(since)).await?;
-    Ok(Json(UsageOut {
+    Ok(Json(UsageSummary {
         calls: rows.iter().map(|r| r.calls).sum(),
         prompt_tokens: rows.iter().map(|r| r.prompt_tokens).sum(),
         completion_tokens: rows.iter().map(|r| r.completion_tokens).sum(),

@@ -368,16 +368,18 @@ impl Inner {
                 Err(Stop::Cancelled) => return out.cancelled(),
                 Err(Stop::Failed(f)) => f,
             };
-            if failure.is_outage() {
-                self.breaker.failure(Instant::now());
-            } else {
-                self.breaker.success();
+            if !failure.is_outage() {
+                self.breaker.success(); // it answered: up, whatever it thought of the request
             }
             let delay = match (out.emitted() || !failure.is_transient(), failure.retry_after()) {
                 (true, _) => None,
                 (false, asked) => self.config.retry.delay(retry, asked, fastrand::f64()),
             };
             let Some(delay) = delay else {
+                // The breaker counts failed calls, not attempts: one call's retries are one outage.
+                if failure.is_outage() {
+                    self.breaker.failure(Instant::now());
+                }
                 tracing::warn!(provider = %self.config.name, error = %failure, "remote call failed");
                 return out.fail(self.error(failure));
             };

@@ -24,7 +24,8 @@ pub(crate) fn chat_body(request: &ChatRequest, model: &str) -> Value {
     });
     let o = body.as_object_mut().expect("an object");
     if p.seed != 0 {
-        o.insert("seed".into(), json!(p.seed));
+        // OpenAI's seed is a signed 64-bit integer; Hearth's is any u64.
+        o.insert("seed".into(), json!(p.seed & i64::MAX as u64));
     }
     if !p.stop.is_empty() {
         o.insert("stop".into(), json!(p.stop));

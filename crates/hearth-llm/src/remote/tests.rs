@@ -214,6 +214,9 @@ fn openai_bodies_carry_only_openai_fields() {
     assert_eq!(body["messages"].as_array().unwrap().len(), 5);
     assert_eq!(body["messages"][0], json!({"role": "system", "content": "Be brief."}));
     assert_eq!(body["seed"], 7);
+    let mut big = request();
+    big.params.seed = u64::MAX;
+    assert_eq!(openai::chat_body(&big, "m")["seed"], i64::MAX, "OpenAI's seed is an int64");
     assert_eq!(body["stop"], json!(["END"]));
     assert_eq!(body["max_tokens"], 64);
     assert_eq!(body["tools"][0]["function"]["name"], "get_weather");
