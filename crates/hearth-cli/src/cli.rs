@@ -157,7 +157,7 @@ fn run(command: Command, data_dir: &Path, default_model: &Path, out: &Output) ->
         Command::Providers(cmd) => providers::run(cmd, &Arc::new(open()?), out),
         Command::Usage(args) => providers::usage(args, &open()?, out),
         Command::Serve(args) => serve::serve(args, Arc::new(open()?), data_dir, default_model),
-        Command::Token(cmd) => serve::token(cmd, data_dir, out),
+        Command::Token(cmd) => serve::token(cmd, &open()?, data_dir, out),
     }
 }
 

@@ -5,10 +5,10 @@
 //! database makes the command exit non-zero, with the same exit code the other commands use.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use clap::Args;
 use hearth_core::{Core, CoreConfig, StoreStatus};
+use hearth_secrets::SecretStore as _;
 use serde::Serialize;
 
 use crate::cli::{CmdResult, Failure};
@@ -112,37 +112,23 @@ fn model_part(path: &Path) -> Part {
     }
 }
 
-/// The Secret Service on the session bus (Linux), asked through `dbus-send` when it is there.
+/// The keychain Hearth's secrets go to, opened the way Hearth opens it: the Secret Service
+/// when one runs, else the kernel's keyutils store.
 fn keychain_part() -> Part {
     let name = "keychain";
-    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
-        let daemon = which::which("gnome-keyring-daemon").is_ok();
-        let detail = if daemon {
-            "gnome-keyring-daemon installed, but no D-Bus session bus in this environment"
-        } else {
-            "no D-Bus session bus and no gnome-keyring-daemon"
-        };
-        return Part { name, present: false, detail: detail.into() };
-    }
-    let Ok(dbus_send) = which::which("dbus-send") else {
-        return Part { name, present: false, detail: "session bus set, but dbus-send is missing to ask it".into() };
-    };
-    let owned = Command::new(dbus_send)
-        .args([
-            "--session",
-            "--print-reply",
-            "--dest=org.freedesktop.DBus",
-            "/org/freedesktop/DBus",
-            "org.freedesktop.DBus.NameHasOwner",
-            "string:org.freedesktop.secrets",
-        ])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains("boolean true"))
-        .unwrap_or(false);
-    if owned {
-        Part { name, present: true, detail: "Secret Service (org.freedesktop.secrets) on the session bus".into() }
-    } else {
-        Part { name, present: false, detail: "session bus found, but no Secret Service is running on it".into() }
+    match hearth_secrets::Keychain::open(hearth_core::KEYCHAIN_SERVICE) {
+        Ok(k) if crate::serve::keeps_across_reboots(k.backend()) => {
+            Part { name, present: true, detail: format!("{}: provider keys and the API token are kept there", k.backend()) }
+        }
+        Ok(k) => Part {
+            name,
+            present: true,
+            detail: format!(
+                "{} (no Secret Service runs): provider keys last until reboot; the API token stays in <data dir>/api-token",
+                k.backend()
+            ),
+        },
+        Err(e) => Part { name, present: false, detail: format!("{e}; provider keys cannot be stored") },
     }
 }
 

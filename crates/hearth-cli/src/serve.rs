@@ -1,12 +1,12 @@
 //! `hearth serve` and `hearth token show`: the HTTP API on loopback and its bearer token.
 //!
 //! The token is `HEARTH_API_TOKEN` when set; otherwise it is made at first start (32 random
-//! bytes, hex) and kept in `<data dir>/api-token`, readable only by the user (0600), outside
-//! SQLite so that it never syncs. The keychain takes it over with the secrets issue.
+//! bytes, hex) and kept in the OS keychain, one per data directory; never in SQLite (see
+//! `api_token` for the one exception, a keychain that forgets at reboot).
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +20,8 @@ use crate::cli::{CmdResult, Failure};
 use crate::models::{ensure_default_model, local_engine};
 use crate::output::Output;
 
-/// The file that holds the generated token, inside the data directory.
+/// Where the token is kept when the keychain forgets at reboot (and where versions before the
+/// keychain kept it; it moves into the keychain when found).
 const TOKEN_FILE: &str = "api-token";
 
 #[derive(Debug, Args)]
@@ -54,25 +55,77 @@ pub(crate) enum TokenCommand {
     Show,
 }
 
-pub(crate) fn token(cmd: TokenCommand, data_dir: &Path, out: &Output) -> CmdResult {
+pub(crate) fn token(cmd: TokenCommand, core: &Core, data_dir: &Path, out: &Output) -> CmdResult {
     match cmd {
         TokenCommand::Show => {
-            let token = api_token(data_dir)?;
+            let token = api_token(core, data_dir)?;
             out.show(&serde_json::json!({ "token": token }), || token.clone());
         }
     }
     Ok(())
 }
 
-/// `HEARTH_API_TOKEN`, else the stored token, else a new one stored now.
-fn api_token(data_dir: &Path) -> anyhow::Result<String> {
+/// `HEARTH_API_TOKEN`, else the keychain's token for this data directory, else a new one
+/// kept there. A token file left by an earlier version moves into the keychain.
+///
+/// The kernel keyutils store (Linux without a Secret Service) forgets at reboot, and where no
+/// persistent keyring is reachable, between processes: a token that changed under the user's
+/// scripts would be worse than a file only they can read, so there it stays in
+/// `<data dir>/api-token` (0600), and `hearth doctor` says so. Provider keys never do.
+fn api_token(core: &Core, data_dir: &Path) -> Result<String, Failure> {
     if let Ok(t) = std::env::var("HEARTH_API_TOKEN")
         && !t.trim().is_empty()
     {
         return Ok(t.trim().to_owned());
     }
-    let path = data_dir.join(TOKEN_FILE);
-    let read = || match std::fs::read_to_string(&path) {
+    let secrets = core.secrets().map_err(with_hint)?;
+    let file = data_dir.join(TOKEN_FILE);
+    if !keeps_across_reboots(secrets.backend()) {
+        return Ok(file_token(&file)?);
+    }
+    let entry = token_entry(data_dir)?;
+    let stored = || -> Result<Option<String>, Failure> {
+        let found = secrets.get(&entry).map_err(|e| with_hint(e.into()))?;
+        Ok(found.map(|s| s.expose().to_owned()))
+    };
+    if let Some(token) = stored()? {
+        return Ok(token);
+    }
+    let token = match std::fs::read_to_string(&file) {
+        Ok(t) if !t.trim().is_empty() => t.trim().to_owned(),
+        _ => format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()),
+    };
+    secrets.set(&entry, &hearth_core::Secret::new(token.clone())).map_err(|e| with_hint(e.into()))?;
+    // Two first starts racing both write: whichever landed last is the token, for both.
+    let kept = stored()?.unwrap_or(token);
+    if file.exists() {
+        std::fs::remove_file(&file).with_context(|| format!("removing {} after moving it into the keychain", file.display()))?;
+        tracing::info!("moved the API token from its file into the keychain");
+    }
+    Ok(kept)
+}
+
+/// Whether a keychain backend keeps secrets across reboots (keyutils does not).
+pub(crate) fn keeps_across_reboots(backend: &str) -> bool {
+    backend != "keyutils"
+}
+
+/// The keychain entry of this data directory's API token (each data directory, each
+/// `hearth serve`, has its own).
+fn token_entry(data_dir: &Path) -> Result<String, Failure> {
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let dir = data_dir.canonicalize().with_context(|| format!("resolving {}", data_dir.display()))?;
+    Ok(format!("api-token:{}", dir.display()))
+}
+
+/// A keychain failure, with what to do about it.
+fn with_hint(e: hearth_core::Error) -> Failure {
+    Failure::Other(anyhow::anyhow!("{e}; the API token lives in the OS keychain (or set HEARTH_API_TOKEN)"))
+}
+
+/// The token in its file, made now if there is none.
+fn file_token(path: &Path) -> anyhow::Result<String> {
+    let read = || match std::fs::read_to_string(path) {
         Ok(t) if !t.trim().is_empty() => Ok(Some(t.trim().to_owned())),
         Ok(_) => Ok(None),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -82,7 +135,7 @@ fn api_token(data_dir: &Path) -> anyhow::Result<String> {
         return Ok(token);
     }
     let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-    match create_private(&path, &token) {
+    match create_private(path, &token) {
         Ok(()) => Ok(token),
         // Another process (the desktop app, `hearth token show`) made one first: use that.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read()?.context("the API token file is empty"),
@@ -93,7 +146,7 @@ fn api_token(data_dir: &Path) -> anyhow::Result<String> {
 /// Creates a file only its owner can read, complete or not at all, and never over an
 /// existing one: written under a unique name, then linked into place (which fails if the
 /// name exists).
-fn create_private(path: &PathBuf, text: &str) -> std::io::Result<()> {
+fn create_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -119,7 +172,7 @@ pub(crate) fn serve(args: ServeArgs, core: Arc<Core>, data_dir: &Path, default_m
         eprintln!("hearth: WARNING: listening on {}: other machines can reach this API (it still needs the token)", args.host);
     }
     ensure_default_model(&core, default_model)?;
-    let token = api_token(data_dir)?;
+    let token = api_token(&core, data_dir)?;
     let config = ServerConfig { allowed_hosts: args.allowed_hosts, cors_origins: args.cors_origins, ..ServerConfig::new(token) };
     let engine_config = hearth_llama::EngineConfig { slots: args.slots.max(1), context_per_slot: args.context, ..Default::default() };
     let engine = Arc::new(local_engine(core.clone(), engine_config));

@@ -303,17 +303,29 @@ fn the_data_dir_comes_from_the_environment_too() {
     assert!(env.db().exists());
 }
 
+/// Runs under `make test`'s private GNOME Keyring: the token lives in the Secret Service.
 #[test]
-fn the_api_token_is_made_once_and_kept_private() {
-    use std::os::unix::fs::PermissionsExt;
+fn the_api_token_is_made_once_and_kept_in_the_keychain() {
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "no D-Bus session: run through scripts/with-keyring.sh (make test does), which starts a real Secret Service"
+    );
     let env = Env::new();
     let first = env.json(&["token", "show"])["token"].as_str().unwrap().to_owned();
     assert_eq!(first.len(), 64, "{first}");
     assert_eq!(env.json(&["token", "show"])["token"], first.as_str());
-    let mode = std::fs::metadata(env.dir.path().join("api-token")).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o600);
+    assert!(!env.dir.path().join("api-token").exists(), "the token is in the keychain, not in a file");
+    // Each data directory has its own.
+    let other = Env::new();
+    assert_ne!(other.json(&["token", "show"])["token"], first.as_str());
     let out = env.cmd().env("HEARTH_API_TOKEN", "from-env").args(["--json", "token", "show"]).output().unwrap();
     assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["token"], "from-env");
+    // A token file from before the keychain moves into it.
+    let legacy = Env::new();
+    std::fs::write(legacy.dir.path().join("api-token"), "legacy-token-0123456789\n").unwrap();
+    assert_eq!(legacy.json(&["token", "show"])["token"], "legacy-token-0123456789");
+    assert!(!legacy.dir.path().join("api-token").exists());
+    assert_eq!(legacy.json(&["token", "show"])["token"], "legacy-token-0123456789");
 }
 
 #[test]
