@@ -135,6 +135,7 @@ fn cancelling_stops_within_one_step() {
         match event.unwrap() {
             ChatEvent::Delta(_) => after += 1,
             ChatEvent::Finished { reason, usage, .. } => finished = Some((reason, usage)),
+            other => panic!("the local engine sends no {other:?}"),
         }
     }
     let (reason, usage) = finished.expect("a final event");

@@ -5,4 +5,5 @@ mod chat;
 mod concurrency;
 mod crash;
 mod engine;
+mod providers;
 mod session;

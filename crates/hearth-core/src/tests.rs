@@ -417,4 +417,108 @@ mod routing {
         assert_eq!(since_days(3).unwrap().as_second(), today.as_second() - 2 * 86_400);
         assert_eq!(since_days(u32::MAX), None);
     }
+
+    /// A keychain that is locked: every call is refused.
+    #[derive(Debug)]
+    struct Locked;
+
+    impl hearth_secrets::SecretStore for Locked {
+        fn get(&self, _: &str) -> hearth_secrets::Result<Option<Secret>> {
+            Err(hearth_secrets::SecretError::Unavailable { backend: "test", detail: "locked".into() })
+        }
+        fn set(&self, _: &str, _: &Secret) -> hearth_secrets::Result<()> {
+            Err(hearth_secrets::SecretError::Unavailable { backend: "test", detail: "locked".into() })
+        }
+        fn delete(&self, _: &str) -> hearth_secrets::Result<bool> {
+            Err(hearth_secrets::SecretError::Unavailable { backend: "test", detail: "locked".into() })
+        }
+        fn backend(&self) -> &'static str {
+            "test"
+        }
+    }
+
+    #[test]
+    fn a_locked_keychain_is_reported_and_nothing_is_stored_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = Core::open(&CoreConfig::new(dir.path())).unwrap().with_secrets(Arc::new(Locked));
+        let listed = core.add_provider(&NewProvider::new("work", "openai")).unwrap();
+        assert_eq!((listed.key.set, listed.key.error.as_deref().map(|e| e.contains("locked"))), (false, Some(true)));
+        let e = core.set_provider_key("work", &Secret::new(KEY)).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Unavailable);
+        assert!(e.to_string().contains("keychain is not available"), "{e}");
+        assert_eq!(
+            core.remove_provider("work").unwrap_err().code(),
+            ErrorCode::Unavailable,
+            "the key cannot be removed, so neither is the provider"
+        );
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                let bytes = std::fs::read(&path).unwrap();
+                assert!(!bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()), "{}", path.display());
+            }
+        }
+    }
+
+    /// A provider that streams two pieces of a reply, then drops the connection.
+    fn cutting_provider() -> String {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            reader.read_exact(&mut vec![0; length]).unwrap();
+            stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n").unwrap();
+            for piece in ["Hel", "lo"] {
+                let event = format!("data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{piece}\"}}}}]}}\n\n");
+                write!(stream, "{:x}\r\n{event}\r\n", event.len()).unwrap();
+            }
+            stream.flush().unwrap();
+            stream.shutdown(std::net::Shutdown::Both).unwrap();
+        });
+        url
+    }
+
+    #[test]
+    fn a_connection_cut_mid_reply_keeps_the_partial_text_marked_error() {
+        let (core, notes) = core_with_workspace();
+        let core = Arc::new(core);
+        quick(&core);
+        let new = NewProvider {
+            base_url: Some(cutting_provider()),
+            default_model: Some("m".into()),
+            ..NewProvider::new("flaky", "openai-compatible")
+        };
+        core.add_provider(&new).unwrap();
+        // A fallback is configured, but tokens had streamed: the reply is not moved.
+        let mut settings = serde_json::Map::new();
+        settings.insert(FALLBACK_SETTING.into(), serde_json::json!(["gemma"]));
+        core.update_workspace(&notes, &WorkspacePatch { settings: Some(settings), ..Default::default() }).unwrap();
+        let chat = core.create_chat(&notes, "t", Some("flaky/".into())).unwrap();
+        let local = Arc::new(scripted::Scripted { deltas: vec!["never"], end: Ok(FinishReason::Stop), seen: Default::default() });
+        let router = Router::new(core.clone(), local.clone());
+        let mut shown = String::new();
+        let request = ReplyRequest::new(chat.id, "hi", "flaky/", SamplingParams::greedy(8));
+        let e = core.reply(&request, &router, &CancelToken::new(), |t| shown.push_str(t)).unwrap_err();
+        assert!(e.to_string().contains("provider flaky: the connection broke mid-reply"), "{e}");
+        assert_eq!(e.code(), ErrorCode::Upstream);
+        assert_eq!(shown, "Hello");
+        let thread = core.thread(chat.id).unwrap();
+        let answer = &thread.messages.last().unwrap().message;
+        assert_eq!((answer.content.as_str(), answer.status), ("Hello", MessageStatus::Error));
+        assert!(answer.error.as_deref().unwrap().contains("mid-reply"));
+        assert!(local.seen.lock().unwrap().is_empty(), "no silent switch to the fallback after tokens streamed");
+    }
 }

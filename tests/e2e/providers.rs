@@ -1,0 +1,111 @@
+//! `hearth providers`, `hearth chat --model provider/model` and `hearth usage` through the real
+//! binary: another `hearth serve` with the real default model is the provider, its API token
+//! is the key, and the key lives in the real Secret Service that `make test` starts.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Stdio};
+
+use hearth_e2e::Hearth;
+
+/// A `hearth serve` on a free port, stopped on drop.
+struct Served {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(env: &Hearth, token: &str) -> Served {
+    let mut child = env
+        .command()
+        .env("HEARTH_API_TOKEN", token)
+        .args(["serve", "--port", "0", "--slots", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("hearth: listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_owned();
+    Served { child, url }
+}
+
+/// `hearth providers key set NAME` with the key on stdin.
+fn set_key(env: &Hearth, name: &str, key: &str) -> serde_json::Value {
+    let mut child =
+        env.command().args(["--json", "providers", "key", "set", name]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(format!("{key}\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_remote_provider_answers_hearth_chat_and_its_key_lives_in_the_keychain() {
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "no D-Bus session: run through scripts/with-keyring.sh (make test does), which starts a real Secret Service"
+    );
+    let remote_env = Hearth::with_default_model();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let token = format!("e2e-provider-key-{}-{nanos}", std::process::id());
+    let remote = serve(&remote_env, &token);
+
+    let env = Hearth::with_default_model();
+    let added = env.json(&["providers", "add", "peer", "--kind", "openai-compatible", "--base-url", &format!("{}/v1", remote.url)]);
+    assert_eq!(added["key"]["set"], false);
+    let keyed = set_key(&env, "peer", &token);
+    assert_eq!(keyed["key"]["last_four"], &token[token.len() - 4..]);
+    assert!(!keyed.to_string().contains(&token));
+
+    // A new process reads the key back from the keychain and uses it.
+    let listed = env.json(&["providers", "list"]);
+    assert_eq!(listed[0]["key"]["set"], true);
+    let tested = env.json(&["providers", "test", "peer"]);
+    assert_eq!(tested["models"], serde_json::json!(["gemma-3-270m"]));
+
+    let reply = env.json(&["chat", "--model", "peer/gemma-3-270m", "--temperature", "0", "--max-tokens", "8", "Say", "hello."]);
+    assert_eq!(reply["answer"]["status"], "complete");
+    assert_eq!((reply["answer"]["model"].as_str(), reply["answer"]["provider"].as_str()), (Some("peer/gemma-3-270m"), Some("peer")));
+    assert!(!reply["answer"]["content"].as_str().unwrap().is_empty());
+    // The same chat continues on the local model, history and all.
+    let chat = reply["chat_id"].as_str().unwrap();
+    let local = env.json(&["chat", "--chat", chat, "--model", "gemma-3-270m", "--temperature", "0", "--max-tokens", "8", "Again."]);
+    assert_eq!(local["answer"]["provider"], "local");
+    assert!(local["usage"]["prompt_tokens"].as_u64().unwrap() > reply["usage"]["prompt_tokens"].as_u64().unwrap());
+
+    let usage = env.json(&["usage", "--days", "1"]);
+    let providers: Vec<&str> = usage.as_array().unwrap().iter().map(|r| r["provider"].as_str().unwrap()).collect();
+    assert_eq!(providers, ["local", "peer"]);
+
+    // A wrong key: exit 9, naming the provider and the refusal.
+    set_key(&env, "peer", "not-the-token-0000");
+    let out = env.run(&["chat", "--model", "peer/gemma-3-270m", "--max-tokens", "4", "Hi"]);
+    assert_eq!(out.status.code(), Some(9));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("provider peer") && stderr.contains("key was refused"), "{stderr}");
+
+    // Removing the provider removes its key: added again, it has none.
+    env.json(&["providers", "rm", "peer"]);
+    let again = env.json(&["providers", "add", "peer", "--kind", "openai-compatible", "--base-url", &format!("{}/v1", remote.url)]);
+    assert_eq!(again["key"]["set"], false);
+    // And nothing of the key is in the data folder (database, WAL, logs).
+    for entry in walk(env.dir.path()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "the key is in {}", entry.display());
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
+}
