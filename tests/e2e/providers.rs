@@ -73,11 +73,13 @@ fn a_remote_provider_answers_hearth_chat_and_its_key_lives_in_the_keychain() {
     assert_eq!(reply["answer"]["status"], "complete");
     assert_eq!((reply["answer"]["model"].as_str(), reply["answer"]["provider"].as_str()), (Some("peer/gemma-3-270m"), Some("peer")));
     assert!(!reply["answer"]["content"].as_str().unwrap().is_empty());
-    // The same chat continues on the local model, history and all.
+    // Continuing the chat keeps its model; then it moves to the local model, history and all.
     let chat = reply["chat_id"].as_str().unwrap();
+    let again = env.json(&["chat", "--chat", chat, "--temperature", "0", "--max-tokens", "4", "More."]);
+    assert_eq!(again["answer"]["provider"], "peer");
     let local = env.json(&["chat", "--chat", chat, "--model", "gemma-3-270m", "--temperature", "0", "--max-tokens", "8", "Again."]);
     assert_eq!(local["answer"]["provider"], "local");
-    assert!(local["usage"]["prompt_tokens"].as_u64().unwrap() > reply["usage"]["prompt_tokens"].as_u64().unwrap());
+    assert!(local["usage"]["prompt_tokens"].as_u64().unwrap() > again["usage"]["prompt_tokens"].as_u64().unwrap());
 
     let usage = env.json(&["usage", "--days", "1"]);
     let providers: Vec<&str> = usage.as_array().unwrap().iter().map(|r| r["provider"].as_str().unwrap()).collect();

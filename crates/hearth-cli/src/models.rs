@@ -35,7 +35,7 @@ pub(crate) struct ChatArgs {
     /// What to say; "-" reads it from stdin
     #[arg(required = true, num_args = 1..)]
     prompt: Vec<String>,
-    /// Model name [default: the default model]
+    /// Model name, local or `provider/model` [default: the chat's when continuing one, else the default model]
     #[arg(long)]
     model: Option<String>,
     /// Continue this chat instead of starting a new one
@@ -129,18 +129,21 @@ pub(crate) fn chat(args: ChatArgs, core: Arc<Core>, default_path: &Path, out: &O
     };
     // A bare name is a local model (checked here, before a chat is made for it); a
     // `provider/model` name is checked by the router when it calls.
-    let model = match &args.model {
-        Some(name) if name.contains('/') => name.clone(),
-        Some(name) => core.model(name)?.name,
-        None => core.default_model()?.ok_or(Failure::Core(LlmError::NoDefaultModel.into()))?.name,
+    let existing = args.chat.as_deref().map(|id| ChatId::parse_field(id, "chat")).transpose()?;
+    let model = match (&args.model, existing) {
+        (Some(name), _) if name.contains('/') => name.clone(),
+        (Some(name), _) => core.model(name)?.name,
+        // Continuing a chat: the model that chat answers with (its own, its workspace's, ...).
+        (None, Some(chat)) => core.reply_model(chat)?,
+        (None, None) => core.default_model()?.ok_or(Failure::Core(LlmError::NoDefaultModel.into()))?.name,
     };
     // Without --seed every reply should be a new draw; 64 random bits from a v4 UUID will do.
     let seed = args.seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0);
     let params = SamplingParams { temperature: args.temperature, seed, max_tokens: args.max_tokens, ..SamplingParams::default() };
     // Refuse bad parameters before a chat is created for them.
     params.validate().map_err(|e| Failure::Core(e.into()))?;
-    let chat = match &args.chat {
-        Some(id) => core.chat(ChatId::parse_field(id, "chat")?)?,
+    let chat = match existing {
+        Some(id) => core.chat(id)?,
         None => {
             let ws = workspace_for_new_chat(&core, args.workspace.as_deref())?;
             let title: String = text.lines().next().unwrap_or("").chars().take(60).collect();

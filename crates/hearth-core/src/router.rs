@@ -196,6 +196,9 @@ impl ChatModel for Router {
                     };
                     match (first, next) {
                         (Some(Err(e)), Some(_)) if e.falls_back() => {
+                            // The failed stream shares the caller's token: dropping it as is
+                            // would cancel the next model too.
+                            stream.release();
                             self.record(target.provider(), target.model(), started, Outcome::Failed(e.to_string()));
                             e
                         }

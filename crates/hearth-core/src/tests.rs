@@ -521,4 +521,54 @@ mod routing {
         assert!(answer.error.as_deref().unwrap().contains("mid-reply"));
         assert!(local.seen.lock().unwrap().is_empty(), "no silent switch to the fallback after tokens streamed");
     }
+
+    /// Fails inside the stream (after `chat` accepted the request) for the model `broken`;
+    /// answers for any other.
+    struct FailsInStream;
+
+    impl ChatModel for FailsInStream {
+        fn chat(&self, request: ChatRequest, cancel: CancelToken) -> std::result::Result<hearth_llm::ChatStream, hearth_llm::LlmError> {
+            let (tx, rx) = std::sync::mpsc::channel();
+            if request.model == "broken" {
+                tx.send(Err(hearth_llm::LlmError::Engine("died before its first token".into()))).unwrap();
+            } else if !cancel.is_cancelled() {
+                tx.send(Ok(ChatEvent::Delta("fine".into()))).unwrap();
+                let usage = hearth_llm::Usage::default();
+                tx.send(Ok(ChatEvent::Finished { reason: FinishReason::Stop, usage, timings: Default::default() })).unwrap();
+            } else {
+                let usage = hearth_llm::Usage::default();
+                tx.send(Ok(ChatEvent::Finished { reason: FinishReason::Cancelled, usage, timings: Default::default() })).unwrap();
+            }
+            Ok(hearth_llm::ChatStream::new(rx, cancel))
+        }
+
+        fn embed(&self, _: &str, _: &[hearth_llm::EmbedInput]) -> std::result::Result<hearth_llm::Embeddings, hearth_llm::LlmError> {
+            Ok(hearth_llm::Embeddings::default())
+        }
+    }
+
+    impl hearth_llm::ModelHost for FailsInStream {
+        fn load(&self, _: &str) -> std::result::Result<(), hearth_llm::LlmError> {
+            Ok(())
+        }
+        fn unload(&self) {}
+        fn loaded(&self) -> Option<String> {
+            None
+        }
+    }
+
+    #[test]
+    fn a_model_that_fails_before_its_first_token_falls_back_without_cancelling_the_next() {
+        let core = Arc::new(Core::in_memory().unwrap());
+        let router = Router::new(core, Arc::new(FailsInStream));
+        let mut request = ChatRequest::new("broken", vec![ChatMessage::new(Role::User, "hi")], SamplingParams::greedy(4));
+        request.fallbacks = vec!["good".into()];
+        let cancel = CancelToken::new();
+        let events: Vec<ChatEvent> = router.chat(request, cancel.clone()).unwrap().map(Result::unwrap).collect();
+        assert!(
+            matches!(&events[0], ChatEvent::Fallback { from, to, reason } if from == "broken" && to == "good" && reason.contains("died"))
+        );
+        assert_eq!(events[1], ChatEvent::Delta("fine".into()));
+        assert!(matches!(events[2], ChatEvent::Finished { reason: FinishReason::Stop, .. }), "{events:?}");
+    }
 }

@@ -166,6 +166,12 @@ impl ChatStream {
         Self { events, cancel }
     }
 
+    /// Drops a stream that has already ended without cancelling its token, which the caller
+    /// may share with other work (a router moving on to the next model).
+    pub fn release(mut self) {
+        self.cancel = CancelToken::new();
+    }
+
     /// The next event if one is already waiting; never blocks.
     pub fn try_next(&mut self) -> Option<Result<ChatEvent, LlmError>> {
         self.events.try_recv().ok()
