@@ -363,3 +363,32 @@ async fn an_unreachable_provider_is_retried_then_reported() {
     assert!(matches!(failure(e), RemoteFailure::Unreachable(_)), "{text}");
     assert!(text.contains("could not connect"), "{text}");
 }
+
+#[tokio::test]
+async fn embeddings_come_from_the_provider_in_input_order() {
+    let server = MockServer::start().await;
+    let answer = serde_json::json!({
+        "object": "list",
+        "data": [
+            { "object": "embedding", "index": 1, "embedding": [0.0, 3.0] },
+            { "object": "embedding", "index": 0, "embedding": [4.0, 0.0] },
+        ],
+        "usage": { "prompt_tokens": 5, "total_tokens": 5 }
+    });
+    Mock::given(method("POST"))
+        .and(path("/v1/embeddings"))
+        .and(header("authorization", format!("Bearer {KEY}").as_str()))
+        .and(wiremock::matchers::body_partial_json(serde_json::json!({ "model": "embed-small", "input": ["one", "two"] })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+        .mount(&server)
+        .await;
+    let openai = remote(config(format!("{}/v1", server.uri())));
+    let inputs = vec![hearth_llm::EmbedInput::Text("one".into()), hearth_llm::EmbedInput::Text("two".into())];
+    let embedded = tokio::task::spawn_blocking(move || openai.embed("embed-small", &inputs)).await.unwrap().unwrap();
+    assert_eq!(embedded.vectors, vec![vec![1.0, 0.0], vec![0.0, 1.0]], "in input order, unit length");
+    assert_eq!(embedded.prompt_tokens, 5);
+    // Anthropic has no embeddings API: said so, without a request.
+    let anthropic = RemoteConfig { protocol: Protocol::Anthropic, ..config(server.uri()) };
+    let refused = tokio::task::spawn_blocking(move || remote(anthropic).embed("m", &[])).await.unwrap();
+    assert!(matches!(refused, Err(LlmError::Unsupported(_))), "{refused:?}");
+}
