@@ -152,11 +152,15 @@ impl Core {
             Err(LlmError::Engine("the reply ended without finishing".into()).into())
         })();
         let latency_ms = clock.elapsed().as_millis() as u64;
-        let routed = MessagePatch {
-            model: Some(Some(answered_by.clone())),
-            provider: Some(Some(crate::router::provider_of(&answered_by).to_owned())),
-            notice: Some((!notices.is_empty()).then(|| notices.join("; "))),
-            ..Default::default()
+        // The stored reply already names the model asked; it changes only when another answered.
+        let routed = match notices.is_empty() {
+            true => MessagePatch::default(),
+            false => MessagePatch {
+                model: Some(Some(answered_by.clone())),
+                provider: Some(Some(crate::router::provider_of(&answered_by).to_owned())),
+                notice: Some(Some(notices.join("; "))),
+                ..Default::default()
+            },
         };
 
         match outcome {

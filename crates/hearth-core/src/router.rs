@@ -53,6 +53,8 @@ pub struct ModelEntry {
     pub id: String,
     /// `hearth` for local models, else the provider's name.
     pub owned_by: String,
+    /// When a local model was registered (Unix seconds); 0 for a provider's models.
+    pub created: i64,
 }
 
 /// The provider part of a model name (`local` when there is none).
@@ -119,8 +121,12 @@ impl Router {
 
     /// Local models, then each enabled provider's listed models (as last fetched).
     pub fn models(&self) -> Result<Vec<ModelEntry>> {
-        let mut out: Vec<ModelEntry> =
-            self.core.models()?.into_iter().map(|m| ModelEntry { id: m.name, owned_by: "hearth".into() }).collect();
+        let mut out: Vec<ModelEntry> = self
+            .core
+            .models()?
+            .into_iter()
+            .map(|m| ModelEntry { created: m.created_at.as_second(), id: m.name, owned_by: "hearth".into() })
+            .collect();
         for p in self.core.store.read(|r| r.providers())?.into_iter().filter(|p| p.enabled) {
             let mut ids = p.models.clone();
             if let Some(default) = &p.default_model
@@ -128,7 +134,7 @@ impl Router {
             {
                 ids.insert(0, default.clone());
             }
-            out.extend(ids.into_iter().map(|m| ModelEntry { id: format!("{}/{m}", p.name), owned_by: p.name.clone() }));
+            out.extend(ids.into_iter().map(|m| ModelEntry { id: format!("{}/{m}", p.name), owned_by: p.name.clone(), created: 0 }));
         }
         Ok(out)
     }

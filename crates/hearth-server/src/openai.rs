@@ -47,13 +47,9 @@ pub(crate) struct ModelList {
     data: Vec<ModelObject>,
 }
 
-/// Local models with their registration time, then each provider's (as `provider/model`).
-fn model_objects(core: &hearth_core::Core, entries: Vec<hearth_core::ModelEntry>) -> hearth_core::Result<Vec<ModelObject>> {
-    let local: std::collections::HashMap<String, i64> = core.models()?.into_iter().map(|m| (m.name, m.created_at.as_second())).collect();
-    Ok(entries
-        .into_iter()
-        .map(|e| ModelObject { created: local.get(&e.id).copied().unwrap_or(0), id: e.id, object: "model", owned_by: e.owned_by })
-        .collect())
+/// Local models, then each provider's (as `provider/model`).
+fn model_objects(entries: Vec<hearth_core::ModelEntry>) -> Vec<ModelObject> {
+    entries.into_iter().map(|e| ModelObject { created: e.created, id: e.id, object: "model", owned_by: e.owned_by }).collect()
 }
 
 /// The models this server can run.
@@ -61,7 +57,7 @@ fn model_objects(core: &hearth_core::Core, entries: Vec<hearth_core::ModelEntry>
     responses((status = 200, body = ModelList), (status = 401, body = ErrorBody)))]
 pub(crate) async fn list_models(State(state): State<AppState>) -> ApiResult<Json<ModelList>> {
     let router = state.models.clone();
-    let models = blocking(&state, move |core| model_objects(core, router.models()?)).await?;
+    let models = blocking(&state, move |_| router.models().map(model_objects)).await?;
     Ok(Json(ModelList { object: "list", data: models }))
 }
 
@@ -71,8 +67,8 @@ pub(crate) async fn list_models(State(state): State<AppState>) -> ApiResult<Json
     responses((status = 200, body = ModelObject), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get_model(State(state): State<AppState>, Path(model): Path<String>) -> ApiResult<Json<ModelObject>> {
     let router = state.models.clone();
-    let found = blocking(&state, move |core| {
-        let all = model_objects(core, router.models()?)?;
+    let found = blocking(&state, move |_| {
+        let all = model_objects(router.models()?);
         all.into_iter().find(|m| m.id == model).ok_or_else(|| LlmError::ModelNotFound(model).into())
     })
     .await?;
