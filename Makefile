@@ -1,11 +1,11 @@
 # Hearth's two commands. On a fresh Debian machine:
 #   make run    install what is missing, build, and start Hearth
 #   make test   install what is missing and run every test, end-to-end suite included
-# Helpers: make deps | model | build | bench | tidy
+# Helpers: make deps | model | build | testbed | bench | tidy
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help deps model build run test bench tidy
+.PHONY: help deps model build run test testbed bench tidy
 
 # Build output lives outside the clone so CI runs and later clones reuse it.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/hearth/target
@@ -47,10 +47,17 @@ run: build model
 
 # Unit tests, CLI tests, tidy and the end-to-end suite, all on the release profile so one
 # build serves run, test and bench.
-test: build model
+# The sync test bed's REST server: postrust-server from crates.io, when missing (about ten
+# minutes the first time; it does not build with --locked against this registry).
+POSTRUST ?= $(HOME)/.cargo/bin/postrust
+testbed: deps
+	@[ -x "$(POSTRUST)" ] || $(CARGO) install postrust-server --version 3.1.0
+
+test: build model testbed
 	@# Inside a private D-Bus session with an unlocked GNOME Keyring: the keychain tests need
 	@# a real Secret Service.
-	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" scripts/with-keyring.sh $(CARGO) test --locked --release --workspace
+	@# The sync tests run against PostgreSQL 15 and postrust (tests/src/testbed.rs).
+	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" POSTRUST_BIN="$(POSTRUST)" scripts/with-keyring.sh $(CARGO) test --locked --release --workspace
 	@# The HTTP API through real clients: the openai SDK, raw HTTP, and Schemathesis; remote
 	@# providers keep their keys in the same kind of private keyring.
 	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" scripts/with-keyring.sh scripts/api-tests.sh

@@ -9,9 +9,9 @@ set -euo pipefail
 # the -sys crates; util-linux (unshare, setsid) and procps (kill) serve the end-to-end tests;
 # python3-venv holds the API tests' clients (the openai SDK, Schemathesis) from PyPI;
 # dbus-daemon (dbus-run-session) and gnome-keyring are the real Secret Service the keychain
-# tests run against.
+# tests run against; postgresql-15 is the database of the sync test bed.
 packages=(gcc g++ libc6-dev cmake clang libclang-dev pkg-config ca-certificates util-linux procps python3-venv
-  dbus-daemon gnome-keyring)
+  dbus-daemon gnome-keyring postgresql-15)
 
 missing=()
 for p in "${packages[@]}"; do

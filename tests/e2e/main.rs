@@ -7,3 +7,4 @@ mod crash;
 mod engine;
 mod providers;
 mod session;
+mod sync_server;

@@ -4,6 +4,8 @@
 //! A missing real part is a test failure with a message naming it, never a skip: `make test`
 //! provides every part, and running the suite any other way must say what is missing.
 
+pub mod testbed;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
