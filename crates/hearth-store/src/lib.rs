@@ -6,7 +6,8 @@
 //! change through [`Store::write`], whose [`Writer`] is the only way to mutate a synced table:
 //! each mutation stamps the changed fields with the device's hybrid logical clock and appends
 //! the change to the `outbox` in the same SQLite transaction, one `tx_seq` per user action.
-//! Nothing here syncs; the outbox is what sync will push.
+//! Nothing here speaks to a server: `sync.rs` keeps the cursor, settles pushed transactions
+//! and merges pulled rows, and `hearth-sync` drives it.
 //!
 //! The store keeps one connection behind a mutex: SQLite allows one writer at a time anyway,
 //! and a desktop app's reads are short. A reader pool can come when a workload shows the need.
@@ -21,6 +22,7 @@ mod providers;
 mod rows;
 mod search;
 mod settings;
+mod sync;
 mod workspaces;
 mod writer;
 
@@ -33,6 +35,7 @@ use rusqlite::Connection;
 pub use error::{Error, Result};
 pub use messages::Appended;
 pub use migrations::SCHEMA_VERSION;
+pub use sync::{ApplyReport, Connection as SyncConnection, Cursor, Pending, PendingTx, PulledRow, Rejection, SyncState, TxOutcome, synced_columns};
 pub use writer::{OutboxRow, Writer};
 
 /// The version of the SQLite library compiled into Hearth.

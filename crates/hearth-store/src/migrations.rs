@@ -8,6 +8,7 @@ pub(crate) const FILES: &[(&str, &str)] = &[
     ("0001_init.sql", include_str!("../../../migrations/sqlite/0001_init.sql")),
     ("0002_models.sql", include_str!("../../../migrations/sqlite/0002_models.sql")),
     ("0003_providers.sql", include_str!("../../../migrations/sqlite/0003_providers.sql")),
+    ("0004_sync.sql", include_str!("../../../migrations/sqlite/0004_sync.sql")),
 ];
 
 /// The schema version this build creates and understands.

@@ -74,6 +74,7 @@ fn shipped_migrations_never_change() {
         ("0001_init.sql", "10d84d3421ab70814db01ff1a112ff4f275f6dc338ced3be1926387f5d77bc84"),
         ("0002_models.sql", "239dce357d5b9ce6993d9085e327bdb76072a6de6a2e23a118b88cf1973581ab"),
         ("0003_providers.sql", "d6b5599677d9a883ab68cab580be39b3b8cb2a5f7137d780afacd1b3de38965a"),
+        ("0004_sync.sql", "4714d90256c8df9799c065d8d00f062c0ea1b00ffb701c2258a54f130cfdcebc"),
     ];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite");
     let mut on_disk: Vec<String> =
@@ -731,4 +732,127 @@ fn usage_sums_calls_per_day_provider_and_model_and_prices_them() {
     store.write(|w| w.remove_price("openai", "*")).unwrap();
     assert_eq!(store.read(|r| r.usage(None)).unwrap().iter().find(|r| r.model == "gpt-4o").unwrap().cost, None);
     assert!(matches!(store.write(|w| w.remove_price("openai", "*")), Err(Error::NotFound { .. })));
+}
+
+// ---------------------------------------------------------------- sync bookkeeping
+
+fn connected() -> Store {
+    let store = Store::open_in_memory().unwrap();
+    let conn = crate::SyncConnection { rest_url: "http://127.0.0.1:9/rest/v1".into(), auth_url: None, anon_key: None };
+    store.connect_sync(&conn).unwrap();
+    store
+}
+
+/// A row as the server would send it: the synced columns, the id and the given stamps.
+fn server_row(store: &Store, table: &str, id: &str, stamps: serde_json::Value) -> crate::PulledRow {
+    let mut row = store.read(|r| r.synced_row(table, id)).unwrap().unwrap();
+    row.insert("id".into(), json!(id));
+    row.insert("field_hlc".into(), stamps);
+    crate::PulledRow { table: table.into(), row }
+}
+
+#[test]
+fn pending_transactions_come_whole_and_acknowledgements_settle_them() {
+    use crate::TxOutcome;
+    let store = connected();
+    let ws = workspace(&store, "home");
+    let c = chat(&store, ws.id, "A");
+    store.write(|w| w.update_chat(c.id, &ChatPatch { title: Some("B".into()), pinned: Some(true), ..Default::default() })).unwrap();
+    let txs = store.read(|r| r.pending_transactions(2)).unwrap();
+    assert_eq!(txs.len(), 2, "two of the three actions");
+    assert!(txs.iter().all(|t| t.changes.iter().all(|c| c.tx_seq == t.tx_seq)));
+    let (first, second) = (txs[0].tx_seq, txs[1].tx_seq);
+    let third = store.read(|r| r.pending_transactions(10)).unwrap()[2].tx_seq;
+
+    let refused = TxOutcome::Rejected { sqlstate: Some("23503".into()), message: "no such workspace".into() };
+    let refetch = store.acknowledge(&[(first, TxOutcome::Applied), (second, TxOutcome::Duplicate), (third, refused)]).unwrap();
+    assert_eq!(refetch, vec![("chats".to_owned(), c.id.to_string())], "a duplicate's rows are read again");
+    assert_eq!(outbox_len(&store), 0);
+    let dead = store.read(|r| r.rejections()).unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!((dead[0].tx_seq, dead[0].sqlstate.as_deref(), dead[0].message.as_str()), (third, Some("23503"), "no such workspace"));
+    assert_eq!(dead[0].changes[0]["patch"]["title"], "B", "the refused change is kept for the user");
+    assert!(store.read(|r| r.sync_state()).unwrap().unwrap().last_push_at.is_some());
+}
+
+#[test]
+fn a_pulled_row_is_taken_whole_when_new_and_field_by_field_when_known() {
+    let laptop = connected();
+    let ws = workspace(&laptop, "home");
+    let c = chat(&laptop, ws.id, "Plans");
+    let stamp = |s: &str| json!(s);
+    let old = "0000000000001:00000:aa";
+    let all_old: serde_json::Value = crate::synced_columns("chats").unwrap().iter().map(|c| (c.to_string(), stamp(old))).collect();
+    let ws_stamps: serde_json::Value =
+        crate::synced_columns("workspaces").unwrap().iter().map(|c| (c.to_string(), stamp(old))).collect();
+
+    // A second device pulls both rows: inserted as they are, with the cursor after them.
+    let desktop = connected();
+    let rows = [server_row(&laptop, "workspaces", &ws.id.to_string(), ws_stamps), server_row(&laptop, "chats", &c.id.to_string(), all_old.clone())];
+    let cursor = crate::Cursor { version: 7, id: c.id.to_string() };
+    let report = desktop.apply_pull(&rows, Some(&cursor), 7).unwrap();
+    assert_eq!((report.inserted, report.updated), (2, 0));
+    assert_eq!(desktop.read(|r| r.chat(c.id)).unwrap().title, "Plans");
+    assert_eq!(desktop.read(|r| r.sync_state()).unwrap().unwrap().cursor, cursor);
+    assert_eq!(outbox_len(&desktop), 0, "pulled rows are not pushed back");
+
+    // The desktop renames the chat (pending); the server then sends a row whose title is older
+    // and whose pinned flag changed: the pending newer title stays, the settled field is taken.
+    desktop.write(|w| w.update_chat(c.id, &ChatPatch { title: Some("Mine".into()), ..Default::default() })).unwrap();
+    let mut theirs = server_row(&laptop, "chats", &c.id.to_string(), all_old);
+    theirs.row.insert("title".into(), json!("Theirs"));
+    theirs.row.insert("pinned".into(), json!(true));
+    let report = desktop.apply_pull(&[theirs.clone()], Some(&crate::Cursor { version: 8, id: c.id.to_string() }), 8).unwrap();
+    assert_eq!((report.updated, report.kept_local), (1, 1));
+    let now = desktop.read(|r| r.chat(c.id)).unwrap();
+    assert_eq!((now.title.as_str(), now.pinned), ("Mine", true));
+
+    // Once that change is settled, the server's value is the truth even with an older stamp
+    // (the server clamps stamps from a clock that ran ahead).
+    let seq = desktop.read(|r| r.pending_transactions(1)).unwrap()[0].tx_seq;
+    desktop.acknowledge(&[(seq, crate::TxOutcome::Applied)]).unwrap();
+    desktop.apply_pull(&[theirs], None, 8).unwrap();
+    assert_eq!(desktop.read(|r| r.chat(c.id)).unwrap().title, "Theirs");
+}
+
+#[test]
+fn a_bad_page_applies_nothing_and_keeps_the_cursor() {
+    let laptop = connected();
+    let ws = workspace(&laptop, "home");
+    let good = server_row(&laptop, "workspaces", &ws.id.to_string(), json!({}));
+    let mut bad = good.clone();
+    bad.row.insert("id".into(), json!("not-a-uuid"));
+    let desktop = connected();
+    let err = desktop.apply_pull(&[good.clone(), bad], Some(&crate::Cursor { version: 3, id: ws.id.to_string() }), 3).unwrap_err();
+    assert!(err.to_string().contains("bad workspaces row"), "{err}");
+    assert!(desktop.read(|r| r.workspaces()).unwrap().is_empty(), "the good row before it rolled back too");
+    assert_eq!(desktop.read(|r| r.sync_state()).unwrap().unwrap().cursor, crate::Cursor::start());
+    let unknown = crate::PulledRow { table: "secrets".into(), row: good.row };
+    assert!(desktop.apply_pull(&[unknown], None, 3).unwrap_err().to_string().contains("unknown table"));
+}
+
+#[test]
+fn pulling_moves_the_clock_past_what_it_saw() {
+    let laptop = connected();
+    let ws = workspace(&laptop, "home");
+    let future = "9000000000000:00042:ff";
+    let desktop = connected();
+    desktop.apply_pull(&[server_row(&laptop, "workspaces", &ws.id.to_string(), json!({ "name": future }))], None, 1).unwrap();
+    desktop.write(|w| w.update_workspace(ws.id, &WorkspacePatch { name: Some("Later".into()), ..Default::default() })).unwrap();
+    let patch = &desktop.read(|r| r.pending_transactions(1)).unwrap()[0].changes[0].patch;
+    assert!(patch["field_hlc"]["name"].as_str().unwrap() > future, "{patch}");
+}
+
+#[test]
+fn reconnecting_keeps_the_device_and_cursor_but_another_project_starts_over() {
+    let store = connected();
+    let first = store.read(|r| r.sync_state()).unwrap().unwrap();
+    store.apply_pull(&[], Some(&crate::Cursor { version: 5, id: crate::Cursor::START_ID.into() }), 5).unwrap();
+    let same = crate::SyncConnection { rest_url: first.connection.rest_url.clone(), auth_url: Some("http://a/auth/v1".into()), anon_key: None };
+    let again = store.connect_sync(&same).unwrap();
+    assert_eq!((again.client_id.as_str(), again.cursor.version), (first.client_id.as_str(), 5));
+    let other = crate::SyncConnection { rest_url: "http://other/rest/v1".into(), auth_url: None, anon_key: None };
+    let fresh = store.connect_sync(&other).unwrap();
+    assert_ne!(fresh.client_id, first.client_id);
+    assert_eq!(fresh.cursor, crate::Cursor::start());
 }

@@ -1,0 +1,582 @@
+//! The store's side of sync: the connection and cursor, pending transactions read from the
+//! outbox, acknowledgements, dead letters, and applying pulled rows with the per-field merge.
+//!
+//! Nothing here speaks HTTP; `hearth-sync` drives these calls. Each call that changes state is
+//! one SQLite transaction, so a crash leaves either the old state or the new one:
+//! - [`Store::acknowledge`] removes pushed transactions from the outbox (or moves a refused one
+//!   to `sync_rejected`) in one go; a crash before it means the push is sent again, which the
+//!   server answers as a duplicate.
+//! - [`Store::apply_pull`] applies a page and saves the cursor after it together, so a page is
+//!   applied exactly once.
+//!
+//! **The merge.** The server already merged every field by HLC (newest wins, future stamps
+//! clamped), so its row is the truth for every field this device has no unpushed change to.
+//! For a field with a change still in the outbox, the local value stays when its stamp is newer
+//! than the server's; that change is pushed next and the server merges it by the same rule.
+//! Taking the server's value (not comparing stamps) for settled fields is what makes a device
+//! whose clock ran ahead converge: the server clamped its stamp, so a later write elsewhere can
+//! win on the server while losing a plain stamp comparison on that device.
+
+use std::collections::HashMap;
+
+use hearth_types::{Hlc, Timestamp, ValidationError};
+use rusqlite::types::Value as Sql;
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params_from_iter};
+use serde_json::{Map, Value};
+
+use crate::rows::{now_ms, ts};
+use crate::writer::{OutboxRow, Table};
+use crate::{Error, Reader, Result, Store};
+
+/// Where to reach the user's project, and who is signed in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connection {
+    /// The PostgREST root (`https://PROJECT.supabase.co/rest/v1`).
+    pub rest_url: String,
+    /// The Supabase Auth (GoTrue) root; `None` when tokens are handed over directly.
+    pub auth_url: Option<String>,
+    /// The project's public anon key, sent as `apikey`.
+    pub anon_key: Option<String>,
+}
+
+/// A pull position: the `(server_version, id)` of the last row applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub version: i64,
+    pub id: String,
+}
+
+impl Cursor {
+    pub const START_ID: &'static str = "00000000-0000-0000-0000-000000000000";
+
+    pub fn start() -> Self {
+        Cursor { version: 0, id: Self::START_ID.to_owned() }
+    }
+}
+
+/// The saved sync state of this device.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SyncState {
+    pub connection: Connection,
+    pub client_id: String,
+    pub user_id: Option<String>,
+    pub email: Option<String>,
+    pub cursor: Cursor,
+    /// The server's newest version at the last pull: with the cursor, how far along a pull is.
+    pub head: i64,
+    pub last_push_at: Option<Timestamp>,
+    pub last_pull_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<Timestamp>,
+    pub connected_at: Timestamp,
+}
+
+/// One user action waiting to be pushed: all its changes, which apply together or not at all.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingTx {
+    pub tx_seq: i64,
+    pub tx_id: String,
+    pub changes: Vec<OutboxRow>,
+}
+
+/// What the server did with one pushed transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxOutcome {
+    Applied,
+    /// Already applied by an earlier push whose answer never arrived.
+    Duplicate,
+    /// Refused (bad data, a constraint, row-level security); kept as a dead letter.
+    Rejected { sqlstate: Option<String>, message: String },
+}
+
+/// How much waits in the outbox.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Pending {
+    pub changes: u64,
+    pub transactions: u64,
+    pub oldest: Option<Timestamp>,
+}
+
+/// A transaction the server refused, as the user sees it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Rejection {
+    pub tx_seq: i64,
+    pub tx_id: String,
+    pub sqlstate: Option<String>,
+    pub message: String,
+    /// `[{"table", "row_id", "patch"}]`: what the transaction would have changed.
+    pub changes: Value,
+    pub rejected_at: Timestamp,
+}
+
+/// A row the server sent, with the table it belongs to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PulledRow {
+    pub table: String,
+    pub row: Map<String, Value>,
+}
+
+/// What applying rows did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    pub inserted: u64,
+    pub updated: u64,
+    /// Fields where a newer, not yet pushed local change was kept over the server's value.
+    pub kept_local: u64,
+}
+
+/// How a synced column travels: the JSON the server sends and the SQLite value it becomes.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Text,
+    OptText,
+    Int,
+    Bool,
+    Time,
+    OptTime,
+    Object,
+}
+
+/// The synced columns of each table (the server mirror's client-writable columns).
+fn columns(table: Table) -> &'static [(&'static str, Kind)] {
+    use Kind::*;
+    match table {
+        Table::Workspaces => &[
+            ("name", Text),
+            ("handle", Text),
+            ("description", Text),
+            ("tone", Text),
+            ("timezone", Text),
+            ("system_prompt", Text),
+            ("knowledge_base", Text),
+            ("default_model", OptText),
+            ("settings", Object),
+            ("created_at", Time),
+            ("deleted_at", OptTime),
+        ],
+        Table::Chats => &[
+            ("workspace_id", Text),
+            ("title", Text),
+            ("model", OptText),
+            ("pinned", Bool),
+            ("archived", Bool),
+            ("created_at", Time),
+            ("deleted_at", OptTime),
+        ],
+        Table::Messages => &[
+            ("chat_id", Text),
+            ("parent_id", OptText),
+            ("role", Text),
+            ("content", Text),
+            ("model", OptText),
+            ("provider", OptText),
+            ("status", Text),
+            ("error", OptText),
+            ("prompt_tokens", Int),
+            ("completion_tokens", Int),
+            ("latency_ms", Int),
+            ("idempotency_key", OptText),
+            ("notice", OptText),
+            ("created_at", Time),
+            ("deleted_at", OptTime),
+        ],
+    }
+}
+
+/// The synced column names of a table, for comparing devices field by field.
+pub fn synced_columns(table: &str) -> Option<Vec<&'static str>> {
+    Table::parse(table).map(|t| columns(t).iter().map(|(c, _)| *c).collect())
+}
+
+fn bad_row(table: Table, detail: impl std::fmt::Display) -> Error {
+    Error::Invalid(ValidationError::new("sync", format!("the server sent a bad {} row: {detail}", table.as_str())))
+}
+
+/// The SQLite value of one JSON field from the server.
+fn to_sql(table: Table, col: &str, kind: Kind, v: Option<&Value>) -> Result<Sql> {
+    let v = v.unwrap_or(&Value::Null);
+    let bad = || bad_row(table, format!("{col} = {v}"));
+    Ok(match (kind, v) {
+        (Kind::Text, Value::Null) => Sql::Text(String::new()),
+        (Kind::Text | Kind::OptText, Value::String(s)) => Sql::Text(s.clone()),
+        (Kind::OptText | Kind::Int | Kind::OptTime, Value::Null) => Sql::Null,
+        (Kind::Int, Value::Number(n)) => Sql::Integer(n.as_i64().ok_or_else(bad)?),
+        (Kind::Bool, Value::Bool(b)) => Sql::Integer(*b as i64),
+        (Kind::Time | Kind::OptTime, Value::String(s)) => Sql::Integer(s.parse::<Timestamp>().map_err(|_| bad())?.as_millisecond()),
+        (Kind::Object, Value::Object(m)) => Sql::Text(Value::Object(m.clone()).to_string()),
+        (Kind::Object, Value::Null) => Sql::Text("{}".into()),
+        _ => return Err(bad()),
+    })
+}
+
+fn stamps(v: Option<&Value>) -> Map<String, Value> {
+    match v {
+        Some(Value::Object(m)) => m.clone(),
+        Some(Value::String(s)) => serde_json::from_str(s).unwrap_or_default(),
+        _ => Map::new(),
+    }
+}
+
+impl Table {
+    pub(crate) fn parse(s: &str) -> Option<Table> {
+        match s {
+            "workspaces" => Some(Table::Workspaces),
+            "chats" => Some(Table::Chats),
+            "messages" => Some(Table::Messages),
+            _ => None,
+        }
+    }
+}
+
+impl Reader<'_> {
+    /// The saved connection and cursor; `None` when sync was never connected.
+    pub fn sync_state(&self) -> Result<Option<SyncState>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT rest_url, auth_url, anon_key, client_id, user_id, email, cursor_version, cursor_id, head, \
+             last_push_at, last_pull_at, last_error, last_error_at, connected_at FROM sync_state WHERE id = 1",
+        )?;
+        let state = stmt
+            .query_row([], |r| {
+                let time = |i: usize| r.get::<_, Option<i64>>(i).map(|t| t.map(ts));
+                Ok(SyncState {
+                    connection: Connection { rest_url: r.get(0)?, auth_url: r.get(1)?, anon_key: r.get(2)? },
+                    client_id: r.get(3)?,
+                    user_id: r.get(4)?,
+                    email: r.get(5)?,
+                    cursor: Cursor { version: r.get(6)?, id: r.get(7)? },
+                    head: r.get(8)?,
+                    last_push_at: time(9)?,
+                    last_pull_at: time(10)?,
+                    last_error: r.get(11)?,
+                    last_error_at: time(12)?,
+                    connected_at: ts(r.get(13)?),
+                })
+            })
+            .optional()?;
+        Ok(state)
+    }
+
+    /// The oldest `max` pending transactions, each whole.
+    pub fn pending_transactions(&self, max: u32) -> Result<Vec<PendingTx>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, tx_seq, tx_id, tbl, row_id, patch, created_at FROM outbox \
+             WHERE tx_seq IN (SELECT DISTINCT tx_seq FROM outbox ORDER BY tx_seq LIMIT ?1) ORDER BY tx_seq, id",
+        )?;
+        let rows = stmt.query_map([max], |r| {
+            let patch: String = r.get(5)?;
+            Ok(OutboxRow {
+                id: r.get(0)?,
+                tx_seq: r.get(1)?,
+                tx_id: r.get(2)?,
+                table: r.get(3)?,
+                row_id: r.get(4)?,
+                patch: serde_json::from_str(&patch).unwrap_or(Value::Null),
+                created_at: ts(r.get(6)?),
+            })
+        })?;
+        let mut txs: Vec<PendingTx> = Vec::new();
+        for row in rows {
+            let row = row?;
+            match txs.last_mut() {
+                Some(tx) if tx.tx_seq == row.tx_seq => tx.changes.push(row),
+                _ => txs.push(PendingTx { tx_seq: row.tx_seq, tx_id: row.tx_id.clone(), changes: vec![row] }),
+            }
+        }
+        Ok(txs)
+    }
+
+    /// How many changes and transactions wait, and since when.
+    pub fn pending(&self) -> Result<Pending> {
+        let (changes, transactions, oldest): (u64, u64, Option<i64>) = self
+            .conn
+            .prepare_cached("SELECT count(*), count(DISTINCT tx_seq), min(created_at) FROM outbox")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(Pending { changes, transactions, oldest: oldest.map(ts) })
+    }
+
+    /// Every refused transaction, newest first.
+    pub fn rejections(&self) -> Result<Vec<Rejection>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT tx_seq, tx_id, sqlstate, message, changes, rejected_at FROM sync_rejected ORDER BY id DESC",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let changes: String = r.get(4)?;
+            Ok(Rejection {
+                tx_seq: r.get(0)?,
+                tx_id: r.get(1)?,
+                sqlstate: r.get(2)?,
+                message: r.get(3)?,
+                changes: serde_json::from_str(&changes).unwrap_or(Value::Null),
+                rejected_at: ts(r.get(5)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// One synced row as the server mirror would hold it: its synced columns, as JSON.
+    /// `None` when the row does not exist here. For comparing devices.
+    pub fn synced_row(&self, table: &str, id: &str) -> Result<Option<Map<String, Value>>> {
+        let t = Table::parse(table).ok_or_else(|| Error::Invalid(ValidationError::new("table", "not a synced table")))?;
+        let cols = columns(t);
+        let sql = format!("SELECT {} FROM {} WHERE id = ?1", cols.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", "), t.as_str());
+        let row = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([id], |r| {
+                let mut out = Map::new();
+                for (i, (col, kind)) in cols.iter().enumerate() {
+                    let v: Sql = r.get(i)?;
+                    let json = match (kind, v) {
+                        (_, Sql::Null) => Value::Null,
+                        (Kind::Bool, Sql::Integer(n)) => Value::Bool(n != 0),
+                        (Kind::Time | Kind::OptTime, Sql::Integer(n)) => Value::String(ts(n).to_string()),
+                        (Kind::Object, Sql::Text(s)) => serde_json::from_str(&s).unwrap_or(Value::Null),
+                        (_, Sql::Integer(n)) => Value::from(n),
+                        (_, Sql::Text(s)) => Value::String(s),
+                        (_, other) => Value::String(format!("{other:?}")),
+                    };
+                    out.insert((*col).to_owned(), json);
+                }
+                Ok(out)
+            })
+            .optional()?;
+        Ok(row)
+    }
+
+    /// The ids of every row of a synced table, tombstones included.
+    pub fn synced_ids(&self, table: &str) -> Result<Vec<String>> {
+        let t = Table::parse(table).ok_or_else(|| Error::Invalid(ValidationError::new("table", "not a synced table")))?;
+        let mut stmt = self.conn.prepare(&format!("SELECT id FROM {} ORDER BY id", t.as_str()))?;
+        let ids = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        Ok(ids)
+    }
+}
+
+impl Store {
+    /// Runs `f` in one immediate transaction outside the user-action machinery: sync's own
+    /// bookkeeping stamps nothing and writes no outbox rows.
+    fn sync_tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.lock();
+        let run = || -> Result<T> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        };
+        run().map_err(|e| self.locate(e))
+    }
+
+    /// Saves where to sync. Reconnecting to the same REST root keeps this device's client id
+    /// and cursor; another project starts over with a new client id and pulls from the start.
+    pub fn connect_sync(&self, connection: &Connection) -> Result<SyncState> {
+        self.sync_tx(|tx| {
+            let current: Option<String> =
+                tx.query_row("SELECT rest_url FROM sync_state WHERE id = 1", [], |r| r.get(0)).optional()?;
+            if current.as_deref() == Some(connection.rest_url.as_str()) {
+                tx.execute(
+                    "UPDATE sync_state SET auth_url = ?1, anon_key = ?2, last_error = NULL, last_error_at = NULL WHERE id = 1",
+                    (&connection.auth_url, &connection.anon_key),
+                )?;
+            } else {
+                tx.execute("DELETE FROM sync_state", [])?;
+                tx.execute(
+                    "INSERT INTO sync_state (id, rest_url, auth_url, anon_key, client_id, connected_at) VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+                    (&connection.rest_url, &connection.auth_url, &connection.anon_key, uuid::Uuid::new_v4().to_string(), now_ms()),
+                )?;
+            }
+            Ok(())
+        })?;
+        self.read(|r| r.sync_state())?.ok_or_else(|| Error::not_found("sync", "connection", "1"))
+    }
+
+    /// Records who is signed in (`None` after signing out).
+    pub fn set_sync_user(&self, user_id: Option<&str>, email: Option<&str>) -> Result<()> {
+        self.sync_tx(|tx| {
+            tx.execute("UPDATE sync_state SET user_id = ?1, email = ?2 WHERE id = 1", (user_id, email))?;
+            Ok(())
+        })
+    }
+
+    /// Records a failed round (`None` clears it after a good one).
+    pub fn set_sync_error(&self, error: Option<&str>) -> Result<()> {
+        self.sync_tx(|tx| {
+            tx.execute(
+                "UPDATE sync_state SET last_error = ?1, last_error_at = CASE WHEN ?1 IS NULL THEN last_error_at ELSE ?2 END WHERE id = 1",
+                (error, now_ms()),
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Settles pushed transactions: applied and duplicate ones leave the outbox, refused ones
+    /// move to the dead letters with their reason. Returns the rows of duplicate transactions:
+    /// their push was answered before but the answer was lost, so their server state must be
+    /// fetched again (the pull may have passed them while the change still looked pending).
+    pub fn acknowledge(&self, outcomes: &[(i64, TxOutcome)]) -> Result<Vec<(String, String)>> {
+        self.sync_tx(|tx| {
+            let now = now_ms();
+            let mut refetch = Vec::new();
+            for (tx_seq, outcome) in outcomes {
+                match outcome {
+                    TxOutcome::Applied => {}
+                    TxOutcome::Duplicate => {
+                        let mut stmt = tx.prepare_cached("SELECT tbl, row_id FROM outbox WHERE tx_seq = ?1")?;
+                        let rows = stmt.query_map([tx_seq], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                        refetch.extend(rows.collect::<rusqlite::Result<Vec<(String, String)>>>()?);
+                    }
+                    TxOutcome::Rejected { sqlstate, message } => {
+                        let (tx_id, changes): (Option<String>, String) = tx.query_row(
+                            "SELECT max(tx_id), json_group_array(json_object('table', tbl, 'row_id', row_id, 'patch', json(patch))) \
+                             FROM (SELECT * FROM outbox WHERE tx_seq = ?1 ORDER BY id)",
+                            [tx_seq],
+                            |r| Ok((r.get(0)?, r.get(1)?)),
+                        )?;
+                        if let Some(tx_id) = tx_id {
+                            tx.execute(
+                                "INSERT INTO sync_rejected (tx_seq, tx_id, sqlstate, message, changes, rejected_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                                (tx_seq, tx_id, sqlstate, message, changes, now),
+                            )?;
+                        }
+                    }
+                }
+                tx.prepare_cached("DELETE FROM outbox WHERE tx_seq = ?1")?.execute([tx_seq])?;
+            }
+            tx.execute("UPDATE sync_state SET last_push_at = ?1 WHERE id = 1", [now])?;
+            refetch.sort();
+            refetch.dedup();
+            Ok(refetch)
+        })
+    }
+
+    /// Applies one pulled page and moves the cursor past it, in one transaction. `cursor` is
+    /// `None` for rows fetched outside the pull (re-reads after a duplicate push).
+    pub fn apply_pull(&self, rows: &[PulledRow], cursor: Option<&Cursor>, head: i64) -> Result<ApplyReport> {
+        self.sync_tx(|tx| {
+            let mut report = ApplyReport::default();
+            let mut newest: Option<Hlc> = None;
+            for pulled in rows {
+                let table = Table::parse(&pulled.table)
+                    .ok_or_else(|| Error::Invalid(ValidationError::new("sync", format!("the server sent an unknown table {:?}", pulled.table))))?;
+                apply_row(tx, table, &pulled.row, &mut report, &mut newest)?;
+            }
+            observe(tx, newest)?;
+            match cursor {
+                Some(c) => tx.execute(
+                    "UPDATE sync_state SET cursor_version = ?1, cursor_id = ?2, head = max(?3, ?1), last_pull_at = ?4 WHERE id = 1",
+                    (c.version, &c.id, head, now_ms()),
+                )?,
+                None => tx.execute("UPDATE sync_state SET head = max(head, ?1) WHERE id = 1", [head])?,
+            };
+            Ok(report)
+        })
+    }
+}
+
+/// Moves this device's clock past the newest stamp it has seen, so its next write is newer
+/// than anything it has pulled (the HLC receive rule).
+fn observe(tx: &Transaction<'_>, newest: Option<Hlc>) -> Result<()> {
+    let Some(newest) = newest else { return Ok(()) };
+    let last: Option<String> = tx.query_row("SELECT last_hlc FROM sync_clock WHERE id = 1", [], |r| r.get(0))?;
+    let last: Option<Hlc> = last.and_then(|s| s.parse().ok());
+    if last.is_none_or(|l| newest > l) {
+        // Keep this device's node: only the time and counter are adopted.
+        let node: String = tx.query_row("SELECT node FROM sync_clock WHERE id = 1", [], |r| r.get(0))?;
+        if let Ok(node) = node.parse() {
+            tx.execute("UPDATE sync_clock SET last_hlc = ?1 WHERE id = 1", [Hlc { node, ..newest }.to_string()])?;
+        }
+    }
+    Ok(())
+}
+
+/// Merges one server row into the local table (see the module docs for the rule).
+fn apply_row(
+    tx: &Transaction<'_>,
+    table: Table,
+    row: &Map<String, Value>,
+    report: &mut ApplyReport,
+    newest: &mut Option<Hlc>,
+) -> Result<()> {
+    let id = row.get("id").and_then(Value::as_str).ok_or_else(|| bad_row(table, "no id"))?;
+    uuid::Uuid::parse_str(id).map_err(|_| bad_row(table, format!("id {id:?}")))?;
+    let server_hlc = stamps(row.get("field_hlc"));
+    for stamp in server_hlc.values().filter_map(Value::as_str) {
+        if let Ok(h) = stamp.parse::<Hlc>() {
+            *newest = Some(newest.map_or(h, |n| n.max(h)));
+        }
+    }
+
+    let local: Option<String> = tx
+        .prepare_cached(&format!("SELECT field_hlc FROM {} WHERE id = ?1", table.as_str()))?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    let cols = columns(table);
+    let now = now_ms();
+
+    let Some(local) = local else {
+        // A row this device has never seen: take it whole.
+        let mut names: Vec<&str> = vec!["id"];
+        let mut values: Vec<Sql> = vec![Sql::Text(id.to_owned())];
+        for (col, kind) in cols {
+            names.push(col);
+            values.push(to_sql(table, col, *kind, row.get(*col))?);
+        }
+        if table == Table::Chats {
+            // Local only: a new chat's activity starts at its creation.
+            let created = values[names.iter().position(|c| *c == "created_at").unwrap_or(0)].clone();
+            names.push("activity_at");
+            values.push(created);
+        }
+        names.extend(["updated_at", "field_hlc"]);
+        values.extend([Sql::Integer(now), Sql::Text(Value::Object(server_hlc).to_string())]);
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            table.as_str(),
+            names.join(", "),
+            (1..=names.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+        );
+        tx.prepare_cached(&sql)?.execute(params_from_iter(values))?;
+        report.inserted += 1;
+        return Ok(());
+    };
+
+    // Fields with a change still waiting in the outbox.
+    let mut pending: HashMap<String, ()> = HashMap::new();
+    {
+        let mut stmt = tx.prepare_cached("SELECT patch FROM outbox WHERE tbl = ?1 AND row_id = ?2")?;
+        let patches = stmt.query_map((table.as_str(), id), |r| r.get::<_, String>(0))?;
+        for patch in patches {
+            let patch: Value = serde_json::from_str(&patch?).unwrap_or(Value::Null);
+            for field in stamps(patch.get("field_hlc")).keys() {
+                pending.insert(field.clone(), ());
+            }
+        }
+    }
+    let local_hlc = stamps(Some(&Value::String(local)));
+    let mut merged_hlc = server_hlc.clone();
+    let mut sets: Vec<String> = Vec::new();
+    let mut values: Vec<Sql> = vec![Sql::Text(id.to_owned())];
+    for (col, kind) in cols {
+        let keep_local = pending.contains_key(*col) && {
+            let mine = local_hlc.get(*col).and_then(Value::as_str).unwrap_or("");
+            let theirs = server_hlc.get(*col).and_then(Value::as_str).unwrap_or("");
+            mine > theirs
+        };
+        if keep_local {
+            report.kept_local += 1;
+            if let Some(stamp) = local_hlc.get(*col) {
+                merged_hlc.insert((*col).to_owned(), stamp.clone());
+            }
+            continue;
+        }
+        values.push(to_sql(table, col, *kind, row.get(*col))?);
+        sets.push(format!("{col} = ?{}", values.len()));
+    }
+    values.push(Sql::Text(Value::Object(merged_hlc).to_string()));
+    sets.push(format!("field_hlc = ?{}", values.len()));
+    values.push(Sql::Integer(now));
+    sets.push(format!("updated_at = ?{}", values.len()));
+    let sql = format!("UPDATE {} SET {} WHERE id = ?1", table.as_str(), sets.join(", "));
+    tx.prepare_cached(&sql)?.execute(params_from_iter(values))?;
+    report.updated += 1;
+    Ok(())
+}
