@@ -75,10 +75,11 @@ $$;
 revoke all on function sync.head() from public;
 grant execute on function sync.head() to authenticated;
 
--- Columns the client may never set / merge.
+-- Columns the client may never set / merge. created_at is the client's (set once, on insert):
+-- a message written offline keeps its place in the conversation.
 create or replace function sync.is_managed(col text) returns boolean
 language sql immutable as $$
-  select col = any (array['id','user_id','server_version','field_hlc','created_at','updated_at'])
+  select col = any (array['id','user_id','server_version','field_hlc','updated_at'])
 $$;
 
 -- BEFORE INSERT OR UPDATE trigger shared by all synced tables.
@@ -114,7 +115,7 @@ begin
 
   if tg_op = 'INSERT' then
     new.field_hlc  := h_in;
-    new.created_at := now();
+    new.created_at := coalesce(new.created_at, now());
   else
     if new.user_id is distinct from old.user_id or new.id is distinct from old.id then
       raise exception 'id/user_id are immutable' using errcode = '42501';
@@ -123,6 +124,7 @@ begin
     o := to_jsonb(old); n := to_jsonb(new); merged := o;
     h_old := coalesce(old.field_hlc, '{}'::jsonb); h_out := h_old;
     for k, hin in select key, value from jsonb_each_text(h_in) loop
+      if k = 'created_at' then continue; end if;   -- immutable after insert
       hold := h_old ->> k;
       if hold is null or hin > hold then
         merged := jsonb_set(merged, array[k], coalesce(n -> k, 'null'::jsonb));

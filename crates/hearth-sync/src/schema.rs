@@ -1,0 +1,95 @@
+//! The server side of sync: the files of `migrations/supabase/`, embedded, to print for the
+//! Supabase SQL editor or to apply to a database URL with a tracking table (as the Supabase
+//! CLI keeps `supabase_migrations.schema_migrations`, Hearth keeps
+//! `hearth_migrations.schema_migrations`), so each file runs once.
+
+/// Every server migration, in order: `(version, name, sql)`. Append-only, like the files.
+pub const FILES: &[(&str, &str, &str)] = &[("0001", "sync", include_str!("../../../migrations/supabase/0001_sync.sql"))];
+
+/// All files as one script, each headed by its name, for pasting into the SQL editor.
+pub fn script() -> String {
+    FILES.iter().map(|(version, name, sql)| format!("-- ==== migrations/supabase/{version}_{name}.sql\n{sql}\n")).collect()
+}
+
+/// What [`migrate`] did.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Migrated {
+    /// Versions applied now.
+    pub applied: Vec<String>,
+    /// Versions that were already there.
+    pub present: Vec<String>,
+}
+
+/// Applies the files the database does not have yet, in one transaction (all or none),
+/// recording each in the tracking table. Blocking: call it outside an async runtime.
+pub fn migrate(db_url: &str) -> crate::Result<Migrated> {
+    let db = |e: postgres::Error| crate::Error::Database(describe(&e));
+    let mut client = postgres::Client::connect(db_url, postgres::NoTls).map_err(db)?;
+    let mut tx = client.transaction().map_err(db)?;
+    tx.batch_execute(
+        "create schema if not exists hearth_migrations;
+         create table if not exists hearth_migrations.schema_migrations (
+           version    text primary key,
+           name       text not null,
+           statements text not null,
+           applied_at timestamptz not null default now());
+         lock table hearth_migrations.schema_migrations in exclusive mode;",
+    )
+    .map_err(db)?;
+    let present: Vec<String> =
+        tx.query("select version from hearth_migrations.schema_migrations order by version", &[]).map_err(db)?.iter().map(|r| r.get(0)).collect();
+    let mut applied = Vec::new();
+    for (version, name, sql) in FILES {
+        if present.iter().any(|p| p == version) {
+            continue;
+        }
+        tx.batch_execute(sql).map_err(|e| crate::Error::Database(format!("{version}_{name}.sql: {}", describe(&e))))?;
+        tx.execute(
+            "insert into hearth_migrations.schema_migrations (version, name, statements) values ($1, $2, $3)",
+            &[version, name, sql],
+        )
+        .map_err(db)?;
+        applied.push((*version).to_owned());
+    }
+    tx.commit().map_err(db)?;
+    Ok(Migrated { applied, present })
+}
+
+/// A PostgreSQL error with the server's message when there is one.
+fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text = format!("{text}: {s}");
+                source = s.source();
+            }
+            text
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_on_disk_is_embedded_in_order() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/supabase");
+        let mut on_disk: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.ends_with(".sql")).collect();
+        on_disk.sort();
+        let embedded: Vec<String> = FILES.iter().map(|(v, n, _)| format!("{v}_{n}.sql")).collect();
+        assert_eq!(on_disk, embedded);
+        assert!(script().contains("create or replace function public.sync_push"));
+    }
+
+    #[test]
+    fn an_unreachable_database_is_a_clear_error() {
+        let err = migrate("postgres://nobody@127.0.0.1:9/none").unwrap_err().to_string();
+        assert!(err.starts_with("database: "), "{err}");
+        assert!(err.contains("connect") || err.contains("refused"), "{err}");
+    }
+}
