@@ -107,8 +107,11 @@ begin
     if hin !~ '^\d{13}:\d{5}:[0-9a-f]{1,32}$' then
       raise exception 'bad HLC % for %', hin, k using errcode = '22023';
     end if;
-    if split_part(hin, ':', 1)::bigint > max_ms then       -- clock skew / poisoning guard
-      hin := lpad(max_ms::text, 13, '0') || ':00000:' || split_part(hin, ':', 3);
+    -- Clock skew / poisoning guard. The counter stays: a device whose clock runs ahead issues
+    -- stamps that differ only in their counter, and clamping them all to one ':00000:' would
+    -- make its second write to a field look like a re-delivery of the first.
+    if split_part(hin, ':', 1)::bigint > max_ms then
+      hin := lpad(max_ms::text, 13, '0') || ':' || split_part(hin, ':', 2) || ':' || split_part(hin, ':', 3);
     end if;
     h_in := h_in || jsonb_build_object(k, hin);
   end loop;

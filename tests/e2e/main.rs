@@ -7,4 +7,5 @@ mod crash;
 mod engine;
 mod providers;
 mod session;
+mod sync;
 mod sync_server;

@@ -4,6 +4,8 @@
 //! A missing real part is a test failure with a message naming it, never a skip: `make test`
 //! provides every part, and running the suite any other way must say what is missing.
 
+pub mod fake_auth;
+pub mod proxy;
 pub mod testbed;
 
 use std::path::{Path, PathBuf};

@@ -29,7 +29,24 @@ pub struct TestBed {
     /// The REST root (`http://127.0.0.1:PORT`): tables at `/NAME`, functions at `/rpc/NAME`.
     pub rest_url: String,
     server: Child,
+    port: u16,
     log_path: PathBuf,
+}
+
+fn spawn_server(database: &str, port: u16, log_path: &Path) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log_path).unwrap();
+    Command::new(postrust_bin())
+        .env("DATABASE_URL", format!("postgres://authenticator:{AUTHENTICATOR_PASSWORD}@127.0.0.1:5432/{database}"))
+        .env("PGRST_COMPAT_MODE", "true")
+        .env("PGRST_DB_ANON_ROLE", "anon")
+        .env("PGRST_DB_SCHEMAS", "public")
+        .env("PGRST_JWT_SECRET", JWT_SECRET)
+        .env("PGRST_SERVER_HOST", "127.0.0.1")
+        .env("PGRST_SERVER_PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("postrust starts")
 }
 
 fn repo_root() -> PathBuf {
@@ -63,8 +80,18 @@ fn psql_file(database: &str, file: &Path) {
     assert!(out.status.success(), "applying {} failed: {}", file.display(), String::from_utf8_lossy(&out.stderr));
 }
 
-/// Starts the Debian cluster if it is down.
+/// Starts the Debian cluster if it is down (once per process: tests start beds in parallel,
+/// and two `pg_ctlcluster start` at once make the second fail).
 fn ensure_cluster() {
+    static STARTED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut started = STARTED.lock().unwrap_or_else(|p| p.into_inner());
+    if !*started {
+        start_cluster();
+        *started = true;
+    }
+}
+
+fn start_cluster() {
     let list = Command::new("pg_lsclusters").arg("-h").output().expect("pg_lsclusters runs (postgresql-15; make test installs it)");
     let text = String::from_utf8_lossy(&list.stdout);
     let line = text.lines().find(|l| l.starts_with("15 ")).unwrap_or_else(|| panic!("no PostgreSQL 15 cluster: {text}"));
@@ -120,28 +147,32 @@ impl TestBed {
         );
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let log_path = std::env::temp_dir().join(format!("{database}-postrust.log"));
-        let log = std::fs::File::create(&log_path).unwrap();
-        let server = Command::new(postrust_bin())
-            .env("DATABASE_URL", format!("postgres://authenticator:{AUTHENTICATOR_PASSWORD}@127.0.0.1:5432/{database}"))
-            .env("PGRST_COMPAT_MODE", "true")
-            .env("PGRST_DB_ANON_ROLE", "anon")
-            .env("PGRST_DB_SCHEMAS", "public")
-            .env("PGRST_JWT_SECRET", JWT_SECRET)
-            .env("PGRST_SERVER_HOST", "127.0.0.1")
-            .env("PGRST_SERVER_PORT", port.to_string())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("postrust starts");
-        let bed = TestBed { database, rest_url: format!("http://127.0.0.1:{port}"), server, log_path: log_path.clone() };
+        let server = spawn_server(&database, port, &log_path);
+        let bed = TestBed { database, rest_url: format!("http://127.0.0.1:{port}"), server, port, log_path };
+        bed.wait_listening();
+        bed
+    }
+
+    /// Stops the REST server, as a crash or a restart would.
+    pub fn stop_server(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+
+    /// Starts the REST server again on the same port.
+    pub fn start_server(&mut self) {
+        self.server = spawn_server(&self.database, self.port, &self.log_path);
+        self.wait_listening();
+    }
+
+    fn wait_listening(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             if Instant::now() > deadline {
-                panic!("postrust did not listen within 30 s:\n{}", std::fs::read_to_string(&log_path).unwrap_or_default());
+                panic!("postrust did not listen within 30 s:\n{}", std::fs::read_to_string(&self.log_path).unwrap_or_default());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        bed
     }
 
     /// A new user in `auth.users`, and an access token for them.
@@ -179,10 +210,18 @@ impl Drop for TestBed {
 
 /// An HS256 JWT for `sub` with role `authenticated`, valid for `seconds` (negative: expired).
 pub fn jwt(sub: &str, seconds: i64) -> String {
+    signed(&serde_json::json!({ "sub": sub, "role": "authenticated", "exp": unix_now() + seconds }))
+}
+
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// An HS256 JWT over `claims`, signed with the bed's secret.
+pub(crate) fn signed(claims: &serde_json::Value) -> String {
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
     let header = b64(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let claims = b64(serde_json::json!({ "sub": sub, "role": "authenticated", "exp": now + seconds }).to_string().as_bytes());
+    let claims = b64(claims.to_string().as_bytes());
     let mut mac = Hmac::<Sha256>::new_from_slice(JWT_SECRET.as_bytes()).expect("any key length");
     mac.update(format!("{header}.{claims}").as_bytes());
     format!("{header}.{claims}.{}", b64(&mac.finalize().into_bytes()))

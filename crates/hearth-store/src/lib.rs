@@ -35,7 +35,9 @@ use rusqlite::Connection;
 pub use error::{Error, Result};
 pub use messages::Appended;
 pub use migrations::SCHEMA_VERSION;
-pub use sync::{ApplyReport, Connection as SyncConnection, Cursor, Pending, PendingTx, PulledRow, Rejection, SyncState, TxOutcome, synced_columns};
+pub use sync::{
+    ApplyReport, Connection as SyncConnection, Cursor, Pending, PendingTx, PulledRow, Rejection, SyncState, TxOutcome, synced_columns,
+};
 pub use writer::{OutboxRow, Writer};
 
 /// The version of the SQLite library compiled into Hearth.

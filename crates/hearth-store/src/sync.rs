@@ -86,7 +86,10 @@ pub enum TxOutcome {
     /// Already applied by an earlier push whose answer never arrived.
     Duplicate,
     /// Refused (bad data, a constraint, row-level security); kept as a dead letter.
-    Rejected { sqlstate: Option<String>, message: String },
+    Rejected {
+        sqlstate: Option<String>,
+        message: String,
+    },
 }
 
 /// How much waits in the outbox.
@@ -296,9 +299,9 @@ impl Reader<'_> {
 
     /// Every refused transaction, newest first.
     pub fn rejections(&self) -> Result<Vec<Rejection>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT tx_seq, tx_id, sqlstate, message, changes, rejected_at FROM sync_rejected ORDER BY id DESC",
-        )?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT tx_seq, tx_id, sqlstate, message, changes, rejected_at FROM sync_rejected ORDER BY id DESC")?;
         let rows = stmt.query_map([], |r| {
             let changes: String = r.get(4)?;
             Ok(Rejection {
@@ -370,8 +373,7 @@ impl Store {
     /// and cursor; another project starts over with a new client id and pulls from the start.
     pub fn connect_sync(&self, connection: &Connection) -> Result<SyncState> {
         self.sync_tx(|tx| {
-            let current: Option<String> =
-                tx.query_row("SELECT rest_url FROM sync_state WHERE id = 1", [], |r| r.get(0)).optional()?;
+            let current: Option<String> = tx.query_row("SELECT rest_url FROM sync_state WHERE id = 1", [], |r| r.get(0)).optional()?;
             if current.as_deref() == Some(connection.rest_url.as_str()) {
                 tx.execute(
                     "UPDATE sync_state SET auth_url = ?1, anon_key = ?2, last_error = NULL, last_error_at = NULL WHERE id = 1",
@@ -455,8 +457,9 @@ impl Store {
             let mut report = ApplyReport::default();
             let mut newest: Option<Hlc> = None;
             for pulled in rows {
-                let table = Table::parse(&pulled.table)
-                    .ok_or_else(|| Error::Invalid(ValidationError::new("sync", format!("the server sent an unknown table {:?}", pulled.table))))?;
+                let table = Table::parse(&pulled.table).ok_or_else(|| {
+                    Error::Invalid(ValidationError::new("sync", format!("the server sent an unknown table {:?}", pulled.table)))
+                })?;
                 apply_row(tx, table, &pulled.row, &mut report, &mut newest)?;
             }
             observe(tx, newest)?;
@@ -469,6 +472,13 @@ impl Store {
             };
             Ok(report)
         })
+    }
+}
+
+impl Store {
+    /// Moves this device's clock past `seen`, a stamp from elsewhere (the HLC receive rule).
+    pub fn observe_clock(&self, seen: Hlc) -> Result<()> {
+        self.sync_tx(|tx| observe(tx, Some(seen)))
     }
 }
 
@@ -505,10 +515,8 @@ fn apply_row(
         }
     }
 
-    let local: Option<String> = tx
-        .prepare_cached(&format!("SELECT field_hlc FROM {} WHERE id = ?1", table.as_str()))?
-        .query_row([id], |r| r.get(0))
-        .optional()?;
+    let local: Option<String> =
+        tx.prepare_cached(&format!("SELECT field_hlc FROM {} WHERE id = ?1", table.as_str()))?.query_row([id], |r| r.get(0)).optional()?;
     let cols = columns(table);
     let now = now_ms();
 

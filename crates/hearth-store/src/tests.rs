@@ -783,12 +783,14 @@ fn a_pulled_row_is_taken_whole_when_new_and_field_by_field_when_known() {
     let stamp = |s: &str| json!(s);
     let old = "0000000000001:00000:aa";
     let all_old: serde_json::Value = crate::synced_columns("chats").unwrap().iter().map(|c| (c.to_string(), stamp(old))).collect();
-    let ws_stamps: serde_json::Value =
-        crate::synced_columns("workspaces").unwrap().iter().map(|c| (c.to_string(), stamp(old))).collect();
+    let ws_stamps: serde_json::Value = crate::synced_columns("workspaces").unwrap().iter().map(|c| (c.to_string(), stamp(old))).collect();
 
     // A second device pulls both rows: inserted as they are, with the cursor after them.
     let desktop = connected();
-    let rows = [server_row(&laptop, "workspaces", &ws.id.to_string(), ws_stamps), server_row(&laptop, "chats", &c.id.to_string(), all_old.clone())];
+    let rows = [
+        server_row(&laptop, "workspaces", &ws.id.to_string(), ws_stamps),
+        server_row(&laptop, "chats", &c.id.to_string(), all_old.clone()),
+    ];
     let cursor = crate::Cursor { version: 7, id: c.id.to_string() };
     let report = desktop.apply_pull(&rows, Some(&cursor), 7).unwrap();
     assert_eq!((report.inserted, report.updated), (2, 0));
@@ -848,7 +850,8 @@ fn reconnecting_keeps_the_device_and_cursor_but_another_project_starts_over() {
     let store = connected();
     let first = store.read(|r| r.sync_state()).unwrap().unwrap();
     store.apply_pull(&[], Some(&crate::Cursor { version: 5, id: crate::Cursor::START_ID.into() }), 5).unwrap();
-    let same = crate::SyncConnection { rest_url: first.connection.rest_url.clone(), auth_url: Some("http://a/auth/v1".into()), anon_key: None };
+    let same =
+        crate::SyncConnection { rest_url: first.connection.rest_url.clone(), auth_url: Some("http://a/auth/v1".into()), anon_key: None };
     let again = store.connect_sync(&same).unwrap();
     assert_eq!((again.client_id.as_str(), again.cursor.version), (first.client_id.as_str(), 5));
     let other = crate::SyncConnection { rest_url: "http://other/rest/v1".into(), auth_url: None, anon_key: None };

@@ -201,7 +201,10 @@ mod tests {
     fn a_session_reads_its_user_and_expiry_from_the_token() {
         let token = jwt(serde_json::json!({ "sub": "u-1", "exp": 1000, "email": "a@b.c", "role": "authenticated" }));
         let s = Session::from_tokens(&token, Some(" r1 ")).unwrap();
-        assert_eq!((s.user_id.as_str(), s.expires_at, s.email.as_deref(), s.refresh_token.as_deref()), ("u-1", Some(1000), Some("a@b.c"), Some("r1")));
+        assert_eq!(
+            (s.user_id.as_str(), s.expires_at, s.email.as_deref(), s.refresh_token.as_deref()),
+            ("u-1", Some(1000), Some("a@b.c"), Some("r1"))
+        );
         assert!(s.expires_within(941, Duration::from_secs(60)));
         assert!(!s.expires_within(939, Duration::from_secs(60)));
         assert!(!format!("{s:?}").contains(&token), "tokens stay out of Debug");
@@ -217,7 +220,10 @@ mod tests {
 
     #[test]
     fn error_bodies_become_their_message() {
-        assert_eq!(message(r#"{"code":400,"error_code":"invalid_credentials","msg":"Invalid login credentials"}"#), "Invalid login credentials");
+        assert_eq!(
+            message(r#"{"code":400,"error_code":"invalid_credentials","msg":"Invalid login credentials"}"#),
+            "Invalid login credentials"
+        );
         assert_eq!(message(r#"{"error":"invalid_grant","error_description":"Refresh Token Not Found"}"#), "Refresh Token Not Found");
         assert_eq!(message(r#"{"code":"PGRST301","message":"JWT expired"}"#), "JWT expired");
         assert_eq!(message(""), "no details");

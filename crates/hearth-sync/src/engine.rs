@@ -138,8 +138,11 @@ impl Engine {
     /// session is signed out locally.
     pub async fn connect(&self, endpoints: &Endpoints) -> Result<SyncState> {
         let before = self.store.read(|r| r.sync_state())?;
-        let connection =
-            SyncConnection { rest_url: endpoints.rest_url.clone(), auth_url: endpoints.auth_url.clone(), anon_key: endpoints.anon_key.clone() };
+        let connection = SyncConnection {
+            rest_url: endpoints.rest_url.clone(),
+            auth_url: endpoints.auth_url.clone(),
+            anon_key: endpoints.anon_key.clone(),
+        };
         let state = self.store.connect_sync(&connection)?;
         if let Some(before) = before.filter(|b| b.client_id != state.client_id) {
             self.secrets.delete(&secret_name(&before.client_id))?;
@@ -327,10 +330,7 @@ impl Engine {
         Ok(token)
     }
 
-    async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Store) -> hearth_store::Result<T> + Send + 'static,
-    ) -> Result<T> {
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&Store) -> hearth_store::Result<T> + Send + 'static) -> Result<T> {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || f(&store))
             .await

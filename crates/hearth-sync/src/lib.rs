@@ -107,7 +107,9 @@ pub enum Error {
     #[error("the sync server answered {status}: {message}")]
     Server { status: u16, message: String },
     /// The server's schema is older or newer than this client speaks.
-    #[error("the server's sync schema needs an update: {0} (run `hearth supabase migrate` or paste `hearth supabase schema` into the SQL editor)")]
+    #[error(
+        "the server's sync schema needs an update: {0} (run `hearth supabase migrate` or paste `hearth supabase schema` into the SQL editor)"
+    )]
     Schema(String),
     /// An answer that is not what the protocol says.
     #[error("the sync server sent an unexpected answer: {0}")]

@@ -36,8 +36,12 @@ pub fn migrate(db_url: &str) -> crate::Result<Migrated> {
          lock table hearth_migrations.schema_migrations in exclusive mode;",
     )
     .map_err(db)?;
-    let present: Vec<String> =
-        tx.query("select version from hearth_migrations.schema_migrations order by version", &[]).map_err(db)?.iter().map(|r| r.get(0)).collect();
+    let present: Vec<String> = tx
+        .query("select version from hearth_migrations.schema_migrations order by version", &[])
+        .map_err(db)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     let mut applied = Vec::new();
     for (version, name, sql) in FILES {
         if present.iter().any(|p| p == version) {
@@ -78,8 +82,11 @@ mod tests {
     #[test]
     fn every_file_on_disk_is_embedded_in_order() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/supabase");
-        let mut on_disk: Vec<String> =
-            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.ends_with(".sql")).collect();
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
         on_disk.sort();
         let embedded: Vec<String> = FILES.iter().map(|(v, n, _)| format!("{v}_{n}.sql")).collect();
         assert_eq!(on_disk, embedded);
