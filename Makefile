@@ -65,10 +65,12 @@ test: build model testbed
 	@# come up serving, on a throwaway data folder so tests never touch a developer's data.
 	@MODEL="$(MODEL)" scripts/check-make-run.sh
 
-# The store against bare SQLite, the engine against llama-bench, and `hearth serve` against
-# llama-server through the openai SDK (the API suite's venv).
-bench: build model
+# The store against bare SQLite, sync against plain PostgREST bulk upserts on the test bed,
+# the engine against llama-bench, and `hearth serve` against llama-server through the openai
+# SDK (the API suite's venv).
+bench: build model testbed
 	$(CARGO) bench --locked -p hearth-store --bench store
+	POSTRUST_BIN="$(POSTRUST)" $(CARGO) bench --locked -p hearth-e2e --bench sync
 	tools=$$(PYTHON=$(PYTHON) scripts/build-llama-tools.sh "$(LLAMA_BENCH_DIR)") && \
 	HEARTH_BENCH_MODEL="$(MODEL)" HEARTH_LLAMA_BENCH="$$tools/llama-bench" \
 		$(CARGO) bench --locked -p hearth-llama --bench engine && \

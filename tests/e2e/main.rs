@@ -8,4 +8,5 @@ mod engine;
 mod providers;
 mod session;
 mod sync;
+mod sync_cli;
 mod sync_server;

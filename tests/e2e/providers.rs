@@ -2,38 +2,10 @@
 //! binary: another `hearth serve` with the real default model is the provider, its API token
 //! is the key, and the key lives in the real Secret Service that `make test` starts.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Stdio};
+use std::io::Write;
+use std::process::Stdio;
 
-use hearth_e2e::Hearth;
-
-/// A `hearth serve` on a free port, stopped on drop.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(env: &Hearth, token: &str) -> Served {
-    let mut child = env
-        .command()
-        .env("HEARTH_API_TOKEN", token)
-        .args(["serve", "--port", "0", "--slots", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("hearth: listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_owned();
-    Served { child, url }
-}
+use hearth_e2e::{Hearth, serve};
 
 /// `hearth providers key set NAME` with the key on stdin.
 fn set_key(env: &Hearth, name: &str, key: &str) -> serde_json::Value {

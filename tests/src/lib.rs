@@ -8,8 +8,9 @@ pub mod fake_auth;
 pub mod proxy;
 pub mod testbed;
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The `hearth` binary: `$HEARTH_BIN`, or the one Cargo built beside this test.
 pub fn hearth_bin() -> PathBuf {
@@ -84,4 +85,34 @@ impl Default for Hearth {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// A `hearth serve` on a free port, stopped on drop.
+#[derive(Debug)]
+pub struct Served {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `hearth serve` on `env` with `token` as its API token; returns once it listens.
+pub fn serve(env: &Hearth, token: &str) -> Served {
+    let mut child = env
+        .command()
+        .env("HEARTH_API_TOKEN", token)
+        .args(["serve", "--port", "0", "--slots", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("hearth: listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_owned();
+    Served { child, url }
 }

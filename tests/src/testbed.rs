@@ -229,7 +229,7 @@ pub(crate) fn signed(claims: &serde_json::Value) -> String {
 
 /// One HTTP/1.1 request on its own connection (the bed's server is on loopback; a client
 /// library would be the thing under test elsewhere, not here).
-fn http(base: &str, method: &str, path: &str, token: &str, body: Option<&serde_json::Value>) -> (u16, serde_json::Value) {
+pub fn http(base: &str, method: &str, path: &str, token: &str, body: Option<&serde_json::Value>) -> (u16, serde_json::Value) {
     let addr = base.strip_prefix("http://").unwrap();
     let mut stream = TcpStream::connect(addr).unwrap();
     let body = body.map(|b| b.to_string()).unwrap_or_default();

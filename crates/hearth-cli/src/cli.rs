@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use hearth_core::{Core, CoreConfig, ErrorCode};
 
 use crate::output::Output;
-use crate::{commands, doctor, logging, models, providers, serve};
+use crate::{commands, doctor, logging, models, providers, serve, sync};
 
 const EXIT_CODES: &str = "Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, \
                           5 conflict, 6 unusable database, 7 database locked, 8 model or keychain unavailable, \
@@ -69,6 +69,12 @@ enum Command {
     Providers(providers::ProvidersCommand),
     /// Model calls (local and remote) per day, provider and model, with their cost
     Usage(providers::UsageArgs),
+    /// Sync with your own Supabase project: connect, login, now, logout, status
+    #[command(subcommand)]
+    Sync(sync::SyncCommand),
+    /// The server side of sync: print it for the SQL editor, or apply it to a database
+    #[command(subcommand)]
+    Supabase(sync::SupabaseCommand),
     /// Run the HTTP API (OpenAI-compatible /v1 and the app API) on loopback
     Serve(serve::ServeArgs),
     /// The HTTP API's bearer token
@@ -156,6 +162,8 @@ fn run(command: Command, data_dir: &Path, default_model: &Path, out: &Output) ->
         Command::Search(args) => commands::search(args, &open()?, out),
         Command::Providers(cmd) => providers::run(cmd, &Arc::new(open()?), out),
         Command::Usage(args) => providers::usage(args, &open()?, out),
+        Command::Sync(cmd) => sync::run(cmd, &open()?, out),
+        Command::Supabase(cmd) => sync::supabase(cmd, out),
         Command::Serve(args) => serve::serve(args, Arc::new(open()?), data_dir, default_model),
         Command::Token(cmd) => serve::token(cmd, &open()?, data_dir, out),
     }

@@ -8,6 +8,7 @@ mod models;
 mod output;
 mod providers;
 mod serve;
+mod sync;
 
 fn main() -> std::process::ExitCode {
     cli::main()

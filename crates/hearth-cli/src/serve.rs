@@ -179,6 +179,8 @@ pub(crate) fn serve(args: ServeArgs, core: Arc<Core>, data_dir: &Path, default_m
     let describe: hearth_server::Describe = Arc::new(|path: &Path, name: Option<&str>| {
         hearth_llama::describe(path, name, ModelSource::Import).map_err(|e| hearth_types::ValidationError::new("path", e.to_string()))
     });
+    // Sync runs beside the API while it serves (idle, with no requests, until connected).
+    let sync = core.sync().map_err(|e| tracing::warn!(error = %e, "sync cannot start")).ok();
     let api = Api::new(core, engine, describe, config);
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
@@ -192,7 +194,13 @@ pub(crate) fn serve(args: ServeArgs, core: Arc<Core>, data_dir: &Path, default_m
         writeln!(stdout, "hearth: listening on http://{local}")?;
         stdout.flush()?;
         drop(stdout);
+        let (stop_sync, stopped) = tokio::sync::watch::channel(false);
+        let sync_loop = sync.map(|engine| tokio::spawn(engine.run(stopped)));
         hearth_server::serve(listener, api, shutdown_signal(), Duration::from_secs(10)).await?;
+        let _ = stop_sync.send(true);
+        if let Some(task) = sync_loop {
+            let _ = task.await;
+        }
         tracing::info!("stopped");
         Ok::<_, anyhow::Error>(())
     })?;

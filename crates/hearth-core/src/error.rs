@@ -15,6 +15,9 @@ pub enum Error {
     /// The keychain is locked, absent or failed. Nothing was stored elsewhere.
     #[error(transparent)]
     Secrets(#[from] hearth_secrets::SecretError),
+    /// Sync with the user's Supabase project failed or cannot start.
+    #[error(transparent)]
+    Sync(#[from] hearth_sync::Error),
 }
 
 /// The stable classification every edge maps to its own vocabulary (exit codes, HTTP
@@ -58,7 +61,6 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         use hearth_llm::{LlmError as L, RemoteFailure};
         use hearth_secrets::SecretError;
-        use hearth_store::Error as S;
         match self {
             Error::Model(L::Invalid { .. } | L::ContextOverflow { .. } | L::Load { .. } | L::Unsupported(_)) => ErrorCode::Invalid,
             Error::Model(L::ModelNotFound(_) | L::NoDefaultModel) => ErrorCode::NotFound,
@@ -71,13 +73,9 @@ impl Error {
             },
             Error::Secrets(SecretError::InvalidName(_)) => ErrorCode::Invalid,
             Error::Secrets(_) => ErrorCode::Unavailable,
-            Error::Invalid(_) | Error::Store(S::Invalid(_)) => ErrorCode::Invalid,
-            Error::Store(S::NotFound { .. }) => ErrorCode::NotFound,
-            Error::Store(S::Conflict { .. }) => ErrorCode::Conflict,
-            Error::Store(S::Corrupt { .. }) => ErrorCode::Corrupt,
-            Error::Store(S::NewerSchema { .. }) => ErrorCode::NewerSchema,
-            Error::Store(S::Busy { .. }) => ErrorCode::Busy,
-            Error::Store(S::Io { .. } | S::Migration { .. } | S::Sqlite(_)) => ErrorCode::Internal,
+            Error::Invalid(_) => ErrorCode::Invalid,
+            Error::Store(s) => store_code(s),
+            Error::Sync(e) => sync_code(e),
         }
     }
 
@@ -91,5 +89,31 @@ impl Error {
             Error::Store(S::NotFound { field, .. } | S::Conflict { field, .. }) => Some(field),
             _ => None,
         }
+    }
+}
+
+fn sync_code(e: &hearth_sync::Error) -> ErrorCode {
+    use hearth_sync::Error as Y;
+    match e {
+        Y::NotConnected | Y::NotSignedIn | Y::Invalid(_) => ErrorCode::Invalid,
+        Y::Offline { .. } => ErrorCode::Unavailable,
+        Y::Server { status: 429, .. } => ErrorCode::RateLimited,
+        Y::SignIn(_) | Y::Unauthorized { .. } | Y::Server { .. } | Y::Schema(_) | Y::Protocol(_) | Y::Database(_) => ErrorCode::Upstream,
+        Y::Store(s) => store_code(s),
+        Y::Secrets(hearth_secrets::SecretError::InvalidName(_)) => ErrorCode::Invalid,
+        Y::Secrets(_) => ErrorCode::Unavailable,
+    }
+}
+
+fn store_code(e: &hearth_store::Error) -> ErrorCode {
+    use hearth_store::Error as S;
+    match e {
+        S::Invalid(_) => ErrorCode::Invalid,
+        S::NotFound { .. } => ErrorCode::NotFound,
+        S::Conflict { .. } => ErrorCode::Conflict,
+        S::Corrupt { .. } => ErrorCode::Corrupt,
+        S::NewerSchema { .. } => ErrorCode::NewerSchema,
+        S::Busy { .. } => ErrorCode::Busy,
+        S::Io { .. } | S::Migration { .. } | S::Sqlite(_) => ErrorCode::Internal,
     }
 }

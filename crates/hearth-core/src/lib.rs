@@ -13,6 +13,7 @@ mod models;
 mod providers;
 mod reply;
 mod router;
+mod sync;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -30,6 +31,7 @@ pub use hearth_store::{Appended, SCHEMA_VERSION, sqlite_version};
 pub use providers::since_days;
 pub use reply::{Reply, ReplyRequest, StartedReply};
 pub use router::{ModelEntry, Router, Target};
+pub use sync::{SyncEndpoints, SyncEngine, SyncError, SyncOptions, SyncProgress, SyncRound, SyncStatus, supabase_schema};
 
 /// Settings Core keeps itself; writing them as plain settings would bypass their checks.
 const RESERVED_SETTINGS: &[&str] = &["default_model"];
@@ -144,10 +146,12 @@ pub const KEYCHAIN_SERVICE: &str = "hearth";
 
 /// The facade. Cheap to share behind an `Arc`; every method is safe to call from any thread.
 pub struct Core {
-    store: Store,
+    store: std::sync::Arc<Store>,
     secrets: std::sync::OnceLock<std::result::Result<std::sync::Arc<dyn hearth_secrets::SecretStore>, hearth_secrets::SecretError>>,
     open_secrets: providers::SecretsOpener,
     remotes: providers::Remotes,
+    sync: std::sync::OnceLock<std::sync::Arc<SyncEngine>>,
+    sync_options: SyncOptions,
 }
 
 impl std::fmt::Debug for Core {
@@ -176,7 +180,14 @@ impl Core {
             let keychain = hearth_secrets::Keychain::open(KEYCHAIN_SERVICE)?;
             Ok(std::sync::Arc::new(keychain) as std::sync::Arc<dyn hearth_secrets::SecretStore>)
         });
-        Self { store, secrets: std::sync::OnceLock::new(), open_secrets, remotes: providers::Remotes::new() }
+        Self {
+            store: std::sync::Arc::new(store),
+            secrets: std::sync::OnceLock::new(),
+            open_secrets,
+            remotes: providers::Remotes::new(),
+            sync: std::sync::OnceLock::new(),
+            sync_options: SyncOptions::default(),
+        }
     }
 
     pub fn database_path(&self) -> &Path {

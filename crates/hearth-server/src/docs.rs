@@ -10,7 +10,7 @@ use axum::response::Html;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{app, error, openai, providers};
+use crate::{app, error, openai, providers, sync};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,6 +28,7 @@ use crate::{app, error, openai, providers};
         providers::list, providers::add, providers::presets, providers::get, providers::update, providers::remove,
         providers::set_key, providers::remove_key, providers::test,
         providers::usage, providers::prices, providers::set_price, providers::remove_price,
+        sync::status, sync::now, sync::events,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),

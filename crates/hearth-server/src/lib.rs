@@ -19,6 +19,7 @@ mod openai;
 mod providers;
 mod replies;
 mod security;
+mod sync;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -128,6 +129,9 @@ impl Api {
             .route("/api/v1/messages/{message}", axum::routing::patch(app::edit_message).delete(app::delete_message))
             .route("/api/v1/replies/{message}/events", get(app::events))
             .route("/api/v1/replies/{message}/cancel", post(app::cancel))
+            .route("/api/v1/sync", get(sync::status))
+            .route("/api/v1/sync/now", post(sync::now))
+            .route("/api/v1/sync/events", get(sync::events))
             .route("/api/v1/search", get(app::search))
             .route("/api/v1/models", get(app::list_local_models).post(app::import_model))
             .route("/api/v1/models/default", put(app::set_default_model))

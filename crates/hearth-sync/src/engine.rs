@@ -184,7 +184,14 @@ impl Engine {
             remote = self.auth(&state)?.sign_out(&session.access_token).await;
         }
         self.save_session(&state, None).await?;
-        remote
+        match remote {
+            // Signed out here either way; the server's session simply expires.
+            Err(e @ Error::Offline { .. }) => {
+                tracing::warn!(error = %e, "signed out locally; the auth server could not be told");
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// Where sync stands.
@@ -445,6 +452,7 @@ impl Engine {
         let mut not_before: Option<Instant> = None;
         let mut last_remote: Option<Instant> = None;
         let mut kicked = true;
+        let mut last_keychain_look = Instant::now();
         self.publish();
         loop {
             if *stop.borrow() {
@@ -480,6 +488,13 @@ impl Engine {
                 }
             } else {
                 self.set_activity(Activity::Stopped);
+                // Another process (the CLI) may sign in meanwhile: look in the keychain again
+                // now and then rather than trusting the cached "signed out".
+                if last_keychain_look.elapsed() >= Duration::from_secs(5) {
+                    *self.session.lock().await = None;
+                    last_keychain_look = Instant::now();
+                    kicked = true;
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.options.local_poll) => {}

@@ -1,0 +1,38 @@
+//! Sync with the user's Supabase project, as Core offers it: one engine per Core over the same
+//! store, its session kept in the same secret store as provider keys. The surfaces drive the
+//! engine directly (its calls are async); Core only builds it and names its types.
+
+use std::sync::Arc;
+
+pub use hearth_sync::{
+    Endpoints as SyncEndpoints, Engine as SyncEngine, Error as SyncError, Options as SyncOptions, Progress as SyncProgress,
+    Round as SyncRound, Status as SyncStatus,
+};
+
+use crate::{Core, Result};
+
+/// The server schema (`migrations/supabase/`) as one script for the SQL editor.
+pub fn supabase_schema() -> String {
+    hearth_sync::schema::script()
+}
+
+impl Core {
+    /// This Core's sync engine, built on first use (it needs the secret store).
+    pub fn sync(&self) -> Result<Arc<SyncEngine>> {
+        if let Some(engine) = self.sync.get() {
+            return Ok(engine.clone());
+        }
+        let engine = SyncEngine::new(self.store.clone(), self.secrets()?, self.sync_options.clone());
+        Ok(self.sync.get_or_init(|| engine).clone())
+    }
+
+    /// Tunes the engine before its first use (tests shorten the idle interval).
+    pub fn set_sync_options(&mut self, options: SyncOptions) {
+        self.sync_options = options;
+    }
+
+    /// Applies the server schema to a PostgreSQL URL (blocking; see `hearth_sync::schema`).
+    pub fn migrate_supabase(db_url: &str) -> Result<hearth_sync::schema::Migrated> {
+        Ok(hearth_sync::schema::migrate(db_url)?)
+    }
+}
