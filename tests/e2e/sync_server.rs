@@ -90,3 +90,16 @@ fn fields_merge_by_clock_and_losing_values_are_kept() {
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
     assert!(ms <= now_ms + 300_000 + 5_000, "clamped: {stamp}");
 }
+
+#[test]
+fn a_malformed_clock_stamp_is_refused_with_its_field() {
+    let bed = TestBed::start();
+    let (_, a) = bed.user();
+    let device = "aaaaaaaa-0000-4000-8000-000000000007";
+    let bad = json!({ "tx_seq": 1, "ops": [{ "table": "workspaces", "row": {
+        "id": WS, "name": "X", "handle": "x", "field_hlc": { "name": "yesterday", "handle": "1763840000000:00000:ab" } } }] });
+    let result = push(&bed, &a, device, json!([bad, workspace_tx(2, "Fine", "1763840000000:00000:ab")]));
+    assert_eq!(statuses(&result), ["rejected", "applied"]);
+    assert_eq!(result["results"][0]["sqlstate"], "22023");
+    assert_eq!(result["results"][0]["message"], "bad HLC yesterday for name");
+}

@@ -401,35 +401,48 @@ impl Engine {
             progress(Progress::Pushed { transactions: round.pushed + round.rejected, remaining });
         }
 
-        // Pull: pages after the cursor until the server says there is no more.
+        // Pull: pages after the cursor until the server says there is no more. While one page
+        // is applied (on a blocking thread), the next is already being fetched from its `next`
+        // cursor; it is only applied after the one before it, so the saved cursor never runs
+        // ahead of the rows applied.
         self.set_activity(Activity::Pulling);
+        let mut page = self.pull_page(&state, &rest, self.state()?.cursor).await?;
         loop {
-            let cursor = self.state()?.cursor;
-            let token = self.token(&state, None).await?;
-            self.count();
-            let page = match rest.pull(&token, &cursor, self.options.pull_page).await {
-                Err(Error::Unauthorized { .. }) => {
-                    let token = self.token(&state, Some(&token)).await?;
-                    self.count();
-                    rest.pull(&token, &cursor, self.options.pull_page).await?
-                }
-                other => other?,
-            };
             let (rows, next, head, more) = (page.rows, page.next, page.head, page.has_more);
             round.pulled += rows.len() as u64;
             let version = next.version;
-            if !rows.is_empty() || next != cursor {
-                self.blocking(move |s| s.apply_pull(&rows, Some(&next), head).map(|_| ())).await?;
-            } else {
-                self.blocking(move |s| s.apply_pull(&[], Some(&cursor), head).map(|_| ())).await?;
-            }
+            let cursor = next.clone();
+            let apply = self.blocking(move |s| s.apply_pull(&rows, Some(&next), head).map(|_| ()));
+            let prefetch = async {
+                match more {
+                    true => Some(self.pull_page(&state, &rest, cursor).await),
+                    false => None,
+                }
+            };
+            let (applied, fetched) = tokio::join!(apply, prefetch);
+            applied?;
             progress(Progress::Pulled { rows: round.pulled, version, head });
-            if !more {
-                break;
+            match fetched {
+                Some(fetched) => page = fetched?,
+                None => break,
             }
         }
         round.requests = self.requests() - start;
         Ok(round)
+    }
+
+    /// One pull page after `cursor`, refreshing the session once if the server refuses it.
+    async fn pull_page(&self, state: &SyncState, rest: &Rest, cursor: hearth_store::Cursor) -> Result<crate::rest::Page> {
+        let token = self.token(state, None).await?;
+        self.count();
+        match rest.pull(&token, &cursor, self.options.pull_page).await {
+            Err(Error::Unauthorized { .. }) => {
+                let token = self.token(state, Some(&token)).await?;
+                self.count();
+                rest.pull(&token, &cursor, self.options.pull_page).await
+            }
+            other => other,
+        }
     }
 
     /// Reads the server's state of rows whose push was a duplicate and merges it.

@@ -28,6 +28,26 @@ impl std::fmt::Debug for Rest {
     }
 }
 
+#[derive(serde::Deserialize)]
+struct WirePage {
+    rows: Vec<WireRow>,
+    next: WireCursor,
+    has_more: bool,
+    head: i64,
+}
+
+#[derive(serde::Deserialize)]
+struct WireRow {
+    t: String,
+    r: serde_json::Map<String, Value>,
+}
+
+#[derive(serde::Deserialize)]
+struct WireCursor {
+    version: i64,
+    id: String,
+}
+
 /// One pull page.
 #[derive(Debug)]
 pub(crate) struct Page {
@@ -84,24 +104,16 @@ impl Rest {
     /// The page of changes after `cursor`.
     pub(crate) async fn pull(&self, token: &str, cursor: &Cursor, limit: u32) -> Result<Page> {
         let body = json!({ "p_since_version": cursor.version, "p_since_id": cursor.id, "p_limit": limit });
-        let answer = self.rpc(token, "sync_pull", body).await?;
-        let bad = || Error::Protocol(format!("sync_pull: {}", answer.to_string().chars().take(300).collect::<String>()));
-        let rows = answer.get("rows").and_then(Value::as_array).ok_or_else(bad)?;
-        let rows = rows
-            .iter()
-            .map(|r| match (r.get("t").and_then(Value::as_str), r.get("r").and_then(Value::as_object)) {
-                (Some(t), Some(row)) => Ok(PulledRow { table: t.to_owned(), row: row.clone() }),
-                _ => Err(bad()),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let next = answer.get("next").ok_or_else(bad)?;
-        let next = Cursor {
-            version: next.get("version").and_then(Value::as_i64).ok_or_else(bad)?,
-            id: next.get("id").and_then(Value::as_str).ok_or_else(bad)?.to_owned(),
-        };
-        let has_more = answer.get("has_more").and_then(Value::as_bool).ok_or_else(bad)?;
-        let head = answer.get("head").and_then(Value::as_i64).ok_or_else(bad)?;
-        Ok(Page { rows, next, has_more, head })
+        let text = self.rpc_text(token, "sync_pull", body).await?;
+        // Parsed straight into rows (a page is megabytes; no intermediate `Value` tree).
+        let wire: WirePage = serde_json::from_str(&text)
+            .map_err(|e| Error::Protocol(format!("sync_pull: {e}: {}", text.chars().take(200).collect::<String>())))?;
+        Ok(Page {
+            rows: wire.rows.into_iter().map(|r| PulledRow { table: r.t, row: r.r }).collect(),
+            next: Cursor { version: wire.next.version, id: wire.next.id },
+            has_more: wire.has_more,
+            head: wire.head,
+        })
     }
 
     /// The server's current state of some rows of one table.
@@ -113,17 +125,28 @@ impl Rest {
     }
 
     async fn rpc(&self, token: &str, name: &str, body: Value) -> Result<Value> {
+        let text = self.rpc_text(token, name, body).await?;
+        serde_json::from_str(&text).map_err(|e| Error::Protocol(format!("{name}: {e}")))
+    }
+
+    async fn rpc_text(&self, token: &str, name: &str, body: Value) -> Result<String> {
         let request = self.client.rpc(name, body.to_string()).auth(token).build().timeout(self.timeout);
-        self.send(request, name).await
+        self.send_text(request, name).await
     }
 
     async fn send(&self, request: reqwest011::RequestBuilder, what: &str) -> Result<Value> {
+        let text = self.send_text(request, what).await?;
+        serde_json::from_str(&text).map_err(|e| Error::Protocol(format!("{what}: {e}")))
+    }
+
+    /// The body of a successful answer; errors sorted as the module docs say.
+    async fn send_text(&self, request: reqwest011::RequestBuilder, what: &str) -> Result<String> {
         let url = format!("{}/{what}", self.root);
         let response = request.send().await.map_err(|e| offline(&url, &e))?;
         let status = response.status().as_u16();
         let text = response.text().await.map_err(|e| offline(&url, &e))?;
         match status {
-            200..=299 => serde_json::from_str(&text).map_err(|e| Error::Protocol(format!("{what}: {e}"))),
+            200..=299 => Ok(text),
             401 => Err(Error::Unauthorized { detail: message(&text) }),
             // PostgREST answers a missing function (an old or absent schema) with 404/PGRST202.
             404 if text.contains("PGRST202") || text.contains("function") => Err(Error::Schema(message(&text))),
