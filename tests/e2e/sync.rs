@@ -427,7 +427,7 @@ fn the_server_stopped_mid_sync_and_restarted_resumes_with_no_duplicates() {
     let ws = laptop.store.write(|x| x.create_workspace(&NewWorkspace::new("Big", Handle::parse("big").unwrap()).unwrap())).unwrap();
     let chat = laptop.store.write(|x| x.create_chat(&NewChat { workspace_id: ws.id, title: "Log".into(), model: None })).unwrap();
     for i in 0..600 {
-        laptop.store.write(|x| x.append_message(&NewMessage::new(chat.id, None, Role::User, &format!("line {i}")))).unwrap();
+        laptop.store.write(|x| x.append_message(&NewMessage::new(chat.id, None, Role::User, format!("line {i}")))).unwrap();
     }
     // Stop the server once the push is under way.
     let engine = laptop.engine.clone();

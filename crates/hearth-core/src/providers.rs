@@ -30,12 +30,15 @@ const CREDENTIAL_HEADERS: &[&str] = &["authorization", "proxy-authorization", "x
 /// most commands never need it).
 pub(crate) type SecretsOpener = Arc<dyn Fn() -> std::result::Result<Arc<dyn SecretStore>, SecretError> + Send + Sync>;
 
+/// A cached client with the provider record and key it was built from (rebuilt when either changes).
+type CachedClient = (Provider, Option<Secret>, Remote);
+
 /// Remote clients and what outlives them.
 pub(crate) struct Remotes {
     runtime: OnceLock<std::result::Result<Arc<HttpRuntime>, String>>,
     breakers: Mutex<HashMap<String, Arc<Breaker>>>,
     /// Per provider: the record and key a client was built from, and the client.
-    clients: Mutex<HashMap<String, (Provider, Option<Secret>, Remote)>>,
+    clients: Mutex<HashMap<String, CachedClient>>,
     policy: Mutex<(Timeouts, RetryPolicy)>,
 }
 
@@ -272,7 +275,7 @@ fn checked_headers(headers: &serde_json::Map<String, serde_json::Value>) -> Resu
             )
             .into());
         }
-        if !value.as_str().is_some_and(|v| !v.chars().any(char::is_control)) {
+        if value.as_str().is_none_or(|v| v.chars().any(char::is_control)) {
             return Err(ValidationError::new("headers", format!("the value of {name} must be a string on one line")).into());
         }
     }
