@@ -456,11 +456,25 @@ impl Store {
         self.sync_tx(|tx| {
             let mut report = ApplyReport::default();
             let mut newest: Option<Hlc> = None;
+            let mut chats: Vec<String> = Vec::new();
             for pulled in rows {
                 let table = Table::parse(&pulled.table).ok_or_else(|| {
                     Error::Invalid(ValidationError::new("sync", format!("the server sent an unknown table {:?}", pulled.table)))
                 })?;
                 apply_row(tx, table, &pulled.row, &mut report, &mut newest)?;
+                let chat = match table {
+                    Table::Chats => pulled.row.get("id"),
+                    Table::Messages => pulled.row.get("chat_id"),
+                    Table::Workspaces => None,
+                };
+                if let Some(chat) = chat.and_then(Value::as_str) {
+                    chats.push(chat.to_owned());
+                }
+            }
+            chats.sort();
+            chats.dedup();
+            for chat in &chats {
+                follow_branch(tx, chat)?;
             }
             observe(tx, newest)?;
             match cursor {
@@ -480,6 +494,38 @@ impl Store {
     pub fn observe_clock(&self, seen: Hlc) -> Result<()> {
         self.sync_tx(|tx| observe(tx, Some(seen)))
     }
+}
+
+/// Keeps the branch on screen (a chat's local `active_leaf_id`) up with pulled messages: a
+/// chat without one starts at its newest root, and a leaf that gained replies elsewhere moves
+/// down to the newest of them, so a conversation continued on another device shows here.
+fn follow_branch(tx: &Transaction<'_>, chat: &str) -> Result<()> {
+    let Some(leaf): Option<Option<String>> =
+        tx.prepare_cached("SELECT active_leaf_id FROM chats WHERE id = ?1")?.query_row([chat], |r| r.get(0)).optional()?
+    else {
+        return Ok(()); // the chat itself has not arrived yet
+    };
+    let newest_child = |parent: Option<&str>| -> Result<Option<String>> {
+        Ok(tx
+            .prepare_cached(
+                "SELECT id FROM messages WHERE chat_id = ?1 AND parent_id IS ?2 AND deleted_at IS NULL \
+                 ORDER BY created_at DESC, id DESC LIMIT 1",
+            )?
+            .query_row((chat, parent), |r| r.get(0))
+            .optional()?)
+    };
+    let mut current = match leaf {
+        Some(leaf) => leaf,
+        None => match newest_child(None)? {
+            Some(root) => root,
+            None => return Ok(()),
+        },
+    };
+    while let Some(child) = newest_child(Some(&current))? {
+        current = child;
+    }
+    tx.prepare_cached("UPDATE chats SET active_leaf_id = ?2 WHERE id = ?1 AND active_leaf_id IS NOT ?2")?.execute((chat, &current))?;
+    Ok(())
 }
 
 /// Moves this device's clock past the newest stamp it has seen, so its next write is newer
@@ -543,6 +589,14 @@ fn apply_row(
             (1..=names.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
         );
         tx.prepare_cached(&sql)?.execute(params_from_iter(values))?;
+        if table == Table::Chats {
+            // Its messages may have come first (pages follow server order): their activity
+            // counts, as it would have had the chat been there.
+            tx.prepare_cached(
+                "UPDATE chats SET activity_at = max(activity_at, coalesce((SELECT max(created_at) FROM messages WHERE chat_id = ?1), 0)) WHERE id = ?1",
+            )?
+            .execute([id])?;
+        }
         report.inserted += 1;
         return Ok(());
     };

@@ -859,3 +859,40 @@ fn reconnecting_keeps_the_device_and_cursor_but_another_project_starts_over() {
     assert_ne!(fresh.client_id, first.client_id);
     assert_eq!(fresh.cursor, crate::Cursor::start());
 }
+
+#[test]
+fn a_chat_pulled_after_its_messages_takes_their_activity() {
+    let laptop = connected();
+    let ws = workspace(&laptop, "home");
+    let c = chat(&laptop, ws.id, "Plans");
+    std::thread::sleep(Duration::from_millis(5));
+    let m = say(&laptop, c.id, None, Role::User, "later");
+    let desktop = connected();
+    let rows = [
+        server_row(&laptop, "workspaces", &ws.id.to_string(), json!({})),
+        server_row(&laptop, "messages", &m.id.to_string(), json!({})),
+        server_row(&laptop, "chats", &c.id.to_string(), json!({})),
+    ];
+    desktop.apply_pull(&rows, None, 1).unwrap();
+    let listed = desktop.read(|r| r.chats(ws.id, false)).unwrap();
+    assert_eq!(listed[0].activity_at, m.created_at, "the message's time, not the chat's creation");
+    assert_eq!(desktop.read(|r| r.thread(c.id)).unwrap().messages.len(), 1);
+}
+
+#[test]
+fn a_conversation_continued_elsewhere_shows_on_this_device() {
+    let laptop = connected();
+    let ws = workspace(&laptop, "home");
+    let c = chat(&laptop, ws.id, "Plans");
+    let q = say(&laptop, c.id, None, Role::User, "question");
+    let row = |table: &str, id: String| server_row(&laptop, table, &id, json!({}));
+    let desktop = connected();
+    desktop
+        .apply_pull(&[row("workspaces", ws.id.to_string()), row("chats", c.id.to_string()), row("messages", q.id.to_string())], None, 1)
+        .unwrap();
+    assert_eq!(thread_text(&desktop, c.id), vec![("question".to_owned(), 1, 1)]);
+    // The laptop gets an answer; the desktop, still showing the question, follows it.
+    let a = say(&laptop, c.id, Some(q.id), Role::Assistant, "answer");
+    desktop.apply_pull(&[row("messages", a.id.to_string())], None, 2).unwrap();
+    assert_eq!(thread_text(&desktop, c.id), vec![("question".to_owned(), 1, 1), ("answer".to_owned(), 1, 1)]);
+}

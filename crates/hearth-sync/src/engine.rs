@@ -228,12 +228,20 @@ impl Engine {
         })
     }
 
-    /// Sends a fresh status to watchers (best effort: a status that cannot be read is skipped).
+    /// Sends the status to watchers when it changed (best effort: a status that cannot be read
+    /// is skipped).
     fn publish(&self) {
         let state = self.store.read(|r| r.sync_state()).ok().flatten();
         let session = self.session.try_lock().ok().and_then(|s| s.clone()).flatten();
         if let Ok(status) = self.compose(state, session) {
-            self.status.send_replace(Some(status));
+            // Watchers (the UI's event stream) hear about changes, not about every poll.
+            self.status.send_if_modified(|current| {
+                let changed = current.as_ref() != Some(&status);
+                if changed {
+                    *current = Some(status);
+                }
+                changed
+            });
         }
     }
 
