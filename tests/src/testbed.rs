@@ -117,6 +117,10 @@ fn postrust_bin() -> PathBuf {
 
 impl TestBed {
     pub fn start() -> Self {
+        // Tests start beds in parallel, and roles are cluster-wide: two `alter role` at once
+        // fail with "tuple concurrently updated". Setting up is quick; do it one at a time.
+        static SETUP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = SETUP.lock().unwrap_or_else(|p| p.into_inner());
         ensure_cluster();
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
         let database = format!("hearth_test_{}_{nanos}", std::process::id());
