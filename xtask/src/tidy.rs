@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context as _;
 use cargo_metadata::{DependencyKind, MetadataCommand};
 
 /// For each workspace crate, the workspace crates it may depend on. `None`: any (test harness).
@@ -57,7 +58,7 @@ const NATIVE: &str = "hearth-llama";
 pub(crate) fn check(root: &Path) -> anyhow::Result<Vec<String>> {
     let mut problems = Vec::new();
     for file in rust_files(root)? {
-        let text = std::fs::read_to_string(&file)?;
+        let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
         let rel = file.strip_prefix(root).unwrap_or(&file).display().to_string();
         problems.extend(check_header(&rel, &text));
         if file.file_name().is_some_and(|n| n == "mod.rs") {
@@ -71,7 +72,7 @@ pub(crate) fn check(root: &Path) -> anyhow::Result<Vec<String>> {
         let deps =
             package.dependencies.iter().filter(|d| d.kind != DependencyKind::Development).map(|d| d.name.clone()).collect::<Vec<_>>();
         edges.insert(package.name.to_string(), deps);
-        let manifest = std::fs::read_to_string(&package.manifest_path)?;
+        let manifest = std::fs::read_to_string(&package.manifest_path).with_context(|| format!("reading {}", package.manifest_path))?;
         problems.extend(check_lints(&package.name, &manifest));
     }
     problems.extend(check_edges(&edges));
@@ -123,7 +124,7 @@ fn rust_files(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_owned()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
             let path = entry?.path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             if path.is_dir() {
