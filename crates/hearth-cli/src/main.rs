@@ -6,6 +6,7 @@ mod doctor;
 mod logging;
 mod models;
 mod output;
+mod prompt;
 mod providers;
 mod serve;
 mod sync;

@@ -4,7 +4,6 @@
 //! A key is read from a prompt (without echo) or from standard input, never from an argument:
 //! arguments land in shell history and in every user's view of the process list.
 
-use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
@@ -170,14 +169,7 @@ fn key_hint(p: &ProviderInfo) -> String {
 
 /// The key, from a prompt without echo on a terminal, else the first line of stdin.
 fn read_key(name: &str) -> Result<Secret, Failure> {
-    let line = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password(format!("API key for {name}: ")).map_err(|e| Failure::Other(e.into()))?
-    } else {
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).map_err(|e| Failure::Other(e.into()))?;
-        line
-    };
-    Ok(Secret::new(line.trim().to_owned()))
+    Ok(Secret::new(crate::prompt::read_hidden(&format!("API key for {name}: "))?.trim().to_owned()))
 }
 
 // ------------------------------------------------------------------ usage

@@ -4,7 +4,7 @@
 //! Passwords and tokens are read from a prompt (without echo) or standard input, never from
 //! arguments, which land in shell history and the process list.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 
 use clap::{Args, Subcommand};
 use hearth_core::{Core, SyncEndpoints, SyncProgress, SyncStatus};
@@ -101,7 +101,7 @@ pub(crate) fn run(cmd: SyncCommand, core: &Core, out: &Output) -> CmdResult {
             });
         }
         SyncCommand::Login { email } => {
-            let password = read_secret("Password: ")?;
+            let password = crate::prompt::read_hidden("Password: ")?;
             let session = rt.block_on(engine.sign_in(&email, &password)).map_err(hearth_core::Error::from)?;
             let status = rt.block_on(engine.status()).map_err(hearth_core::Error::from)?;
             out.show(&status, || format!("signed in as {} ({})", session.email.as_deref().unwrap_or(&email), session.user_id));
@@ -192,16 +192,4 @@ pub(crate) fn supabase(cmd: SupabaseCommand, out: &Output) -> CmdResult {
         }
     }
     Ok(())
-}
-
-/// A secret from a prompt without echo on a terminal, else the first line of stdin.
-fn read_secret(prompt: &str) -> Result<String, Failure> {
-    let line = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password(prompt).map_err(|e| Failure::Other(e.into()))?
-    } else {
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).map_err(|e| Failure::Other(e.into()))?;
-        line
-    };
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }

@@ -25,7 +25,7 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params_from_
 use serde_json::{Map, Value};
 
 use crate::rows::{now_ms, ts};
-use crate::writer::{OutboxRow, Table};
+use crate::writer::{OutboxRow, Table, outbox_row};
 use crate::{Error, Reader, Result, Store};
 
 /// Where to reach the user's project, and who is signed in.
@@ -265,18 +265,7 @@ impl Reader<'_> {
             "SELECT id, tx_seq, tx_id, tbl, row_id, patch, created_at FROM outbox \
              WHERE tx_seq IN (SELECT DISTINCT tx_seq FROM outbox ORDER BY tx_seq LIMIT ?1) ORDER BY tx_seq, id",
         )?;
-        let rows = stmt.query_map([max], |r| {
-            let patch: String = r.get(5)?;
-            Ok(OutboxRow {
-                id: r.get(0)?,
-                tx_seq: r.get(1)?,
-                tx_id: r.get(2)?,
-                table: r.get(3)?,
-                row_id: r.get(4)?,
-                patch: serde_json::from_str(&patch).unwrap_or(Value::Null),
-                created_at: ts(r.get(6)?),
-            })
-        })?;
+        let rows = stmt.query_map([max], outbox_row)?;
         let mut txs: Vec<PendingTx> = Vec::new();
         for row in rows {
             let row = row?;

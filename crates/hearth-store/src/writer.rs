@@ -197,23 +197,26 @@ fn corrupt_clock(e: ValidationError) -> Error {
     Error::Sqlite(rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
+/// One outbox row from `SELECT id, tx_seq, tx_id, tbl, row_id, patch, created_at`.
+pub(crate) fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
+    let patch: String = r.get(5)?;
+    Ok(OutboxRow {
+        id: r.get(0)?,
+        tx_seq: r.get(1)?,
+        tx_id: r.get(2)?,
+        table: r.get(3)?,
+        row_id: r.get(4)?,
+        patch: serde_json::from_str(&patch).unwrap_or(Value::Null),
+        created_at: ts(r.get(6)?),
+    })
+}
+
 impl Reader<'_> {
     /// The oldest `limit` pending changes.
     pub fn outbox(&self, limit: u32) -> Result<Vec<OutboxRow>> {
         let mut stmt =
             self.conn.prepare_cached("SELECT id, tx_seq, tx_id, tbl, row_id, patch, created_at FROM outbox ORDER BY id LIMIT ?1")?;
-        let rows = stmt.query_map([limit], |r| {
-            let patch: String = r.get(5)?;
-            Ok(OutboxRow {
-                id: r.get(0)?,
-                tx_seq: r.get(1)?,
-                tx_id: r.get(2)?,
-                table: r.get(3)?,
-                row_id: r.get(4)?,
-                patch: serde_json::from_str(&patch).unwrap_or(Value::Null),
-                created_at: ts(r.get(6)?),
-            })
-        })?;
+        let rows = stmt.query_map([limit], outbox_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 

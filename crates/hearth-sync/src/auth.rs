@@ -164,7 +164,8 @@ impl AuthClient {
     }
 }
 
-fn offline(url: &str, e: &reqwest011::Error) -> Error {
+/// A request that got no answer, with the whole cause chain (DNS, refused, reset, timeout).
+pub(crate) fn offline(url: &str, e: &reqwest011::Error) -> Error {
     let mut detail = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {

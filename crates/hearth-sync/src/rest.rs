@@ -11,7 +11,7 @@ use hearth_store::{Cursor, PendingTx, PulledRow, TxOutcome};
 use postgrest::Postgrest;
 use serde_json::{Value, json};
 
-use crate::auth::message;
+use crate::auth::{message, offline};
 use crate::{Error, PROTOCOL_VERSION, Result};
 
 /// A PostgREST root with the project's anon key.
@@ -153,14 +153,4 @@ impl Rest {
             _ => Err(Error::Server { status, message: message(&text) }),
         }
     }
-}
-
-fn offline(url: &str, e: &reqwest011::Error) -> Error {
-    let mut detail = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        detail = format!("{detail}: {s}");
-        source = s.source();
-    }
-    Error::Offline { url: url.to_owned(), detail }
 }
