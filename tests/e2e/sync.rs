@@ -485,3 +485,26 @@ fn a_device_whose_clock_runs_ahead_keeps_its_last_word() {
     let clamped_ms: u64 = stamp.trim().split(':').next().unwrap().parse().unwrap();
     assert!(clamped_ms < future, "the future stamp was clamped: {stamp}");
 }
+
+#[test]
+fn moving_to_another_project_takes_everything_along() {
+    let first = TestBed::start();
+    let second = TestBed::start();
+    let rt = runtime();
+    let (_, token) = first.user();
+    let device = Device::new(&rt, &first, &token, options());
+    let ws = device.store.write(|x| x.create_workspace(&NewWorkspace::new("Home", Handle::parse("home").unwrap()).unwrap())).unwrap();
+    let chat = device.store.write(|x| x.create_chat(&NewChat { workspace_id: ws.id, title: "Gone".into(), model: None })).unwrap();
+    device.store.write(|x| x.append_message(&NewMessage::new(chat.id, None, Role::User, "hello"))).unwrap();
+    device.store.write(|x| x.delete_chat(chat.id)).unwrap();
+    device.sync(&rt).unwrap();
+
+    let (user, token) = second.user();
+    rt.block_on(device.engine.connect(&Endpoints::explicit(&second.rest_url, None, None).unwrap())).unwrap();
+    rt.block_on(device.engine.use_tokens(&token, None)).unwrap();
+    let round = device.sync(&rt).unwrap();
+    assert_eq!((round.pushed, round.rejected), (3, 0));
+    for table in TABLES {
+        assert_eq!(device.rows(table), server_rows(&second, &user, table), "{table} in the new project, field for field");
+    }
+}

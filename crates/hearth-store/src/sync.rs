@@ -359,7 +359,8 @@ impl Store {
     }
 
     /// Saves where to sync. Reconnecting to the same REST root keeps this device's client id
-    /// and cursor; another project starts over with a new client id and pulls from the start.
+    /// and cursor; another project starts over with a new client id, pulls from the start, and
+    /// gets every local row queued again (the first project's pushes had emptied the outbox).
     pub fn connect_sync(&self, connection: &Connection) -> Result<SyncState> {
         self.sync_tx(|tx| {
             let current: Option<String> = tx.query_row("SELECT rest_url FROM sync_state WHERE id = 1", [], |r| r.get(0)).optional()?;
@@ -374,6 +375,10 @@ impl Store {
                     "INSERT INTO sync_state (id, rest_url, auth_url, anon_key, client_id, connected_at) VALUES (1, ?1, ?2, ?3, ?4, ?5)",
                     (&connection.rest_url, &connection.auth_url, &connection.anon_key, uuid::Uuid::new_v4().to_string(), now_ms()),
                 )?;
+                if current.is_some() {
+                    // What the old project received left the outbox; the new one has none of it.
+                    requeue_everything(tx)?;
+                }
             }
             Ok(())
         })?;
@@ -483,6 +488,32 @@ impl Store {
     pub fn observe_clock(&self, seen: Hlc) -> Result<()> {
         self.sync_tx(|tx| observe(tx, Some(seen)))
     }
+}
+
+/// Queues every synced row, tombstones included, as it stands (its values and their stamps),
+/// one client transaction per row, parents first. The server merges them by their stamps, so
+/// rows it already has change nothing.
+fn requeue_everything(tx: &Transaction<'_>) -> Result<()> {
+    let reader = Reader { conn: tx };
+    let (mut seq, now): (i64, i64) = (tx.query_row("SELECT next_tx_seq FROM sync_clock WHERE id = 1", [], |r| r.get(0))?, now_ms());
+    for table in [Table::Workspaces, Table::Chats, Table::Messages] {
+        for id in reader.synced_ids(table.as_str())? {
+            let Some(mut patch) = reader.synced_row(table.as_str(), &id)? else { continue };
+            let stamps: String =
+                tx.prepare_cached(&format!("SELECT field_hlc FROM {} WHERE id = ?1", table.as_str()))?.query_row([&id], |r| r.get(0))?;
+            patch.insert("id".into(), Value::String(id.clone()));
+            patch.insert("field_hlc".into(), Value::Object(stamps_of(&stamps)));
+            tx.prepare_cached("INSERT INTO outbox (tx_seq, tx_id, tbl, row_id, patch, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+                .execute((seq, uuid::Uuid::now_v7().to_string(), table.as_str(), &id, Value::Object(patch).to_string(), now))?;
+            seq += 1;
+        }
+    }
+    tx.execute("UPDATE sync_clock SET next_tx_seq = ?1 WHERE id = 1", [seq])?;
+    Ok(())
+}
+
+fn stamps_of(text: &str) -> Map<String, Value> {
+    stamps(Some(&Value::String(text.to_owned())))
 }
 
 /// Keeps the branch on screen (a chat's local `active_leaf_id`) up with pulled messages: a

@@ -896,3 +896,33 @@ fn a_conversation_continued_elsewhere_shows_on_this_device() {
     desktop.apply_pull(&[row("messages", a.id.to_string())], None, 2).unwrap();
     assert_eq!(thread_text(&desktop, c.id), vec![("question".to_owned(), 1, 1), ("answer".to_owned(), 1, 1)]);
 }
+
+#[test]
+fn another_project_gets_every_row_queued_again() {
+    let store = connected();
+    let ws = workspace(&store, "home");
+    let c = chat(&store, ws.id, "Plans");
+    say(&store, c.id, None, Role::User, "hello");
+    store.write(|w| w.delete_chat(c.id)).unwrap();
+    // Everything went to the first project.
+    let seqs: Vec<i64> = store.read(|r| r.pending_transactions(100)).unwrap().iter().map(|t| t.tx_seq).collect();
+    store.acknowledge(&seqs.iter().map(|s| (*s, crate::TxOutcome::Applied)).collect::<Vec<_>>()).unwrap();
+    assert_eq!(outbox_len(&store), 0);
+    // The same project again queues nothing; another one gets all three rows, tombstone included.
+    let same = store.read(|r| r.sync_state()).unwrap().unwrap().connection;
+    store.connect_sync(&same).unwrap();
+    assert_eq!(outbox_len(&store), 0);
+    store.connect_sync(&crate::SyncConnection { rest_url: "http://other/rest/v1".into(), auth_url: None, anon_key: None }).unwrap();
+    let txs = store.read(|r| r.pending_transactions(100)).unwrap();
+    let tables: Vec<&str> = txs.iter().map(|t| t.changes[0].table.as_str()).collect();
+    assert_eq!(tables, ["workspaces", "chats", "messages"], "parents first, one transaction each");
+    assert!(txs.windows(2).all(|w| w[0].tx_seq < w[1].tx_seq) && txs[0].tx_seq > *seqs.last().unwrap());
+    let chat_patch = &txs[1].changes[0].patch;
+    assert!(chat_patch["deleted_at"].is_string(), "the tombstone travels: {chat_patch}");
+    assert_eq!(chat_patch["title"], "Plans");
+    assert!(chat_patch["field_hlc"]["deleted_at"].is_string(), "with its stamps");
+    // The next action still gets a fresh sequence number.
+    workspace(&store, "later");
+    let last = store.read(|r| r.pending_transactions(100)).unwrap();
+    assert_eq!(last.last().unwrap().tx_seq, txs.last().unwrap().tx_seq + 1);
+}
