@@ -99,6 +99,10 @@ fn two_data_directories_sync_through_the_cli_and_status_tells_the_truth() {
     assert_eq!(status["pending"]["changes"], 0, "the background loop pushed the rename: {status}");
     assert!(status["last_error"].is_null(), "{status}");
     assert_eq!(status["signed_in"], true);
+    // Signing out from the CLI while the server runs: the server sees it too.
+    desktop.json(&["sync", "logout"]);
+    let (_, status) = http(&served.url, "GET", "/api/v1/sync", "sync-test-token", None);
+    assert_eq!((status["signed_in"].as_bool(), status["activity"].as_str()), (Some(false), Some("stopped")), "{status}");
     drop(served);
     laptop.json(&["sync", "now"]);
     assert_eq!(laptop.json(&["workspaces", "show", "garden"])["name"], "Allotment");

@@ -194,11 +194,16 @@ impl Engine {
         }
     }
 
-    /// Where sync stands.
+    /// Where sync stands. The session is read from the keychain, not the cache: another
+    /// process may have signed in or out.
     pub async fn status(&self) -> Result<Status> {
         let state = self.store.read(|r| r.sync_state())?;
         let session = match &state {
-            Some(state) => self.load_session(state).await?,
+            Some(state) => {
+                let fresh = self.read_session(state)?;
+                *self.session.lock().await = Some(fresh.clone());
+                fresh
+            }
             None => None,
         };
         self.compose(state, session)
@@ -493,6 +498,9 @@ impl Engine {
                 if !waiting && (has_changes || idle_due || kicked) {
                     kicked = false;
                     last_remote = Some(now);
+                    // Read the session afresh for each round: another process (`hearth sync
+                    // logout`, a login, a refresh) may have changed it in the keychain.
+                    *self.session.lock().await = None;
                     match self.sync_now(&mut |_| {}).await {
                         Ok(_) => {
                             failures = 0;
