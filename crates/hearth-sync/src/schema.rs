@@ -93,6 +93,19 @@ mod tests {
         assert!(script().contains("create or replace function public.sync_push"));
     }
 
+    /// Shipped server files never change (projects have run them): pin each one's SHA-256,
+    /// and put changes in a new numbered file.
+    #[test]
+    fn shipped_files_never_change() {
+        use sha2::{Digest, Sha256};
+        const PINNED: &[(&str, &str)] = &[("0001", "741504dc2e9d6bd5bc40bd4c13a26bd669fec0bfd229deb35edb4c11dc7eb401")];
+        assert_eq!(FILES.len(), PINNED.len(), "every file is pinned");
+        for ((version, name, sql), (pinned_version, hash)) in FILES.iter().zip(PINNED) {
+            assert_eq!(version, pinned_version);
+            assert_eq!(&format!("{:x}", Sha256::digest(sql.as_bytes())), hash, "{version}_{name}.sql changed after it shipped");
+        }
+    }
+
     #[test]
     fn an_unreachable_database_is_a_clear_error() {
         let err = migrate("postgres://nobody@127.0.0.1:9/none").unwrap_err().to_string();
