@@ -82,15 +82,11 @@ fn psql_file(database: &str, file: &Path) {
     assert!(out.status.success(), "applying {} failed: {}", file.display(), String::from_utf8_lossy(&out.stderr));
 }
 
-/// Starts the Debian cluster if it is down (once per process: tests start beds in parallel,
+/// Starts the Debian cluster if it is down, once per process (beds are set up one at a time,
 /// and two `pg_ctlcluster start` at once make the second fail).
 fn ensure_cluster() {
-    static STARTED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
-    let mut started = STARTED.lock().unwrap_or_else(|p| p.into_inner());
-    if !*started {
-        start_cluster();
-        *started = true;
-    }
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(start_cluster);
 }
 
 fn start_cluster() {

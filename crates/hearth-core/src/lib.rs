@@ -151,7 +151,6 @@ pub struct Core {
     open_secrets: providers::SecretsOpener,
     remotes: providers::Remotes,
     sync: std::sync::OnceLock<std::sync::Arc<SyncEngine>>,
-    sync_options: SyncOptions,
 }
 
 impl std::fmt::Debug for Core {
@@ -186,7 +185,6 @@ impl Core {
             open_secrets,
             remotes: providers::Remotes::new(),
             sync: std::sync::OnceLock::new(),
-            sync_options: SyncOptions::default(),
         }
     }
 

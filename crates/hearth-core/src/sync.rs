@@ -22,13 +22,8 @@ impl Core {
         if let Some(engine) = self.sync.get() {
             return Ok(engine.clone());
         }
-        let engine = SyncEngine::new(self.store.clone(), self.secrets()?, self.sync_options.clone());
+        let engine = SyncEngine::new(self.store.clone(), self.secrets()?, SyncOptions::default());
         Ok(self.sync.get_or_init(|| engine).clone())
-    }
-
-    /// Tunes the engine before its first use (tests shorten the idle interval).
-    pub fn set_sync_options(&mut self, options: SyncOptions) {
-        self.sync_options = options;
     }
 
     /// Applies the server schema to a PostgreSQL URL (blocking; see `hearth_sync::schema`).

@@ -17,7 +17,7 @@
 //! whose clock ran ahead converge: the server clamped its stamp, so a later write elsewhere can
 //! win on the server while losing a plain stamp comparison on that device.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use hearth_types::{Hlc, Timestamp, ValidationError};
 use rusqlite::types::Value as Sql;
@@ -385,6 +385,11 @@ impl Store {
         self.read(|r| r.sync_state())?.ok_or_else(|| Error::not_found("sync", "connection", "1"))
     }
 
+    /// Moves this device's clock past `seen`, a stamp from elsewhere (the HLC receive rule).
+    pub fn observe_clock(&self, seen: Hlc) -> Result<()> {
+        self.sync_tx(|tx| observe(tx, Some(seen)))
+    }
+
     /// Records who is signed in (`None` after signing out).
     pub fn set_sync_user(&self, user_id: Option<&str>, email: Option<&str>) -> Result<()> {
         self.sync_tx(|tx| {
@@ -480,13 +485,6 @@ impl Store {
             };
             Ok(report)
         })
-    }
-}
-
-impl Store {
-    /// Moves this device's clock past `seen`, a stamp from elsewhere (the HLC receive rule).
-    pub fn observe_clock(&self, seen: Hlc) -> Result<()> {
-        self.sync_tx(|tx| observe(tx, Some(seen)))
     }
 }
 
@@ -622,23 +620,23 @@ fn apply_row(
     };
 
     // Fields with a change still waiting in the outbox.
-    let mut pending: HashMap<String, ()> = HashMap::new();
+    let mut pending: HashSet<String> = HashSet::new();
     {
         let mut stmt = tx.prepare_cached("SELECT patch FROM outbox WHERE tbl = ?1 AND row_id = ?2")?;
         let patches = stmt.query_map((table.as_str(), id), |r| r.get::<_, String>(0))?;
         for patch in patches {
             let patch: Value = serde_json::from_str(&patch?).unwrap_or(Value::Null);
             for field in stamps(patch.get("field_hlc")).keys() {
-                pending.insert(field.clone(), ());
+                pending.insert(field.clone());
             }
         }
     }
-    let local_hlc = stamps(Some(&Value::String(local)));
+    let local_hlc = stamps_of(&local);
     let mut merged_hlc = server_hlc.clone();
     let mut sets: Vec<String> = Vec::new();
     let mut values: Vec<Sql> = vec![Sql::Text(id.to_owned())];
     for (col, kind) in cols {
-        let keep_local = pending.contains_key(*col) && {
+        let keep_local = pending.contains(*col) && {
             let mine = local_hlc.get(*col).and_then(Value::as_str).unwrap_or("");
             let theirs = server_hlc.get(*col).and_then(Value::as_str).unwrap_or("");
             mine > theirs
