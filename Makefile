@@ -1,11 +1,11 @@
 # Hearth's two commands. On a fresh Debian machine:
 #   make run    install what is missing, build, and start Hearth
 #   make test   install what is missing and run every test, end-to-end suite included
-# Helpers: make deps | model | build | testbed | bench | tidy
+# Helpers: make deps | model | ui | build | testbed | bench | tidy
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help deps model build run test testbed bench tidy
+.PHONY: help deps model ui build run test testbed bench tidy
 
 # Build output lives outside the clone so CI runs and later clones reuse it.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/hearth/target
@@ -16,6 +16,9 @@ PYTHON ?= python3
 DATA_DIR ?= $(or $(HEARTH_DATA_DIR),$(or $(XDG_DATA_HOME),$(HOME)/.local/share)/hearth)
 MODEL ?= $(DATA_DIR)/models/gemma-3-270m-q4_k_m.gguf
 HEARTH := $(CARGO_TARGET_DIR)/release/hearth
+DESKTOP := $(CARGO_TARGET_DIR)/release/hearth-desktop
+# WebDriver for the real desktop window (with Debian's WebKitWebDriver), for `make test`.
+TAURI_DRIVER ?= $(HOME)/.cargo/bin/tauri-driver
 # llama.cpp's own llama-bench and llama-server, built once from the matching sources, for
 # `make bench`.
 LLAMA_BENCH_DIR ?= $(HOME)/.cache/hearth
@@ -31,19 +34,28 @@ deps:
 model: deps
 	@PYTHON=$(PYTHON) scripts/fetch-model.sh "$(MODEL)"
 
-build: deps
+# The web UI (ui/dist), embedded in both binaries' API server.
+ui: deps
+	@scripts/build-ui.sh
+
+build: deps ui
 	$(CARGO) build --locked --release --workspace --bins
 
-# Checks the install, then serves the API on loopback until Ctrl-C (the desktop window
-# joins here with the desktop issue).
+# Checks the install, then opens the desktop window when there is a display, else serves
+# the API and the UI on loopback until Ctrl-C (open the printed address in a browser).
 run: build model
 	@$(HEARTH) --default-model "$(MODEL)" doctor
 	@echo
-	@echo "Hearth is installed: $(HEARTH)"
-	@echo "Try, in another terminal:  $(HEARTH) chat 'Write a haiku about bread'   (works offline)"
-	@echo "  the API (OpenAI-compatible /v1, token from \`$(HEARTH) token show\`), docs at /docs"
-	@echo "Serving until Ctrl-C:"
-	@exec $(HEARTH) --default-model "$(MODEL)" serve
+	@if [ -n "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \
+		echo "Opening the Hearth window (the app and its API stop when it closes)"; \
+		HEARTH_DEFAULT_MODEL="$(MODEL)" exec "$(DESKTOP)"; \
+	fi; \
+	echo "Hearth is installed: $(HEARTH) (no display here, so no window: the app is served to your browser)"; \
+	echo "Open the app:  http://127.0.0.1:$${HEARTH_PORT:-7337}/?token=$$($(HEARTH) token show)"; \
+	echo "Or chat here:  $(HEARTH) chat 'Write a haiku about bread'   (works offline)"; \
+	echo "The API: OpenAI-compatible /v1 and /api/v1 (token from \`$(HEARTH) token show\`), docs at /docs"; \
+	echo "Serving until Ctrl-C:"; \
+	exec $(HEARTH) --default-model "$(MODEL)" serve
 
 # Unit tests, CLI tests, tidy and the end-to-end suite, all on the release profile so one
 # build serves run, test and bench.
@@ -52,6 +64,7 @@ run: build model
 POSTRUST ?= $(HOME)/.cargo/bin/postrust
 testbed: deps
 	@[ -x "$(POSTRUST)" ] || $(CARGO) install postrust-server --version 3.1.0
+	@[ -x "$(TAURI_DRIVER)" ] || $(CARGO) install tauri-driver --version 2.1.0
 
 test: build model testbed
 	@# Inside a private D-Bus session with an unlocked GNOME Keyring: the keychain tests need
@@ -61,6 +74,11 @@ test: build model testbed
 	@# The HTTP API through real clients: the openai SDK, raw HTTP, and Schemathesis; remote
 	@# providers keep their keys in the same kind of private keyring.
 	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" scripts/with-keyring.sh scripts/api-tests.sh
+	@# The UI: Vitest, the generated API types, then Chromium against `hearth serve` with the
+	@# real model and no network (screenshots in ui/e2e-artifacts).
+	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" scripts/with-keyring.sh scripts/ui-tests.sh
+	@# The real desktop window under Xvfb, through tauri-driver and WebKitWebDriver.
+	HEARTH_DESKTOP_BIN="$(DESKTOP)" HEARTH_E2E_MODEL="$(MODEL)" TAURI_DRIVER="$(TAURI_DRIVER)" scripts/with-keyring.sh scripts/desktop-tests.sh
 	@# The README's other command must work too: `make run` (already built, so quick) must
 	@# come up serving, on a throwaway data folder so tests never touch a developer's data.
 	@MODEL="$(MODEL)" scripts/check-make-run.sh

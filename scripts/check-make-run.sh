@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Checks the README's `make run`: it must come up serving the API. Runs it on a throwaway
-# data folder and a free port, waits for the "listening" line and a healthy /health, then
-# stops the server with SIGTERM and expects make to exit cleanly.
+# Checks the README's `make run` on a machine without a display: it must come up serving the
+# API and the UI. Runs it on a throwaway data folder and a free port, waits for the
+# "listening" line, a healthy /health and the UI at /, then stops the server with SIGTERM and
+# expects make to exit cleanly. (With a display it opens the window: scripts/desktop-tests.sh
+# drives that binary.)
 set -euo pipefail
 
 tmp=$(mktemp -d)
@@ -13,7 +15,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Its own process group, so the signal reaches make and the server alike.
-HEARTH_DATA_DIR="$tmp/data" HEARTH_PORT=0 setsid make --no-print-directory run MODEL="$MODEL" >"$log" 2>&1 &
+env -u DISPLAY -u WAYLAND_DISPLAY HEARTH_DATA_DIR="$tmp/data" HEARTH_PORT=0 setsid make --no-print-directory run MODEL="$MODEL" >"$log" 2>&1 &
 pid=$!
 
 url=""
@@ -32,7 +34,12 @@ python3 - "$url" <<'PY'
 import json, sys, urllib.request
 body = json.load(urllib.request.urlopen(sys.argv[1] + "/health", timeout=10))
 assert body["status"] == "ok", body
+page = urllib.request.urlopen(sys.argv[1] + "/", timeout=10)
+html = page.read().decode()
+assert '<script type="module"' in html, "the UI is not built into the binary: " + html[:300]
+assert "default-src 'self'" in page.headers["content-security-policy"], page.headers
 PY
+grep -q '^Open the app:  http://127.0.0.1:.*/?token=[0-9a-f]\{64\}$' "$log" || { echo "error: make run did not print the app's address" >&2; cat "$log" >&2; exit 1; }
 # Signal the server only: make should then finish with the server's own exit status.
 server=$(pgrep -g "$pid" -x hearth || true)
 if [ -z "$server" ]; then

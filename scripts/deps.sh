@@ -10,7 +10,7 @@ set -euo pipefail
 # python3-venv holds the API tests' clients (the openai SDK, Schemathesis) from PyPI;
 # dbus-daemon (dbus-run-session) and gnome-keyring are the real Secret Service the keychain
 # tests run against; postgresql-15 is the database of the sync test bed.
-packages=(gcc g++ libc6-dev cmake clang libclang-dev pkg-config ca-certificates util-linux procps python3-venv
+packages=(gcc g++ libc6-dev cmake clang libclang-dev pkg-config ca-certificates curl util-linux procps python3-venv
   dbus-daemon gnome-keyring postgresql-15)
 
 missing=()
@@ -27,6 +27,16 @@ if ((${#missing[@]})); then
   [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The UI builds with Node (Vite 8 needs Node 20.19 or newer).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "error: Node.js 20.19+ with npm is missing; install it (e.g. from nodejs.org or NodeSource), then run make again" >&2
+  exit 1
+fi
+if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+  echo "error: Node.js $(node --version) is too old for the UI's build; 20.19 or newer is needed" >&2
+  exit 1
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -291,6 +291,43 @@ def test_cancel_stops_a_reply_and_keeps_its_text(http, chat):
     assert stored["status"] == ("cancelled" if events[-1].json()["finish_reason"] == "cancelled" else "complete")
 
 
+def test_regenerate_and_answer_an_edit_as_branches(http, chat):
+    with http.stream("POST", f"/api/v1/chats/{chat}/messages", json=SHORT, headers=SSE) as r:
+        reply_text(read_sse(r))
+    question, first = stored_messages(http, chat)
+
+    # Regenerate: a second reply to the same question streams and is shown, the first kept.
+    with http.stream("POST", f"/api/v1/messages/{first['id']}/reply", json={"max_tokens": 8}, headers=SSE) as r:
+        assert r.status_code == 200, r.read()
+        events = read_sse(r)
+    text = reply_text(events)
+    again = events[-1].json()["message"]
+    assert (again["parent_id"], again["content"]) == (question["id"], text)
+    shown = http.get(f"/api/v1/chats/{chat}/messages").json()["messages"]
+    assert [(m["id"], m["sibling_index"], m["sibling_count"]) for m in shown] == [(question["id"], 0, 1), (again["id"], 1, 2)]
+    siblings = http.get(f"/api/v1/messages/{again['id']}/siblings")
+    assert siblings.status_code == 200, siblings.text
+    assert [m["id"] for m in siblings.json()] == [first["id"], again["id"]]
+
+    # An edit is a new question with no reply; answering it (202 without SSE) replies under it.
+    edited = http.patch(f"/api/v1/messages/{question['id']}", json={"content": "Name a colour, please."})
+    assert edited.status_code == 200, edited.text
+    answered = http.post(f"/api/v1/messages/{edited.json()['id']}/reply", json={})
+    assert answered.status_code == 202, answered.text
+    assert answered.json()["reply"]["parent_id"] == edited.json()["id"]
+    reply_text(sse_get(http, answered.json()["events"]))
+    assert [m["content"] for m in stored_messages(http, chat)][0] == "Name a colour, please."
+
+    # The first branch is one switch away, untouched.
+    back = http.post(f"/api/v1/chats/{chat}/branch", json={"message_id": first["id"]})
+    assert [m["id"] for m in back.json()["messages"]] == [question["id"], first["id"]]
+
+
+def test_answering_an_unknown_message_is_a_404(http):
+    assert_error(http.post(f"/api/v1/messages/{uuid.uuid4()}/reply", json={}), 404, "not_found")
+    assert_error(http.get(f"/api/v1/messages/{uuid.uuid4()}/siblings"), 404, "not_found")
+
+
 def test_cancelling_an_unknown_reply_is_a_404(http):
     assert_error(http.post(f"/api/v1/replies/{uuid.uuid4()}/cancel"), 404, "not_found")
 

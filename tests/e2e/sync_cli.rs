@@ -115,6 +115,59 @@ fn two_data_directories_sync_through_the_cli_and_status_tells_the_truth() {
     assert_eq!(laptop.json(&["workspaces", "list"]).as_array().unwrap().len(), 1);
 }
 
+/// What the UI's sync screen does, through the API of a running `hearth serve`: connect, a
+/// wrong password refused with the project's reason, sign in, sync, sign out. The password
+/// goes nowhere but the auth server: not into the database, not into the logs.
+#[test]
+fn the_app_connects_signs_in_and_out_through_the_api() {
+    let bed = TestBed::start();
+    let (user, _) = bed.user();
+    let auth = FakeAuth::start(3600);
+    let password = "tr0ub4dor-and-3";
+    auth.add_user("grace@example.com", password, &user);
+    let device = Hearth::new();
+    device.json(&["workspaces", "create", "--name", "Lab", "--handle", "lab"]);
+    let served = serve(&device, "ui-token");
+    let call = |method: &str, path: &str, body: Option<serde_json::Value>| http(&served.url, method, path, "ui-token", body);
+
+    let (code, refused) = call("POST", "/api/v1/sync/connect", Some(serde_json::json!({ "url": "https://x.supabase.co" })));
+    assert_eq!((code, refused["error"]["param"].as_str()), (400, Some("anon_key")), "{refused}");
+    let body = serde_json::json!({ "rest_url": bed.rest_url, "auth_url": auth.url, "anon_key": "anon" });
+    let (code, status) = call("POST", "/api/v1/sync/connect", Some(body));
+    assert_eq!((code, status["connected"].as_bool(), status["signed_in"].as_bool()), (200, Some(true), Some(false)), "{status}");
+
+    let (code, wrong) = call("POST", "/api/v1/sync/login", Some(serde_json::json!({ "email": "grace@example.com", "password": "nope" })));
+    assert_eq!(code, 502, "{wrong}");
+    assert!(wrong["error"]["message"].as_str().unwrap().contains("Invalid login credentials"), "{wrong}");
+    let (code, status) =
+        call("POST", "/api/v1/sync/login", Some(serde_json::json!({ "email": "grace@example.com", "password": password })));
+    assert_eq!((code, status["signed_in"].as_bool(), status["email"].as_str()), (200, Some(true), Some("grace@example.com")), "{status}");
+
+    let (code, synced) = call("POST", "/api/v1/sync/now", None);
+    assert_eq!(code, 200, "{synced}");
+    assert_eq!(synced["status"]["pending"]["changes"], 0, "{synced}");
+    let (_, rows) = bed.get("/workspaces?select=handle", &jwt(&user, 60));
+    assert_eq!(rows, serde_json::json!([{ "handle": "lab" }]));
+
+    let (code, status) = call("POST", "/api/v1/sync/logout", None);
+    assert_eq!((code, status["signed_in"].as_bool()), (200, Some(false)), "{status}");
+    assert_eq!(auth.live_refresh_tokens(), 0);
+    drop(served);
+    for file in walk(device.dir.path()) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains(password), "the password is in {}", file.display());
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
+}
+
 #[test]
 fn supabase_migrate_applies_the_schema_once_and_schema_prints_it() {
     let bed = TestBed::start();

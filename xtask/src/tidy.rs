@@ -25,12 +25,23 @@ const LAYERS: &[(&str, Option<&[&str]>)] = &[
     ("hearth-sandbox", Some(&["hearth-types"])),
     ("hearth-core", Some(&["hearth-types", "hearth-store", "hearth-secrets", "hearth-llm", "hearth-sync", "hearth-sandbox"])),
     ("hearth-server", Some(&["hearth-types", "hearth-core", "hearth-llm"])),
-    ("hearth-cli", Some(&["hearth-types", "hearth-core", "hearth-server", "hearth-llama", "hearth-llm", "hearth-secrets", "hearth-sync"])),
+    ("hearth-host", Some(&["hearth-types", "hearth-core", "hearth-server", "hearth-llama", "hearth-llm"])),
     (
-        "hearth-desktop",
-        Some(&["hearth-types", "hearth-core", "hearth-server", "hearth-llama", "hearth-llm", "hearth-secrets", "hearth-sync"]),
+        "hearth-cli",
+        Some(&[
+            "hearth-types",
+            "hearth-core",
+            "hearth-host",
+            "hearth-server",
+            "hearth-llama",
+            "hearth-llm",
+            "hearth-secrets",
+            "hearth-sync",
+        ]),
     ),
+    ("hearth-desktop", Some(&["hearth-types", "hearth-core", "hearth-host"])),
     ("hearth-e2e", None),
+    ("hearth-bench-bare-window", Some(&[])),
     ("xtask", Some(&[])),
 ];
 
@@ -48,7 +59,8 @@ const ADAPTERS: &[(&str, &[&str])] = &[
     ("rquickjs", &["hearth-sandbox"]),
     ("reqwest", &["hearth-llm", "hearth-sync"]),
     ("axum", &["hearth-server"]),
-    ("tauri", &["hearth-desktop"]),
+    // The bare window is the desktop benchmark's reference: Tauri and nothing else.
+    ("tauri", &["hearth-desktop", "hearth-bench-bare-window"]),
 ];
 
 /// The one crate allowed `unsafe` (its own lints instead of the workspace's).
@@ -124,8 +136,14 @@ fn rust_files(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_owned()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
-            let path = entry?.path();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            // Something else (a build, a test's scratch folder) removed it while we walked.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("listing {}", dir.display())),
+        };
+        for entry in entries {
+            let path = entry.with_context(|| format!("listing {}", dir.display()))?.path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             if path.is_dir() {
                 if !matches!(name, "target" | "node_modules" | ".git" | "gen") && !name.starts_with('.') {

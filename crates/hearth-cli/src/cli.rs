@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use hearth_core::{Core, CoreConfig, ErrorCode};
 
 use crate::output::Output;
-use crate::{commands, doctor, logging, models, providers, serve, sync};
+use crate::{commands, doctor, models, providers, serve, sync};
 
 const EXIT_CODES: &str = "Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, \
                           5 conflict, 6 unusable database, 7 database locked, 8 model or keychain unavailable, \
@@ -141,9 +141,9 @@ pub(crate) fn main() -> ExitCode {
         Err(e) => return report(&Output::new(cli.global.json), Failure::Other(e)),
     };
     // Logging failures (an unwritable log folder) must not stop the command itself.
-    let _guard = logging::init(&data_dir.join("logs"), cli.global.log_level.as_deref());
+    let _guard = hearth_host::logging::init(&data_dir.join("logs"), cli.global.log_level.as_deref());
     let out = Output::new(cli.global.json);
-    let default_model = cli.global.default_model.clone().unwrap_or_else(|| data_dir.join("models").join(hearth_llama::DEFAULT_MODEL_FILE));
+    let default_model = cli.global.default_model.clone().unwrap_or_else(|| hearth_host::default_model_file(&data_dir));
     match run(cli.command, &data_dir, &default_model, &out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => report(&out, f),
@@ -188,7 +188,6 @@ fn data_dir(global: &Global) -> anyhow::Result<PathBuf> {
     if let Some(dir) = &global.data_dir {
         return Ok(dir.clone());
     }
-    directories::ProjectDirs::from("", "", "Hearth")
-        .map(|p| p.data_dir().to_owned())
+    hearth_host::default_data_dir()
         .ok_or_else(|| anyhow::anyhow!("cannot find a home folder for Hearth's data; pass --data-dir or set HEARTH_DATA_DIR"))
 }

@@ -117,7 +117,7 @@ fn model_part(path: &Path) -> Part {
 fn keychain_part() -> Part {
     let name = "keychain";
     match hearth_secrets::Keychain::open(hearth_core::KEYCHAIN_SERVICE) {
-        Ok(k) if crate::serve::keeps_across_reboots(k.backend()) => {
+        Ok(k) if hearth_host::keeps_across_reboots(k.backend()) => {
             Part { name, present: true, detail: format!("{}: provider keys and the API token are kept there", k.backend()) }
         }
         Ok(k) => Part {

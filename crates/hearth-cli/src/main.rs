@@ -3,7 +3,6 @@
 mod cli;
 mod commands;
 mod doctor;
-mod logging;
 mod models;
 mod output;
 mod prompt;

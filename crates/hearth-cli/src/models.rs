@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use hearth_core::{Core, ReplyRequest, Router, WorkspaceRef};
-use hearth_llama::{DEFAULT_MODEL_NAME, EngineConfig, LlamaEngine, ModelSpec};
+use hearth_llama::EngineConfig;
 use hearth_llm::{CancelToken, LlmError, SamplingParams};
-use hearth_types::{ChatId, Handle, LocalModel, ModelSource, NewWorkspace};
+use hearth_types::{ChatId, LocalModel, ModelSource};
 
 use crate::cli::{CmdResult, Failure};
 use crate::output::{Output, table};
@@ -56,17 +56,7 @@ pub(crate) struct ChatArgs {
 
 /// Registers the default model on first start, when its file is in place.
 pub(crate) fn ensure_default_model(core: &Core, default_path: &Path) -> CmdResult {
-    match core.model(DEFAULT_MODEL_NAME) {
-        Ok(_) => return Ok(()),
-        Err(e) if e.code() == hearth_core::ErrorCode::NotFound => {}
-        Err(e) => return Err(e.into()),
-    }
-    if !default_path.is_file() {
-        return Ok(());
-    }
-    let new = hearth_llama::describe(default_path, Some(DEFAULT_MODEL_NAME), ModelSource::Default).map_err(model_file_error)?;
-    core.register_model(&new)?;
-    Ok(())
+    hearth_host::ensure_default_model(core, default_path).map_err(crate::serve::host_failure)
 }
 
 fn model_file_error(e: hearth_llama::GgufError) -> Failure {
@@ -150,7 +140,7 @@ pub(crate) fn chat(args: ChatArgs, core: Arc<Core>, default_path: &Path, out: &O
             core.create_chat(&WorkspaceRef::Id(ws), &title, Some(model.clone()))?
         }
     };
-    let engine = local_engine(core.clone(), EngineConfig { slots: 1, ..EngineConfig::default() });
+    let engine = hearth_host::local_engine(core.clone(), EngineConfig { slots: 1, ..EngineConfig::default() });
     let router = Router::new(core.clone(), Arc::new(engine));
     let cancel = CancelToken::new();
     let on_interrupt = cancel.clone();
@@ -196,27 +186,10 @@ pub(crate) fn chat(args: ChatArgs, core: Arc<Core>, default_path: &Path, out: &O
     Ok(())
 }
 
-/// The local engine, finding model files through Core's registry.
-pub(crate) fn local_engine(core: Arc<Core>, config: EngineConfig) -> LlamaEngine {
-    LlamaEngine::new(
-        config,
-        Arc::new(move |name: &str| match core.model(name) {
-            Ok(m) => Ok(ModelSpec { name: m.name, path: m.path }),
-            Err(e) if e.code() == hearth_core::ErrorCode::NotFound => Err(LlmError::ModelNotFound(name.to_owned())),
-            Err(e) => Err(LlmError::Engine(format!("reading the model registry: {e}"))),
-        }),
-    )
-}
-
 /// `--workspace`, or the `personal` workspace, created the first time.
 fn workspace_for_new_chat(core: &Core, requested: Option<&str>) -> Result<hearth_types::WorkspaceId, Failure> {
     if let Some(w) = requested {
         return Ok(core.workspace(&w.parse()?)?.id);
     }
-    let personal = Handle::parse("personal")?;
-    match core.workspace(&WorkspaceRef::Handle(personal.clone())) {
-        Ok(ws) => Ok(ws.id),
-        Err(e) if e.code() == hearth_core::ErrorCode::NotFound => Ok(core.create_workspace(&NewWorkspace::new("Personal", personal)?)?.id),
-        Err(e) => Err(e.into()),
-    }
+    Ok(hearth_host::personal_workspace(core).map_err(crate::serve::host_failure)?.id)
 }

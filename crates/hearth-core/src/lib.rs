@@ -314,6 +314,11 @@ impl Core {
         Ok(self.store.write(|w| w.switch_branch(chat, message))?)
     }
 
+    /// `message` and its siblings, oldest first (the branches of the `< 2/3 >` switcher).
+    pub fn siblings(&self, message: MessageId) -> Result<Vec<Message>> {
+        Ok(self.store.read(|r| r.siblings(message))?)
+    }
+
     /// The model that answers in a chat: the chat's own, else its workspace's default, else
     /// the default model.
     pub fn reply_model(&self, chat: ChatId) -> Result<String> {

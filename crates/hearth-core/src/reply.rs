@@ -15,7 +15,7 @@
 //! [`Core::reply`] does both, for callers that wait (the CLI).
 
 use hearth_llm::{CancelToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, FinishReason, LlmError, SamplingParams, Usage};
-use hearth_types::{ChatId, Message, MessagePatch, MessageStatus, NewMessage, Role};
+use hearth_types::{ChatId, Message, MessageId, MessagePatch, MessageStatus, NewMessage, Role, ValidationError};
 
 use crate::{AddMessage, Core, Result};
 
@@ -115,6 +115,38 @@ impl Core {
             tracing::info!(chat = %request.chat, message = %answer.id, model = %request.model, "reply started");
         }
         Ok(StartedReply { question, answer, replayed, request: request.clone() })
+    }
+
+    /// Starts another answer to a question already in the chat: to `to` itself when it is the
+    /// person's message (an edit, which adds no reply of its own), or to its question when it
+    /// is a reply (regenerate). The new reply is a sibling branch, shown from now on; nothing
+    /// is overwritten.
+    pub fn start_answer(&self, to: MessageId, model: &str, params: SamplingParams) -> Result<StartedReply> {
+        let (question, answer) = self.store.write(|w| {
+            let picked = w.read().message(to)?;
+            let question = match (picked.role, picked.parent_id) {
+                (Role::User, _) => picked,
+                (Role::Assistant, Some(parent)) => w.read().message(parent)?,
+                _ => {
+                    return Err(hearth_store::Error::Invalid(ValidationError::new(
+                        "message",
+                        "only a question or a reply can be answered again",
+                    )));
+                }
+            };
+            let pending = NewMessage {
+                model: Some(model.to_owned()),
+                provider: Some(crate::router::provider_of(model).to_owned()),
+                status: MessageStatus::Streaming,
+                ..NewMessage::new(question.chat_id, Some(question.id), Role::Assistant, "")
+            };
+            let answer = w.append_message(&pending)?.message;
+            Ok((question, answer))
+        })?;
+        tracing::info!(chat = %question.chat_id, message = %answer.id, model, "reply started (again)");
+        let request =
+            ReplyRequest { parent_id: question.parent_id, ..ReplyRequest::new(question.chat_id, question.content.clone(), model, params) };
+        Ok(StartedReply { question, answer, replayed: false, request })
     }
 
     /// Runs the model for a started reply and saves the outcome (see the module docs).

@@ -210,6 +210,39 @@ fn a_failed_reply_is_stored_as_an_error_and_returned() {
 }
 
 #[test]
+fn answering_again_regenerates_a_reply_or_answers_an_edit() {
+    let (core, chat) = reply_setup("");
+    let model = scripted::Scripted { deltas: vec!["first"], end: Ok(hearth_llm::FinishReason::Stop), seen: Default::default() };
+    let first = core.reply(&request(chat, "q"), &model, &hearth_llm::CancelToken::new(), |_| {}).unwrap();
+    let greedy = hearth_llm::SamplingParams::greedy(8);
+
+    // Regenerate: a reply names its question; the new answer is a sibling, shown now.
+    let again = core.start_answer(first.answer.id, "m", greedy.clone()).unwrap();
+    assert_eq!((again.question.id, again.answer.parent_id), (first.question.id, Some(first.question.id)));
+    let again = core.run_reply(again, &model, &hearth_llm::CancelToken::new(), |_| {}).unwrap();
+    let thread = core.thread(chat).unwrap().messages;
+    assert_eq!((thread[1].message.id, thread[1].sibling_index, thread[1].sibling_count), (again.answer.id, 1, 2));
+    let ids: Vec<_> = core.siblings(first.answer.id).unwrap().into_iter().map(|m| m.id).collect();
+    assert_eq!(ids, [first.answer.id, again.answer.id]);
+    // The model read the same conversation both times, not the first answer.
+    let seen = model.seen.lock().unwrap();
+    assert_eq!(seen[0].messages, seen[1].messages);
+    drop(seen);
+
+    // An edit adds no reply of its own; answering it puts the reply under the new text.
+    let edited = core.edit_message(first.question.id, "q, put better").unwrap();
+    let answer = core.start_answer(edited.id, "m", greedy.clone()).unwrap();
+    assert_eq!((answer.question.id, answer.answer.parent_id), (edited.id, Some(edited.id)));
+    core.run_reply(answer, &model, &hearth_llm::CancelToken::new(), |_| {}).unwrap();
+    assert_eq!(contents(&core, chat), ["q, put better", "first"]);
+    assert_eq!(model.seen.lock().unwrap()[2].messages.last().unwrap().content, "q, put better");
+
+    // Only people's messages and replies can be answered again.
+    let err = core.start_answer(MessageId::new(), "m", greedy).unwrap_err();
+    assert_eq!((err.code(), err.field()), (ErrorCode::NotFound, Some("message_id")));
+}
+
+#[test]
 fn a_replayed_send_returns_the_first_reply_and_asks_nothing() {
     let (core, chat) = reply_setup("");
     let model = scripted::Scripted { deltas: vec!["once"], end: Ok(hearth_llm::FinishReason::Stop), seen: Default::default() };

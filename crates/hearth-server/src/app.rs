@@ -283,7 +283,7 @@ pub(crate) async fn send(
         .map_err(|_| ApiError::invalid("Idempotency-Key", "must be text"))?;
     let key = header_key.or(input.idempotency_key.clone());
     let parent_id = input.parent_id.as_deref().map(message_id).transpose()?;
-    let wants_stream = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/event-stream"));
+    let wants_stream = wants_event_stream(&headers);
 
     if input.reply == Some(false) {
         let add = hearth_core::AddMessage { parent_id, idempotency_key: key, ..hearth_core::AddMessage::user(input.content) };
@@ -292,36 +292,51 @@ pub(crate) async fn send(
         return Ok((status, Json(Sent { message: appended.message, reply: None, events: None })).into_response());
     }
 
-    let mut params = SamplingParams::default();
-    if let Some(t) = input.temperature {
-        params.temperature = t;
-    }
-    if let Some(m) = input.max_tokens {
-        params.max_tokens = m;
-    }
-    params.seed = input.seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0);
-    params.validate()?;
+    let params = sampling(input.temperature, input.max_tokens, input.seed)?;
     state.replies.check_room()?;
     let requested = input.model.clone().filter(|m| !m.is_empty());
     let content = input.content;
-    // Storing the messages and starting the reply run as one detached task: if this request
-    // is dropped (the client went away) between the two, the stored reply still runs rather
-    // than staying `streaming` with nothing behind it.
-    let task_state = state.clone();
     let router = state.models.clone();
-    let started = tokio::spawn(
+    let started = start_in_background(&state, move |core| {
+        let model = match requested {
+            Some(m) => m,
+            None => core.reply_model(chat)?,
+        };
+        // An unknown model is the sender's mistake (404), found before anything is stored.
+        router.check(&model)?;
+        let request = ReplyRequest { parent_id, idempotency_key: key, ..ReplyRequest::new(chat, content, model, params) };
+        core.start_reply(&request)
+    })
+    .await?;
+    respond(&state, started, wants_stream).await
+}
+
+/// The sampling parameters of a send or an answer: Hearth's defaults, a fresh seed unless one
+/// is given, checked.
+fn sampling(temperature: Option<f32>, max_tokens: Option<u32>, seed: Option<u64>) -> ApiResult<SamplingParams> {
+    let mut params = SamplingParams::default();
+    if let Some(t) = temperature {
+        params.temperature = t;
+    }
+    if let Some(m) = max_tokens {
+        params.max_tokens = m;
+    }
+    params.seed = seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    params.validate()?;
+    Ok(params)
+}
+
+/// Stores a reply's messages with `start` and starts the model, as one detached task: if the
+/// request is dropped (the client went away) between the two, the stored reply still runs
+/// rather than staying `streaming` with nothing behind it.
+async fn start_in_background(
+    state: &AppState,
+    start: impl FnOnce(&hearth_core::Core) -> hearth_core::Result<hearth_core::StartedReply> + Send + 'static,
+) -> ApiResult<hearth_core::StartedReply> {
+    let task_state = state.clone();
+    tokio::spawn(
         async move {
-            let started = blocking(&task_state, move |core| {
-                let model = match requested {
-                    Some(m) => m,
-                    None => core.reply_model(chat)?,
-                };
-                // An unknown model is the sender's mistake (404), found before anything is stored.
-                router.check(&model)?;
-                let request = ReplyRequest { parent_id, idempotency_key: key, ..ReplyRequest::new(chat, content, model, params) };
-                core.start_reply(&request)
-            })
-            .await?;
+            let started = blocking(&task_state, start).await?;
             if !started.replayed {
                 let s = &task_state;
                 s.replies.spawn(s.core.clone(), s.models.clone(), s.metrics.clone(), started.clone());
@@ -331,14 +346,73 @@ pub(crate) async fn send(
         .instrument(tracing::Span::current()),
     )
     .await
-    .map_err(ApiError::internal)??;
+    .map_err(ApiError::internal)?
+}
+
+/// A started reply's answer: its event stream, or 202 (200 when replayed) with its messages.
+async fn respond(state: &AppState, started: hearth_core::StartedReply, wants_stream: bool) -> ApiResult<Response> {
     let (question, answer, replayed) = (started.question, started.answer, started.replayed);
     if wants_stream {
-        return reply_events(&state, answer.id, 0).await;
+        return reply_events(state, answer.id, 0).await;
     }
     let events = format!("/api/v1/replies/{}/events", answer.id);
     let status = if replayed { StatusCode::OK } else { StatusCode::ACCEPTED };
     Ok((status, Json(Sent { message: question, reply: Some(answer), events: Some(events) })).into_response())
+}
+
+fn wants_event_stream(headers: &HeaderMap) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/event-stream"))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AnswerIn {
+    /// The model that answers [default: the chat's, the workspace's, then the default model].
+    model: Option<String>,
+    temperature: Option<f32>,
+    max_tokens: Option<u32>,
+    seed: Option<u64>,
+}
+
+/// Answers again: for a reply, a new sibling reply to the same question (regenerate); for a
+/// person's message, a reply to it (after an edit, which adds none). The new reply is the
+/// branch shown from now on; the old one stays one `<` away. Answers as a send does.
+#[utoipa::path(post, path = "/api/v1/messages/{message}/reply", tag = "messages", request_body = AnswerIn,
+    params(("message" = String, Path)),
+    responses(
+        (status = 200, description = "with `Accept: text/event-stream`, the reply's events", content((String = "text/event-stream"))),
+        (status = 202, description = "the reply runs", body = Sent),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn answer(
+    State(state): State<AppState>,
+    Path(message): Path<String>,
+    headers: HeaderMap,
+    ApiJson(input): ApiJson<AnswerIn>,
+) -> ApiResult<Response> {
+    let id = message_id(&message)?;
+    let params = sampling(input.temperature, input.max_tokens, input.seed)?;
+    state.replies.check_room()?;
+    let requested = input.model.filter(|m| !m.is_empty());
+    let router = state.models.clone();
+    let started = start_in_background(&state, move |core| {
+        let model = match requested {
+            Some(m) => m,
+            None => core.reply_model(core.message(id)?.chat_id)?,
+        };
+        router.check(&model)?;
+        core.start_answer(id, &model, params)
+    })
+    .await?;
+    respond(&state, started, wants_event_stream(&headers)).await
+}
+
+/// The message and its siblings, oldest first: the branches a `< 2/3 >` switcher steps through
+/// (show one with `POST /api/v1/chats/{chat}/branch`).
+#[utoipa::path(get, path = "/api/v1/messages/{message}/siblings", tag = "messages", params(("message" = String, Path)),
+    responses((status = 200, body = [Message]), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn siblings(State(state): State<AppState>, Path(message): Path<String>) -> ApiResult<Json<Vec<Message>>> {
+    let id = message_id(&message)?;
+    Ok(Json(blocking(&state, move |core| core.siblings(id)).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

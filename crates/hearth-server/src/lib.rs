@@ -1,10 +1,11 @@
 //! Hearth's embedded HTTP API: OpenAI-compatible `/v1`, the app's own `/api/v1`, `/health`,
-//! `/metrics`, `/openapi.json` and `/docs`, for other programs and for Hearth's own UI.
+//! `/metrics`, `/openapi.json` and `/docs`, for other programs and for Hearth's own UI, which
+//! it also serves at `/` (`ui.rs`).
 //!
 //! The pieces are injected: [`Api::new`] takes Core, the model host and the server's
 //! settings; [`Api::router`] is a plain function of them (tests drive it without a socket);
 //! [`serve`] takes a bound listener and a shutdown future (the binary picks the port and the
-//! signals). Every route but `/health` needs the bearer token, and requests for other hosts
+//! signals). Every route but `/health` and the UI's pages needs the bearer token, and requests for other hosts
 //! are refused (see `security`). Handlers run Core calls on blocking threads, since SQLite
 //! and the model are synchronous.
 //!
@@ -20,6 +21,7 @@ mod providers;
 mod replies;
 mod security;
 mod sync;
+mod ui;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -127,11 +129,16 @@ impl Api {
             .route("/api/v1/chats/{chat}/messages", get(app::thread).post(app::send))
             .route("/api/v1/chats/{chat}/branch", post(app::switch_branch))
             .route("/api/v1/messages/{message}", axum::routing::patch(app::edit_message).delete(app::delete_message))
+            .route("/api/v1/messages/{message}/reply", post(app::answer))
+            .route("/api/v1/messages/{message}/siblings", get(app::siblings))
             .route("/api/v1/replies/{message}/events", get(app::events))
             .route("/api/v1/replies/{message}/cancel", post(app::cancel))
             .route("/api/v1/sync", get(sync::status))
             .route("/api/v1/sync/now", post(sync::now))
             .route("/api/v1/sync/events", get(sync::events))
+            .route("/api/v1/sync/connect", post(sync::connect))
+            .route("/api/v1/sync/login", post(sync::login))
+            .route("/api/v1/sync/logout", post(sync::logout))
             .route("/api/v1/search", get(app::search))
             .route("/api/v1/models", get(app::list_local_models).post(app::import_model))
             .route("/api/v1/models/default", put(app::set_default_model))
@@ -148,6 +155,7 @@ impl Api {
             .route("/api/v1/usage/prices/{provider}/{model}", axum::routing::delete(providers::remove_price))
             .route("/api/v1/settings", get(app::settings))
             .route("/api/v1/settings/{key}", put(app::put_setting))
+            .merge(ui::routes())
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(axum::middleware::from_fn(error::json_errors))

@@ -58,11 +58,13 @@ pub(crate) async fn check_host(State(state): State<AppState>, request: Request, 
     }
 }
 
-/// Requires the bearer token on every route but `/health`. CORS preflights carry no
+/// Requires the bearer token on every route but `/health` and the UI's pages (`ui.rs`). CORS preflights carry no
 /// credentials by design; the CORS layer (outside this one) answers every OPTIONS request
 /// itself, so none reaches here.
 pub(crate) async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if request.uri().path() == "/health" {
+    let path = request.uri().path();
+    let public_page = crate::ui::is_ui_path(path) && matches!(*request.method(), Method::GET | Method::HEAD);
+    if path == "/health" || public_page {
         return next.run(request).await;
     }
     let presented = request

@@ -1,6 +1,9 @@
-//! `/api/v1/sync`: where sync with the user's Supabase project stands, a round on demand, and
-//! a stream of status changes for the UI. Connecting and signing in stay with the CLI and the
-//! app's settings (a password never travels through this API).
+//! `/api/v1/sync`: where sync with the user's Supabase project stands, a round on demand, a
+//! stream of status changes for the UI, and connecting, signing in and out from the UI.
+//!
+//! A sign-in's password passes through here on its way to the project's auth server (it
+//! travels only over loopback, behind the token, as a provider key does) and is kept nowhere:
+//! not in SQLite, not in logs; only the session's tokens go to the keychain.
 
 use std::convert::Infallible;
 
@@ -8,12 +11,14 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::WatchStream;
+use utoipa::ToSchema;
 
-use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::{ApiJson, AppState};
 
 fn engine(state: &AppState) -> ApiResult<std::sync::Arc<hearth_core::SyncEngine>> {
     Ok(state.core.sync()?)
@@ -58,4 +63,79 @@ pub(crate) async fn events(State(state): State<AppState>) -> ApiResult<Response>
         .filter_map(|s| s)
         .map(|s| Ok::<_, Infallible>(Event::default().event("status").data(serde_json::to_string(&s).unwrap_or_else(|_| "{}".into()))));
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// Which project to sync with: a Supabase project (`url` and `anon_key`), or a PostgREST
+/// server and its auth server given apart (`rest_url`, optional `auth_url` and `anon_key`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConnectIn {
+    url: Option<String>,
+    anon_key: Option<String>,
+    rest_url: Option<String>,
+    auth_url: Option<String>,
+}
+
+/// Connects this device to a project. The same project again keeps the session and cursor;
+/// another project starts over there and queues every local row for it.
+#[utoipa::path(post, path = "/api/v1/sync/connect", tag = "sync", request_body = ConnectIn,
+    responses((status = 200, description = "the sync status", body = Object), (status = 400, body = ErrorBody)))]
+pub(crate) async fn connect(State(state): State<AppState>, ApiJson(input): ApiJson<ConnectIn>) -> ApiResult<Json<Value>> {
+    let blank = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let (url, rest_url) = (blank(&input.url), blank(&input.rest_url));
+    let (anon_key, auth_url) = (blank(&input.anon_key), blank(&input.auth_url));
+    let endpoints = match (url, rest_url) {
+        (Some(url), None) => {
+            let key = anon_key.ok_or_else(|| ApiError::invalid("anon_key", "a Supabase project needs its anon key"))?;
+            hearth_core::SyncEndpoints::supabase(&url, &key)
+        }
+        (None, Some(rest)) => hearth_core::SyncEndpoints::explicit(&rest, auth_url.as_deref(), anon_key.as_deref()),
+        _ => return Err(ApiError::invalid("url", "give either a Supabase project's `url` (with `anon_key`) or a `rest_url`")),
+    }
+    .map_err(sync_error)?;
+    let engine = engine(&state)?;
+    engine.connect(&endpoints).await.map_err(sync_error)?;
+    engine.kick();
+    status_of(&engine).await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginIn {
+    email: String,
+    password: String,
+}
+
+impl std::fmt::Debug for LoginIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginIn").field("email", &self.email).finish_non_exhaustive()
+    }
+}
+
+/// Signs in to the connected project with email and password (GoTrue's password grant); the
+/// session goes to the keychain and the background loop syncs at once.
+#[utoipa::path(post, path = "/api/v1/sync/login", tag = "sync", request_body = LoginIn,
+    responses((status = 200, description = "the sync status", body = Object),
+        (status = 400, description = "not connected, or the project refused the email and password", body = ErrorBody),
+        (status = 502, body = ErrorBody), (status = 503, description = "the auth server cannot be reached", body = ErrorBody)))]
+pub(crate) async fn login(State(state): State<AppState>, ApiJson(input): ApiJson<LoginIn>) -> ApiResult<Json<Value>> {
+    let engine = engine(&state)?;
+    engine.sign_in(input.email.trim(), &input.password).await.map_err(sync_error)?;
+    engine.kick();
+    status_of(&engine).await
+}
+
+/// Signs out: the refresh token is revoked and the session leaves the keychain. Local data
+/// and pending changes stay.
+#[utoipa::path(post, path = "/api/v1/sync/logout", tag = "sync",
+    responses((status = 200, description = "the sync status", body = Object), (status = 400, body = ErrorBody)))]
+pub(crate) async fn logout(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let engine = engine(&state)?;
+    engine.sign_out().await.map_err(sync_error)?;
+    status_of(&engine).await
+}
+
+async fn status_of(engine: &hearth_core::SyncEngine) -> ApiResult<Json<Value>> {
+    let status = engine.status().await.map_err(sync_error)?;
+    Ok(Json(serde_json::to_value(status).map_err(ApiError::internal)?))
 }

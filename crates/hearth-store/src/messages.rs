@@ -209,6 +209,19 @@ impl Reader<'_> {
         Ok(rows)
     }
 
+    /// `id` and the live messages that share its parent, oldest first: the branches the
+    /// `< 2/3 >` switcher steps through.
+    pub fn siblings(&self, id: MessageId) -> Result<Vec<Message>> {
+        let message = self.message(id)?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM messages m WHERE m.chat_id = ?1 AND m.parent_id IS ?2 AND m.deleted_at IS NULL \
+             ORDER BY m.created_at, m.id"
+        ))?;
+        let parent = message.parent_id.map(|p| p.to_string());
+        let rows = stmt.query_map((message.chat_id.to_string(), parent), from_row)?.collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     /// The chat along its active branch, root first, each message with its sibling position.
     pub fn thread(&self, chat_id: ChatId) -> Result<Thread> {
         let chat = self.chat(chat_id)?;

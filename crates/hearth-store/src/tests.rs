@@ -456,6 +456,17 @@ fn edits_are_branches_and_the_thread_follows_the_active_one() {
     store.write(|w| w.switch_branch(c.id, a1.id)).unwrap();
     assert_eq!(thread_text(&store, c.id), vec![("q1".into(), 1, 1), ("a1".into(), 1, 2), ("q2".into(), 1, 1)]);
 
+    // The switcher's list: the siblings of either answer, oldest first; roots are siblings too.
+    let texts = |id| store.read(|r| r.siblings(id)).unwrap().into_iter().map(|m| m.content).collect::<Vec<_>>();
+    assert_eq!(texts(a1b.id), ["a1", "a1b"]);
+    assert_eq!(texts(a1.id), ["a1", "a1b"]);
+    let q1b = say(&store, c.id, None, Role::User, "q1b");
+    assert_eq!(texts(q1.id), ["q1", "q1b"]);
+    store.write(|w| w.switch_branch(c.id, q1.id)).unwrap();
+    store.write(|w| w.delete_message(q1b.id)).unwrap();
+    assert_eq!(texts(q1.id), ["q1"]);
+    store.write(|w| w.switch_branch(c.id, a1.id)).unwrap();
+
     // Nothing was overwritten.
     assert_eq!(store.read(|r| r.message(a1b.id)).unwrap().content, "a1b");
     let err = store.write(|w| w.switch_branch(ChatId::new(), a1.id)).unwrap_err();

@@ -338,6 +338,47 @@ async fn the_openapi_document_covers_every_route() {
     assert!(docs.body.contains("/v1/chat/completions") && docs.body.starts_with("<!doctype html>"));
 }
 
+/// The UI's TypeScript types are generated from `ui/openapi.json` (`npm run gen:api`, and
+/// `npm run check:api` diffs them); this keeps that file the server's own document.
+/// `HEARTH_UPDATE_OPENAPI=1` rewrites it.
+#[tokio::test]
+async fn the_ui_is_typed_against_this_document() {
+    let api = api();
+    let served = call(&api, "GET", "/openapi.json", None).await;
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/openapi.json");
+    if std::env::var_os("HEARTH_UPDATE_OPENAPI").is_some() {
+        std::fs::write(&file, &served.body).unwrap();
+    }
+    let kept = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(
+        served.body == kept,
+        "ui/openapi.json is not the server's /openapi.json: run `HEARTH_UPDATE_OPENAPI=1 cargo test -p hearth-server \
+         the_ui_is_typed_against_this_document`, then `npm run gen:api` in ui/"
+    );
+}
+
+#[tokio::test]
+async fn the_ui_is_served_without_the_token_and_with_a_strict_policy() {
+    let api = api();
+    let page = send(&api, Request::builder().uri("/").header(header::HOST, "127.0.0.1").body(Body::empty()).unwrap()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.contains("default-src 'self'") && csp.contains("connect-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(page.headers[header::REFERRER_POLICY], "no-referrer");
+    // Only the pages are open: the API next to them still wants the token, and a missing
+    // asset is a 404 in the API's shape.
+    let api_call =
+        send(&api, Request::builder().uri("/api/v1/workspaces").header(header::HOST, "127.0.0.1").body(Body::empty()).unwrap()).await;
+    check_error(&api_call, 401, "unauthorized");
+    let missing =
+        send(&api, Request::builder().uri("/assets/nope.js").header(header::HOST, "127.0.0.1").body(Body::empty()).unwrap()).await;
+    check_error(&missing, 404, "not_found");
+    // Another site's page cannot load it through a rebound name either.
+    let rebound = send(&api, Request::builder().uri("/").header(header::HOST, "evil.example").body(Body::empty()).unwrap()).await;
+    assert_eq!(rebound.status, StatusCode::FORBIDDEN);
+}
+
 #[tokio::test]
 async fn past_the_in_flight_limit_clients_are_told_to_retry() {
     let api = api_with(Arc::new(Endless), ServerConfig { max_in_flight: 1, ..ServerConfig::new(TOKEN) });

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use tracing_appender::non_blocking::WorkerGuard;
+pub use tracing_appender::non_blocking::WorkerGuard;
 use tracing_appender::rolling::{Builder, Rotation};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -17,7 +17,7 @@ const KEEP_FILES: usize = 7;
 
 /// Installs the subscriber. The guard flushes the file writer when dropped; keep it alive for
 /// the life of the program. Returns `None` if the log folder cannot be used (then only stderr).
-pub(crate) fn init(log_dir: &Path, level: Option<&str>) -> Option<WorkerGuard> {
+pub fn init(log_dir: &Path, level: Option<&str>) -> Option<WorkerGuard> {
     let filter = |default: &str| match level {
         Some(l) => EnvFilter::try_new(l).unwrap_or_else(|_| EnvFilter::new(default)),
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),

@@ -1,0 +1,5 @@
+//! Tauri's build step for the bare reference window.
+
+fn main() {
+    tauri_build::build();
+}

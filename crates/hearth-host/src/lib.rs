@@ -1,0 +1,287 @@
+//! Hearth assembled: Core with the local llama.cpp engine, the API server (which also serves
+//! the UI) and the background sync loop, started and stopped as one. `hearth serve` and the
+//! desktop shell both run exactly this, so the window and a browser see the same app.
+//!
+//! Flow: [`App::new`] opens nothing itself (it takes an open [`Core`]); it registers the
+//! default model file, makes sure there is a workspace to chat in, fetches the API token
+//! (`token.rs`) and builds the engine and the API. [`App::bind`] listens on the configured
+//! port (or, when allowed, a free one if that port is taken); [`App::serve`] runs until its
+//! shutdown future resolves, then ends the replies in flight and the sync loop and waits for
+//! both. [`spawn`] does all that on a thread with its own runtime, for a caller that has no
+//! async runtime of its own to lend (the desktop shell), and [`Running::stop`] joins it.
+//!
+//! Left out: signals and printing (the CLI's), windows (the shell's).
+
+pub mod logging;
+mod token;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hearth_core::{Core, ErrorCode, WorkspaceRef};
+use hearth_llama::{DEFAULT_MODEL_NAME, EngineConfig, LlamaEngine, ModelSpec};
+use hearth_llm::LlmError;
+use hearth_server::{Api, ServerConfig};
+use hearth_types::{Handle, ModelSource, NewWorkspace};
+
+pub use token::{api_token, keeps_across_reboots};
+
+/// The setting that holds how long an idle model stays loaded, in seconds.
+pub const KEEP_ALIVE_SETTING: &str = "model_keep_alive_secs";
+
+/// Why the app could not start or stop.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Core(#[from] hearth_core::Error),
+    /// The keychain refused (locked, absent) while fetching the API token.
+    #[error("{0}; the API token lives in the OS keychain (or set HEARTH_API_TOKEN)")]
+    Keychain(hearth_core::Error),
+    #[error("listening on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+}
+
+impl Error {
+    fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io { context: context.into(), source }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The platform's data folder for Hearth (`~/.local/share/hearth` on Linux), where the CLI
+/// and the desktop app keep the same database, models and logs.
+pub fn default_data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "Hearth").map(|p| p.data_dir().to_owned())
+}
+
+/// Where the default model's file goes in a data folder (`make run` puts it there).
+pub fn default_model_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("models").join(hearth_llama::DEFAULT_MODEL_FILE)
+}
+
+/// Where and how to serve.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub host: IpAddr,
+    pub port: u16,
+    /// When `port` is taken, listen on a free port instead of failing (the desktop app, which
+    /// shows the address it got in its settings).
+    pub any_port_if_taken: bool,
+    pub allowed_hosts: Vec<String>,
+    pub cors_origins: Vec<String>,
+    pub engine: EngineConfig,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 7337,
+            any_port_if_taken: false,
+            allowed_hosts: Vec::new(),
+            cors_origins: Vec::new(),
+            engine: EngineConfig::default(),
+        }
+    }
+}
+
+/// The assembled app, ready to serve.
+pub struct App {
+    api: Api,
+    token: String,
+    sync: Option<Arc<hearth_core::SyncEngine>>,
+    options: Options,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("options", &self.options).finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// Builds the app over an open Core (see the module docs).
+    pub fn new(core: Arc<Core>, data_dir: &Path, default_model: &Path, options: Options) -> Result<Self> {
+        ensure_default_model(&core, default_model)?;
+        ensure_workspace(&core)?;
+        let token = api_token(&core, data_dir)?;
+        let config = ServerConfig {
+            allowed_hosts: options.allowed_hosts.clone(),
+            cors_origins: options.cors_origins.clone(),
+            ..ServerConfig::new(token.clone())
+        };
+        let mut engine_config = options.engine.clone();
+        engine_config.slots = engine_config.slots.max(1);
+        if let Some(secs) = core.settings()?.get(KEEP_ALIVE_SETTING).and_then(serde_json::Value::as_u64) {
+            engine_config.keep_alive = Duration::from_secs(secs);
+        }
+        let engine = Arc::new(local_engine(core.clone(), engine_config));
+        let describe: hearth_server::Describe = Arc::new(|path: &Path, name: Option<&str>| {
+            hearth_llama::describe(path, name, ModelSource::Import).map_err(|e| hearth_types::ValidationError::new("path", e.to_string()))
+        });
+        // Sync runs beside the API while it serves (idle, with no requests, until connected).
+        let sync = core.sync().map_err(|e| tracing::warn!(error = %e, "sync cannot start")).ok();
+        let api = Api::new(core, engine, describe, config);
+        Ok(Self { api, token, sync, options })
+    }
+
+    /// The API's bearer token.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Listens on the configured address; when the port is taken and the options allow it,
+    /// on a free port of the same host instead.
+    pub async fn bind(&self) -> Result<tokio::net::TcpListener> {
+        let addr = SocketAddr::new(self.options.host, self.options.port);
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => Ok(l),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && self.options.any_port_if_taken && addr.port() != 0 => {
+                tracing::warn!(%addr, "the configured port is taken; listening on a free one");
+                let any = SocketAddr::new(addr.ip(), 0);
+                tokio::net::TcpListener::bind(any).await.map_err(|source| Error::Bind { addr: any, source })
+            }
+            Err(source) => Err(Error::Bind { addr, source }),
+        }
+    }
+
+    /// Serves on `listener` with the sync loop beside it until `shutdown` resolves; then ends
+    /// both (replies in flight save what they have) and returns once they have stopped.
+    pub async fn serve(self, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send) -> Result<()> {
+        let (stop_sync, stopped) = tokio::sync::watch::channel(false);
+        let sync_loop = self.sync.map(|engine| tokio::spawn(engine.run(stopped)));
+        let served = hearth_server::serve(listener, self.api, shutdown, Duration::from_secs(10)).await;
+        let _ = stop_sync.send(true);
+        if let Some(task) = sync_loop {
+            let _ = task.await;
+        }
+        tracing::info!("stopped");
+        served.map_err(|e| Error::io("serving the API", e))
+    }
+}
+
+/// An app serving on a thread of its own.
+#[derive(Debug)]
+pub struct Running {
+    /// Where the API and the UI are, e.g. `http://127.0.0.1:7337`.
+    pub url: String,
+    pub token: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+impl Running {
+    /// Stops serving and waits until everything has stopped.
+    pub fn stop(mut self) -> Result<()> {
+        self.shut()
+    }
+
+    fn shut(&mut self) -> Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(Error::io("stopping the API", std::io::Error::other("the server thread panicked"))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Err(e) = self.shut() {
+            tracing::warn!(error = %e, "stopping the API");
+        }
+    }
+}
+
+/// Serves `app` on a new thread with its own runtime; returns once it accepts connections.
+pub fn spawn(app: App) -> Result<Running> {
+    // The bound address, sent once listening; a thread that fails drops the sender instead
+    // and returns its error.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<SocketAddr>();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let token = app.token.clone();
+    let thread = std::thread::Builder::new()
+        .name("hearth-api".into())
+        .spawn(move || -> Result<()> {
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::io("starting the async runtime", e))?;
+            runtime.block_on(async move {
+                let listener = app.bind().await?;
+                let local = listener.local_addr().map_err(|e| Error::io("reading the bound address", e))?;
+                let _ = ready_tx.send(local);
+                app.serve(listener, async move {
+                    let _ = stop_rx.await;
+                })
+                .await
+            })
+        })
+        .map_err(|e| Error::io("starting the API thread", e))?;
+    match ready_rx.recv() {
+        Ok(addr) => Ok(Running { url: format!("http://{addr}"), token, stop: Some(stop_tx), thread: Some(thread) }),
+        Err(_) => match thread.join() {
+            Ok(Err(e)) => Err(e),
+            _ => Err(Error::io("starting the API", std::io::Error::other("the server thread ended before listening"))),
+        },
+    }
+}
+
+/// Registers the default model on first start, when its file is in place.
+pub fn ensure_default_model(core: &Core, default_path: &Path) -> Result<()> {
+    match core.model(DEFAULT_MODEL_NAME) {
+        Ok(_) => return Ok(()),
+        Err(e) if e.code() == ErrorCode::NotFound => {}
+        Err(e) => return Err(e.into()),
+    }
+    if !default_path.is_file() {
+        return Ok(());
+    }
+    let new = hearth_llama::describe(default_path, Some(DEFAULT_MODEL_NAME), ModelSource::Default)
+        .map_err(|e| hearth_core::Error::from(hearth_types::ValidationError::new("path", e.to_string())))?;
+    core.register_model(&new)?;
+    Ok(())
+}
+
+/// The `personal` workspace, made the first time it is asked for: where a new chat goes when
+/// the user has not picked one.
+pub fn personal_workspace(core: &Core) -> Result<hearth_types::Workspace> {
+    let personal = Handle::parse("personal").map_err(hearth_core::Error::from)?;
+    match core.workspace(&WorkspaceRef::Handle(personal.clone())) {
+        Ok(ws) => Ok(ws),
+        Err(e) if e.code() == ErrorCode::NotFound => {
+            let new = NewWorkspace::new("Personal", personal).map_err(hearth_core::Error::from)?;
+            Ok(core.create_workspace(&new)?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A first start has somewhere to chat: the personal workspace, unless there is any workspace.
+fn ensure_workspace(core: &Core) -> Result<()> {
+    if core.workspaces()?.is_empty() {
+        personal_workspace(core)?;
+    }
+    Ok(())
+}
+
+/// The llama.cpp engine, resolving model names through Core's registry.
+pub fn local_engine(core: Arc<Core>, config: EngineConfig) -> LlamaEngine {
+    LlamaEngine::new(
+        config,
+        Arc::new(move |name: &str| match core.model(name) {
+            Ok(m) => Ok(ModelSpec { name: m.name, path: m.path }),
+            Err(e) if e.code() == ErrorCode::NotFound => Err(LlmError::ModelNotFound(name.to_owned())),
+            Err(e) => Err(LlmError::Engine(format!("reading the model registry: {e}"))),
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests;
