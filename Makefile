@@ -84,8 +84,9 @@ test: build model testbed
 	@MODEL="$(MODEL)" scripts/check-make-run.sh
 
 # The store against bare SQLite, sync against plain PostgREST bulk upserts on the test bed,
-# the engine against llama-bench, and `hearth serve` against llama-server through the openai
-# SDK (the API suite's venv).
+# the engine against llama-bench, `hearth serve` against llama-server through the openai
+# SDK (the API suite's venv), and the UI and desktop window (JS size, launch times, memory
+# against a bare Tauri window: benches/bare-window).
 bench: build model testbed
 	$(CARGO) bench --locked -p hearth-store --bench store
 	POSTRUST_BIN="$(POSTRUST)" $(CARGO) bench --locked -p hearth-e2e --bench sync
@@ -95,6 +96,8 @@ bench: build model testbed
 	python=$$(HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" PYTHON=$(PYTHON) scripts/api-tests.sh --venv-only) && \
 	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" LLAMA_SERVER="$$tools/llama-server" PYTHONDONTWRITEBYTECODE=1 \
 		"$$python" benches/api.py
+	HEARTH_BIN="$(HEARTH)" HEARTH_DESKTOP_BIN="$(DESKTOP)" BARE_WINDOW_BIN="$(CARGO_TARGET_DIR)/release/bare-window" \
+		HEARTH_E2E_MODEL="$(MODEL)" TAURI_DRIVER="$(TAURI_DRIVER)" scripts/with-keyring.sh scripts/bench-ui.sh
 
 tidy:
 	$(CARGO) xtask tidy

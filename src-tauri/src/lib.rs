@@ -12,8 +12,9 @@
 //! The shell adds only what a desktop app needs: one instance (a second launch shows the
 //! first window), the window's size and position remembered, a tray icon (show, new chat,
 //! quit), a native file dialog for importing a model (the one command the page may call,
-//! granted in `capabilities/main.json`), and a clean stop: on exit, replies in flight are
-//! saved and the sync loop ends before the process does.
+//! granted in `capabilities/main.json`), and a clean stop: on exit (Quit, closing the window,
+//! SIGTERM or SIGINT), replies in flight are saved and the sync loop ends before the process
+//! does.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -51,6 +52,7 @@ pub fn run() {
                     }
                     app.manage(Served(Mutex::new(Some(running))));
                     app.manage(LogGuard(Mutex::new(log_guard)));
+                    quit_on_signals(&handle);
                 }
                 Err(message) => {
                     eprintln!("hearth-desktop: {message}");
@@ -69,9 +71,30 @@ pub fn run() {
         .expect("building the Tauri app")
         .run(|app, event| {
             if let RunEvent::Exit = event {
+                tracing::info!("quitting");
                 stop(app);
             }
         });
+}
+
+/// SIGTERM (a logout, `kill`) and SIGINT quit the app the way its Quit does, so replies in
+/// flight are saved and the window's size and place are kept, rather than the process
+/// vanishing mid-write.
+fn quit_on_signals(app: &AppHandle) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            tracing::warn!("cannot listen for SIGTERM and SIGINT");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("asked to quit by a signal");
+        app.exit(0);
+    });
 }
 
 /// Keeps the log file writer alive for the life of the app.

@@ -247,6 +247,25 @@ fn the_model_unloads_after_the_keep_alive() {
 }
 
 #[test]
+fn a_shorter_keep_alive_applies_to_a_model_already_idle() {
+    // Loaded with an hour to live, idle: shortening the keep-alive (the settings screen)
+    // unloads it without waiting for the hour or for another request.
+    let engine = LlamaEngine::new(
+        EngineConfig { keep_alive: Duration::from_secs(3600), context_per_slot: Some(1024), slots: 1, ..EngineConfig::default() },
+        resolver(),
+    );
+    reply(&engine, "Hi", SamplingParams::greedy(2));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(engine.status().loaded.as_deref(), Some(MODEL), "still loaded under the long keep-alive");
+    engine.set_keep_alive(Duration::from_millis(100));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while engine.status().loaded.is_some() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(engine.status().loaded, None);
+}
+
+#[test]
 fn the_second_turn_reuses_the_cached_prefix() {
     let engine = LlamaEngine::new(EngineConfig { context_per_slot: Some(4096), slots: 2, ..EngineConfig::default() }, resolver());
     let mut chat: Vec<ChatMessage> = (0..6)

@@ -26,6 +26,9 @@ use hearth_types::{
 };
 
 pub use error::{Error, ErrorCode, Result};
+
+/// The setting that holds how long an idle local model stays loaded, in whole seconds.
+pub const KEEP_ALIVE_SETTING: &str = "model_keep_alive_secs";
 pub use hearth_secrets::{Secret, SecretError, SecretStore};
 pub use hearth_store::{Appended, SCHEMA_VERSION, sqlite_version};
 pub use providers::since_days;

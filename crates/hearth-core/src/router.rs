@@ -360,4 +360,8 @@ impl ModelHost for Router {
     fn loaded(&self) -> Option<String> {
         self.local.loaded()
     }
+
+    fn set_keep_alive(&self, keep_alive: std::time::Duration) {
+        self.local.set_keep_alive(keep_alive);
+    }
 }

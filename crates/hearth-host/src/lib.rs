@@ -28,9 +28,6 @@ use hearth_types::{Handle, ModelSource, NewWorkspace};
 
 pub use token::{api_token, keeps_across_reboots};
 
-/// The setting that holds how long an idle model stays loaded, in seconds.
-pub const KEEP_ALIVE_SETTING: &str = "model_keep_alive_secs";
-
 /// Why the app could not start or stop.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -117,7 +114,7 @@ impl App {
         };
         let mut engine_config = options.engine.clone();
         engine_config.slots = engine_config.slots.max(1);
-        if let Some(secs) = core.settings()?.get(KEEP_ALIVE_SETTING).and_then(serde_json::Value::as_u64) {
+        if let Some(secs) = core.settings()?.get(hearth_core::KEEP_ALIVE_SETTING).and_then(serde_json::Value::as_u64) {
             engine_config.keep_alive = Duration::from_secs(secs);
         }
         let engine = Arc::new(local_engine(core.clone(), engine_config));

@@ -62,6 +62,7 @@ pub struct EngineStatus {
 /// The local inference engine. See the crate docs.
 pub struct LlamaEngine {
     commands: Sender<Command>,
+    keep_alive: Arc<worker::KeepAlive>,
     worker: Option<JoinHandle<()>>,
     resolve: Resolver,
 }
@@ -75,11 +76,22 @@ impl std::fmt::Debug for LlamaEngine {
 impl LlamaEngine {
     pub fn new(config: EngineConfig, resolve: Resolver) -> Self {
         let (commands, inbox) = mpsc::channel();
+        let keep_alive = Arc::new(worker::KeepAlive::new(config.keep_alive));
+        let shared = keep_alive.clone();
         let worker = std::thread::Builder::new()
             .name("hearth-llama".into())
-            .spawn(move || worker::run(config, inbox))
+            .spawn(move || worker::run(config, shared, inbox))
             .expect("spawning the inference thread");
-        Self { commands, worker: Some(worker), resolve }
+        Self { commands, keep_alive, worker: Some(worker), resolve }
+    }
+
+    /// Changes how long an idle model stays loaded, from now on: a model already idle for
+    /// longer than the new time unloads at once.
+    pub fn set_keep_alive(&self, keep_alive: Duration) {
+        self.keep_alive.set(keep_alive);
+        // Any command wakes the worker's wait, which then reads the new time.
+        let (reply, _) = mpsc::channel();
+        let _ = self.commands.send(Command::Status(reply));
     }
 
     pub fn status(&self) -> EngineStatus {
@@ -167,5 +179,9 @@ impl ModelHost for LlamaEngine {
 
     fn loaded(&self) -> Option<String> {
         self.status().loaded
+    }
+
+    fn set_keep_alive(&self, keep_alive: Duration) {
+        LlamaEngine::set_keep_alive(self, keep_alive);
     }
 }

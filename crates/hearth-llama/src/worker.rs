@@ -19,9 +19,10 @@
 
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
-use std::time::Instant;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use hearth_llm::{CancelToken, ChatEvent, ChatMessage, EmbedInput, Embeddings, FinishReason, LlmError, SamplingParams, Timings, Usage};
 use llama_cpp_2::context::LlamaContext;
@@ -121,7 +122,25 @@ fn backend() -> Result<&'static LlamaBackend, LlmError> {
         .map_err(|e| LlmError::Engine(format!("llama.cpp did not start: {e}")))
 }
 
-pub(crate) fn run(config: EngineConfig, inbox: Receiver<Command>) {
+/// How long an idle model stays loaded, shared between the engine handle (which changes it)
+/// and the worker (which reads it whenever it decides).
+#[derive(Debug)]
+pub(crate) struct KeepAlive(AtomicU64);
+
+impl KeepAlive {
+    pub(crate) fn new(d: Duration) -> Self {
+        Self(AtomicU64::new(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)))
+    }
+    pub(crate) fn set(&self, d: Duration) {
+        self.0.store(u64::try_from(d.as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+    /// At most a year: "keep it loaded" without an instant that overflows.
+    fn get(&self) -> Duration {
+        Duration::from_millis(self.0.load(Ordering::Relaxed).min(365 * 24 * 3600 * 1000))
+    }
+}
+
+pub(crate) fn run(config: EngineConfig, keep_alive: Arc<KeepAlive>, inbox: Receiver<Command>) {
     let backend = match backend() {
         Ok(b) => b,
         Err(e) => {
@@ -159,8 +178,9 @@ pub(crate) fn run(config: EngineConfig, inbox: Receiver<Command>) {
         // A bug while serving must not take the engine down: the requests in flight lose
         // their streams (their callers see the stream end early) and the next request
         // starts from a clean load.
-        let served =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(backend, &config, &spec, &model, load_ms, command, &inbox)));
+        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            serve(backend, &config, &keep_alive, &spec, &model, load_ms, command, &inbox)
+        }));
         match served {
             Ok(End::Idle | End::Unload) => tracing::info!(model = %spec.name, "unloaded model"),
             Ok(End::Closed) => return,
@@ -296,9 +316,11 @@ struct Server<'m> {
     capacity: usize,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn serve(
     backend: &LlamaBackend,
     config: &EngineConfig,
+    keep_alive: &KeepAlive,
     spec: &ModelSpec,
     model: &LlamaModel,
     load_ms: f64,
@@ -364,13 +386,14 @@ fn serve(
     let mut unload = false;
     let mut pending_load_ms = Some(load_ms);
     let mut incoming = Some(first);
-    // When the model unloads if nothing else arrives; only real work moves it.
-    let mut unload_at = Instant::now() + config.keep_alive;
+    // The model unloads `keep_alive` after its last real work (read each time: the setting
+    // can change while it waits, and any command wakes the wait).
+    let mut last_work = Instant::now();
 
     loop {
         if let Some(command) = incoming.take() {
             if matches!(command, Command::Chat(_) | Command::Embed(_) | Command::Load(_)) {
-                unload_at = Instant::now() + config.keep_alive;
+                last_work = Instant::now();
             }
             match command {
                 Command::Chat(job) if &job.spec == spec => server.admit(job, pending_load_ms.take()),
@@ -409,6 +432,7 @@ fn serve(
             if unload {
                 return End::Unload;
             }
+            let unload_at = last_work + keep_alive.get();
             match inbox.recv_timeout(unload_at.saturating_duration_since(Instant::now())) {
                 Ok(command) => incoming = Some(command),
                 Err(RecvTimeoutError::Timeout) => return End::Idle,
@@ -417,7 +441,7 @@ fn serve(
             continue;
         }
         server.step(&mut ctx);
-        unload_at = Instant::now() + config.keep_alive;
+        last_work = Instant::now();
         match inbox.try_recv() {
             Ok(command) => incoming = Some(command),
             Err(std::sync::mpsc::TryRecvError::Empty) => {}

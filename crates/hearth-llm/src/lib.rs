@@ -252,6 +252,8 @@ pub trait ModelHost: ChatModel {
     fn unload(&self);
     /// The model loaded right now, if any.
     fn loaded(&self) -> Option<String>;
+    /// How long an idle model stays loaded, from now on (hosts without one ignore it).
+    fn set_keep_alive(&self, _keep_alive: std::time::Duration) {}
 }
 
 /// Cosine similarity of two normalized embeddings (their dot product).

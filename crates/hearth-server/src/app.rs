@@ -444,7 +444,7 @@ pub(crate) async fn delete_message(State(state): State<AppState>, Path(message):
 
 /// A reply's events: `message_start`, `delta`..., then `message_end` or `error`, each with
 /// an id; `Last-Event-ID` resumes after that id.
-#[utoipa::path(get, path = "/api/v1/replies/{message}/events", tag = "messages",
+#[utoipa::path(get, path = "/api/v1/replies/{message}/events", tag = "messages", operation_id = "reply_events",
     params(("message" = String, Path, description = "the reply's message id"), ("Last-Event-ID" = Option<u64>, Header)),
     responses((status = 200, content((String = "text/event-stream"))), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn events(State(state): State<AppState>, Path(message): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
@@ -598,7 +598,7 @@ pub(crate) async fn settings(State(state): State<AppState>) -> ApiResult<Json<Ma
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SettingIn {
-    #[schema(value_type = Object)]
+    /// Any JSON value: a string, a number, an object, ...
     value: Value,
 }
 
@@ -609,11 +609,18 @@ pub(crate) async fn put_setting(
     Path(key): Path<String>,
     ApiJson(s): ApiJson<SettingIn>,
 ) -> ApiResult<Json<Map<String, Value>>> {
-    Ok(Json(
-        blocking(&state, move |core| {
-            core.set_setting(&key, &s.value)?;
-            core.settings()
-        })
-        .await?,
-    ))
+    // The keep-alive reaches the engine at once (it is read again at the next start too).
+    let keep_alive = match key == hearth_core::KEEP_ALIVE_SETTING {
+        true => Some(s.value.as_u64().ok_or_else(|| ApiError::invalid("value", "the keep-alive is a whole number of seconds"))?),
+        false => None,
+    };
+    let settings = blocking(&state, move |core| {
+        core.set_setting(&key, &s.value)?;
+        core.settings()
+    })
+    .await?;
+    if let Some(secs) = keep_alive {
+        state.models.set_keep_alive(std::time::Duration::from_secs(secs));
+    }
+    Ok(Json(settings))
 }

@@ -79,6 +79,9 @@ pub(crate) struct AppState {
     metrics: Arc<metrics::Metrics>,
     replies: Arc<replies::Replies>,
     streams: openai::SharedStreams,
+    /// Cancelled when the server shuts down: endless streams (sync status) end with it, so a
+    /// graceful stop does not wait out the grace period for them.
+    closing: tokio_util::sync::CancellationToken,
 }
 
 /// The API: its state and the work it owns (background replies, open streams).
@@ -104,6 +107,7 @@ impl Api {
             metrics: Arc::new(metrics::Metrics::new()),
             replies: Arc::new(replies::Replies::new(limit)),
             streams: Arc::new(openai::Streams::new(limit)),
+            closing: tokio_util::sync::CancellationToken::new(),
         };
         Self { state }
     }
@@ -178,6 +182,7 @@ impl Api {
     /// Ends every reply and stream in flight (each saves what it has) and waits for the
     /// replies to be stored.
     pub async fn shutdown(&self) {
+        self.state.closing.cancel();
         self.state.streams.cancel_all();
         self.state.replies.shutdown().await;
     }

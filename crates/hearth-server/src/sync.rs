@@ -51,7 +51,7 @@ pub(crate) async fn now(State(state): State<AppState>) -> ApiResult<Json<Value>>
 }
 
 /// Server-sent `status` events: the current status at once, then each change.
-#[utoipa::path(get, path = "/api/v1/sync/events", tag = "sync",
+#[utoipa::path(get, path = "/api/v1/sync/events", tag = "sync", operation_id = "sync_events",
     responses((status = 200, description = "text/event-stream of `status` events"), (status = 401, body = ErrorBody)))]
 pub(crate) async fn events(State(state): State<AppState>) -> ApiResult<Response> {
     let engine = engine(&state)?;
@@ -62,6 +62,8 @@ pub(crate) async fn events(State(state): State<AppState>) -> ApiResult<Response>
         .chain(changes)
         .filter_map(|s| s)
         .map(|s| Ok::<_, Infallible>(Event::default().event("status").data(serde_json::to_string(&s).unwrap_or_else(|_| "{}".into()))));
+    // The stream never ends by itself; it ends when the server stops.
+    let stream = futures_util::StreamExt::take_until(stream, state.closing.clone().cancelled_owned());
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }
 

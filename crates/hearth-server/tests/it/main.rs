@@ -380,6 +380,20 @@ async fn the_ui_is_served_without_the_token_and_with_a_strict_policy() {
 }
 
 #[tokio::test]
+async fn a_shutdown_ends_the_endless_sync_status_stream() {
+    // The UI keeps this stream open all the time; a graceful stop must not wait for it.
+    let api = api();
+    let response = api.router().oneshot(request("GET", "/api/v1/sync/events", None).body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("event: status"), "{first:?}");
+    api.shutdown().await;
+    let rest = tokio::time::timeout(std::time::Duration::from_secs(5), body.collect()).await;
+    assert!(rest.expect("the stream ended at shutdown").is_ok());
+}
+
+#[tokio::test]
 async fn past_the_in_flight_limit_clients_are_told_to_retry() {
     let api = api_with(Arc::new(Endless), ServerConfig { max_in_flight: 1, ..ServerConfig::new(TOKEN) });
     let body = json!({ "model": "m", "stream": true, "messages": [{ "role": "user", "content": "hi" }] }).to_string();

@@ -1,0 +1,162 @@
+// The real desktop window: hearth-desktop under Xvfb, driven through tauri-driver and Debian's
+// WebKitWebDriver with plain WebDriver requests (no client library needed). Send a message,
+// see the local model's reply, quit through the window, start again: the chat is there.
+// A second launch while the first runs hands over to it and exits (one instance), and the
+// window opens at the size it had when it was closed.
+//
+// Quitting is SIGTERM, as at a logout (WebDriver's "close window" closes the page, not the
+// app); the app's log must show a clean stop.
+//
+// Env: WEBDRIVER_URL (tauri-driver), HEARTH_DESKTOP_BIN, HEARTH_ARTIFACTS (screenshots),
+// HEARTH_DATA_DIR. scripts/desktop-tests.sh sets them up on throwaway folders.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+const driver = process.env.WEBDRIVER_URL;
+const app = process.env.HEARTH_DESKTOP_BIN;
+const artifacts = process.env.HEARTH_ARTIFACTS || 'e2e-artifacts';
+assert.ok(driver && app && process.env.HEARTH_DATA_DIR, 'WEBDRIVER_URL, HEARTH_DESKTOP_BIN and HEARTH_DATA_DIR must be set (scripts/desktop-tests.sh)');
+mkdirSync(artifacts, { recursive: true });
+
+const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
+
+/** The PIDs of running processes started from the app's binary. */
+function appPids() {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] === app;
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
+/** Quits the app as the system does at logout (SIGTERM), and waits until it is gone. */
+async function quitApp() {
+  const pids = appPids();
+  assert.equal(pids.length, 1, `one app process runs: ${pids}`);
+  process.kill(pids[0], 'SIGTERM');
+  const end = Date.now() + 30_000;
+  while (appPids().length && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(appPids(), [], 'the app quit');
+}
+
+/** The app's log lines (JSON) so far. */
+function appLog() {
+  const dir = join(process.env.HEARTH_DATA_DIR, 'logs');
+  return readdirSync(dir).map((f) => readFileSync(join(dir, f), 'utf8')).join('');
+}
+
+async function wd(method, path, body) {
+  const r = await fetch(driver + path, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
+  return json.value;
+}
+
+async function session() {
+  const value = await wd('POST', '/session', {
+    capabilities: { alwaysMatch: { 'tauri:options': { application: app } } },
+  });
+  const id = value.sessionId;
+  const s = {
+    id,
+    run: (script, ...args) => wd('POST', `/session/${id}/execute/sync`, { script, args }),
+    find: async (css) => (await wd('POST', `/session/${id}/element`, { using: 'css selector', value: css }))[ELEMENT],
+    click: async (css) => wd('POST', `/session/${id}/element/${await s.find(css)}/click`, {}),
+    type: async (css, text) => wd('POST', `/session/${id}/element/${await s.find(css)}/value`, { text }),
+    screenshot: async (name) => writeFileSync(join(artifacts, `${name}.png`), Buffer.from(await wd('GET', `/session/${id}/screenshot`), 'base64')),
+    // Polls a script until it returns something truthy.
+    until: async (what, script, seconds, ...args) => {
+      const end = Date.now() + seconds * 1000;
+      let last;
+      while (Date.now() < end) {
+        try {
+          last = await s.run(script, ...args);
+          if (last) return last;
+        } catch (e) {
+          last = e.message; // the page may be between loads
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+    },
+  };
+  return s;
+}
+
+const composerReady = `const t = document.querySelector('textarea[aria-label="Message"]'); return !!t && !t.disabled;`;
+const lastReply = `const r = [...document.querySelectorAll('article[data-role="assistant"]')].pop();
+  return r && r.dataset.status !== 'streaming' ? { status: r.dataset.status, text: r.innerText.trim() } : null;`;
+
+test('the window chats with the local model, quits, and finds the chat again', { timeout: 600_000 }, async () => {
+  const first = await session();
+  await first.until('the chat screen', composerReady, 120);
+  assert.equal(await first.run('return window.location.hostname'), '127.0.0.1', 'the window shows the local API\'s UI');
+  assert.equal(await first.run('return window.location.search'), '', 'no token in the address');
+
+  // One instance: a second launch hands over to the running app and exits.
+  const second = spawn(app, [], { stdio: 'ignore', env: process.env });
+  const code = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('a second launch kept running beside the first')), 30_000);
+    second.on('exit', (c) => (clearTimeout(timer), resolve(c)));
+  });
+  assert.equal(code, 0);
+
+  await first.click('button[aria-label="New chat"]');
+  await first.until('an empty composer', composerReady, 30);
+  await first.type('textarea[aria-label="Message"]', 'Hello from the desktop window');
+  await first.click('button[aria-label="Send message"]');
+  const reply = await first.until('the reply', lastReply, 300);
+  assert.equal(reply.status, 'complete', JSON.stringify(reply));
+  assert.ok(reply.text.length > 0, 'the reply has text');
+  await first.screenshot('desktop-chat');
+
+  // The window is resized before quitting; the next start opens it at that size.
+  const size = 'return [window.outerWidth, window.outerHeight]';
+  const before = await first.run(size);
+  await wd('POST', `/session/${first.id}/window/rect`, { width: 900, height: 640 });
+  const resized = await first.until('the new size', `const s = [window.outerWidth, window.outerHeight]; return s[0] !== ${before[0]} ? s : null;`, 10);
+
+  // Quit: the app stops its server and sync loop and saves the window before it exits.
+  await quitApp();
+  assert.match(appLog(), /"message":"quitting"[\s\S]*"message":"stopped"/, 'a clean stop');
+  await wd('DELETE', `/session/${first.id}`).catch(() => {});
+
+  const again = await session();
+  assert.deepEqual(await again.run(size), resized, 'the window keeps its size');
+  await again.until('the chat list', `return document.querySelectorAll('nav[aria-label="Chats"] li').length > 0`, 120);
+  const found = await again.until(
+    'the chat from before',
+    `const links = [...document.querySelectorAll('nav[aria-label="Chats"] li')];
+     const hit = links.find((l) => l.innerText.includes('Hello from the desktop window'));
+     if (!hit) return null;
+     (hit.querySelector('a, button') || hit).click();
+     return true;`,
+    30,
+  ).catch(async () => {
+    // The title may be shorter than the message: open the newest chat instead.
+    return again.run(`const l = document.querySelector('nav[aria-label="Chats"] li'); (l.querySelector('a, button') || l).click(); return true;`);
+  });
+  assert.ok(found);
+  const shown = await again.until(
+    'the messages from before',
+    `const q = document.querySelector('article[data-role="user"]');
+     const r = [...document.querySelectorAll('article[data-role="assistant"]')].pop();
+     return q && r ? { question: q.innerText.trim(), reply: r.innerText.trim(), status: r.dataset.status } : null;`,
+    60,
+  );
+  assert.ok(shown.question.includes('Hello from the desktop window'), JSON.stringify(shown));
+  assert.equal(shown.status, 'complete');
+  assert.equal(shown.reply, reply.text, 'the same reply, kept');
+  await again.screenshot('desktop-after-restart');
+  await wd('DELETE', `/session/${again.id}/window`).catch(() => {});
+  await wd('DELETE', `/session/${again.id}`).catch(() => {});
+});

@@ -1,0 +1,272 @@
+// End-to-end: the UI in Debian's Chromium (playwright-core, no browser download) against a
+// running `hearth serve` with a real local model.
+//
+//   HEARTH_URL=http://127.0.0.1:7337 HEARTH_TOKEN=... [HEARTH_ARTIFACTS=dir] npm run e2e
+//
+// HEARTH_URL is where the UI is served: `hearth serve` itself, or `vite preview` proxying to
+// it. Replies of a small base model are not sensible text, so the test never checks what they
+// say, only that they stream, finish, stop and are kept. Every step runs on every server:
+// nothing is skipped.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BASE = (process.env.HEARTH_URL || '').replace(/\/+$/, '');
+const TOKEN = process.env.HEARTH_TOKEN || '';
+const ARTIFACTS = resolve(process.env.HEARTH_ARTIFACTS || join(here, '..', 'e2e-artifacts'));
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const REPLY_TIMEOUT = 180_000; // CPU inference on 2 cores, with a browser running too
+
+if (!BASE || !TOKEN) {
+  console.error('Set HEARTH_URL (where the UI is served) and HEARTH_TOKEN (the API token).');
+  process.exit(2);
+}
+mkdirSync(ARTIFACTS, { recursive: true });
+
+const word = `zebrafish${Date.now().toString(36)}`; // a word only our first message has
+const first = `Hello Hearth, this is the ${word} end-to-end test. Tell me about the sea.`;
+
+/** @type {import('playwright-core').Browser} */
+let browser;
+/** @type {import('playwright-core').Page} */
+let page;
+let chatUrl = '';
+let stoppedText = '';
+const pageErrors = [];
+
+async function shot(name) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: false });
+}
+
+const assistants = () => page.locator('article.msg[data-role="assistant"]');
+const users = () => page.locator('article.msg[data-role="user"]');
+const indicator = () => page.getByTestId('streaming-indicator');
+
+async function setMaxTokens(n) {
+  const input = page.getByLabel('Max tokens for the reply');
+  if (!(await input.isVisible())) await page.getByRole('button', { name: 'Reply options' }).click();
+  await input.fill(String(n));
+}
+
+async function waitForReplyDone() {
+  await indicator().waitFor({ state: 'detached', timeout: REPLY_TIMEOUT });
+}
+
+/** Records, in the page, the streaming message's text length at every DOM change. */
+async function recordStreaming() {
+  await page.evaluate(() => {
+    const w = /** @type {any} */ (window);
+    w.__samples = [];
+    w.__obs?.disconnect();
+    w.__obs = new MutationObserver(() => {
+      const msg = document.querySelector('[data-testid="streaming-message"] .markdown');
+      const ind = document.querySelector('[data-testid="streaming-indicator"]');
+      if (msg && ind) w.__samples.push(msg.textContent.length);
+    });
+    w.__obs.observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+}
+async function streamedSamples() {
+  return page.evaluate(() => {
+    const w = /** @type {any} */ (window);
+    w.__obs?.disconnect();
+    return w.__samples;
+  });
+}
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 820 } });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
+  page = await context.newPage();
+  page.setDefaultTimeout(30_000);
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) pageErrors.push(m.text());
+  });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+test('the token from the address is kept and leaves the address bar', async () => {
+  await page.goto(`${BASE}/?token=${encodeURIComponent(TOKEN)}`);
+  await page.getByRole('button', { name: 'New chat' }).waitFor();
+  assert.ok(!page.url().includes(TOKEN), `the address still has the token: ${page.url()}`);
+  assert.ok(!page.url().includes('token='), page.url());
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('hearth.token')), TOKEN);
+  assert.equal(await page.evaluate(() => localStorage.length), 0, 'nothing in localStorage');
+});
+
+test('a new chat: the reply streams in, then finishes', async () => {
+  await page.getByRole('button', { name: 'New chat' }).click();
+  await setMaxTokens(48);
+  const box = page.getByRole('textbox', { name: 'Message' });
+  await box.fill(first);
+  await recordStreaming();
+  await box.press('Enter');
+  await page.waitForURL(/#\/c\/[0-9a-f-]{36}$/);
+  chatUrl = page.url();
+  await indicator().waitFor({ state: 'visible', timeout: REPLY_TIMEOUT });
+  await waitForReplyDone();
+  const samples = await streamedSamples();
+  const distinct = [...new Set(samples)];
+  assert.ok(distinct.length >= 2, `the reply should grow while the indicator shows (lengths seen: ${distinct.join(',')})`);
+  for (let i = 1; i < distinct.length; i++) assert.ok(distinct[i] > distinct[i - 1], 'the streaming text only grows');
+  await assistants().last().and(page.locator('[data-status="complete"]')).waitFor();
+  assert.ok(((await assistants().last().locator('.markdown').textContent()) ?? '').length > 0, 'the finished reply has text');
+  assert.equal(await users().first().locator('.msg-text').textContent(), first);
+  // The chat is in the sidebar, titled from the first message.
+  const id = chatUrl.split('/').pop();
+  await page.locator(`.chat-item[data-chat-id="${id}"]`).waitFor();
+  assert.match((await page.locator(`.chat-item[data-chat-id="${id}"] .chat-title`).textContent()) ?? '', /^Hello Hearth/);
+  await shot('chat');
+});
+
+test('Stop keeps the partial reply, marked stopped', async () => {
+  await setMaxTokens(1500);
+  const box = page.getByRole('textbox', { name: 'Message' });
+  // A base model may end a reply early on its own: ask again (at most 3 times) until one is
+  // long enough to stop.
+  for (let attempt = 1; ; attempt++) {
+    await box.fill('Write a very long story about a lighthouse keeper, with many chapters.');
+    await box.press('Enter');
+    await indicator().waitFor({ state: 'visible', timeout: REPLY_TIMEOUT });
+    const long = page
+      .waitForFunction(() => (document.querySelector('[data-testid="streaming-message"] .markdown')?.textContent?.length ?? 0) > 40, null, { timeout: REPLY_TIMEOUT })
+      .then(() => 'long', () => 'timeout');
+    const ended = indicator()
+      .waitFor({ state: 'detached', timeout: REPLY_TIMEOUT })
+      .then(() => 'ended', () => 'timeout');
+    const outcome = await Promise.race([long, ended]);
+    if (outcome === 'long') break;
+    assert.ok(outcome === 'ended' && attempt < 3, `no reply long enough to stop (${outcome}, attempt ${attempt})`);
+    await ended;
+  }
+  await page.getByRole('button', { name: 'Stop generating' }).click();
+  await waitForReplyDone();
+  const last = assistants().last();
+  await last.and(page.locator('[data-status="cancelled"]')).waitFor();
+  await last.getByTestId('stopped-mark').waitFor();
+  stoppedText = ((await last.locator('.markdown').textContent()) ?? '').trim();
+  assert.ok(stoppedText.length > 20, 'the partial text is kept');
+  await shot('chat-stopped');
+});
+
+test('Regenerate makes a second reply: 2/2', async () => {
+  await setMaxTokens(24);
+  await assistants().last().hover();
+  await assistants().last().getByRole('button', { name: 'Regenerate reply' }).click();
+  await waitForReplyDone();
+  const last = assistants().last();
+  await last.getByTestId('branch-position').waitFor();
+  assert.equal(await last.getByTestId('branch-position').textContent(), '2/2');
+  // The first reply is still there, one step back.
+  await last.getByRole('button', { name: 'Previous branch' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="branch-position"]').length > 0 && [...document.querySelectorAll('article[data-role="assistant"] [data-testid="branch-position"]')].pop()?.textContent === '1/2');
+  assert.equal(((await assistants().last().locator('.markdown').textContent()) ?? '').trim(), stoppedText);
+  await assistants().last().getByTestId('stopped-mark').waitFor();
+});
+
+test('editing a message makes a branch: 2/2, and 1/2 shows the original', async () => {
+  await setMaxTokens(16);
+  const firstUser = users().first();
+  await firstUser.hover();
+  await firstUser.getByRole('button', { name: 'Edit message' }).click();
+  const edited = `An edited question about ${word}: what is a river?`;
+  await page.getByRole('textbox', { name: 'Edit message' }).fill(edited);
+  await page.getByRole('button', { name: 'Save & send' }).click();
+  await waitForReplyDone();
+  await page.waitForFunction((text) => document.querySelector('article[data-role="user"] .msg-text')?.textContent === text, edited);
+  assert.equal(await users().first().getByTestId('branch-position').textContent(), '2/2');
+  await assistants().last().and(page.locator('[data-status="complete"]')).waitFor();
+  await users().first().getByRole('button', { name: 'Previous branch' }).click();
+  await page.waitForFunction((text) => document.querySelector('article[data-role="user"] .msg-text')?.textContent === text, first);
+  assert.equal(await users().first().getByTestId('branch-position').textContent(), '1/2');
+  // The original branch is whole: its later messages, and the last reply with its two versions
+  // (which of them the server shows again is its choice).
+  await users().filter({ hasText: 'lighthouse keeper' }).waitFor();
+  assert.ok(['1/2', '2/2'].includes((await assistants().last().getByTestId('branch-position').textContent()) ?? ''));
+});
+
+test('Ctrl+K finds the message, highlighted, and opens it', async () => {
+  await page.keyboard.press('Control+K');
+  const input = page.getByRole('combobox', { name: 'Search all messages' });
+  await input.waitFor();
+  await input.fill(word);
+  // The person's own first message (a base model's replies may echo its words).
+  const hit = page
+    .locator('.search-results li')
+    .filter({ has: page.locator('.snippet', { hasText: 'Hello Hearth, this is the' }) })
+    .filter({ has: page.locator('.hit-head', { hasText: /^.*You ·/ }) })
+    .first();
+  await hit.waitFor({ timeout: 15_000 });
+  assert.equal((await hit.locator('mark').first().textContent())?.toLowerCase(), word.toLowerCase());
+  await shot('search');
+  await hit.click();
+  await page.locator('.search-dialog').waitFor({ state: 'detached' });
+  await page.waitForFunction((text) => [...document.querySelectorAll('article[data-role="user"] .msg-text')].some((e) => e.textContent === text), first);
+  assert.ok(page.url().startsWith(chatUrl), `the chat opens (${page.url()})`);
+});
+
+/** What the conversation shows: each message's role, status, branch position and text. */
+async function snapshot() {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('article.msg[data-message-id]')].map((a) => ({
+      role: a.getAttribute('data-role'),
+      status: a.getAttribute('data-status'),
+      branch: a.querySelector('[data-testid="branch-position"]')?.textContent ?? null,
+      text: (a.querySelector('.msg-text, .markdown')?.textContent ?? '').trim(),
+    })),
+  );
+}
+
+test('after a reload everything is still there', async () => {
+  await page.goto(chatUrl);
+  await users().first().waitFor();
+  await page.waitForTimeout(500);
+  const before = await snapshot();
+  assert.ok(before.length >= 4, `the chat shows its messages (${before.length})`);
+  await page.reload();
+  await users().first().waitFor();
+  await page.waitForFunction((n) => document.querySelectorAll('article.msg[data-message-id]').length >= n, before.length);
+  const afterReload = await snapshot();
+  assert.deepEqual(afterReload, before);
+  assert.equal(afterReload[0].text, first);
+  assert.equal(afterReload[0].branch, '1/2', 'search opened the original branch');
+  if (afterReload.some((m) => m.status === 'cancelled')) {
+    assert.ok(afterReload.some((m) => m.status === 'cancelled' && m.text === stoppedText), 'the stopped partial text is kept');
+  }
+  const id = chatUrl.split('/').pop();
+  await page.locator(`.chat-item[data-chat-id="${id}"]`).waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('hearth.token')), TOKEN);
+  await shot('chat-after-reload');
+});
+
+test('screenshots of every screen', async () => {
+  for (const [name, label] of [
+    ['workspaces', 'Workspaces'],
+    ['models', 'Models'],
+    ['providers', 'Providers'],
+    ['sync', 'Sync'],
+    ['settings', 'Settings'],
+  ]) {
+    await page.getByRole('navigation', { name: 'Screens' }).getByRole('link', { name: label }).click();
+    await page.locator('.screen').waitFor();
+    await page.locator('.screen-loading, .busy').first().waitFor({ state: 'detached', timeout: 10_000 }).catch(() => {});
+    await page.waitForTimeout(300);
+    await shot(name);
+  }
+  // The models table lists the local model.
+  await page.getByRole('navigation', { name: 'Screens' }).getByRole('link', { name: 'Models' }).click();
+  await page.locator('table.table tbody tr').first().waitFor();
+  assert.deepEqual(pageErrors, [], 'no uncaught errors or policy violations in the page');
+});

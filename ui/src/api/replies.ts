@@ -1,0 +1,173 @@
+// Streams a reply: the response of a send / regenerate / edit-reply request *is* the reply's
+// SSE stream (`Accept: text/event-stream`). When the connection drops before the last event,
+// it resumes from GET /api/v1/replies/{id}/events with `Last-Event-ID`.
+import { ApiError, authHeaders, errorFrom, request } from './client';
+import { readSSE, type SSEEvent } from './sse';
+import type { ErrorObject, ReplyEnd, ReplyStart, Sent } from './types';
+
+export interface ReplyHandlers {
+  onStart?(start: ReplyStart): void;
+  onDelta(text: string): void;
+  onEnd(end: ReplyEnd): void;
+  /** The reply failed: an `error` event, or the stream could not be resumed. */
+  onError(err: Partial<ErrorObject> & { message: string }): void;
+}
+
+export interface ReplyOptions {
+  signal?: AbortSignal;
+  /** Resume attempts in a row without progress before giving up. */
+  maxResumes?: number;
+  /** The first wait before resuming (doubles each attempt). */
+  backoffMs?: number;
+  /** A reply id known in advance (resuming a reply found streaming). */
+  replyId?: string;
+  /** The last event id already seen (resuming). */
+  lastEventId?: number;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      reject(new DOMException('aborted', 'AbortError'));
+    });
+  });
+
+/** POST a JSON body asking for the reply's event stream. Throws ApiError on an HTTP error. */
+export async function postForStream(path: string, body: unknown, signal?: AbortSignal, extraHeaders?: Record<string, string>): Promise<Response> {
+  return request('POST', path, { body, signal, headers: { Accept: 'text/event-stream', ...extraHeaders } });
+}
+
+export function openReplyEvents(replyId: string, lastEventId: number, signal?: AbortSignal): Promise<Response> {
+  const headers: Record<string, string> = { Accept: 'text/event-stream' };
+  if (lastEventId > 0) headers['Last-Event-ID'] = String(lastEventId);
+  return request('GET', `/api/v1/replies/${encodeURIComponent(replyId)}/events`, { headers, signal });
+}
+
+/**
+ * Runs a reply to its end. `start` makes the request whose body is the stream (or, for a
+ * server that answered JSON, the `Sent` whose `events` URL is followed). Errors before any
+ * stream (HTTP errors of `start`) are thrown as ApiError; errors after are reported through
+ * `onError`. Resolves when the reply has ended one way or the other.
+ */
+export async function runReply(start: (signal?: AbortSignal) => Promise<Response>, h: ReplyHandlers, opts: ReplyOptions = {}): Promise<void> {
+  const { signal, maxResumes = 5, backoffMs = 400 } = opts;
+  let replyId: string | null = opts.replyId ?? null;
+  let lastId = opts.lastEventId ?? 0;
+  let finished = false;
+
+  const onEvent = (ev: SSEEvent) => {
+    if (finished) return;
+    const n = Number(ev.id);
+    if (ev.id !== '' && Number.isFinite(n)) {
+      if (n <= lastId) return; // already seen (a resumed stream starts after it anyway)
+      lastId = n;
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    switch (ev.event) {
+      case 'message_start': {
+        const s = data as ReplyStart;
+        replyId = s.message_id;
+        h.onStart?.(s);
+        break;
+      }
+      case 'delta':
+        h.onDelta((data as { text?: string }).text ?? '');
+        break;
+      case 'message_end':
+        finished = true;
+        h.onEnd(data as ReplyEnd);
+        break;
+      case 'error': {
+        finished = true;
+        const e = (data as { error?: Partial<ErrorObject> }).error ?? {};
+        h.onError({ ...e, message: e.message || 'The reply failed.' });
+        break;
+      }
+      default:
+        break; // tool_call / tool_result: reserved
+    }
+  };
+
+  let res = await start(signal);
+  const type = res.headers.get('content-type') || '';
+  if (!type.includes('text/event-stream')) {
+    // A server that answered 202 with JSON: follow its events URL.
+    const sent = (await res.json().catch(() => null)) as Sent | null;
+    replyId = sent?.reply?.id ?? replyId;
+    if (!replyId) {
+      h.onError({ message: 'Hearth stored the message but started no reply.' });
+      return;
+    }
+    res = await openReplyEvents(replyId, lastId, signal);
+  }
+
+  let failures = 0;
+  for (;;) {
+    const before = lastId;
+    try {
+      if (!res.body) throw new Error('no body');
+      await readSSE(res.body, onEvent, signal);
+    } catch (e) {
+      if ((e as Error)?.name === 'AbortError' || signal?.aborted) throw e;
+      // a dropped connection: resume below
+    }
+    if (finished) return;
+    if (lastId > before) failures = 0;
+    if (!replyId || failures >= maxResumes) {
+      h.onError({
+        message: 'The connection to Hearth dropped before the reply finished',
+        code: 'unreachable',
+      });
+      return;
+    }
+    // Resume after the last event seen, waiting a little longer each time.
+    for (;;) {
+      failures++;
+      await sleep(backoffMs * 2 ** (failures - 1), signal);
+      try {
+        res = await openReplyEvents(replyId, lastId, signal);
+        break;
+      } catch (e) {
+        if ((e as Error)?.name === 'AbortError') throw e;
+        if (e instanceof ApiError && e.status !== 0 && e.status < 500) {
+          h.onError({ message: e.message, code: e.code, type: e.type });
+          return;
+        }
+        if (failures >= maxResumes) {
+          h.onError({ message: 'The connection to Hearth dropped before the reply finished', code: 'unreachable' });
+          return;
+        }
+      }
+    }
+  }
+}
+
+/** Opens a long-lived SSE stream (the sync status) with the token; reconnects until aborted. */
+export async function followEvents(path: string, onEvent: (ev: SSEEvent) => void, signal: AbortSignal, onDown?: (err: unknown) => void): Promise<void> {
+  let wait = 1000;
+  while (!signal.aborted) {
+    try {
+      const res = await fetch(path, { headers: authHeaders({ Accept: 'text/event-stream' }), signal });
+      if (!res.ok) {
+        const err = await errorFrom(res);
+        if (res.status === 401) return;
+        throw err;
+      }
+      wait = 1000;
+      if (res.body) await readSSE(res.body, onEvent, signal);
+    } catch (e) {
+      if (signal.aborted) return;
+      onDown?.(e);
+    }
+    if (signal.aborted) return;
+    await sleep(wait, signal).catch(() => {});
+    wait = Math.min(wait * 2, 30000);
+  }
+}

@@ -1,0 +1,158 @@
+import { act, fireEvent, render, screen, waitFor } from '@testing-library/react';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { setToken } from '../api/client';
+import type { BranchMessage, Chat } from '../api/types';
+import { AppContext, type AppState } from '../app/context';
+import { ChatView } from './ChatView';
+
+const chat: Chat = {
+  id: 'c1',
+  workspace_id: 'w1',
+  title: 'A chat',
+  model: null,
+  pinned: false,
+  archived: false,
+  activity_at: '2026-01-01T00:00:00Z',
+  created_at: '2026-01-01T00:00:00Z',
+  updated_at: '2026-01-01T00:00:00Z',
+};
+
+function msg(id: string, role: 'user' | 'assistant', content: string, extra: Partial<BranchMessage> = {}): BranchMessage {
+  return {
+    id,
+    chat_id: 'c1',
+    parent_id: null,
+    role,
+    content,
+    status: 'complete',
+    created_at: '2026-01-01T00:00:00Z',
+    updated_at: '2026-01-01T00:00:00Z',
+    sibling_index: 0,
+    sibling_count: 1,
+    ...extra,
+  };
+}
+
+function appStub(): AppState {
+  const noop = () => {};
+  return {
+    token: 't',
+    workspaces: [],
+    workspace: null,
+    selectWorkspace: noop,
+    reloadWorkspaces: async () => [],
+    chats: [],
+    reloadChats: async () => {},
+    upsertChat: noop,
+    currentChat: null,
+    setCurrentChat: noop,
+    deleteChat: noop,
+    models: [],
+    reloadModels: async () => {},
+    settings: {},
+    putSetting: async () => {},
+    sync: null,
+    setSync: noop,
+    toast: noop,
+    draftModel: '',
+    setDraftModel: noop,
+    openSearch: noop,
+    threadNonce: 0,
+    bumpThread: noop,
+  };
+}
+
+/** A reply stream the test writes into. */
+function controlledStream() {
+  let ctrl!: ReadableStreamDefaultController<Uint8Array>;
+  const body = new ReadableStream<Uint8Array>({ start: (c) => (ctrl = c) });
+  const enc = new TextEncoder();
+  let id = 0;
+  return {
+    response: () => new Response(body, { headers: { 'content-type': 'text/event-stream' } }),
+    send: (event: string, data: unknown) => ctrl.enqueue(enc.encode(`id: ${++id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`)),
+    close: () => ctrl.close(),
+  };
+}
+
+describe('<ChatView>', () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('sends with Enter, streams the reply, Esc stops it, then shows the stored thread', async () => {
+    const stream = controlledStream();
+    let stored: BranchMessage[] = [];
+    const calls: string[] = [];
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: string, init: RequestInit = {}) => {
+        const method = init.method ?? 'GET';
+        calls.push(`${method} ${url}`);
+        if (method === 'GET' && url === '/api/v1/chats/c1/messages') return Response.json({ chat, messages: stored });
+        if (method === 'POST' && url === '/api/v1/chats/c1/messages') {
+          expect(new Headers(init.headers).get('Accept')).toBe('text/event-stream');
+          expect(JSON.parse(init.body as string)).toMatchObject({ content: 'Hello there' });
+          return stream.response();
+        }
+        if (method === 'POST' && url === '/api/v1/replies/r1/cancel') return new Response(null, { status: 202 });
+        return Response.json({ error: { message: `unexpected ${method} ${url}`, type: 'x', code: 'not_found' } }, { status: 404 });
+      }),
+    );
+    setToken('t');
+    render(
+      <AppContext.Provider value={appStub()}>
+        <ChatView chatId="c1" />
+      </AppContext.Provider>,
+    );
+    const box = await screen.findByRole('textbox', { name: 'Message' });
+    await waitFor(() => expect(screen.queryByRole('status', { name: 'Loading the chat' })).toBeNull());
+    fireEvent.change(box, { target: { value: 'Hello there' } });
+    fireEvent.keyDown(box, { key: 'Enter' });
+
+    // The question shows at once, then the reply streams in.
+    await screen.findByText('Hello there');
+    await screen.findByTestId('streaming-indicator');
+    await act(async () => {
+      stream.send('message_start', { message_id: 'r1', chat_id: 'c1', parent_id: 'u1', model: 'gemma' });
+      stream.send('delta', { text: 'Once ' });
+      stream.send('delta', { text: 'upon **a** time' });
+    });
+    await waitFor(() => expect(screen.getByTestId('streaming-message').textContent).toContain('Once upon a time'));
+    expect(screen.getByTestId('streaming-message').querySelector('strong')?.textContent).toBe('a');
+
+    // Esc asks the server to stop this reply.
+    fireEvent.keyDown(window, { key: 'Escape' });
+    await waitFor(() => expect(calls).toContain('POST /api/v1/replies/r1/cancel'));
+
+    stored = [msg('u1', 'user', 'Hello there'), msg('r1', 'assistant', 'Once upon **a** time', { parent_id: 'u1', status: 'cancelled', model: 'gemma' })];
+    await act(async () => {
+      stream.send('message_end', { message: stored[1], finish_reason: 'cancelled' });
+      stream.close();
+    });
+    await waitFor(() => expect(screen.queryByTestId('streaming-indicator')).toBeNull());
+    expect(screen.getByTestId('stopped-mark')).toBeTruthy();
+    expect(document.querySelector('[data-message-id="r1"]')?.textContent).toContain('Once upon a time');
+  });
+
+  it('shows an HTTP error inline with what to do, and gives the text back', async () => {
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (_url: string, init: RequestInit = {}) => {
+        if ((init.method ?? 'GET') === 'GET') return Response.json({ chat, messages: [] });
+        return Response.json({ error: { message: 'no model named "nope"', type: 'invalid_request_error', param: 'model', code: 'not_found' } }, { status: 404 });
+      }),
+    );
+    render(
+      <AppContext.Provider value={appStub()}>
+        <ChatView chatId="c1" />
+      </AppContext.Provider>,
+    );
+    const box = (await screen.findByRole('textbox', { name: 'Message' })) as HTMLTextAreaElement;
+    await waitFor(() => expect(screen.queryByRole('status', { name: 'Loading the chat' })).toBeNull());
+    fireEvent.change(box, { target: { value: 'Hi' } });
+    fireEvent.keyDown(box, { key: 'Enter' });
+    const alert = await screen.findByRole('alert');
+    expect(alert.textContent).toContain('no model named "nope"');
+    expect(alert.textContent).toContain('Pick another model');
+    await waitFor(() => expect(box.value).toBe('Hi'));
+  });
+});

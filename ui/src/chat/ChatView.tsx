@@ -1,0 +1,357 @@
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { api, describeError } from '../api/client';
+import { openReplyEvents, postForStream, runReply } from '../api/replies';
+import type { AnswerIn, BranchMessage, Chat, ReplyEnd, SendIn } from '../api/types';
+import { useApp } from '../app/context';
+import { navigate } from '../lib/router';
+import { StreamingText } from '../lib/streamingText';
+import { switchBranch, newId, titleFrom } from './actions';
+import { Composer, replyMaxTokens } from './Composer';
+import { MessageItem, type MessageActions } from './MessageItem';
+import { StreamingMessage } from './StreamingMessage';
+
+/** A reply in flight, shown after the first `base` messages of the thread. */
+interface Live {
+  base: number;
+  user?: { content: string };
+  replyId: string | null;
+  stream: StreamingText;
+  model: string | null;
+  stopRequested: boolean;
+}
+
+/** The body of POST /api/v1/messages/{id}/reply (regenerate, or answer an edit). */
+function answerBody(model: string | null): AnswerIn {
+  const body: AnswerIn = {};
+  if (model) body.model = model;
+  const max = replyMaxTokens();
+  if (max) body.max_tokens = max;
+  return body;
+}
+
+/** A first message typed on the "new chat" screen, sent once its chat exists. */
+const outbox = new Map<string, { content: string; maxTokens?: number }>();
+
+const MessageList = memo(function MessageList({
+  messages,
+  busy,
+  actions,
+  focusId,
+}: {
+  messages: BranchMessage[];
+  busy: boolean;
+  actions: MessageActions;
+  focusId?: string;
+}) {
+  return (
+    <>
+      {messages.map((m) => (
+        <MessageItem key={m.id} message={m} busy={busy} actions={actions} focused={m.id === focusId} />
+      ))}
+    </>
+  );
+});
+
+export function ChatView({ chatId, focusMessageId }: { chatId: string | null; focusMessageId?: string }) {
+  const app = useApp();
+  const [thread, setThread] = useState<BranchMessage[]>([]);
+  const [loading, setLoading] = useState(!!chatId);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [live, setLive] = useState<Live | null>(null);
+  const [inlineError, setInlineError] = useState<string | null>(null);
+  const [switching, setSwitching] = useState(false);
+  const [restore, setRestore] = useState<{ text: string } | null>(null);
+  const liveRef = useRef<Live | null>(null);
+  const abortRef = useRef<AbortController | null>(null);
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const stick = useRef(true);
+  const chatRef = useRef<Chat | null>(null);
+  const appRef = useRef(app);
+  appRef.current = app;
+
+  const setChat = useCallback((chat: Chat) => {
+    chatRef.current = chat;
+    appRef.current.setCurrentChat(chat);
+    appRef.current.upsertChat(chat);
+  }, []);
+
+  const scrollToEnd = useCallback(() => {
+    const el = scrollRef.current;
+    if (el && stick.current) el.scrollTop = el.scrollHeight;
+  }, []);
+
+  const reload = useCallback(async () => {
+    if (!chatId) return null;
+    const t = await api.thread(chatId);
+    setThread(t.messages);
+    setChat(t.chat);
+    return t;
+  }, [chatId, setChat]);
+
+  /** Runs a reply stream to its end, showing it live, then shows the stored thread. */
+  const runLive = useCallback(
+    async (l: Live, start: (signal?: AbortSignal) => Promise<Response>, opts: { replyId?: string } = {}): Promise<boolean> => {
+      const ctrl = new AbortController();
+      abortRef.current = ctrl;
+      liveRef.current = l;
+      setLive(l);
+      setInlineError(null);
+      stick.current = true;
+      let failure: string | null = null;
+      let end: ReplyEnd | null = null;
+      let ok = true;
+      try {
+        await runReply(
+          start,
+          {
+            onStart: (s) => {
+              l.replyId = s.message_id;
+              if (s.model && !l.model) {
+                l.model = s.model;
+                setLive({ ...l });
+              }
+              if (l.stopRequested) api.cancelReply(s.message_id).catch(() => {});
+            },
+            onDelta: (text) => l.stream.append(text),
+            onEnd: (e) => {
+              end = e;
+            },
+            onError: (e) => {
+              failure = describeError(Object.assign(new Error(e.message), e));
+            },
+          },
+          { signal: ctrl.signal, replyId: opts.replyId },
+        );
+      } catch (e) {
+        if ((e as Error)?.name === 'AbortError') return false;
+        failure = describeError(e);
+        ok = false;
+      }
+      l.stream.flush();
+      if (abortRef.current === ctrl) abortRef.current = null;
+      let shown: BranchMessage[] | null = null;
+      try {
+        shown = (await reload())?.messages ?? null;
+      } catch {
+        /* keep what is on screen */
+      }
+      liveRef.current = null;
+      setLive(null);
+      // A failed reply is stored with its error and shows it; other failures show here.
+      const stored = end as ReplyEnd | null;
+      const failedShown = shown?.some((m) => m.status === 'error' && m.id === (stored?.message.id ?? l.replyId));
+      if (failure && !failedShown) setInlineError(failure);
+      appRef.current.reloadChats();
+      return ok;
+    },
+    [reload],
+  );
+
+  // Load the thread; attach to a reply still streaming; send a first message from the outbox.
+  useEffect(() => {
+    if (!chatId) {
+      appRef.current.setCurrentChat(null);
+      return;
+    }
+    let cancelled = false;
+    (async () => {
+      try {
+        const t = await api.thread(chatId);
+        if (cancelled) return;
+        setThread(t.messages);
+        setChat(t.chat);
+        setLoading(false);
+        const last = t.messages[t.messages.length - 1];
+        const first = outbox.get(chatId);
+        if (first) {
+          outbox.delete(chatId);
+          send.current(first.content, first.maxTokens).then((ok) => {
+            if (!ok && !cancelled) setRestore({ text: first.content });
+          });
+        } else if (last && last.role === 'assistant' && (last.status === 'streaming' || last.status === 'pending')) {
+          runLive(
+            { base: t.messages.length - 1, replyId: last.id, stream: new StreamingText(), model: last.model ?? null, stopRequested: false },
+            (signal) => openReplyEvents(last.id, 0, signal),
+            { replyId: last.id },
+          );
+        }
+      } catch (e) {
+        if (!cancelled) {
+          setLoading(false);
+          setLoadError(describeError(e));
+        }
+      }
+    })();
+    return () => {
+      cancelled = true;
+      abortRef.current?.abort();
+    };
+  }, [chatId, runLive, setChat]);
+
+  // Scroll to a message opened from search.
+  useEffect(() => {
+    if (!focusMessageId || loading) return;
+    const el = scrollRef.current?.querySelector(`[data-message-id="${CSS.escape(focusMessageId)}"]`);
+    if (el) {
+      stick.current = false;
+      el.scrollIntoView({ block: 'center' });
+    }
+  }, [focusMessageId, loading]);
+
+  useEffect(() => {
+    if (!loading && !focusMessageId) {
+      stick.current = true;
+      scrollToEnd();
+    }
+  }, [loading, focusMessageId, thread, scrollToEnd]);
+
+  const stop = useCallback(() => {
+    const l = liveRef.current;
+    if (!l) return;
+    l.stopRequested = true;
+    if (l.replyId) api.cancelReply(l.replyId).catch((e) => setInlineError(`Could not stop the reply: ${describeError(e)}`));
+  }, []);
+
+  // Esc stops the reply.
+  useEffect(() => {
+    const on = (e: KeyboardEvent) => {
+      if (e.key === 'Escape' && liveRef.current && !e.defaultPrevented) stop();
+    };
+    window.addEventListener('keydown', on);
+    return () => window.removeEventListener('keydown', on);
+  }, [stop]);
+
+  const sendImpl = async (content: string, maxTokens?: number): Promise<boolean> => {
+    setInlineError(null);
+    if (!chatId) {
+      const ws = app.workspace;
+      if (!ws) return false;
+      try {
+        const chat = await api.createChat(ws.id, { title: titleFrom(content), model: app.draftModel || null });
+        outbox.set(chat.id, { content, maxTokens });
+        app.upsertChat(chat);
+        app.setDraftModel('');
+        navigate({ name: 'chat', chatId: chat.id });
+        return true;
+      } catch (e) {
+        setInlineError(`Could not create the chat: ${describeError(e)}`);
+        return false;
+      }
+    }
+    if (liveRef.current) return false;
+    const chat = chatRef.current;
+    const body: SendIn = { content, idempotency_key: newId() };
+    if (maxTokens) body.max_tokens = maxTokens;
+    const ok = await runLive(
+      { base: thread.length, user: { content }, replyId: null, stream: new StreamingText(), model: chat?.model ?? null, stopRequested: false },
+      (signal) => postForStream(`/api/v1/chats/${encodeURIComponent(chatId)}/messages`, body, signal),
+    );
+    if (ok && chat && !chat.title) {
+      api.updateChat(chatId, { title: titleFrom(content) }).then(setChat, () => {});
+    }
+    return ok;
+  };
+  const send = useRef(sendImpl);
+  send.current = sendImpl;
+
+  const actions: MessageActions = useMemo(
+    () => ({
+      onRegenerate: (m) => {
+        if (!chatId || liveRef.current) return;
+        const i = thread.findIndex((x) => x.id === m.id);
+        const model = chatRef.current?.model || null;
+        runLive({ base: i === -1 ? thread.length : i, replyId: null, stream: new StreamingText(), model, stopRequested: false }, (signal) =>
+          postForStream(`/api/v1/messages/${encodeURIComponent(m.id)}/reply`, answerBody(model), signal),
+        );
+      },
+      onEdit: async (m, content) => {
+        if (!chatId || liveRef.current) return;
+        setInlineError(null);
+        let edited;
+        try {
+          edited = await api.editMessage(m.id, content);
+        } catch (e) {
+          setInlineError(`Could not edit the message: ${describeError(e)}`);
+          return;
+        }
+        const i = thread.findIndex((x) => x.id === m.id);
+        const model = chatRef.current?.model || null;
+        runLive({ base: i === -1 ? thread.length : i, user: { content }, replyId: null, stream: new StreamingText(), model, stopRequested: false }, (signal) =>
+          postForStream(`/api/v1/messages/${encodeURIComponent(edited.id)}/reply`, answerBody(model), signal),
+        );
+      },
+      onSwitch: async (m, direction) => {
+        if (!chatId || liveRef.current) return;
+        setSwitching(true);
+        setInlineError(null);
+        try {
+          const t = await switchBranch(chatId, m, direction);
+          if (t) {
+            setThread(t.messages);
+            setChat(t.chat);
+          }
+        } catch (e) {
+          setInlineError(`Could not switch branches: ${describeError(e)}`);
+        } finally {
+          setSwitching(false);
+        }
+      },
+    }),
+    [chatId, thread, runLive, setChat],
+  );
+
+  const onScroll = () => {
+    const el = scrollRef.current;
+    if (!el) return;
+    stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
+  };
+
+  const shown = live ? thread.slice(0, live.base) : thread;
+  const empty = !loading && shown.length === 0 && !live;
+
+  return (
+    <section className="chat" aria-label="Conversation">
+      <div className="messages" ref={scrollRef} onScroll={onScroll} aria-busy={!!live}>
+        <div className="messages-inner">
+          {loading && (
+            <div className="progress indeterminate" role="status" aria-label="Loading the chat" />
+          )}
+          {loadError && (
+            <div className="inline-error" role="alert">
+              {loadError}{' '}
+              <button className="btn small" onClick={() => navigate({ name: 'new' })}>
+                Start a new chat
+              </button>
+            </div>
+          )}
+          {empty && !loadError && (
+            <div className="empty-chat">
+              <h2>What can I help with?</h2>
+              <p className="muted">
+                Replies from local models are written on this device and work offline. Ctrl+K searches every chat.
+              </p>
+            </div>
+          )}
+          <MessageList messages={shown} busy={!!live || switching} actions={actions} focusId={focusMessageId} />
+          {live?.user && (
+            <article className="msg msg-user pending" aria-label="Your message">
+              <div className="msg-inner">
+                <div className="msg-text">{live.user.content}</div>
+              </div>
+            </article>
+          )}
+          {live && <StreamingMessage stream={live.stream} model={live.model} onGrow={scrollToEnd} />}
+          {inlineError && (
+            <div className="inline-error" role="alert">
+              {inlineError}
+              <button className="icon-btn" aria-label="Dismiss the error" onClick={() => setInlineError(null)}>
+                ×
+              </button>
+            </div>
+          )}
+        </div>
+      </div>
+      <Composer onSend={(t, n) => send.current(t, n)} onStop={stop} streaming={!!live} disabled={!!loadError} restore={restore} />
+    </section>
+  );
+}

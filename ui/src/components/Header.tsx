@@ -1,0 +1,58 @@
+import { api, describeError } from '../api/client';
+import { effectiveDefault, useApp } from '../app/context';
+import type { Route } from '../lib/router';
+import { Icon } from './Icon';
+import { ModelPicker } from './ModelPicker';
+import { SyncBadge } from './SyncBadge';
+
+const titles: Record<string, string> = {
+  models: 'Models',
+  providers: 'Providers',
+  sync: 'Sync',
+  settings: 'Settings',
+  workspaces: 'Workspaces',
+};
+
+export function Header({ route, onMenu }: { route: Route; onMenu: () => void }) {
+  const app = useApp();
+  const isChat = route.name === 'chat' || route.name === 'new';
+  const chat = route.name === 'chat' && app.currentChat?.id === route.chatId ? app.currentChat : null;
+  const value = route.name === 'new' ? app.draftModel : (chat?.model ?? '');
+
+  const change = async (model: string) => {
+    if (route.name === 'new') {
+      app.setDraftModel(model);
+      return;
+    }
+    if (!chat) return;
+    try {
+      app.upsertChat(await api.updateChat(chat.id, { model }));
+    } catch (e) {
+      app.toast({ text: `Could not change the model: ${describeError(e)}`, kind: 'error' });
+    }
+  };
+
+  return (
+    <header className="header">
+      <button className="icon-btn menu-btn" aria-label="Show the sidebar" onClick={onMenu}>
+        <Icon name="menu" />
+      </button>
+      {isChat ? (
+        <div className="header-chat">
+          <ModelPicker
+            models={app.models}
+            value={value}
+            defaultName={effectiveDefault(app.workspace, app.settings)}
+            onChange={change}
+            disabled={route.name === 'chat' && !chat}
+          />
+        </div>
+      ) : (
+        <h1 className="header-title">{titles[route.name] ?? ''}</h1>
+      )}
+      <div className="header-right">
+        <SyncBadge status={app.sync} />
+      </div>
+    </header>
+  );
+}
