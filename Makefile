@@ -51,11 +51,10 @@ run: build model
 		HEARTH_DEFAULT_MODEL="$(MODEL)" exec "$(DESKTOP)"; \
 	fi; \
 	echo "Hearth is installed: $(HEARTH) (no display here, so no window: the app is served to your browser)"; \
-	echo "Open the app:  http://127.0.0.1:$${HEARTH_PORT:-7337}/?token=$$($(HEARTH) token show)"; \
 	echo "Or chat here:  $(HEARTH) chat 'Write a haiku about bread'   (works offline)"; \
 	echo "The API: OpenAI-compatible /v1 and /api/v1 (token from \`$(HEARTH) token show\`), docs at /docs"; \
-	echo "Serving until Ctrl-C:"; \
-	exec $(HEARTH) --default-model "$(MODEL)" serve
+	echo "Serving until Ctrl-C; open the address with the token in a browser:"; \
+	exec $(HEARTH) --default-model "$(MODEL)" serve --app-link
 
 # Unit tests, CLI tests, tidy and the end-to-end suite, all on the release profile so one
 # build serves run, test and bench.

@@ -39,7 +39,7 @@ html = page.read().decode()
 assert '<script type="module"' in html, "the UI is not built into the binary: " + html[:300]
 assert "default-src 'self'" in page.headers["content-security-policy"], page.headers
 PY
-grep -q '^Open the app:  http://127.0.0.1:.*/?token=[0-9a-f]\{64\}$' "$log" || { echo "error: make run did not print the app's address" >&2; cat "$log" >&2; exit 1; }
+grep -q "^hearth: open the app at $url/?token=[0-9a-f]\{64\}\$" "$log" || { echo "error: make run did not print the app's address ($url)" >&2; cat "$log" >&2; exit 1; }
 # Signal the server only: make should then finish with the server's own exit status.
 server=$(pgrep -g "$pid" -x hearth || true)
 if [ -z "$server" ]; then

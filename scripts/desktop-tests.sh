@@ -18,7 +18,7 @@ export HEARTH_DATA_DIR="$tmp/data" HEARTH_DEFAULT_MODEL="$HEARTH_E2E_MODEL" HEAR
 export HEARTH_ARTIFACTS="$root/ui/e2e-artifacts"
 mkdir -p "$HEARTH_ARTIFACTS"
 status=0
-"$root/scripts/with-display.sh" node --test "$root/ui/e2e-desktop/" || status=$?
+"$root/scripts/with-display.sh" node --test "$root/ui/e2e-desktop/window.test.mjs" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- app log (tail)" >&2
   cat "$tmp"/data/logs/*.log 2>/dev/null | tail -n 30 >&2 || true

@@ -9,9 +9,12 @@
 //! address or in browser storage). The window is the same page a browser gets from
 //! `hearth serve`: one bundle, one origin, no CORS exception and no mixed content.
 //!
+//! (`splash/` is only the page Tauri's build requires; the window never shows it, and the CSP
+//! in `tauri.conf.json` covers only it: the UI's own policy comes with it from the server.)
+//!
 //! The shell adds only what a desktop app needs: one instance (a second launch shows the
 //! first window), the window's size and position remembered, a tray icon (show, new chat,
-//! quit), a native file dialog for importing a model (the one command the page may call,
+//! quit), links in replies opened in the user's browser, a native file dialog for importing a model (the one command the page may call,
 //! granted in `capabilities/main.json`), and a clean stop: on exit (Quit, closing the window,
 //! SIGTERM or SIGINT), replies in flight are saved and the sync loop ends before the process
 //! does.
@@ -94,11 +97,17 @@ fn quit_on_signals(app: &AppHandle) {
         }
         tracing::info!("asked to quit by a signal");
         app.exit(0);
+        // A second signal while the stop runs means now.
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        std::process::exit(130);
     });
 }
 
-/// Keeps the log file writer alive for the life of the app.
-struct LogGuard(#[allow(dead_code)] Mutex<Option<hearth_host::logging::WorkerGuard>>);
+/// Keeps the log file writer alive until the app stops (dropping it flushes the file).
+struct LogGuard(Mutex<Option<hearth_host::logging::WorkerGuard>>);
 
 /// Opens Core and serves the app; the error is a sentence for the user.
 fn start() -> Result<(Running, Option<hearth_host::logging::WorkerGuard>), String> {
@@ -135,15 +144,36 @@ fn open_window(app: &AppHandle, running: &Running) -> tauri::Result<()> {
         origin = serde_json::Value::from(origin.clone()),
         token = serde_json::Value::from(running.token.clone()),
     );
+    let ours = origin.clone();
     WebviewWindowBuilder::new(app, "main", WebviewUrl::External(url))
         .title("Hearth")
         .inner_size(1100.0, 760.0)
         .min_inner_size(420.0, 360.0)
         .initialization_script(&script)
-        // The window shows the app and nothing else: links elsewhere do not navigate it.
-        .on_navigation(move |to| to.origin().ascii_serialization() == origin)
+        // The window shows the app and nothing else: a link elsewhere (a reply's, in a new tab
+        // or not) opens in the user's browser.
+        .on_navigation(move |to| {
+            let inside = to.origin().ascii_serialization() == ours;
+            if !inside {
+                open_outside(to);
+            }
+            inside
+        })
+        .on_new_window(|to, _| {
+            open_outside(&to);
+            tauri::webview::NewWindowResponse::Deny
+        })
         .build()?;
     Ok(())
+}
+
+/// Hands a web or mail link to the system's browser or mail program; anything else is dropped.
+fn open_outside(url: &tauri::Url) {
+    if matches!(url.scheme(), "http" | "https" | "mailto")
+        && let Err(e) = tauri_plugin_opener::open_url(url.as_str(), None::<&str>)
+    {
+        tracing::warn!(error = %e, "cannot open a link outside the app");
+    }
 }
 
 /// The tray icon: show the window, start a new chat, quit.
@@ -180,14 +210,19 @@ fn show(app: &AppHandle) {
     }
 }
 
-/// Ends the app: replies in flight are saved and the sync loop stops before the process does.
+/// Ends the app: replies in flight are saved and the sync loop stops before the process does;
+/// then the log is flushed (the process exits without dropping managed state).
 fn stop(app: &AppHandle) {
-    let Some(served) = app.try_state::<Served>() else { return };
-    let running = served.0.lock().map(|mut r| r.take()).unwrap_or(None);
-    if let Some(running) = running
-        && let Err(e) = running.stop()
-    {
-        tracing::warn!(error = %e, "stopping the API");
+    if let Some(served) = app.try_state::<Served>() {
+        let running = served.0.lock().map(|mut r| r.take()).unwrap_or(None);
+        if let Some(running) = running
+            && let Err(e) = running.stop()
+        {
+            tracing::warn!(error = %e, "stopping the API");
+        }
+    }
+    if let Some(guard) = app.try_state::<LogGuard>() {
+        drop(guard.0.lock().map(|mut g| g.take()));
     }
 }
 

@@ -128,7 +128,7 @@ fn the_app_connects_signs_in_and_out_through_the_api() {
     let device = Hearth::new();
     device.json(&["workspaces", "create", "--name", "Lab", "--handle", "lab"]);
     let served = serve(&device, "ui-token");
-    let call = |method: &str, path: &str, body: Option<serde_json::Value>| http(&served.url, method, path, "ui-token", body);
+    let call = |method: &str, path: &str, body: Option<serde_json::Value>| http(&served.url, method, path, "ui-token", body.as_ref());
 
     let (code, refused) = call("POST", "/api/v1/sync/connect", Some(serde_json::json!({ "url": "https://x.supabase.co" })));
     assert_eq!((code, refused["error"]["param"].as_str()), (400, Some("anon_key")), "{refused}");

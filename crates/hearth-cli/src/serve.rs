@@ -37,6 +37,9 @@ pub(crate) struct ServeArgs {
     /// Context length per request [default: what the model and memory allow]
     #[arg(long, value_name = "TOKENS")]
     context: Option<u32>,
+    /// Also print the app's address with the token in it, to open in a browser
+    #[arg(long)]
+    app_link: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,6 +80,7 @@ pub(crate) fn serve(args: ServeArgs, core: Arc<Core>, data_dir: &Path, default_m
         engine: hearth_llama::EngineConfig { slots: args.slots, context_per_slot: args.context, ..Default::default() },
     };
     let app = App::new(core, data_dir, default_model, options).map_err(host_failure)?;
+    let (app_link, token) = (args.app_link, app.token().to_owned());
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {
@@ -86,6 +90,10 @@ pub(crate) fn serve(args: ServeArgs, core: Arc<Core>, data_dir: &Path, default_m
         // Scripts and tests wait for this line; it is printed only once connections are accepted.
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "hearth: listening on http://{local}").context("writing to stdout")?;
+        if app_link {
+            // The page takes the token from the address once and removes it (as Jupyter does).
+            writeln!(stdout, "hearth: open the app at http://{local}/?token={token}").context("writing to stdout")?;
+        }
         stdout.flush().context("writing to stdout")?;
         drop(stdout);
         app.serve(listener, shutdown_signal()).await.map_err(host_failure)

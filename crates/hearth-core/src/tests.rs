@@ -237,7 +237,7 @@ fn answering_again_regenerates_a_reply_or_answers_an_edit() {
     assert_eq!(contents(&core, chat), ["q, put better", "first"]);
     assert_eq!(model.seen.lock().unwrap()[2].messages.last().unwrap().content, "q, put better");
 
-    // Only people's messages and replies can be answered again.
+    // A message that does not exist cannot be answered.
     let err = core.start_answer(MessageId::new(), "m", greedy).unwrap_err();
     assert_eq!((err.code(), err.field()), (ErrorCode::NotFound, Some("message_id")));
 }

@@ -104,7 +104,11 @@ impl std::fmt::Debug for App {
 impl App {
     /// Builds the app over an open Core (see the module docs).
     pub fn new(core: Arc<Core>, data_dir: &Path, default_model: &Path, options: Options) -> Result<Self> {
-        ensure_default_model(&core, default_model)?;
+        // A damaged default model file must not keep the app from starting: its other models,
+        // remote providers and every chat still work; the models screen shows what is there.
+        if let Err(e) = ensure_default_model(&core, default_model) {
+            tracing::warn!(path = %default_model.display(), error = %e, "the default model file is not usable; starting without it");
+        }
         ensure_workspace(&core)?;
         let token = api_token(&core, data_dir)?;
         let config = ServerConfig {
@@ -148,28 +152,45 @@ impl App {
     }
 
     /// Serves on `listener` with the sync loop beside it until `shutdown` resolves; then ends
-    /// both (replies in flight save what they have) and returns once they have stopped.
+    /// both at once (replies in flight save what they have) and returns once they have
+    /// stopped. A sync round still running after [`SYNC_STOP_GRACE`] is dropped: every step
+    /// of it is safe to cut (pushes are idempotent, pages apply with their cursor or not at
+    /// all), and a quit must not hang on a slow network.
     pub async fn serve(self, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send) -> Result<()> {
         let (stop_sync, stopped) = tokio::sync::watch::channel(false);
-        let sync_loop = self.sync.map(|engine| tokio::spawn(engine.run(stopped)));
+        let mut sync_loop = self.sync.map(|engine| tokio::spawn(engine.run(stopped)));
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop_sync.send(true);
+        };
         let served = hearth_server::serve(listener, self.api, shutdown, Duration::from_secs(10)).await;
-        let _ = stop_sync.send(true);
-        if let Some(task) = sync_loop {
-            let _ = task.await;
+        if let Some(task) = sync_loop.as_mut()
+            && tokio::time::timeout(SYNC_STOP_GRACE, &mut *task).await.is_err()
+        {
+            tracing::warn!("the sync round did not stop in time; cutting it short");
+            task.abort();
         }
         tracing::info!("stopped");
         served.map_err(|e| Error::io("serving the API", e))
     }
 }
 
+/// How long a stop waits for a sync round in flight.
+pub const SYNC_STOP_GRACE: Duration = Duration::from_secs(3);
+
 /// An app serving on a thread of its own.
-#[derive(Debug)]
 pub struct Running {
     /// Where the API and the UI are, e.g. `http://127.0.0.1:7337`.
     pub url: String,
     pub token: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running").field("url", &self.url).finish_non_exhaustive()
+    }
 }
 
 impl Running {

@@ -58,3 +58,18 @@ fn a_running_app_answers_and_stops() {
     running.stop().unwrap();
     assert!(std::net::TcpStream::connect(&addr).is_err(), "nothing listens after stop");
 }
+
+#[test]
+fn a_damaged_default_model_file_does_not_stop_the_app() {
+    let core = Arc::new(Core::in_memory().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("gemma.gguf");
+    std::fs::write(&broken, b"GGUF but cut short").unwrap();
+    let app = App::new(core.clone(), dir.path(), &broken, Options { port: 0, ..Options::default() }).unwrap();
+    assert_eq!(app.token().len(), 64);
+    assert!(core.models().unwrap().is_empty(), "nothing registered from a damaged file");
+    let token = app.token().to_owned();
+    let running = spawn(app).unwrap();
+    assert!(!format!("{running:?}").contains(&token), "Running's Debug leaves the token out");
+    running.stop().unwrap();
+}

@@ -15,7 +15,7 @@ use crate::{app, error, openai, providers, sync};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Hearth API", description = "Hearth's local HTTP API: OpenAI-compatible `/v1` and the app's own `/api/v1`. \
-        Every route but `/health` needs `Authorization: Bearer <token>` (`hearth token show`)."),
+        Every route but `/health` and the UI's pages (`/`, `/assets/*`) needs `Authorization: Bearer <token>` (`hearth token show`)."),
     paths(
         crate::health, crate::metrics_text, openapi_json, page,
         openai::list_models, openai::get_model, openai::chat_completions, openai::completions, openai::embeddings,

@@ -41,7 +41,6 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, ApiResult};
-pub use security::DESKTOP_ORIGINS;
 
 /// Reads a model file's header into a registration (the CLI hands in `hearth_llama::describe`).
 pub type Describe = Arc<dyn Fn(&Path, Option<&str>) -> Result<NewModel, ValidationError> + Send + Sync>;
@@ -49,7 +48,7 @@ pub type Describe = Arc<dyn Fn(&Path, Option<&str>) -> Result<NewModel, Validati
 /// How the server guards itself.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
-    /// The bearer token every route but `/health` requires.
+    /// The bearer token every route but `/health` and the UI's pages requires.
     pub token: String,
     /// Host names accepted besides the loopback ones.
     pub allowed_hosts: Vec<String>,
@@ -288,7 +287,7 @@ pub(crate) struct Health {
     version: &'static str,
 }
 
-/// Liveness; the only route without a token.
+/// Liveness; needs no token (as the UI's pages do not).
 #[utoipa::path(get, path = "/health", tag = "server", security(()), responses((status = 200, body = Health)))]
 pub(crate) async fn health() -> axum::Json<Health> {
     axum::Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") })

@@ -2,9 +2,10 @@
 //!
 //! A server on loopback is still reachable from every web page the user opens: a page can
 //! send requests to `127.0.0.1`, and through DNS rebinding can make its own hostname point
-//! there. So every route but `/health` needs the token (a page cannot know it), a request
-//! whose `Host` is not a loopback name or a configured one is refused before anything else
-//! (a rebinding page sends its own hostname), and CORS allows only configured origins.
+//! there. So every route but `/health` and the UI's own pages (which hold no data) needs the
+//! token (a page cannot know it), a request whose `Host` is not a loopback name or a
+//! configured one is refused before anything else (a rebinding page sends its own hostname),
+//! and CORS allows only configured origins.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -14,9 +15,6 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::AppState;
 use crate::error::ApiError;
-
-/// The desktop app's own origins (Tauri's custom protocol on Linux/macOS and on Windows).
-pub const DESKTOP_ORIGINS: &[&str] = &["tauri://localhost", "http://tauri.localhost"];
 
 const LOOPBACK_NAMES: &[&str] = &["localhost", "127.0.0.1", "[::1]"];
 
@@ -87,14 +85,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// CORS: deny by default; allow the configured origins and the desktop app's.
+/// CORS: deny by default; allow the configured origins. (The desktop window loads the UI from
+/// this server, so it is same-origin and needs no exception; Tauri's own origins, which every
+/// Tauri app on the machine shares, are not allowed.)
 pub(crate) fn cors(origins: &[String]) -> CorsLayer {
-    let allowed: Vec<HeaderValue> = origins
-        .iter()
-        .map(String::as_str)
-        .chain(DESKTOP_ORIGINS.iter().copied())
-        .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
-        .collect();
+    let allowed: Vec<HeaderValue> =
+        origins.iter().map(String::as_str).filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok()).collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed))
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])

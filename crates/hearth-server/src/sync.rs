@@ -118,8 +118,8 @@ impl std::fmt::Debug for LoginIn {
 /// session goes to the keychain and the background loop syncs at once.
 #[utoipa::path(post, path = "/api/v1/sync/login", tag = "sync", request_body = LoginIn,
     responses((status = 200, description = "the sync status", body = Object),
-        (status = 400, description = "not connected, or the project refused the email and password", body = ErrorBody),
-        (status = 502, body = ErrorBody), (status = 503, description = "the auth server cannot be reached", body = ErrorBody)))]
+        (status = 400, description = "not connected", body = ErrorBody),
+        (status = 502, description = "the project refused the email and password (its reason is the message), or failed", body = ErrorBody), (status = 503, description = "the auth server cannot be reached", body = ErrorBody)))]
 pub(crate) async fn login(State(state): State<AppState>, ApiJson(input): ApiJson<LoginIn>) -> ApiResult<Json<Value>> {
     let engine = engine(&state)?;
     engine.sign_in(input.email.trim(), &input.password).await.map_err(sync_error)?;

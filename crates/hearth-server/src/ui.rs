@@ -31,7 +31,7 @@ pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src
 /// Shown at `/` by a binary built without the UI.
 const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>Hearth</title>\
     <p>This build of Hearth has no UI: build it with <code>make build</code> (which runs \
-    <code>npm run build</code> in <code>ui/</code> first). The API is here: see <a href=/docs>/docs</a>.";
+    <code>npm run build</code> in <code>ui/</code> first). The API is here: <code>/openapi.json</code> and <code>/docs</code> describe it (with the token).";
 
 /// Whether a path is one of the UI's (served without the token).
 pub(crate) fn is_ui_path(path: &str) -> bool {

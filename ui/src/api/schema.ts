@@ -612,7 +612,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness; the only route without a token. */
+        /** Liveness; needs no token (as the UI's pages do not). */
         get: operations["health"];
         put?: never;
         post?: never;
@@ -3037,7 +3037,7 @@ export interface operations {
                     "application/json": Record<string, unknown>;
                 };
             };
-            /** @description not connected, or the project refused the email and password */
+            /** @description not connected */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3064,6 +3064,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description the project refused the email and password (its reason is the message), or failed */
             502: {
                 headers: {
                     [name: string]: unknown;
