@@ -10,6 +10,9 @@
 //    (benches/bare-window) starting and showing its page.
 // 4. The desktop app's memory idle with no model loaded: PSS summed over the app and its
 //    WebKit processes, against the bare window measured the same way (goal: at most 1.3x).
+// 5. A long reply (up to 2,000 tokens from the real model) streaming into the chat screen in
+//    Chromium: the page's frame intervals and main-thread long tasks while it streams,
+//    against the same page idle for as long.
 //
 // Env: HEARTH_URL and HEARTH_TOKEN (a running `hearth serve`), WEBDRIVER_URL (tauri-driver),
 // HEARTH_DESKTOP_BIN, BARE_WINDOW_BIN, BENCH_OUT (JSON file). scripts/bench-ui.sh sets them.
@@ -62,6 +65,60 @@ async function chromiumTimes(base, token) {
     bare.push(await chromiumLaunch(`${base}/health`, (p) => p.waitForSelector('body', { timeout: 60_000 })));
   }
   return { app_ms: median(app), reference_ms: median(bare) };
+}
+
+// ---------------------------------------------------------------- 5. a long reply
+/** Frame intervals (p50, p99, max) and long-task time over `ms`, measured inside the page. */
+function frames(page, ms) {
+  return page.evaluate(async (ms) => {
+    const gaps = [];
+    let long = 0;
+    const obs = new PerformanceObserver((l) => l.getEntries().forEach((e) => (long += e.duration)));
+    obs.observe({ type: 'longtask', buffered: false });
+    await new Promise((done) => {
+      let last = performance.now();
+      const end = last + ms;
+      const tick = (t) => {
+        gaps.push(t - last);
+        last = t;
+        if (t < end) requestAnimationFrame(tick);
+        else done();
+      };
+      requestAnimationFrame(tick);
+    });
+    obs.disconnect();
+    gaps.sort((a, b) => a - b);
+    const at = (q) => gaps[Math.min(gaps.length - 1, Math.floor(q * gaps.length))];
+    return { p50: at(0.5), p99: at(0.99), max: gaps[gaps.length - 1], long_task_ms: long, frames: gaps.length };
+  }, ms);
+}
+
+async function longReply(base, token) {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(`${base}/?token=${token}`);
+  await page.waitForSelector('textarea[aria-label="Message"]:not([disabled])');
+  await page.getByRole('button', { name: 'New chat' }).click();
+  const options = page.getByLabel('Max tokens for the reply');
+  if (!(await options.isVisible())) await page.getByRole('button', { name: 'Reply options' }).click();
+  await options.fill('2000');
+  await page.fill('textarea[aria-label="Message"]', 'Write a very long story about a lighthouse keeper, chapter by chapter.');
+  await page.click('button[aria-label="Send message"]');
+  await page.waitForSelector('[data-testid="streaming-indicator"]', { timeout: 120_000 });
+  await sleep(3000); // past the model's load and the first tokens
+  const started = Date.now();
+  const streaming = await frames(page, 20_000);
+  const streamed = await page.evaluate(() => document.querySelector('[data-testid="streaming-message"]')?.innerText.length ?? 0);
+  await page.waitForSelector('[data-testid="streaming-indicator"]', { state: 'detached', timeout: 600_000 });
+  const tokens = await page.evaluate(async () => {
+    const id = [...document.querySelectorAll('article[data-role="assistant"]')].pop()?.dataset.messageId;
+    const token = sessionStorage.getItem('hearth.token');
+    const r = await fetch(`/api/v1/messages/${id}/siblings`, { headers: { authorization: `Bearer ${token}` } });
+    return (await r.json()).pop()?.completion_tokens ?? 0;
+  });
+  const idle = await frames(page, 20_000);
+  await browser.close();
+  return { streaming, idle, tokens, chars_at_end_of_window: streamed, window_s: (Date.now() - started) / 1000 };
 }
 
 // ---------------------------------------------------------------- 3 and 4. the desktop window
@@ -149,10 +206,14 @@ async function desktopTimes() {
 const js = initialJs();
 const browser = await chromiumTimes(env('HEARTH_URL'), env('HEARTH_TOKEN'));
 const desktop = await desktopTimes();
+const long = await longReply(env('HEARTH_URL'), env('HEARTH_TOKEN'));
 const r = (x) => Math.round(x * 10) / 10;
 console.log('UI and desktop benchmark');
 console.log(`  initial JS of the chat screen  ${r(js.initial_kb)} KB gzip (goal 250: ratio ${(js.initial_kb / 250).toFixed(2)}); lazy screens ${r(js.lazy_kb)} KB`);
 console.log(`  Chromium launch to chat        ${r(browser.app_ms)} ms   bare /health ${r(browser.reference_ms)} ms   ratio ${(browser.app_ms / browser.reference_ms).toFixed(2)}`);
 console.log(`  window launch to chat          ${r(desktop.app_ms)} ms   bare Tauri window ${r(desktop.reference_ms)} ms   ratio ${(desktop.app_ms / desktop.reference_ms).toFixed(2)}`);
 console.log(`  window memory idle (PSS)       ${r(desktop.app_pss_mb)} MB (${desktop.app_processes} processes)   bare Tauri window ${r(desktop.reference_pss_mb)} MB (${desktop.reference_processes})   ratio ${(desktop.app_pss_mb / desktop.reference_pss_mb).toFixed(2)} (goal <= 1.3)`);
-writeFileSync(env('BENCH_OUT'), JSON.stringify({ js, browser, desktop, runs: RUNS }, null, 2));
+const f = (x) => `p50 ${r(x.p50)} / p99 ${r(x.p99)} / max ${r(x.max)} ms, long tasks ${r(x.long_task_ms)} ms`;
+console.log(`  long reply (${long.tokens} tokens) frames while streaming  ${f(long.streaming)}`);
+console.log(`                               same page idle         ${f(long.idle)}   p99 ratio ${(long.streaming.p99 / long.idle.p99).toFixed(2)}`);
+writeFileSync(env('BENCH_OUT'), JSON.stringify({ js, browser, desktop, long_reply: long, runs: RUNS }, null, 2));

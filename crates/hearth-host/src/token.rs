@@ -44,7 +44,9 @@ pub fn api_token(core: &Core, data_dir: &Path) -> Result<String> {
         _ => new_token(),
     };
     secrets.set(&entry, &hearth_core::Secret::new(token.clone())).map_err(|e| Error::Keychain(e.into()))?;
-    // Two first starts racing both write: whichever landed last is the token, for both.
+    // Two first starts racing (the window and `hearth token show` at the same moment) both
+    // write; each reads back what is there now, which narrows the race but does not close it:
+    // the earlier one may keep serving with its own token until it restarts.
     let kept = stored()?.unwrap_or(token);
     if file.exists() {
         std::fs::remove_file(&file).map_err(|e| Error::io(format!("removing {} after moving it into the keychain", file.display()), e))?;
