@@ -69,6 +69,8 @@ async function session() {
   const s = {
     id,
     run: (script, ...args) => wd('POST', `/session/${id}/execute/sync`, { script, args }),
+    // Runs an async script: it calls `done(value)` (the last argument) when it has an answer.
+    runAsync: (body) => wd('POST', `/session/${id}/execute/async`, { script: `const done = arguments[arguments.length - 1]; ${body}`, args: [] }),
     find: async (css) => (await wd('POST', `/session/${id}/element`, { using: 'css selector', value: css }))[ELEMENT],
     click: async (css) => wd('POST', `/session/${id}/element/${await s.find(css)}/click`, {}),
     type: async (css, text) => wd('POST', `/session/${id}/element/${await s.find(css)}/value`, { text }),
@@ -101,6 +103,22 @@ test('the window chats with the local model, quits, and finds the chat again', {
   await first.until('the chat screen', composerReady, 120);
   assert.equal(await first.run('return window.location.hostname'), '127.0.0.1', 'the window shows the local API\'s UI');
   assert.equal(await first.run('return window.location.search'), '', 'no token in the address');
+
+  // The smallest capability set: the page reaches Tauri's IPC, but no plugin or window API.
+  // (choose_model_file, the one command it is granted, opens a native dialog no WebDriver
+  // can answer, so it is not called here.)
+  assert.equal(await first.run('return typeof window.__TAURI_INTERNALS__?.invoke'), 'function', 'the IPC is there');
+  for (const [command, args] of [
+    ['plugin:dialog|message', { message: 'hi' }],
+    ['plugin:opener|open_url', { url: 'https://example.com' }],
+    ['plugin:window|close', { label: 'main' }],
+    ['plugin:window-state|save_window_state', { flags: 1 }],
+  ]) {
+    const answer = await first.runAsync(
+      `window.__TAURI_INTERNALS__.invoke(${JSON.stringify(command)}, ${JSON.stringify(args)}).then(() => done('allowed'), (e) => done('refused: ' + e));`,
+    );
+    assert.match(answer, /^refused: .*not allowed/i, `${command} must be refused: ${answer}`);
+  }
 
   // One instance: a second launch hands over to the running app and exits.
   const second = spawn(app, [], { stdio: 'ignore', env: process.env });
