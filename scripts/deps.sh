@@ -10,7 +10,7 @@ set -euo pipefail
 # python3-venv holds the API tests' clients (the openai SDK, Schemathesis) from PyPI;
 # dbus-daemon (dbus-run-session) and gnome-keyring are the real Secret Service the keychain
 # tests run against; postgresql-15 is the database of the sync test bed.
-packages=(gcc g++ libc6-dev cmake clang libclang-dev pkg-config ca-certificates curl util-linux procps python3-venv
+packages=(gcc g++ libc6-dev cmake clang libclang-dev pkg-config ca-certificates curl iproute2 util-linux procps python3-venv
   dbus-daemon gnome-keyring postgresql-15)
 
 missing=()

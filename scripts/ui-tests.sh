@@ -2,9 +2,24 @@
 # The UI's tests: Vitest (components and state), the generated API types against
 # ui/openapi.json, then the browser end to end: Debian's Chromium through playwright-core
 # against a real `hearth serve` (the UI embedded in the binary, the real default model, a
-# throwaway data folder). Screenshots of every screen go to ui/e2e-artifacts/.
+# throwaway data folder), with no network. Screenshots of every screen go to
+# ui/e2e-artifacts/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+self="$root/scripts/ui-tests.sh"
+# Offline on purpose, as scripts/desktop-tests.sh does: as root, a network namespace with
+# loopback only, then a private D-Bus session with a keyring inside it.
+if [ "${HEARTH_UI_OFFLINE:-}" = "" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    command -v ip >/dev/null || { echo "error: ip (iproute2) is missing (scripts/deps.sh installs it)" >&2; exit 1; }
+    exec env HEARTH_UI_OFFLINE=1 unshare -n -- sh -c 'ip link set lo up && exec "$0"' "$self"
+  fi
+  echo "UI tests: not root, so they run with the network on" >&2
+  export HEARTH_UI_OFFLINE=0
+fi
+if [ "${HEARTH_IN_KEYRING_SESSION:-}" != 1 ]; then
+  exec "$root/scripts/with-keyring.sh" "$self"
+fi
 : "${HEARTH_BIN:?set HEARTH_BIN to the hearth binary}" "${HEARTH_E2E_MODEL:?set HEARTH_E2E_MODEL to the default model file}"
 for need in /usr/bin/chromium "$HEARTH_BIN" "$HEARTH_E2E_MODEL"; do
   [ -e "$need" ] || { echo "error: $need is missing (make test builds and installs what the UI tests need)" >&2; exit 1; }

@@ -11,6 +11,7 @@
 // HEARTH_DATA_DIR. scripts/desktop-tests.sh sets them up on throwaway folders.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -97,6 +98,17 @@ async function session() {
 const composerReady = `const t = document.querySelector('textarea[aria-label="Message"]'); return !!t && !t.disabled;`;
 const lastReply = `const r = [...document.querySelectorAll('article[data-role="assistant"]')].pop();
   return r && r.dataset.status !== 'streaming' ? { status: r.dataset.status, text: r.innerText.trim() } : null;`;
+
+test('the run is offline when it says so', { skip: process.env.HEARTH_DESKTOP_OFFLINE !== '1' && 'not root: the network is on' }, async () => {
+  // Nothing but loopback: a connection to a public address fails at once.
+  const error = await new Promise((resolve) => {
+    const socket = connect({ host: '1.1.1.1', port: 80, timeout: 5000 });
+    socket.on('connect', () => (socket.destroy(), resolve(null)));
+    socket.on('timeout', () => (socket.destroy(), resolve(null)));
+    socket.on('error', (e) => resolve(e.code));
+  });
+  assert.equal(error, 'ENETUNREACH');
+});
 
 test('the window chats with the local model, quits, and finds the chat again', { timeout: 600_000 }, async () => {
   const first = await session();
