@@ -75,10 +75,10 @@ test: build model testbed
 	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" scripts/with-keyring.sh scripts/api-tests.sh
 	@# The UI: Vitest, the generated API types, then Chromium against `hearth serve` with the
 	@# real model and no network (screenshots in ui/e2e-artifacts).
-	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" scripts/ui-tests.sh
+	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" scripts/isolated.sh scripts/ui-tests.sh
 	@# The real desktop window under Xvfb, through tauri-driver and WebKitWebDriver, offline
 	@# (its own network namespace and D-Bus session).
-	HEARTH_DESKTOP_BIN="$(DESKTOP)" HEARTH_E2E_MODEL="$(MODEL)" TAURI_DRIVER="$(TAURI_DRIVER)" scripts/desktop-tests.sh
+	HEARTH_DESKTOP_BIN="$(DESKTOP)" HEARTH_E2E_MODEL="$(MODEL)" TAURI_DRIVER="$(TAURI_DRIVER)" scripts/isolated.sh scripts/desktop-tests.sh
 	@# The README's other command must work too: `make run` (already built, so quick) must
 	@# come up serving, on a throwaway data folder so tests never touch a developer's data.
 	@MODEL="$(MODEL)" scripts/check-make-run.sh

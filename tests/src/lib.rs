@@ -76,6 +76,21 @@ impl Hearth {
         serde_json::from_slice(&out.stdout).expect("JSON on stdout")
     }
 
+    /// The files of the data folder (database, WAL, logs, ...) whose bytes contain `needle`:
+    /// where a secret must never be.
+    pub fn files_containing(&self, needle: &str) -> Vec<PathBuf> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).expect("reading the data folder") {
+                let path = entry.expect("reading the data folder").path();
+                if path.is_dir() { walk(&path, out) } else { out.push(path) }
+            }
+        }
+        let mut files = Vec::new();
+        walk(self.dir.path(), &mut files);
+        files.retain(|f| std::fs::read(f).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes())));
+        files
+    }
+
     pub fn db(&self) -> PathBuf {
         self.dir.path().join("hearth.db")
     }

@@ -99,7 +99,7 @@ const composerReady = `const t = document.querySelector('textarea[aria-label="Me
 const lastReply = `const r = [...document.querySelectorAll('article[data-role="assistant"]')].pop();
   return r && r.dataset.status !== 'streaming' ? { status: r.dataset.status, text: r.innerText.trim() } : null;`;
 
-test('the run is offline when it says so', { skip: process.env.HEARTH_DESKTOP_OFFLINE !== '1' && 'not root: the network is on' }, async () => {
+test('the run is offline when it says so', { skip: process.env.HEARTH_OFFLINE !== '1' && 'not run offline (scripts/isolated.sh needs root)' }, async () => {
   // Nothing but loopback: a connection to a public address fails at once.
   const error = await new Promise((resolve) => {
     const socket = connect({ host: '1.1.1.1', port: 80, timeout: 5000 });
