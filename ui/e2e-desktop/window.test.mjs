@@ -12,7 +12,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
@@ -187,6 +188,25 @@ test('the window chats with the local model, quits, and finds the chat again', {
   assert.equal(shown.status, 'complete');
   assert.equal(shown.reply, reply.text, 'the same reply, kept');
   await again.screenshot('desktop-after-restart');
-  await wd('DELETE', `/session/${again.id}/window`).catch(() => {});
+  await quitApp();
   await wd('DELETE', `/session/${again.id}`).catch(() => {});
+});
+
+test('a damaged database stops the start with a clear message and is left as it was', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hearth-damaged-'));
+  try {
+    const junk = Buffer.from('SQLite format 3\0'.padEnd(4096, '#'));
+    writeFileSync(join(dir, 'hearth.db'), junk);
+    const child = spawn(app, [], { env: { ...process.env, HEARTH_DATA_DIR: dir }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const end = Date.now() + 60_000;
+    while (!stderr.includes('hearth-desktop: ') && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    // It waits on its error dialog; the message is on stderr too.
+    child.kill('SIGKILL');
+    assert.match(stderr, /hearth-desktop: .*hearth\.db.*(not a usable Hearth database|damaged)/i, stderr);
+    assert.ok(readFileSync(join(dir, 'hearth.db')).equals(junk), 'the file is untouched');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
