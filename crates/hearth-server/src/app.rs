@@ -298,17 +298,28 @@ pub(crate) async fn send(
     let content = input.content;
     let router = state.models.clone();
     let started = start_in_background(&state, move |core| {
-        let model = match requested {
-            Some(m) => m,
-            None => core.reply_model(chat)?,
-        };
-        // An unknown model is the sender's mistake (404), found before anything is stored.
-        router.check(&model)?;
+        let model = answering_model(core, &router, requested, chat)?;
         let request = ReplyRequest { parent_id, idempotency_key: key, ..ReplyRequest::new(chat, content, model, params) };
         core.start_reply(&request)
     })
     .await?;
     respond(&state, started, wants_stream).await
+}
+
+/// The model that answers in `chat`: the one asked for, else the chat's, its workspace's or
+/// the default. An unknown one is the sender's mistake (404), found before anything is stored.
+fn answering_model(
+    core: &hearth_core::Core,
+    router: &hearth_core::Router,
+    requested: Option<String>,
+    chat: ChatId,
+) -> hearth_core::Result<String> {
+    let model = match requested {
+        Some(m) => m,
+        None => core.reply_model(chat)?,
+    };
+    router.check(&model)?;
+    Ok(model)
 }
 
 /// The sampling parameters of a send or an answer: Hearth's defaults, a fresh seed unless one
@@ -395,11 +406,7 @@ pub(crate) async fn answer(
     let requested = input.model.filter(|m| !m.is_empty());
     let router = state.models.clone();
     let started = start_in_background(&state, move |core| {
-        let model = match requested {
-            Some(m) => m,
-            None => core.reply_model(core.message(id)?.chat_id)?,
-        };
-        router.check(&model)?;
+        let model = answering_model(core, &router, requested, core.message(id)?.chat_id)?;
         core.start_answer(id, &model, params)
     })
     .await?;
