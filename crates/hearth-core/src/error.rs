@@ -18,6 +18,9 @@ pub enum Error {
     /// Sync with the user's Supabase project failed or cannot start.
     #[error(transparent)]
     Sync(#[from] hearth_sync::Error),
+    /// A workflow definition with problems; every one is listed.
+    #[error("{}", crate::workflow::describe(.0))]
+    Workflow(Vec<crate::workflow::Problem>),
 }
 
 /// The stable classification every edge maps to its own vocabulary (exit codes, HTTP
@@ -38,6 +41,8 @@ pub enum ErrorCode {
     Upstream,
     /// A remote provider asks to slow down.
     RateLimited,
+    /// A workflow definition has problems (the error lists them).
+    InvalidWorkflow,
 }
 
 impl ErrorCode {
@@ -53,6 +58,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::Upstream => "upstream",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::InvalidWorkflow => "invalid_workflow",
         }
     }
 }
@@ -76,6 +82,7 @@ impl Error {
             Error::Invalid(_) => ErrorCode::Invalid,
             Error::Store(s) => store_code(s),
             Error::Sync(e) => sync_code(e),
+            Error::Workflow(_) => ErrorCode::InvalidWorkflow,
         }
     }
 

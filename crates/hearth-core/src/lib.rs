@@ -14,6 +14,7 @@ mod providers;
 mod reply;
 mod router;
 mod sync;
+pub mod workflow;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

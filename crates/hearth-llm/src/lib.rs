@@ -9,9 +9,11 @@
 //! The stream is a plain channel so that a synchronous caller (the CLI) can iterate it and an
 //! async one (the HTTP server) can drain it from a blocking task. `hearth-llama` runs GGUF
 //! models in-process; [`remote`] speaks to providers over HTTP (OpenAI-compatible APIs and
-//! Anthropic's Messages API) and maps their streams onto the same events.
+//! Anthropic's Messages API) and maps their streams onto the same events. [`fetch`] makes
+//! plain HTTP requests (workflow `http` nodes) on the same stack.
 
 mod error;
+pub mod fetch;
 mod params;
 pub mod remote;
 

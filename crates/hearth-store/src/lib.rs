@@ -23,6 +23,7 @@ mod rows;
 mod search;
 mod settings;
 mod sync;
+mod workflows;
 mod workspaces;
 mod writer;
 
@@ -38,6 +39,7 @@ pub use migrations::SCHEMA_VERSION;
 pub use sync::{
     ApplyReport, Connection as SyncConnection, Cursor, Pending, PendingTx, PulledRow, Rejection, SyncState, TxOutcome, synced_columns,
 };
+pub use workflows::{INTERRUPTED, NodeRecord};
 pub use writer::{OutboxRow, Writer};
 
 /// The version of the SQLite library compiled into Hearth.

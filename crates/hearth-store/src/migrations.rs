@@ -9,6 +9,7 @@ pub(crate) const FILES: &[(&str, &str)] = &[
     ("0002_models.sql", include_str!("../../../migrations/sqlite/0002_models.sql")),
     ("0003_providers.sql", include_str!("../../../migrations/sqlite/0003_providers.sql")),
     ("0004_sync.sql", include_str!("../../../migrations/sqlite/0004_sync.sql")),
+    ("0005_workflows.sql", include_str!("../../../migrations/sqlite/0005_workflows.sql")),
 ];
 
 /// The schema version this build creates and understands.

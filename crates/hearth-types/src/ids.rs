@@ -80,3 +80,11 @@ id_type!(
     /// Identifies a registered local model file.
     ModelId, "model_id"
 );
+id_type!(
+    /// Identifies a workflow.
+    WorkflowId, "workflow_id"
+);
+id_type!(
+    /// Identifies one run of a workflow.
+    RunId, "run_id"
+);

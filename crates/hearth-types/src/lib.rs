@@ -15,14 +15,19 @@ mod openapi;
 mod providers;
 mod records;
 mod values;
+mod workflows;
 
 pub use error::ValidationError;
 pub use hlc::{Hlc, NodeId};
-pub use ids::{ChatId, MessageId, ModelId, WorkspaceId};
+pub use ids::{ChatId, MessageId, ModelId, RunId, WorkflowId, WorkspaceId};
 pub use inputs::{ChatPatch, MessagePatch, NewChat, NewMessage, NewModel, NewWorkspace, WorkspacePatch, model_name, non_blank};
 pub use providers::{CallOutcome, KeyState, NewCall, NewProvider, Price, Provider, ProviderInfo, ProviderPatch, UsageRow, provider_name};
 pub use records::{BranchMessage, Chat, LocalModel, Message, ModelSource, SearchHit, Snippet, Thread, Workspace};
 pub use values::{Handle, MessageStatus, Role, Timezone};
+pub use workflows::{
+    Edge, Graph, NewWorkflow, Node, NodeRun, NodeStatus, Position, Run, RunDetail, RunEvent, RunEventKind, RunStatus, Workflow,
+    WorkflowPatch,
+};
 
 /// Time as Hearth records it: an instant in UTC, serialized as RFC 3339.
 pub use jiff::Timestamp;

@@ -11,7 +11,7 @@ use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::{ChatId, Handle, MessageId, MessageStatus, ModelId, ModelSource, Role, Timezone, WorkspaceId};
+use crate::{ChatId, Handle, MessageId, MessageStatus, ModelId, ModelSource, Role, RunId, Timezone, WorkflowId, WorkspaceId};
 
 fn string() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String)
@@ -35,6 +35,8 @@ macro_rules! string_schema {
 string_schema!(WorkspaceId, string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))));
 string_schema!(ChatId, string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))));
 string_schema!(MessageId, string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))));
+string_schema!(WorkflowId, string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))));
+string_schema!(RunId, string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))));
 string_schema!(ModelId, string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))));
 string_schema!(
     Handle,

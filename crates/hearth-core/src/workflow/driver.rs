@@ -1,0 +1,266 @@
+//! The async driver: performs what the [`Machine`] asks (model calls, code, HTTP), enforces
+//! the time limits, feeds results back, and hands every event to the [`Recorder`].
+//!
+//! Each IO node runs as a task of the driver's own `JoinSet`, with a stop token: a stop
+//! from the machine (cancel, a failed node, the wall-time limit) or the node's own timeout
+//! cancels the token, and the task ends its work (a model stream's cancel flag, the
+//! sandbox's interrupt, dropping the HTTP future) before it reports back. The driver returns
+//! only when every task has, so no work outlives its run.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hearth_llm::fetch::{Fetch, FetchRequest};
+use hearth_llm::{CancelToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, SamplingParams};
+use hearth_types::{Role, RunStatus};
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::machine::{Effect, Failure, Input, Machine, Outcome, Task};
+use super::record::Recorder;
+
+/// What IO nodes need from the world.
+#[derive(Clone)]
+pub struct Services {
+    /// Every model (the router in the app).
+    pub models: Arc<dyn ChatModel>,
+    /// The model an llm node without one uses; `None` asks `models` for its default.
+    pub default_model: Option<String>,
+    pub http: Arc<dyn Fetch>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").field("default_model", &self.default_model).finish_non_exhaustive()
+    }
+}
+
+/// How often progress is written to the database while a run goes.
+const FLUSH_EVERY: Duration = Duration::from_millis(250);
+
+/// Runs `machine` to its end. Returns the final status.
+pub(crate) async fn drive(
+    mut machine: Machine<'_>,
+    workflow_id: Option<hearth_types::WorkflowId>,
+    services: &Services,
+    recorder: &mut Recorder,
+    cancel: CancellationToken,
+    wall_time: Duration,
+) -> RunStatus {
+    let mut tasks: JoinSet<(usize, Result<Outcome, Failure>)> = JoinSet::new();
+    let mut task_nodes: HashMap<tokio::task::Id, usize> = HashMap::new();
+    let mut stops: HashMap<usize, CancellationToken> = HashMap::new();
+    let (chunks_tx, mut chunks) = mpsc::unbounded_channel::<(usize, String)>();
+    let deadline = tokio::time::Instant::now() + wall_time;
+    let mut flush = tokio::time::interval(FLUSH_EVERY);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut cancel_sent, mut abort_sent) = (false, false);
+    let mut effects = machine.start(workflow_id);
+    loop {
+        for effect in effects.drain(..) {
+            match effect {
+                Effect::Emit(kind) => recorder.emit(kind),
+                Effect::Execute { node, attempt, task, timeout, delay } => {
+                    let stop = CancellationToken::new();
+                    stops.insert(node, stop.clone());
+                    let services = services.clone();
+                    let chunks = chunks_tx.clone();
+                    let handle = tasks.spawn(async move {
+                        let result = perform(node, task, timeout, delay, &services, stop, chunks).await;
+                        (node, result)
+                    });
+                    task_nodes.insert(handle.id(), node);
+                    tracing::debug!(node, attempt, "node started");
+                }
+                Effect::Stop { node } => {
+                    if let Some(stop) = stops.get(&node) {
+                        stop.cancel();
+                    }
+                }
+                Effect::Finish { status, outputs, error } => {
+                    debug_assert!(tasks.is_empty(), "the machine finishes only when nothing runs");
+                    recorder.finish(status, outputs, error, machine.steps());
+                    return status;
+                }
+            }
+        }
+        tokio::select! {
+            joined = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                let (node, result) = match joined.expect("the set is not empty") {
+                    Ok((_, done)) => done,
+                    Err(e) => {
+                        let node = task_nodes.get(&e.id()).copied().expect("every task is registered");
+                        (node, Err(Failure::Error("the node crashed".to_owned())))
+                    }
+                };
+                // The node's text came before its result: publish what is still queued first.
+                while let Ok((n, text)) = chunks.try_recv() {
+                    recorder.chunk(n, text);
+                }
+                stops.remove(&node);
+                effects = machine.handle(Input::Done { node, result });
+            }
+            Some((node, text)) = chunks.recv() => recorder.chunk(node, text),
+            () = cancel.cancelled(), if !cancel_sent => {
+                cancel_sent = true;
+                effects = machine.handle(Input::Cancel);
+            }
+            () = tokio::time::sleep_until(deadline), if !abort_sent => {
+                abort_sent = true;
+                let reason = format!("the run went past its {} limit", human(wall_time));
+                effects = machine.handle(Input::Abort(reason));
+            }
+            _ = flush.tick() => recorder.flush(false),
+        }
+    }
+}
+
+fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 60_000 == 0 && ms >= 60_000 {
+        format!("{} min", ms / 60_000)
+    } else if ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{ms} ms")
+    }
+}
+
+/// Runs one attempt of one node, within its timeout.
+async fn perform(
+    node: usize,
+    task: Task,
+    timeout: Option<Duration>,
+    delay: Duration,
+    services: &Services,
+    stop: CancellationToken,
+    chunks: mpsc::UnboundedSender<(usize, String)>,
+) -> Result<Outcome, Failure> {
+    if !delay.is_zero() {
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = stop.cancelled() => return Err(Failure::Stopped),
+        }
+    }
+    let work = attempt(node, task, timeout, services, stop.clone(), chunks);
+    tokio::pin!(work);
+    let Some(limit) = timeout else { return work.await };
+    tokio::select! {
+        result = &mut work => result,
+        () = tokio::time::sleep(limit) => {
+            // Stop the work and wait for it to let go, then report the timeout.
+            stop.cancel();
+            let _ = work.await;
+            Err(Failure::Error(format!("timed out after {}", human(limit))))
+        }
+    }
+}
+
+async fn attempt(
+    node: usize,
+    task: Task,
+    timeout: Option<Duration>,
+    services: &Services,
+    stop: CancellationToken,
+    chunks: mpsc::UnboundedSender<(usize, String)>,
+) -> Result<Outcome, Failure> {
+    match task {
+        Task::Llm { model, system_prompt, prompt, temperature, max_tokens } => {
+            let model = match model.or_else(|| services.default_model.clone()) {
+                Some(m) => m,
+                None => return Err(Failure::Error("no model: choose one for this node, or set a default model".to_owned())),
+            };
+            let mut messages = Vec::new();
+            if !system_prompt.trim().is_empty() {
+                messages.push(ChatMessage::new(Role::System, system_prompt));
+            }
+            messages.push(ChatMessage::new(Role::User, prompt));
+            let mut params = SamplingParams::default();
+            if let Some(t) = temperature {
+                params.temperature = t;
+            }
+            if let Some(m) = max_tokens {
+                params.max_tokens = m;
+            }
+            let request = ChatRequest::new(model.clone(), messages, params);
+            let flag = CancelToken::new();
+            let models = services.models.clone();
+            let worker_flag = flag.clone();
+            // The model API is blocking: read the stream on a blocking thread.
+            let mut reading = tokio::task::spawn_blocking(move || -> Result<(String, u32, u32), String> {
+                let stream = models.chat(request, worker_flag.clone()).map_err(|e| e.to_string())?;
+                let mut text = String::new();
+                for event in stream {
+                    match event.map_err(|e| e.to_string())? {
+                        ChatEvent::Delta(d) => {
+                            text.push_str(&d);
+                            let _ = chunks.send((node, d));
+                        }
+                        ChatEvent::Finished { usage, .. } => return Ok((text, usage.prompt_tokens, usage.completion_tokens)),
+                        ChatEvent::ToolCall { .. } | ChatEvent::Fallback { .. } => {}
+                    }
+                }
+                Err("the model's reply ended without finishing".to_owned())
+            });
+            let joined = tokio::select! {
+                joined = &mut reading => joined,
+                () = stop.cancelled() => {
+                    flag.cancel();
+                    let _ = reading.await;
+                    return Err(Failure::Stopped);
+                }
+            };
+            let (text, prompt_tokens, completion_tokens) =
+                joined.map_err(|e| Failure::Error(format!("the model crashed: {e}")))?.map_err(Failure::Error)?;
+            let mut outputs = Map::new();
+            outputs.insert("text".into(), Value::String(text));
+            outputs.insert("model".into(), Value::String(model));
+            outputs.insert("prompt_tokens".into(), Value::from(prompt_tokens));
+            outputs.insert("completion_tokens".into(), Value::from(completion_tokens));
+            Ok(Outcome { outputs })
+        }
+        Task::Code { code, inputs, memory_mb } => {
+            let limits = hearth_sandbox::Limits {
+                memory_bytes: memory_mb as usize * (1 << 20),
+                timeout: timeout.unwrap_or(hearth_sandbox::Limits::default().timeout),
+                ..hearth_sandbox::Limits::default()
+            };
+            let flag = hearth_sandbox::Cancel::new();
+            let worker_flag = flag.clone();
+            let mut running = tokio::task::spawn_blocking(move || hearth_sandbox::run(&code, &inputs, &limits, &worker_flag));
+            let joined = tokio::select! {
+                joined = &mut running => joined,
+                () = stop.cancelled() => {
+                    flag.cancel();
+                    let _ = running.await;
+                    return Err(Failure::Stopped);
+                }
+            };
+            let outputs =
+                joined.map_err(|e| Failure::Error(format!("the sandbox crashed: {e}")))?.map_err(|e| Failure::Error(e.to_string()))?;
+            Ok(Outcome { outputs })
+        }
+        Task::Http { method, url, headers, body, max_bytes } => {
+            let request = FetchRequest { method, url, headers, body, max_bytes };
+            let response = tokio::select! {
+                r = services.http.fetch(request) => r.map_err(|e| Failure::Error(e.to_string()))?,
+                () = stop.cancelled() => return Err(Failure::Stopped),
+            };
+            let is_json = response.headers.iter().any(|(k, v)| k == "content-type" && v.contains("json"));
+            let text = String::from_utf8_lossy(&response.body).into_owned();
+            let body = if is_json { serde_json::from_str(&text).unwrap_or(Value::String(text)) } else { Value::String(text) };
+            let mut headers = Map::new();
+            for (k, v) in response.headers {
+                headers.entry(k).or_insert(Value::String(v));
+            }
+            let mut outputs = Map::new();
+            outputs.insert("status".into(), Value::from(response.status));
+            outputs.insert("headers".into(), Value::Object(headers));
+            outputs.insert("body".into(), body);
+            Ok(Outcome { outputs })
+        }
+    }
+}

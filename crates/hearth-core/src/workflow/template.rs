@@ -1,0 +1,157 @@
+//! References between nodes: `{{#node_id.path#}}` inside text settings.
+//!
+//! A path goes into objects by key and into lists by index (`{{#fetch.body.items.0.name#}}`).
+//! A setting that is one reference and nothing else keeps the value's type; inside other
+//! text, strings go in as they are and other values as JSON. A node that was skipped (on a
+//! branch the run did not take) reads as null, so a join after a condition can name both
+//! branches; a field a node that ran does not have is an error.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+const OPEN: &str = "{{#";
+const CLOSE: &str = "#}}";
+
+/// One reference found in a text: the node and the path inside its outputs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Reference<'a> {
+    pub(crate) node: &'a str,
+    pub(crate) path: Vec<&'a str>,
+}
+
+/// Splits `text` into literal pieces and references. An opening `{{#` without a closing
+/// `#}}` is literal text.
+fn pieces(text: &str) -> impl Iterator<Item = Result<&str, &str>> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        match rest.find(OPEN) {
+            Some(0) => match rest[OPEN.len()..].find(CLOSE) {
+                Some(end) => {
+                    let inner = &rest[OPEN.len()..OPEN.len() + end];
+                    rest = &rest[OPEN.len() + end + CLOSE.len()..];
+                    Some(Err(inner))
+                }
+                None => {
+                    let all = rest;
+                    rest = "";
+                    Some(Ok(all))
+                }
+            },
+            Some(at) => {
+                let (lit, tail) = rest.split_at(at);
+                rest = tail;
+                Some(Ok(lit))
+            }
+            None => {
+                let all = rest;
+                rest = "";
+                Some(Ok(all))
+            }
+        }
+    })
+}
+
+fn parse(inner: &str) -> Reference<'_> {
+    let mut parts = inner.trim().split('.');
+    let node = parts.next().unwrap_or("");
+    Reference { node, path: parts.collect() }
+}
+
+/// Every reference in a text.
+pub(crate) fn references(text: &str) -> Vec<Reference<'_>> {
+    pieces(text).filter_map(|p| p.err()).map(parse).collect()
+}
+
+/// Every reference in a JSON value's strings (objects and lists included), with the text it
+/// sits in, for validation.
+pub(crate) fn references_in(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.extend(references(s).into_iter().map(|r| r.node.to_owned())),
+        Value::Array(a) => a.iter().for_each(|v| references_in(v, out)),
+        Value::Object(o) => o.values().for_each(|v| references_in(v, out)),
+        _ => {}
+    }
+}
+
+/// What the earlier nodes of a run produced, by node id. `Value::Null` marks a skipped node.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Scope {
+    values: HashMap<String, Value>,
+}
+
+impl Scope {
+    pub(crate) fn set(&mut self, node: &str, outputs: Value) {
+        self.values.insert(node.to_owned(), outputs);
+    }
+
+    fn lookup(&self, r: &Reference<'_>) -> Result<Value, String> {
+        let Some(mut value) = self.values.get(r.node) else {
+            // Validation guarantees the node is upstream; not having run means it was skipped
+            // or has not been reached on this path.
+            return Ok(Value::Null);
+        };
+        if value.is_null() {
+            return Ok(Value::Null);
+        }
+        for (i, key) in r.path.iter().enumerate() {
+            let next = match value {
+                Value::Object(o) => o.get(*key),
+                Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get(i)),
+                _ => None,
+            };
+            value = next.ok_or_else(|| {
+                let so_far = std::iter::once(r.node).chain(r.path[..i].iter().copied()).collect::<Vec<_>>().join(".");
+                format!("{{{{#{}.{}#}}}}: {so_far} has no {key:?}", r.node, r.path.join("."))
+            })?;
+        }
+        Ok(value.clone())
+    }
+
+    /// Renders a text: a lone reference keeps its type, anything else becomes a string.
+    pub(crate) fn render(&self, text: &str) -> Result<Value, String> {
+        if !text.contains(OPEN) {
+            return Ok(Value::String(text.to_owned()));
+        }
+        let parts: Vec<_> = pieces(text).collect();
+        if let [Err(inner)] = parts.as_slice() {
+            return self.lookup(&parse(inner));
+        }
+        let mut out = String::with_capacity(text.len());
+        for part in parts {
+            match part {
+                Ok(lit) => out.push_str(lit),
+                Err(inner) => match self.lookup(&parse(inner))? {
+                    Value::String(s) => out.push_str(&s),
+                    Value::Null => {}
+                    other => out.push_str(&other.to_string()),
+                },
+            }
+        }
+        Ok(Value::String(out))
+    }
+
+    /// Renders a text to a string (what a prompt or a URL needs).
+    pub(crate) fn render_text(&self, text: &str) -> Result<String, String> {
+        Ok(match self.render(text)? {
+            Value::String(s) => s,
+            Value::Null => String::new(),
+            other => other.to_string(),
+        })
+    }
+
+    /// Renders every string inside a JSON value.
+    pub(crate) fn render_value(&self, value: &Value) -> Result<Value, String> {
+        Ok(match value {
+            Value::String(s) => self.render(s)?,
+            Value::Array(a) => Value::Array(a.iter().map(|v| self.render_value(v)).collect::<Result<_, _>>()?),
+            Value::Object(o) => {
+                Value::Object(o.iter().map(|(k, v)| Ok((k.clone(), self.render_value(v)?))).collect::<Result<_, String>>()?)
+            }
+            other => other.clone(),
+        })
+    }
+}

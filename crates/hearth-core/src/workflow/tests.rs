@@ -1,0 +1,668 @@
+//! The engine without IO: validation, references, import, the state machine driven by
+//! hand, and the driver over scripted services (a model that streams a fixed reply, a fetch
+//! that answers or never does) with paused time.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use hearth_llm::fetch::{Fetch, FetchError, FetchFuture, FetchRequest, FetchResponse};
+use hearth_llm::{CancelToken, ChatEvent, ChatModel, ChatRequest, ChatStream, EmbedInput, Embeddings, FinishReason, LlmError, Usage};
+use hearth_types::{Graph, NodeStatus, RunEvent, RunEventKind, RunStatus};
+use serde_json::{Map, Value, json};
+
+use super::graph::{Plan, plan, validate};
+use super::import::normalize;
+use super::machine::{Effect, Failure, Input, Machine, Outcome, RunLimits, Task, check_inputs};
+use super::template::Scope;
+use super::{RunSource, Services, Workflows};
+use crate::Core;
+
+fn graph(v: Value) -> Graph {
+    serde_json::from_value(v).expect("a test graph parses")
+}
+
+fn node(id: &str, kind: &str, config: Value) -> Value {
+    json!({"id": id, "type": kind, "position": {"x": 0, "y": 0}, "config": config})
+}
+
+fn edge(source: &str, target: &str) -> Value {
+    json!({"id": format!("{source}-{target}"), "source": source, "target": target})
+}
+
+fn branch(source: &str, target: &str, handle: &str) -> Value {
+    json!({"id": format!("{source}-{target}"), "source": source, "target": target, "sourceHandle": handle})
+}
+
+fn start(inputs: Value) -> Value {
+    node("start", "start", json!({ "inputs": inputs }))
+}
+
+fn var(id: &str, name: &str, value: Value) -> Value {
+    node(id, "variable", json!({"variables": [{"name": name, "value": value}]}))
+}
+
+fn output(outputs: Value) -> Value {
+    node("out", "output", json!({ "outputs": outputs }))
+}
+
+// ------------------------------------------------------------------ validation
+
+/// Validates a graph and checks each expected problem (node or edge, and a piece of the
+/// message) is reported, and nothing else.
+fn check(g: Value, expected: &[(&str, &str)]) {
+    let problems = validate(&graph(g));
+    let shown: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    for (who, text) in expected {
+        assert!(
+            problems
+                .iter()
+                .any(|p| (p.node_id.as_deref() == Some(who) || p.edge_id.as_deref() == Some(who) || who.is_empty())
+                    && p.message.contains(text)),
+            "expected a problem for {who:?} containing {text:?}, got {shown:#?}"
+        );
+    }
+    assert_eq!(problems.len(), expected.len(), "unexpected problems: {shown:#?}");
+}
+
+#[test]
+fn a_sound_graph_has_no_problems() {
+    check(
+        json!({"nodes": [start(json!([{"name": "q", "type": "string", "required": true}])),
+                         var("v", "x", json!("{{#start.q#}}")), output(json!({"x": "{{#v.x#}}"}))],
+               "edges": [edge("start", "v"), edge("v", "out")]}),
+        &[],
+    );
+}
+
+#[test]
+fn validation_lists_every_problem_naming_its_node() {
+    check(json!({"nodes": [output(json!({"a": 1}))], "edges": []}), &[("", "needs a start node")]);
+    check(
+        json!({"nodes": [start(json!([])), node("s2", "start", json!({})), output(json!({"a": 1}))],
+               "edges": [edge("start", "out"), edge("s2", "out")]}),
+        &[("s2", "exactly one start node")],
+    );
+    check(
+        json!({"nodes": [start(json!([])), node("weird", "teleport", json!({})), output(json!({"a": 1}))],
+               "edges": [edge("start", "weird"), edge("weird", "out")]}),
+        &[("weird", "unknown node type \"teleport\"")],
+    );
+    // Kahn's algorithm leaves the cycle and everything after it: each is named.
+    check(
+        json!({"nodes": [start(json!([])), var("a", "x", json!(1)), var("b", "y", json!(2)), output(json!({"a": 1}))],
+               "edges": [edge("start", "a"), edge("a", "b"), edge("b", "a"), edge("b", "out")]}),
+        &[("a", "cycle"), ("b", "cycle"), ("out", "cycle")],
+    );
+    check(
+        json!({"nodes": [start(json!([])), output(json!({"a": "{{#ghost.text#}}"}))], "edges": [edge("start", "out"), edge("out", "nowhere")]}),
+        &[("out", "missing node \"ghost\""), ("out-nowhere", "goes to a missing node \"nowhere\"")],
+    );
+    check(
+        json!({"nodes": [start(json!([])), var("a", "x", json!("{{#b.y#}}")), var("b", "y", json!(1)), output(json!({"a": 1}))],
+               "edges": [edge("start", "a"), edge("a", "b"), edge("b", "out")]}),
+        &[("a", "does not run before it")],
+    );
+    check(
+        json!({"nodes": [start(json!([])), node("ask", "llm", json!({"temperature": 9})), output(json!({"a": 1}))],
+               "edges": [edge("start", "ask"), edge("ask", "out")]}),
+        &[("ask", "prompt_template is required"), ("ask", "temperature must be a number")],
+    );
+    check(
+        json!({"nodes": [start(json!([])), node("c", "condition", json!({"rules": [{"left": "a", "op": "like", "right": "b"}]})), output(json!({"a": 1}))],
+               "edges": [edge("start", "c"), edge("c", "out")]}),
+        &[("c", "unknown op \"like\""), ("c-out", "without saying which branch")],
+    );
+    check(
+        json!({"nodes": [start(json!([])), output(json!({"a": 1})), var("lost", "x", json!(1))], "edges": [edge("start", "out")]}),
+        &[("lost", "cannot be reached")],
+    );
+}
+
+#[test]
+fn invalid_json_is_a_problem_not_a_crash() {
+    let err = super::parse_definition("{\"nodes\": [").unwrap_err();
+    assert!(err[0].message.contains("not valid JSON"), "{err:?}");
+    let err = normalize(&json!({"edges": []})).unwrap_err();
+    assert!(err[0].message.contains("nodes"), "{err:?}");
+}
+
+// ------------------------------------------------------------------ references
+
+#[test]
+fn references_resolve_with_their_types() {
+    let mut scope = Scope::default();
+    scope.set("a", json!({"n": 3, "list": [{"name": "x"}], "s": "hi"}));
+    scope.set("skipped", Value::Null);
+    assert_eq!(scope.render("{{#a.n#}}").unwrap(), json!(3));
+    assert_eq!(scope.render("n={{#a.n#}}, {{#a.s#}}").unwrap(), json!("n=3, hi"));
+    assert_eq!(scope.render("{{# a.list.0.name #}}").unwrap(), json!("x"));
+    assert_eq!(scope.render("[{{#skipped.text#}}]").unwrap(), json!("[]"));
+    assert_eq!(scope.render("{{#a.list#}}").unwrap(), json!([{"name": "x"}]));
+    assert_eq!(scope.render("{{#a.n").unwrap(), json!("{{#a.n"), "an unclosed reference is text");
+    let err = scope.render("{{#a.missing#}}").unwrap_err();
+    assert!(err.contains("has no \"missing\""), "{err}");
+}
+
+// ------------------------------------------------------------------ import
+
+#[test]
+fn the_simple_format_imports_with_placeholders_and_layout() {
+    let imported = normalize(&json!({
+        "nodes": [{"id": "s", "type": "start"},
+                  {"id": "a", "type": "llm", "config": {"prompt_template": "Summarize: {input} (keep {{#s.input#}})"}},
+                  {"id": "o", "type": "output"}],
+        "edges": [{"source": "s", "target": "a"}, {"source": "a", "target": "o"}]
+    }))
+    .unwrap();
+    let g = &imported.graph;
+    assert_eq!(g.nodes[1].config["prompt_template"], json!("Summarize: {{#s.input#}} (keep {{#s.input#}})"));
+    assert_eq!(g.nodes[0].config["inputs"], json!([{"name": "input", "type": "string", "required": true}]));
+    assert_eq!(g.nodes[2].config["outputs"], json!({"text": "{{#a.text#}}"}));
+    assert_eq!((g.nodes[0].position.x, g.nodes[1].position.x, g.nodes[2].position.x), (0.0, 260.0, 520.0));
+    assert_eq!(g.edges[0].id, "e1");
+    assert!(validate(g).is_empty(), "{:?}", validate(g));
+}
+
+#[test]
+fn react_flow_exports_keep_their_settings() {
+    let imported = normalize(&json!({
+        "nodes": [{"id": "s", "type": "start", "position": {"x": 5, "y": 6}, "data": {"label": "Start", "inputs": []}},
+                  {"id": "o", "type": "output", "position": {"x": 9, "y": 6}, "data": {"config": {"outputs": {"k": "v"}}}}],
+        "edges": [{"id": "x", "source": "s", "target": "o", "sourceHandle": null}],
+        "viewport": {"x": 0, "y": 0, "zoom": 1}
+    }))
+    .unwrap();
+    assert_eq!(imported.graph.nodes[0].config, json!({"inputs": []}).as_object().unwrap().clone());
+    assert_eq!(imported.graph.nodes[1].config["outputs"], json!({"k": "v"}));
+    assert_eq!(imported.graph.nodes[1].position.x, 9.0);
+    assert!(validate(&imported.graph).is_empty());
+}
+
+// ------------------------------------------------------------------ the machine by hand
+
+fn planned(g: Value) -> Plan {
+    plan(&graph(g)).unwrap_or_else(|p| panic!("problems: {p:?}"))
+}
+
+/// The events among effects, as `type:node` labels.
+fn labels(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Emit(RunEventKind::NodeStarted { node_id, .. }) => Some(format!("start:{node_id}")),
+            Effect::Emit(RunEventKind::NodeFinished { node_id, status, .. }) => Some(format!("{}:{node_id}", status.as_str())),
+            Effect::Emit(RunEventKind::RunFinished { status, .. }) => Some(format!("run:{}", status.as_str())),
+            Effect::Execute { node, attempt, .. } => Some(format!("exec:{node}#{attempt}")),
+            Effect::Stop { node } => Some(format!("stop:{node}")),
+            _ => None,
+        })
+        .collect()
+}
+
+fn finish(effects: &[Effect]) -> Option<(RunStatus, Map<String, Value>, Option<String>)> {
+    effects.iter().find_map(|e| match e {
+        Effect::Finish { status, outputs, error } => Some((*status, outputs.clone(), error.clone())),
+        _ => None,
+    })
+}
+
+fn index(p: &Plan, id: &str) -> usize {
+    p.nodes.iter().position(|n| n.id == id).unwrap()
+}
+
+fn ok(outputs: Value) -> Result<Outcome, Failure> {
+    Ok(Outcome { outputs: outputs.as_object().unwrap().clone() })
+}
+
+#[test]
+fn pure_nodes_run_at_once_and_the_output_is_the_result() {
+    let p = planned(json!({
+        "nodes": [start(json!([{"name": "name", "type": "string", "required": true}])),
+                  node("v", "variable", json!({"variables": [{"name": "greeting", "value": "hello {{#start.name#}}", "transform": "upper"}]})),
+                  output(json!({"answer": "{{#v.greeting#}}"}))],
+        "edges": [edge("start", "v"), edge("v", "out")]}));
+    let inputs = check_inputs(&p, json!({"name": "ada"}).as_object().unwrap()).unwrap();
+    let mut m = Machine::new(&p, inputs, RunLimits::default());
+    let fx = m.start(None);
+    assert_eq!(labels(&fx), ["start:start", "succeeded:start", "start:v", "succeeded:v", "start:out", "succeeded:out", "run:succeeded"]);
+    let (status, outputs, error) = finish(&fx).unwrap();
+    assert_eq!((status, Value::Object(outputs), error), (RunStatus::Succeeded, json!({"answer": "HELLO ADA"}), None));
+}
+
+#[test]
+fn a_condition_takes_one_branch_and_skips_the_other_down_to_the_join() {
+    let g = |n: i64| {
+        json!({
+            "nodes": [start(json!([{"name": "n", "type": "number", "required": true}])),
+                      node("c", "condition", json!({"logic": "all", "rules": [{"left": "{{#start.n#}}", "op": "greater", "right": 10}]})),
+                      var("big", "size", json!("big")), var("small", "size", json!("small")), var("tiny", "size2", json!("tiny")),
+                      output(json!({"big": "{{#big.size#}}", "small": "{{#small.size#}}"}))],
+            "edges": [edge("start", "c"), branch("c", "big", "true"), branch("c", "small", "false"),
+                      edge("small", "tiny"), edge("big", "out"), edge("tiny", "out")]})
+        .to_string()
+        .replace("\"n\": 0", &n.to_string())
+    };
+    let p = planned(serde_json::from_str(&g(0)).unwrap());
+    let mut m = Machine::new(&p, json!({"n": 42}).as_object().unwrap().clone(), RunLimits::default());
+    let fx = m.start(None);
+    assert_eq!(
+        labels(&fx),
+        [
+            "start:start",
+            "succeeded:start",
+            "start:c",
+            "succeeded:c",
+            "start:big",
+            "succeeded:big",
+            "skipped:small",
+            "skipped:tiny",
+            "start:out",
+            "succeeded:out",
+            "run:succeeded"
+        ]
+    );
+    // The skipped branch reads as nothing at the join.
+    assert_eq!(Value::Object(finish(&fx).unwrap().1), json!({"big": "big", "small": null}));
+
+    let mut m = Machine::new(&p, json!({"n": 3}).as_object().unwrap().clone(), RunLimits::default());
+    let fx = m.start(None);
+    assert!(labels(&fx).contains(&"skipped:big".to_owned()) && labels(&fx).contains(&"succeeded:tiny".to_owned()), "{:?}", labels(&fx));
+}
+
+#[test]
+fn a_branch_skipped_everywhere_skips_its_whole_tail() {
+    let p = planned(json!({
+        "nodes": [start(json!([])), node("c", "condition", json!({"rules": [{"left": "a", "op": "equals", "right": "b"}]})),
+                  var("t1", "x", json!(1)), var("t2", "x", json!(2)), output(json!({"x": "{{#t2.x#}}"})), var("f", "x", json!(3))],
+        "edges": [edge("start", "c"), branch("c", "t1", "true"), edge("t1", "t2"), edge("t2", "out"), branch("c", "f", "false")]}));
+    let mut m = Machine::new(&p, Map::new(), RunLimits::default());
+    let fx = m.start(None);
+    assert_eq!(labels(&fx)[4..], ["skipped:t1", "skipped:t2", "skipped:out", "start:f", "succeeded:f", "run:succeeded"]);
+    assert_eq!(finish(&fx).unwrap().1, Map::new(), "no output node ran");
+}
+
+fn fan_out(width: usize) -> Plan {
+    let mut nodes = vec![start(json!([]))];
+    let mut edges = Vec::new();
+    let mut outs = Map::new();
+    for i in 0..width {
+        let id = format!("c{i}");
+        nodes.push(node(&id, "code", json!({"code": format!("function main() {{ return {{v: {i}}}; }}")})));
+        edges.push(edge("start", &id));
+        edges.push(edge(&id, "out"));
+        outs.insert(id.clone(), json!(format!("{{{{#{id}.v#}}}}")));
+    }
+    nodes.push(output(Value::Object(outs)));
+    planned(json!({"nodes": nodes, "edges": edges}))
+}
+
+#[test]
+fn independent_branches_run_together_within_the_bound() {
+    let p = fan_out(3);
+    let limits = RunLimits { max_parallel: 2, ..RunLimits::default() };
+    let mut m = Machine::new(&p, Map::new(), limits);
+    let fx = m.start(None);
+    let (c0, c1, c2) = (index(&p, "c0"), index(&p, "c1"), index(&p, "c2"));
+    assert_eq!(
+        labels(&fx),
+        ["start:start", "succeeded:start", "start:c0", format!("exec:{c0}#1").as_str(), "start:c1", format!("exec:{c1}#1").as_str()]
+    );
+    // One finishing frees a slot for the third; the join waits for all three.
+    let fx = m.handle(Input::Done { node: c1, result: ok(json!({"v": 1})) });
+    assert_eq!(labels(&fx), ["succeeded:c1", "start:c2", format!("exec:{c2}#1").as_str()]);
+    assert!(finish(&m.handle(Input::Done { node: c0, result: ok(json!({"v": 0})) })).is_none());
+    let fx = m.handle(Input::Done { node: c2, result: ok(json!({"v": 2})) });
+    assert_eq!(Value::Object(finish(&fx).unwrap().1), json!({"c0": 0, "c1": 1, "c2": 2}));
+}
+
+#[test]
+fn a_failed_attempt_is_retried_with_backoff_then_fails_the_run() {
+    let p = planned(json!({
+        "nodes": [start(json!([])), node("h", "http", json!({"url": "http://127.0.0.1:9/", "retries": 2})), output(json!({"s": "{{#h.status#}}"}))],
+        "edges": [edge("start", "h"), edge("h", "out")]}));
+    let h = index(&p, "h");
+    let mut m = Machine::new(&p, Map::new(), RunLimits::default());
+    let fx = m.start(None);
+    assert!(matches!(fx.last(), Some(Effect::Execute { attempt: 1, delay, .. }) if delay.is_zero()));
+    let fx = m.handle(Input::Done { node: h, result: Err(Failure::Error("refused".into())) });
+    assert!(matches!(fx.last(), Some(Effect::Execute { attempt: 2, delay, .. }) if *delay == Duration::from_millis(100)), "{fx:?}");
+    let fx = m.handle(Input::Done { node: h, result: Err(Failure::Error("refused".into())) });
+    assert!(matches!(fx.last(), Some(Effect::Execute { attempt: 3, delay, .. }) if *delay == Duration::from_millis(200)), "{fx:?}");
+    let fx = m.handle(Input::Done { node: h, result: Err(Failure::Error("refused again".into())) });
+    assert_eq!(labels(&fx), ["failed:h", "run:failed"]);
+    let (status, _, error) = finish(&fx).unwrap();
+    assert_eq!((status, error.as_deref()), (RunStatus::Failed, Some("node \"h\" failed: refused again")));
+    assert_eq!(m.steps(), 4, "start plus three attempts");
+
+    // A retry that succeeds carries on.
+    let mut m = Machine::new(&p, Map::new(), RunLimits::default());
+    m.start(None);
+    m.handle(Input::Done { node: h, result: Err(Failure::Error("flaky".into())) });
+    let fx = m.handle(Input::Done { node: h, result: ok(json!({"status": 200})) });
+    assert_eq!(Value::Object(finish(&fx).unwrap().1), json!({"s": 200}));
+}
+
+#[test]
+fn a_failure_stops_the_running_nodes_and_the_run_ends_when_they_report() {
+    let p = fan_out(3);
+    let (c0, c1, c2) = (index(&p, "c0"), index(&p, "c1"), index(&p, "c2"));
+    let mut m = Machine::new(&p, Map::new(), RunLimits::default());
+    m.start(None);
+    let fx = m.handle(Input::Done { node: c1, result: Err(Failure::Error("boom".into())) });
+    assert_eq!(labels(&fx), ["failed:c1", format!("stop:{c0}").as_str(), format!("stop:{c2}").as_str()]);
+    assert!(finish(&m.handle(Input::Done { node: c0, result: Err(Failure::Stopped) })).is_none());
+    let fx = m.handle(Input::Done { node: c2, result: Err(Failure::Stopped) });
+    assert_eq!(labels(&fx), ["cancelled:c2", "run:failed"]);
+}
+
+#[test]
+fn cancel_stops_everything_and_ends_cancelled() {
+    let p = fan_out(2);
+    let (c0, c1) = (index(&p, "c0"), index(&p, "c1"));
+    let mut m = Machine::new(&p, Map::new(), RunLimits::default());
+    m.start(None);
+    let fx = m.handle(Input::Cancel);
+    assert_eq!(labels(&fx), [format!("stop:{c0}"), format!("stop:{c1}")]);
+    m.handle(Input::Done { node: c0, result: Err(Failure::Stopped) });
+    // A node that finished just as the stop came keeps its result; nothing new starts.
+    let fx = m.handle(Input::Done { node: c1, result: ok(json!({"v": 1})) });
+    assert_eq!(labels(&fx), ["succeeded:c1", "run:cancelled"]);
+    assert!(m.handle(Input::Cancel).is_empty(), "a finished run ignores more input");
+}
+
+#[test]
+fn the_step_limit_ends_a_long_run() {
+    let mut nodes = vec![start(json!([]))];
+    let mut edges = Vec::new();
+    for i in 0..5 {
+        nodes.push(var(&format!("v{i}"), "x", json!(i)));
+        edges.push(edge(if i == 0 { "start" } else { "" }, &format!("v{i}")));
+    }
+    for (i, e) in edges.iter_mut().enumerate().skip(1) {
+        e["source"] = json!(format!("v{}", i - 1));
+        e["id"] = json!(format!("e{i}"));
+    }
+    let p = planned(json!({"nodes": nodes, "edges": edges}));
+    let mut m = Machine::new(&p, Map::new(), RunLimits { max_steps: 3, ..RunLimits::default() });
+    let fx = m.start(None);
+    let (status, _, error) = finish(&fx).unwrap();
+    assert_eq!((status, error.as_deref()), (RunStatus::Failed, Some("the run went past its limit of 3 steps")));
+    assert_eq!(labels(&fx).iter().filter(|l| l.starts_with("succeeded:")).count(), 3);
+}
+
+#[test]
+fn inputs_are_typed_and_checked() {
+    let p = planned(json!({
+        "nodes": [start(json!([{"name": "n", "type": "number", "required": true},
+                               {"name": "flag", "type": "boolean", "default": false},
+                               {"name": "o", "type": "object"}])), output(json!({"n": "{{#start.n#}}"}))],
+        "edges": [edge("start", "out")]}));
+    let given = |v: Value| v.as_object().unwrap().clone();
+    assert_eq!(
+        Value::Object(check_inputs(&p, &given(json!({"n": "7", "o": "{\"a\":1}"}))).unwrap()),
+        json!({"n": 7, "flag": false, "o": {"a": 1}})
+    );
+    let err = check_inputs(&p, &given(json!({"flag": "maybe", "extra": 1}))).unwrap_err();
+    assert!(
+        err.contains("unknown input \"extra\"") && err.contains("\"n\" is required") && err.contains("\"flag\" must be a boolean"),
+        "{err}"
+    );
+    assert!(check_inputs(&p, &given(json!({"n": "seven"}))).unwrap_err().contains("\"n\" must be a number"));
+}
+
+#[test]
+fn io_tasks_get_their_references_resolved() {
+    let p = planned(json!({
+        "nodes": [start(json!([{"name": "q", "type": "string"}])),
+                  node("ask", "llm", json!({"prompt_template": "Q: {{#start.q#}}", "system_prompt": "Be brief", "max_tokens": 8})),
+                  output(json!({"a": "{{#ask.text#}}"}))],
+        "edges": [edge("start", "ask"), edge("ask", "out")]}));
+    let mut m = Machine::new(&p, json!({"q": "why?"}).as_object().unwrap().clone(), RunLimits::default());
+    let fx = m.start(None);
+    let task = fx.iter().find_map(|e| if let Effect::Execute { task, timeout, .. } = e { Some((task.clone(), *timeout)) } else { None });
+    assert_eq!(
+        task,
+        Some((
+            Task::Llm { model: None, system_prompt: "Be brief".into(), prompt: "Q: why?".into(), temperature: None, max_tokens: Some(8) },
+            Some(Duration::from_secs(300))
+        ))
+    );
+}
+
+// ------------------------------------------------------------------ the driver, scripted
+
+/// A model that streams its reply word by word, or waits for cancel when `hang` is set.
+#[derive(Debug)]
+struct Scripted {
+    reply: &'static str,
+    hang: bool,
+}
+
+impl ChatModel for Scripted {
+    fn chat(&self, request: ChatRequest, cancel: CancelToken) -> Result<ChatStream, LlmError> {
+        let (tx, rx) = mpsc::channel();
+        let (reply, hang) = (format!("{} <{}>", self.reply, request.messages.last().unwrap().content), self.hang);
+        let flag = cancel.clone();
+        std::thread::spawn(move || {
+            for word in reply.split_inclusive(' ') {
+                let _ = tx.send(Ok(ChatEvent::Delta(word.to_owned())));
+            }
+            while hang && !flag.is_cancelled() {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let reason = if flag.is_cancelled() { FinishReason::Cancelled } else { FinishReason::Stop };
+            let usage = Usage { prompt_tokens: 5, completion_tokens: 3, cached_prompt_tokens: 0 };
+            let _ = tx.send(Ok(ChatEvent::Finished { reason, usage, timings: Default::default() }));
+        });
+        Ok(ChatStream::new(rx, cancel))
+    }
+
+    fn embed(&self, _: &str, _: &[EmbedInput]) -> Result<Embeddings, LlmError> {
+        Err(LlmError::Unsupported("no embeddings".into()))
+    }
+}
+
+/// A fetch that answers JSON, or never answers.
+#[derive(Debug)]
+struct Web {
+    hang: bool,
+}
+
+impl Fetch for Web {
+    fn fetch(&self, request: FetchRequest) -> FetchFuture<'_> {
+        let hang = self.hang;
+        Box::pin(async move {
+            if hang {
+                std::future::pending::<()>().await;
+            }
+            if request.url.contains("refuse") {
+                return Err(FetchError::Unreachable { url: request.url, reason: "connection refused".into() });
+            }
+            Ok(FetchResponse {
+                status: 200,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: format!("{{\"echo\": {:?}}}", request.url).into_bytes(),
+            })
+        })
+    }
+}
+
+fn service(hang: bool) -> Arc<Workflows> {
+    let core = Arc::new(Core::in_memory().unwrap());
+    let services = Services {
+        models: Arc::new(Scripted { reply: "hello there", hang }),
+        default_model: Some("scripted".into()),
+        http: Arc::new(Web { hang }),
+    };
+    Arc::new(Workflows::new(core, services).unwrap())
+}
+
+fn llm_flow() -> Graph {
+    graph(json!({
+        "nodes": [start(json!([{"name": "q", "type": "string", "required": true}])),
+                  node("ask", "llm", json!({"prompt_template": "{{#start.q#}}"})),
+                  node("h", "http", json!({"url": "http://example.test/{{#start.q#}}"})),
+                  output(json!({"text": "{{#ask.text#}}", "echo": "{{#h.body.echo#}}"}))],
+        "edges": [edge("start", "ask"), edge("start", "h"), edge("ask", "out"), edge("h", "out")]}))
+}
+
+fn inputs(v: Value) -> Map<String, Value> {
+    v.as_object().unwrap().clone()
+}
+
+async fn collect(wf: &Arc<Workflows>, id: hearth_types::RunId, after: u64) -> Vec<RunEvent> {
+    use futures_util::StreamExt;
+    wf.events(id, after).unwrap().collect().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_is_recorded_whole_and_its_events_replay() {
+    let wf = service(false);
+    let stored = wf
+        .core()
+        .create_workflow(&hearth_types::NewWorkflow { name: "flow".into(), description: String::new(), graph: llm_flow() })
+        .unwrap();
+    let run = wf.start(RunSource::Stored(stored.id), &inputs(json!({"q": "sea"}))).unwrap();
+    assert_eq!(run.status, RunStatus::Running);
+    let live = collect(&wf, run.id, 0).await;
+    let detail = wf.wait(run.id).await.unwrap();
+
+    assert_eq!(detail.run.status, RunStatus::Succeeded, "{:?}", detail.run.error);
+    assert_eq!(Value::Object(detail.run.outputs.clone()), json!({"text": "hello there <sea>", "echo": "http://example.test/sea"}));
+    assert_eq!((detail.run.steps, detail.run.prompt_tokens, detail.run.completion_tokens), (4, 5, 3));
+    assert!(detail.run.finished_at.is_some() && detail.run.duration_ms.is_some());
+    let statuses: Vec<(&str, NodeStatus, u32)> = detail.nodes.iter().map(|n| (n.node_id.as_str(), n.status, n.attempts)).collect();
+    assert_eq!(statuses.len(), 4);
+    assert!(statuses.iter().all(|(_, s, a)| *s == NodeStatus::Succeeded && *a == 1), "{statuses:?}");
+    let ask = detail.nodes.iter().find(|n| n.node_id == "ask").unwrap();
+    assert_eq!(ask.inputs["prompt"], json!("sea"));
+    assert_eq!((ask.prompt_tokens, ask.completion_tokens), (5, 3));
+
+    // The live stream: numbered from 1 without gaps, chunks before their node's end, one end.
+    let seqs: Vec<u64> = live.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=live.len() as u64).collect::<Vec<_>>());
+    assert!(matches!(live[0].kind, RunEventKind::RunStarted { .. }));
+    assert!(matches!(live.last().unwrap().kind, RunEventKind::RunFinished { status: RunStatus::Succeeded, .. }));
+    let chunks: String =
+        live.iter().filter_map(|e| if let RunEventKind::TextChunk { text, .. } = &e.kind { Some(text.as_str()) } else { None }).collect();
+    assert_eq!(chunks, "hello there <sea>");
+    let ask_end = live.iter().position(|e| matches!(&e.kind, RunEventKind::NodeFinished { node_id, .. } if node_id == "ask")).unwrap();
+    assert!(live.iter().rposition(|e| matches!(e.kind, RunEventKind::TextChunk { .. })).unwrap() < ask_end);
+
+    // Replayed from the database after the end: the same log; from a point: the rest.
+    assert_eq!(collect(&wf, run.id, 0).await, live);
+    assert_eq!(collect(&wf, run.id, 3).await, live[3..]);
+    assert_eq!(wf.core().runs(Some(stored.id), 10).unwrap()[0].id, run.id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_reaches_into_model_streams_and_http_calls() {
+    let wf = service(true);
+    let run = wf.start(RunSource::Definition { name: "hang".into(), graph: llm_flow() }, &inputs(json!({"q": "x"}))).unwrap();
+    // Wait until both IO nodes are going, then cancel.
+    let mut events = wf.events(run.id, 0).unwrap();
+    let mut started = 0;
+    while started < 2 {
+        use futures_util::StreamExt;
+        if let RunEventKind::NodeStarted { node_type, .. } = events.next().await.unwrap().kind
+            && node_type != "start"
+        {
+            started += 1;
+        }
+    }
+    wf.cancel(run.id).unwrap();
+    let detail = wf.wait(run.id).await.unwrap();
+    assert_eq!(detail.run.status, RunStatus::Cancelled);
+    let by_id = |id: &str| detail.nodes.iter().find(|n| n.node_id == id).unwrap().status;
+    assert_eq!((by_id("ask"), by_id("h")), (NodeStatus::Cancelled, NodeStatus::Cancelled));
+    assert!(detail.nodes.iter().all(|n| n.node_id != "out"), "the output never started");
+}
+
+#[tokio::test(start_paused = true)]
+async fn node_timeouts_and_the_wall_time_limit_end_hung_work() {
+    // A node timeout fails the node (after its retry) and the run.
+    let wf = service(true);
+    let g = graph(json!({
+        "nodes": [start(json!([])), node("h", "http", json!({"url": "http://slow.test/", "timeout_ms": 1000, "retries": 1})), output(json!({"s": "{{#h.status#}}"}))],
+        "edges": [edge("start", "h"), edge("h", "out")]}));
+    let detail = wf.run_to_end(RunSource::Definition { name: "slow".into(), graph: g }, &Map::new()).await.unwrap();
+    assert_eq!(detail.run.status, RunStatus::Failed);
+    assert_eq!(detail.run.error.as_deref(), Some("node \"h\" failed: timed out after 1 s"));
+    assert_eq!(detail.nodes.iter().find(|n| n.node_id == "h").unwrap().attempts, 2);
+
+    // Without a node timeout, the run's wall time ends it.
+    let wf = Arc::new(
+        Workflows::new(
+            wf.core().clone(),
+            Services { models: Arc::new(Scripted { reply: "", hang: true }), default_model: None, http: Arc::new(Web { hang: true }) },
+        )
+        .unwrap()
+        .with_limits(RunLimits { wall_time: Duration::from_secs(60), ..RunLimits::default() }),
+    );
+    let g = graph(json!({
+        "nodes": [start(json!([])), node("h", "http", json!({"url": "http://slow.test/", "timeout_ms": 3_600_000})), output(json!({"s": "{{#h.status#}}"}))],
+        "edges": [edge("start", "h"), edge("h", "out")]}));
+    let detail = wf.run_to_end(RunSource::Definition { name: "slow".into(), graph: g }, &Map::new()).await.unwrap();
+    assert_eq!((detail.run.status, detail.run.error.as_deref()), (RunStatus::Failed, Some("the run went past its 1 min limit")));
+    assert_eq!(detail.nodes[1].status, NodeStatus::Cancelled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_error_is_recorded_with_its_message() {
+    let wf = service(false);
+    for (step, expected) in [
+        (node("n", "http", json!({"url": "http://refuse.test/"})), "could not reach http://refuse.test/: connection refused"),
+        (node("n", "code", json!({"code": "function main() { throw new Error('nope'); }"})), "main threw: Error: nope"),
+        (
+            node("n", "variable", json!({"variables": [{"name": "x", "value": "abc", "transform": "to_number"}]})),
+            "variable \"x\": abc is not a number",
+        ),
+    ] {
+        let g = graph(
+            json!({"nodes": [start(json!([])), step, output(json!({"s": "{{#n.x#}}"}))], "edges": [edge("start", "n"), edge("n", "out")]}),
+        );
+        let detail = wf.run_to_end(RunSource::Definition { name: "bad".into(), graph: g }, &Map::new()).await.unwrap();
+        assert_eq!(detail.run.status, RunStatus::Failed);
+        let n = detail.nodes.iter().find(|n| n.node_id == "n").unwrap();
+        assert_eq!(n.status, NodeStatus::Failed);
+        assert!(n.error.as_deref().unwrap().starts_with(expected), "{:?}", n.error);
+        assert_eq!(detail.run.error.as_deref(), Some(format!("node \"n\" failed: {}", n.error.as_deref().unwrap()).as_str()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_left_running_by_a_dead_process_is_marked_interrupted() {
+    let core = Arc::new(Core::in_memory().unwrap());
+    let run = hearth_types::Run {
+        id: hearth_types::RunId::new(),
+        workflow_id: None,
+        workflow_name: "ghost".into(),
+        status: RunStatus::Running,
+        inputs: Map::new(),
+        outputs: Map::new(),
+        error: None,
+        steps: 0,
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        started_at: hearth_types::Timestamp::now(),
+        finished_at: None,
+        duration_ms: None,
+    };
+    core.store.write(|w| w.insert_run(&run, &Graph::default())).unwrap();
+    // A fresh heartbeat belongs to a live process: left alone.
+    let services =
+        Services { models: Arc::new(Scripted { reply: "", hang: false }), default_model: None, http: Arc::new(Web { hang: false }) };
+    Workflows::new(core.clone(), services.clone()).unwrap();
+    assert_eq!(core.run(run.id).unwrap().run.status, RunStatus::Running);
+    // A stale one was left by a process that died.
+    assert_eq!(core.store.write(|w| w.interrupt_runs(-1)).unwrap(), 1);
+    let detail = core.run(run.id).unwrap();
+    assert_eq!((detail.run.status, detail.run.error.as_deref()), (RunStatus::Failed, Some(hearth_store::INTERRUPTED)));
+    let wf = Arc::new(Workflows::new(core, services).unwrap());
+    let events = collect(&wf, run.id, 0).await;
+    assert!(
+        matches!(events.as_slice(), [RunEvent { seq: 1, kind: RunEventKind::RunFinished { status: RunStatus::Failed, .. }, .. }]),
+        "{events:?}"
+    );
+}

@@ -1,0 +1,124 @@
+//! Plain HTTP requests for workflow `http` nodes, on the same HTTP stack as the providers
+//! (reqwest with rustls and the platform's certificates).
+//!
+//! [`Fetch`] is what the workflow engine in Core calls (Core names no HTTP client);
+//! [`HttpFetch`] is the real one. It guarantees a response body never grows past the
+//! request's limit (checked against `Content-Length` first, then while reading) and that
+//! only `http` and `https` URLs are fetched. Time limits and cancellation belong to the
+//! caller: dropping the future abandons the request.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+
+/// One request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FetchRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    /// Sent when not empty.
+    pub body: String,
+    /// The largest body accepted, in bytes.
+    pub max_bytes: u64,
+}
+
+/// What came back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FetchResponse {
+    pub status: u16,
+    /// Names in lower case, in the order received.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Why a request got no response.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum FetchError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("could not reach {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("the response is larger than the {limit} byte limit")]
+    TooLarge { limit: u64 },
+    #[error("the response broke off: {0}")]
+    Broken(String),
+}
+
+/// A future of a fetch.
+pub type FetchFuture<'a> = Pin<Box<dyn Future<Output = Result<FetchResponse, FetchError>> + Send + 'a>>;
+
+/// Something that fetches URLs.
+pub trait Fetch: Send + Sync + std::fmt::Debug {
+    fn fetch(&self, request: FetchRequest) -> FetchFuture<'_>;
+}
+
+/// The real client.
+#[derive(Clone, Debug)]
+pub struct HttpFetch {
+    client: reqwest::Client,
+}
+
+impl HttpFetch {
+    pub fn new() -> Result<Self, FetchError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("hearth-workflow/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| FetchError::Invalid(format!("could not set up the HTTP client: {e}")))?;
+        Ok(Self { client })
+    }
+}
+
+impl Fetch for HttpFetch {
+    fn fetch(&self, request: FetchRequest) -> FetchFuture<'_> {
+        Box::pin(async move {
+            let url = reqwest::Url::parse(&request.url).map_err(|e| FetchError::Invalid(format!("{:?} is not a URL: {e}", request.url)))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(FetchError::Invalid(format!("only http and https URLs can be fetched, not {:?}", url.scheme())));
+            }
+            let method = reqwest::Method::from_bytes(request.method.as_bytes())
+                .map_err(|_| FetchError::Invalid(format!("{:?} is not an HTTP method", request.method)))?;
+            let mut builder = self.client.request(method, url);
+            for (name, value) in &request.headers {
+                builder = builder.header(name, value);
+            }
+            if !request.body.is_empty() {
+                builder = builder.body(request.body.clone());
+            }
+            let unreachable = |e: reqwest::Error| {
+                // The innermost cause says what happened (connection refused, DNS, TLS).
+                let mut reason = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    reason = s.to_string();
+                    source = s.source();
+                }
+                FetchError::Unreachable { url: request.url.clone(), reason }
+            };
+            let response = builder.send().await.map_err(unreachable)?;
+            let limit = request.max_bytes;
+            if response.content_length().is_some_and(|n| n > limit) {
+                return Err(FetchError::TooLarge { limit });
+            }
+            let status = response.status().as_u16();
+            let headers = response
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect();
+            let mut body = Vec::new();
+            let mut stream = response.bytes_stream();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| FetchError::Broken(e.to_string()))?;
+                if body.len() as u64 + chunk.len() as u64 > limit {
+                    return Err(FetchError::TooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(FetchResponse { status, headers, body })
+        })
+    }
+}
