@@ -17,7 +17,7 @@ use crate::{commands, doctor, models, providers, serve, sync};
 
 const EXIT_CODES: &str = "Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, \
                           5 conflict, 6 unusable database, 7 database locked, 8 model or keychain unavailable, \
-                          9 remote provider failed, 10 rate limited, 130 interrupted (Ctrl-C).";
+                          9 remote provider failed, 10 rate limited, 11 a workflow run failed, 130 interrupted (Ctrl-C).";
 
 #[derive(Debug, Parser)]
 #[command(name = "hearth", version, about = "Hearth: a local-first AI assistant.", after_help = EXIT_CODES)]
@@ -80,6 +80,9 @@ enum Command {
     /// The HTTP API's bearer token
     #[command(subcommand)]
     Token(serve::TokenCommand),
+    /// Workflows: list, import, export, validate and run them (offline with local models)
+    #[command(subcommand, visible_alias = "wf")]
+    Workflow(crate::workflows::WorkflowCommand),
 }
 
 /// Errors that end the command, each with the exit code scripts can rely on.
@@ -90,6 +93,8 @@ pub(crate) enum Failure {
     Interrupted,
     /// The database opened but is not sound (doctor's integrity check failed).
     Unusable(anyhow::Error),
+    /// The work ran and failed (a workflow run); its record says why.
+    Failed(String),
     Other(anyhow::Error),
 }
 
@@ -116,7 +121,7 @@ impl Failure {
         match self {
             Failure::Core(e) => match e.code() {
                 ErrorCode::Internal => 1,
-                ErrorCode::Invalid => 3,
+                ErrorCode::Invalid | ErrorCode::InvalidWorkflow => 3,
                 ErrorCode::NotFound => 4,
                 ErrorCode::Conflict => 5,
                 ErrorCode::Corrupt | ErrorCode::NewerSchema => 6,
@@ -127,6 +132,7 @@ impl Failure {
             },
             Failure::Interrupted => 130,
             Failure::Unusable(_) => 6,
+            Failure::Failed(_) => 11,
             Failure::Other(_) => 1,
         }
     }
@@ -166,6 +172,7 @@ fn run(command: Command, data_dir: &Path, default_model: &Path, out: &Output) ->
         Command::Supabase(cmd) => sync::supabase(cmd, out),
         Command::Serve(args) => serve::serve(args, Arc::new(open()?), data_dir, default_model),
         Command::Token(cmd) => serve::token(cmd, &open()?, data_dir, out),
+        Command::Workflow(cmd) => crate::workflows::run(cmd, Arc::new(open()?), default_model, out),
     }
 }
 
@@ -176,7 +183,8 @@ fn report(out: &Output, failure: Failure) -> ExitCode {
             tracing::debug!(code = e.code().as_str(), "command failed");
             out.error(e.code().as_str(), e.field(), &e.to_string());
         }
-        Failure::Interrupted => out.error("interrupted", None, "interrupted; the partial reply was saved as cancelled"),
+        Failure::Interrupted => out.error("interrupted", None, "interrupted; what was done is saved, marked cancelled"),
+        Failure::Failed(why) => out.error("failed", None, why),
         Failure::Unusable(e) => out.error("corrupt", None, &format!("{e:#}")),
         Failure::Other(e) => out.error("internal", None, &format!("{e:#}")),
     }

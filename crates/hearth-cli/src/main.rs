@@ -9,6 +9,7 @@ mod prompt;
 mod providers;
 mod serve;
 mod sync;
+mod workflows;
 
 fn main() -> std::process::ExitCode {
     cli::main()

@@ -58,17 +58,25 @@ pub trait Fetch: Send + Sync + std::fmt::Debug {
 /// The real client.
 #[derive(Clone, Debug)]
 pub struct HttpFetch {
-    client: reqwest::Client,
+    /// A client that could not be set up (no TLS backend) fails each request saying so,
+    /// rather than keeping the app from starting.
+    client: Result<reqwest::Client, String>,
 }
 
 impl HttpFetch {
-    pub fn new() -> Result<Self, FetchError> {
+    pub fn new() -> Self {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("hearth-workflow/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| FetchError::Invalid(format!("could not set up the HTTP client: {e}")))?;
-        Ok(Self { client })
+            .map_err(|e| format!("could not set up the HTTP client: {e}"));
+        Self { client }
+    }
+}
+
+impl Default for HttpFetch {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -81,7 +89,8 @@ impl Fetch for HttpFetch {
             }
             let method = reqwest::Method::from_bytes(request.method.as_bytes())
                 .map_err(|_| FetchError::Invalid(format!("{:?} is not an HTTP method", request.method)))?;
-            let mut builder = self.client.request(method, url);
+            let client = self.client.as_ref().map_err(|e| FetchError::Invalid(e.clone()))?;
+            let mut builder = client.request(method, url);
             for (name, value) in &request.headers {
                 builder = builder.header(name, value);
             }

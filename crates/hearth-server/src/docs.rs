@@ -10,7 +10,7 @@ use axum::response::Html;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{app, error, openai, providers, sync};
+use crate::{app, error, openai, providers, sync, workflows};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,6 +30,9 @@ use crate::{app, error, openai, providers, sync};
         providers::set_key, providers::remove_key, providers::test,
         providers::usage, providers::prices, providers::set_price, providers::remove_price,
         sync::status, sync::now, sync::events, sync::connect, sync::login, sync::logout,
+        workflows::list, workflows::create, workflows::get, workflows::update, workflows::delete, workflows::validate,
+        workflows::import, workflows::export, workflows::start_run, workflows::list_runs, workflows::get_run, workflows::events,
+        workflows::cancel,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),

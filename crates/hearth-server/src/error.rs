@@ -19,6 +19,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub param: Option<String>,
+    /// What is wrong with a workflow definition (`invalid_workflow`), every problem.
+    pub problems: Vec<hearth_core::workflow::Problem>,
 }
 
 /// The body of every error response.
@@ -35,11 +37,14 @@ pub(crate) struct ErrorObject {
     param: Option<String>,
     /// Hearth's stable code.
     code: &'static str,
+    /// With `invalid_workflow`: every problem of the definition, naming its node or edge.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    problems: Vec<crate::workflows::ProblemOut>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), param: None }
+        Self { status, code, message: message.into(), param: None, problems: Vec::new() }
     }
 
     pub fn invalid(param: &str, message: impl Into<String>) -> Self {
@@ -82,7 +87,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: ErrorObject { message: self.message.clone(), r#type: self.kind(), param: self.param.clone(), code: self.code },
+            error: ErrorObject {
+                message: self.message.clone(),
+                r#type: self.kind(),
+                param: self.param.clone(),
+                code: self.code,
+                problems: self.problems.iter().map(Into::into).collect(),
+            },
         };
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::TOO_MANY_REQUESTS {
@@ -96,7 +107,7 @@ impl From<hearth_core::Error> for ApiError {
     fn from(e: hearth_core::Error) -> Self {
         let code = e.code();
         let status = match code {
-            ErrorCode::Invalid => StatusCode::BAD_REQUEST,
+            ErrorCode::Invalid | ErrorCode::InvalidWorkflow => StatusCode::BAD_REQUEST,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::Busy | ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -104,7 +115,11 @@ impl From<hearth_core::Error> for ApiError {
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Corrupt | ErrorCode::NewerSchema | ErrorCode::Internal => return ApiError::internal(e),
         };
-        Self { status, code: code.as_str(), message: e.to_string(), param: e.field().map(str::to_owned) }
+        let problems = match &e {
+            hearth_core::Error::Workflow(p) => p.clone(),
+            _ => Vec::new(),
+        };
+        Self { status, code: code.as_str(), message: e.to_string(), param: e.field().map(str::to_owned), problems }
     }
 }
 

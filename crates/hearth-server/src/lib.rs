@@ -22,6 +22,7 @@ mod replies;
 mod security;
 mod sync;
 mod ui;
+mod workflows;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -78,6 +79,8 @@ pub(crate) struct AppState {
     metrics: Arc<metrics::Metrics>,
     replies: Arc<replies::Replies>,
     streams: openai::SharedStreams,
+    /// Workflow runs going on in this process.
+    workflows: Arc<hearth_core::workflow::Workflows>,
     /// Cancelled when the server shuts down: endless streams (sync status) end with it, so a
     /// graceful stop does not wait out the grace period for them.
     closing: tokio_util::sync::CancellationToken,
@@ -98,8 +101,15 @@ impl std::fmt::Debug for Api {
 impl Api {
     pub fn new(core: Arc<Core>, models: Arc<dyn ModelHost>, describe: Describe, config: ServerConfig) -> Self {
         let limit = config.max_in_flight.max(1);
+        let router = Arc::new(hearth_core::Router::new(core.clone(), models));
+        let services = hearth_core::workflow::Services {
+            models: router.clone(),
+            default_model: None,
+            http: Arc::new(hearth_llm::fetch::HttpFetch::new()),
+        };
         let state = AppState {
-            models: Arc::new(hearth_core::Router::new(core.clone(), models)),
+            workflows: Arc::new(hearth_core::workflow::Workflows::new(core.clone(), services)),
+            models: router,
             core,
             describe,
             config: Arc::new(config),
@@ -156,6 +166,15 @@ impl Api {
             .route("/api/v1/usage", get(providers::usage))
             .route("/api/v1/usage/prices", get(providers::prices).put(providers::set_price))
             .route("/api/v1/usage/prices/{provider}/{model}", axum::routing::delete(providers::remove_price))
+            .route("/api/v1/workflows", get(workflows::list).post(workflows::create))
+            .route("/api/v1/workflows/validate", post(workflows::validate))
+            .route("/api/v1/workflows/import", post(workflows::import))
+            .route("/api/v1/workflows/{workflow}", get(workflows::get).patch(workflows::update).delete(workflows::delete))
+            .route("/api/v1/workflows/{workflow}/export", get(workflows::export))
+            .route("/api/v1/workflows/{workflow}/runs", get(workflows::list_runs).post(workflows::start_run))
+            .route("/api/v1/runs/{run}", get(workflows::get_run))
+            .route("/api/v1/runs/{run}/events", get(workflows::events))
+            .route("/api/v1/runs/{run}/cancel", post(workflows::cancel))
             .route("/api/v1/settings", get(app::settings))
             .route("/api/v1/settings/{key}", put(app::put_setting))
             .merge(ui::routes())
@@ -184,6 +203,7 @@ impl Api {
         self.state.closing.cancel();
         self.state.streams.cancel_all();
         self.state.replies.shutdown().await;
+        self.state.workflows.shutdown().await;
     }
 }
 

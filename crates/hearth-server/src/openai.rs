@@ -333,6 +333,9 @@ pub(crate) struct ChatCompletion {
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn chat_completions(State(state): State<AppState>, ApiJson(req): ApiJson<ChatCompletionRequest>) -> ApiResult<Response> {
+    if let Some(workflow) = req.model.strip_prefix("workflow/") {
+        return workflow_completion(state, workflow, &req).await;
+    }
     let mut params = req.sampling.params()?;
     params.format = match req.response_format {
         None | Some(ResponseFormatIn::Text) => None,
@@ -388,6 +391,73 @@ fn stream_chat(state: AppState, started: Started, id: String, model: String, inc
         ChatEvent::Fallback { .. } => None,
         ChatEvent::Finished { reason, .. } => Some(chunk(json!({}), Some(finish_reason(reason)))),
     })
+}
+
+// ------------------------------------------------------------------ workflows as models
+
+/// `model: "workflow/<id>"`: runs the workflow with the last user message as its input
+/// (the start input named `input`, else the first one) and answers with its output (the
+/// single output's text, else the outputs as JSON). A stream carries the whole answer in
+/// one chunk at the end: the workflow's own steps are not the answer.
+async fn workflow_completion(state: AppState, workflow: &str, req: &ChatCompletionRequest) -> ApiResult<Response> {
+    let id = hearth_types::WorkflowId::parse_field(workflow, "model")?;
+    let messages = req.messages.iter().map(InMessage::to_chat).collect::<ApiResult<Vec<_>>>()?;
+    let question = messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone());
+    let question = question.ok_or_else(|| ApiError::invalid("messages", "a workflow needs a user message for its input"))?;
+    let runs = state.workflows.clone();
+    let handle = tokio::runtime::Handle::current();
+    let run = tokio::task::spawn_blocking(move || {
+        let _enter = handle.enter();
+        let workflow = runs.core().workflow(id)?;
+        let plan = hearth_core::workflow::plan(&workflow.graph).map_err(hearth_core::Error::Workflow)?;
+        let declared = plan.inputs();
+        let mut inputs = serde_json::Map::new();
+        if let Some((name, _)) = declared.iter().find(|(n, _)| n == "input").or(declared.first()) {
+            inputs.insert(name.clone(), Value::String(question));
+        }
+        runs.start(hearth_core::workflow::RunSource::Stored(id), &inputs)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let detail = state.workflows.wait(run.id).await?;
+    let run = detail.run;
+    if run.status != hearth_types::RunStatus::Succeeded {
+        let why = run.error.unwrap_or_else(|| run.status.as_str().to_owned());
+        return Err(ApiError::new(axum::http::StatusCode::BAD_GATEWAY, "upstream", format!("workflow run {} {}: {why}", run.id, run.status.as_str())));
+    }
+    let content = match run.outputs.values().collect::<Vec<_>>().as_slice() {
+        [Value::String(s)] => s.clone(),
+        [other] => other.to_string(),
+        _ => Value::Object(run.outputs.clone()).to_string(),
+    };
+    let usage = UsageOut::from(Usage { prompt_tokens: run.prompt_tokens, completion_tokens: run.completion_tokens, cached_prompt_tokens: 0 });
+    let (chat_id, model, created) = (format!("chatcmpl-{}", run.id.as_uuid().simple()), req.model.clone(), now());
+    if !req.stream {
+        let body = ChatCompletion {
+            id: chat_id,
+            object: "chat.completion",
+            created,
+            model,
+            choices: vec![ChatChoice { index: 0, message: AssistantMessage { role: "assistant", content }, finish_reason: "stop" }],
+            usage,
+        };
+        return Ok(Json(body).into_response());
+    }
+    let chunk = |delta: Value, finish: Option<&str>| {
+        json!({ "id": chat_id, "object": "chat.completion.chunk", "created": created, "model": model,
+                "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }] })
+    };
+    let mut events = vec![
+        chunk(json!({ "role": "assistant", "content": "" }), None),
+        chunk(json!({ "content": content }), None),
+        chunk(json!({}), Some("stop")),
+    ];
+    if req.stream_options.as_ref().is_some_and(|o| o.include_usage) {
+        events.push(json!({ "id": chat_id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": usage }));
+    }
+    let events: Vec<Result<Event, std::convert::Infallible>> =
+        events.into_iter().map(|e| Ok(Event::default().data(e.to_string()))).chain([Ok(Event::default().data("[DONE]"))]).collect();
+    Ok(Sse::new(tokio_stream::iter(events)).into_response())
 }
 
 // ------------------------------------------------------------------ legacy completions

@@ -56,10 +56,13 @@ impl std::fmt::Debug for Workflows {
 }
 
 impl Workflows {
-    /// The service, after ending the runs a stopped process left `running`.
-    pub fn new(core: Arc<Core>, services: Services) -> Result<Self> {
-        core.store.write(|w| w.interrupt_runs(STALE.as_millis() as i64))?;
-        Ok(Self { core, services, limits: RunLimits::default(), live: Mutex::new(HashMap::new()) })
+    /// The service, after ending the runs a stopped process left `running` (a failure to
+    /// is logged: the event stream of such a run tries again).
+    pub fn new(core: Arc<Core>, services: Services) -> Self {
+        if let Err(e) = core.store.write(|w| w.interrupt_runs(STALE.as_millis() as i64)) {
+            tracing::warn!(error = %e, "could not end the runs a stopped process left running");
+        }
+        Self { core, services, limits: RunLimits::default(), live: Mutex::new(HashMap::new()) }
     }
 
     pub fn with_limits(mut self, limits: RunLimits) -> Self {

@@ -495,7 +495,7 @@ fn service(hang: bool) -> Arc<Workflows> {
         default_model: Some("scripted".into()),
         http: Arc::new(Web { hang }),
     };
-    Arc::new(Workflows::new(core, services).unwrap())
+    Arc::new(Workflows::new(core, services))
 }
 
 fn llm_flow() -> Graph {
@@ -653,13 +653,13 @@ async fn a_run_left_running_by_a_dead_process_is_marked_interrupted() {
     // A fresh heartbeat belongs to a live process: left alone.
     let services =
         Services { models: Arc::new(Scripted { reply: "", hang: false }), default_model: None, http: Arc::new(Web { hang: false }) };
-    Workflows::new(core.clone(), services.clone()).unwrap();
+    Workflows::new(core.clone(), services.clone());
     assert_eq!(core.run(run.id).unwrap().run.status, RunStatus::Running);
     // A stale one was left by a process that died.
     assert_eq!(core.store.write(|w| w.interrupt_runs(-1)).unwrap(), 1);
     let detail = core.run(run.id).unwrap();
     assert_eq!((detail.run.status, detail.run.error.as_deref()), (RunStatus::Failed, Some(hearth_store::INTERRUPTED)));
-    let wf = Arc::new(Workflows::new(core, services).unwrap());
+    let wf = Arc::new(Workflows::new(core, services));
     let events = collect(&wf, run.id, 0).await;
     assert!(
         matches!(events.as_slice(), [RunEvent { seq: 1, kind: RunEventKind::RunFinished { status: RunStatus::Failed, .. }, .. }]),
