@@ -86,17 +86,19 @@ fn stored(core: &Core, what: &str) -> Result<Workflow, Failure> {
     match named.len() {
         1 => Ok(named.remove(0)),
         0 => Err(hearth_types::ValidationError::new("workflow", format!("no file, workflow id or workflow named {what:?}")).into()),
-        n => Err(hearth_types::ValidationError::new("workflow", format!("{n} workflows are named {what:?}: use an id (hearth workflow list)"))
-            .into()),
+        n => Err(hearth_types::ValidationError::new(
+            "workflow",
+            format!("{n} workflows are named {what:?}: use an id (hearth workflow list)"),
+        )
+        .into()),
     }
 }
 
 fn parse_inputs(pairs: &[String]) -> Result<Map<String, Value>, Failure> {
     let mut inputs = Map::new();
     for pair in pairs {
-        let (k, v) = pair
-            .split_once('=')
-            .ok_or_else(|| hearth_types::ValidationError::new("input", format!("{pair:?} is not NAME=VALUE")))?;
+        let (k, v) =
+            pair.split_once('=').ok_or_else(|| hearth_types::ValidationError::new("input", format!("{pair:?} is not NAME=VALUE")))?;
         inputs.insert(k.trim().to_owned(), Value::String(v.to_owned()));
     }
     Ok(inputs)
@@ -107,13 +109,16 @@ pub(crate) fn run(cmd: WorkflowCommand, core: Arc<Core>, default_model: &Path, o
         WorkflowCommand::List => {
             let all = core.workflows()?;
             out.show(&all, || {
-                let rows: Vec<Vec<String>> =
-                    all.iter().map(|w| vec![w.id.to_string(), w.name.clone(), w.graph.nodes.len().to_string(), w.updated_at.to_string()]).collect();
+                let rows: Vec<Vec<String>> = all
+                    .iter()
+                    .map(|w| vec![w.id.to_string(), w.name.clone(), w.graph.nodes.len().to_string(), w.updated_at.to_string()])
+                    .collect();
                 table(&["ID", "NAME", "NODES", "UPDATED"], &rows)
             });
         }
         WorkflowCommand::Import { file, name } => {
-            let text = std::fs::read_to_string(&file).map_err(|e| Failure::Other(anyhow::anyhow!("could not read {}: {e}", file.display())))?;
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| Failure::Other(anyhow::anyhow!("could not read {}: {e}", file.display())))?;
             let value: Value = serde_json::from_str(&text).map_err(|e| {
                 Failure::Core(hearth_core::Error::Workflow(vec![hearth_core::workflow::Problem {
                     node_id: None,
@@ -129,7 +134,8 @@ pub(crate) fn run(cmd: WorkflowCommand, core: Arc<Core>, default_model: &Path, o
             let text = serde_json::to_string_pretty(&hearth_core::workflow::export(&w)).expect("a definition is plain JSON");
             match output {
                 Some(path) => {
-                    std::fs::write(&path, format!("{text}\n")).map_err(|e| Failure::Other(anyhow::anyhow!("could not write {}: {e}", path.display())))?;
+                    std::fs::write(&path, format!("{text}\n"))
+                        .map_err(|e| Failure::Other(anyhow::anyhow!("could not write {}: {e}", path.display())))?;
                     eprintln!("wrote {}", path.display());
                 }
                 None => println!("{text}"),
@@ -144,7 +150,9 @@ pub(crate) fn run(cmd: WorkflowCommand, core: Arc<Core>, default_model: &Path, o
             if !problems.is_empty() {
                 return Err(Failure::Core(hearth_core::Error::Workflow(problems)));
             }
-            out.show(&serde_json::json!({"valid": true, "problems": []}), || format!("{workflow}: no problems ({} nodes)", graph.nodes.len()));
+            out.show(&serde_json::json!({"valid": true, "problems": []}), || {
+                format!("{workflow}: no problems ({} nodes)", graph.nodes.len())
+            });
         }
         WorkflowCommand::Runs { workflow, limit } => {
             let w = stored(&core, &workflow)?;
@@ -154,7 +162,13 @@ pub(crate) fn run(cmd: WorkflowCommand, core: Arc<Core>, default_model: &Path, o
                     .iter()
                     .map(|r| {
                         let ms = r.duration_ms.map_or("-".to_owned(), |d| format!("{d} ms"));
-                        vec![r.id.to_string(), r.status.as_str().to_owned(), r.started_at.to_string(), ms, r.error.clone().unwrap_or_default()]
+                        vec![
+                            r.id.to_string(),
+                            r.status.as_str().to_owned(),
+                            r.started_at.to_string(),
+                            ms,
+                            r.error.clone().unwrap_or_default(),
+                        ]
                     })
                     .collect();
                 table(&["RUN", "STATUS", "STARTED", "TOOK", "ERROR"], &rows)
@@ -220,13 +234,7 @@ fn run_one(args: RunArgs, core: Arc<Core>, default_model: &Path, out: &Output) -
         }
         text.trim_end().to_owned()
     });
-    eprintln!(
-        "[run {} · {} · {} steps · {} ms]",
-        run.id,
-        run.status.as_str(),
-        run.steps,
-        run.duration_ms.unwrap_or(0)
-    );
+    eprintln!("[run {} · {} · {} steps · {} ms]", run.id, run.status.as_str(), run.steps, run.duration_ms.unwrap_or(0));
     match run.status {
         RunStatus::Succeeded => Ok(()),
         RunStatus::Cancelled => Err(Failure::Interrupted),

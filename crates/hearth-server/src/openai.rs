@@ -423,14 +423,19 @@ async fn workflow_completion(state: AppState, workflow: &str, req: &ChatCompleti
     let run = detail.run;
     if run.status != hearth_types::RunStatus::Succeeded {
         let why = run.error.unwrap_or_else(|| run.status.as_str().to_owned());
-        return Err(ApiError::new(axum::http::StatusCode::BAD_GATEWAY, "upstream", format!("workflow run {} {}: {why}", run.id, run.status.as_str())));
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_GATEWAY,
+            "upstream",
+            format!("workflow run {} {}: {why}", run.id, run.status.as_str()),
+        ));
     }
     let content = match run.outputs.values().collect::<Vec<_>>().as_slice() {
         [Value::String(s)] => s.clone(),
         [other] => other.to_string(),
         _ => Value::Object(run.outputs.clone()).to_string(),
     };
-    let usage = UsageOut::from(Usage { prompt_tokens: run.prompt_tokens, completion_tokens: run.completion_tokens, cached_prompt_tokens: 0 });
+    let usage =
+        UsageOut::from(Usage { prompt_tokens: run.prompt_tokens, completion_tokens: run.completion_tokens, cached_prompt_tokens: 0 });
     let (chat_id, model, created) = (format!("chatcmpl-{}", run.id.as_uuid().simple()), req.model.clone(), now());
     if !req.stream {
         let body = ChatCompletion {
@@ -453,7 +458,9 @@ async fn workflow_completion(state: AppState, workflow: &str, req: &ChatCompleti
         chunk(json!({}), Some("stop")),
     ];
     if req.stream_options.as_ref().is_some_and(|o| o.include_usage) {
-        events.push(json!({ "id": chat_id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": usage }));
+        events.push(
+            json!({ "id": chat_id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": usage }),
+        );
     }
     let events: Vec<Result<Event, std::convert::Infallible>> =
         events.into_iter().map(|e| Ok(Event::default().data(e.to_string()))).chain([Ok(Event::default().data("[DONE]"))]).collect();

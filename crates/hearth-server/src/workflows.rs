@@ -71,9 +71,13 @@ pub(crate) async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<Wo
 /// Stores a workflow. A draft with problems is stored too: validation runs before a run.
 #[utoipa::path(post, path = "/api/v1/workflows", tag = "workflows", request_body = WorkflowIn,
     responses((status = 201, body = Workflow)))]
-pub(crate) async fn create(State(state): State<AppState>, ApiJson(mut fields): ApiJson<WorkflowIn>) -> ApiResult<(StatusCode, Json<Workflow>)> {
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    ApiJson(mut fields): ApiJson<WorkflowIn>,
+) -> ApiResult<(StatusCode, Json<Workflow>)> {
     let name = fields.name.clone().ok_or_else(|| ApiError::invalid("name", "is required"))?;
-    let new = NewWorkflow { name, description: fields.description.clone().unwrap_or_default(), graph: fields.graph(None).unwrap_or_default() };
+    let new =
+        NewWorkflow { name, description: fields.description.clone().unwrap_or_default(), graph: fields.graph(None).unwrap_or_default() };
     Ok((StatusCode::CREATED, Json(blocking(&state, move |core| core.create_workflow(&new)).await?)))
 }
 
@@ -96,7 +100,11 @@ pub(crate) async fn update(
     Ok(Json(
         blocking(&state, move |core| {
             let current = core.workflow(id)?;
-            let patch = WorkflowPatch { name: fields.name.take(), description: fields.description.take(), graph: fields.graph(Some(&current.graph)) };
+            let patch = WorkflowPatch {
+                name: fields.name.take(),
+                description: fields.description.take(),
+                graph: fields.graph(Some(&current.graph)),
+            };
             core.update_workflow(id, &patch)
         })
         .await?,
@@ -217,7 +225,11 @@ pub(crate) struct RunsQuery {
 /// A workflow's runs, newest first.
 #[utoipa::path(get, path = "/api/v1/workflows/{workflow}/runs", tag = "workflows", params(("workflow" = String, Path), RunsQuery),
     responses((status = 200, body = Vec<Run>), (status = 404, body = ErrorBody)))]
-pub(crate) async fn list_runs(State(state): State<AppState>, Path(workflow): Path<String>, Query(q): Query<RunsQuery>) -> ApiResult<Json<Vec<Run>>> {
+pub(crate) async fn list_runs(
+    State(state): State<AppState>,
+    Path(workflow): Path<String>,
+    Query(q): Query<RunsQuery>,
+) -> ApiResult<Json<Vec<Run>>> {
     let id = workflow_id(&workflow)?;
     Ok(Json(blocking(&state, move |core| core.runs(Some(id), q.limit.unwrap_or(50))).await?))
 }

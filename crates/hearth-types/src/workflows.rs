@@ -180,8 +180,7 @@ pub struct NodeRun {
     pub node_type: String,
     pub status: NodeStatus,
     pub attempts: u32,
-    /// What the node was given, references resolved.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    /// What the node was given, references resolved (any JSON).
     pub inputs: serde_json::Value,
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub outputs: serde_json::Map<String, serde_json::Value>,

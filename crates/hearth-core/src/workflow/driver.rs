@@ -145,9 +145,15 @@ async fn perform(
             () = stop.cancelled() => return Err(Failure::Stopped),
         }
     }
+    // The sandbox keeps code to its own time limit (and says so in its error); the driver's
+    // is only the backstop for it.
+    let limit = match &task {
+        Task::Code { .. } => timeout.map(|t| t + Duration::from_secs(3)),
+        _ => timeout,
+    };
     let work = attempt(node, task, timeout, services, stop.clone(), chunks);
     tokio::pin!(work);
-    let Some(limit) = timeout else { return work.await };
+    let Some(limit) = limit else { return work.await };
     tokio::select! {
         result = &mut work => result,
         () = tokio::time::sleep(limit) => {

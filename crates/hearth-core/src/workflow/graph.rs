@@ -529,36 +529,35 @@ pub fn plan(graph: &Graph) -> Result<Plan, Vec<Problem>> {
         }
     }
 
-    // References: each must name a node upstream of the one that uses it.
-    if !cyclic {
-        let mut upstream: Vec<HashSet<usize>> = vec![HashSet::new(); nodes.len()];
-        for &n in &order {
-            let mut set = HashSet::new();
-            for &e in &nodes[n].incoming {
-                let s = edges[e].source;
-                set.insert(s);
-                set.extend(upstream[s].iter().copied());
-            }
-            upstream[n] = set;
+    // References: each must name a node, and (when the order is known) one upstream.
+    let mut upstream: Vec<HashSet<usize>> = vec![HashSet::new(); nodes.len()];
+    for &n in &order {
+        let mut set = HashSet::new();
+        for &e in &nodes[n].incoming {
+            let s = edges[e].source;
+            set.insert(s);
+            set.extend(upstream[s].iter().copied());
         }
-        for node in &graph.nodes {
-            let Some(&n) = index.get(node.id.as_str()) else { continue };
-            let mut refs = Vec::new();
-            template::references_in(&Value::Object(node.config.clone()), &mut refs);
-            let mut reported = HashSet::new();
-            for r in refs {
-                if !reported.insert(r.clone()) {
-                    continue;
+        upstream[n] = set;
+    }
+    for node in &graph.nodes {
+        let Some(&n) = index.get(node.id.as_str()) else { continue };
+        let mut refs = Vec::new();
+        template::references_in(&Value::Object(node.config.clone()), &mut refs);
+        let mut reported = HashSet::new();
+        for r in refs {
+            if !reported.insert(r.clone()) {
+                continue;
+            }
+            match index.get(r.as_str()) {
+                // A node that did not type is already reported.
+                None if graph.nodes.iter().any(|m| m.id == r) => {}
+                None => problems.push(Problem::node(&node.id, format!("refers to a missing node {r:?}"))),
+                Some(&m) if m == n => problems.push(Problem::node(&node.id, "refers to itself")),
+                Some(&m) if !cyclic && !upstream[n].contains(&m) => {
+                    problems.push(Problem::node(&node.id, format!("refers to {r:?}, which does not run before it")))
                 }
-                match index.get(r.as_str()) {
-                    None if graph.nodes.iter().any(|m| m.id == r) => {}
-                    None => problems.push(Problem::node(&node.id, format!("refers to a missing node {r:?}"))),
-                    Some(&m) if m == n => problems.push(Problem::node(&node.id, "refers to itself")),
-                    Some(&m) if !upstream[n].contains(&m) => {
-                        problems.push(Problem::node(&node.id, format!("refers to {r:?}, which does not run before it")))
-                    }
-                    Some(_) => {}
-                }
+                Some(_) => {}
             }
         }
     }

@@ -597,7 +597,6 @@ async fn node_timeouts_and_the_wall_time_limit_end_hung_work() {
             wf.core().clone(),
             Services { models: Arc::new(Scripted { reply: "", hang: true }), default_model: None, http: Arc::new(Web { hang: true }) },
         )
-        .unwrap()
         .with_limits(RunLimits { wall_time: Duration::from_secs(60), ..RunLimits::default() }),
     );
     let g = graph(json!({
