@@ -10,3 +10,4 @@ mod session;
 mod sync;
 mod sync_cli;
 mod sync_server;
+mod workflows;
