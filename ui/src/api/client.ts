@@ -33,13 +33,16 @@ export class ApiError extends Error {
   readonly type: string;
   readonly code: string;
   readonly param: string | null;
-  constructor(status: number, err: Partial<ErrorObject>) {
+  /** The whole error object, with fields some routes add (a workflow's `problems`). */
+  readonly details: Record<string, unknown>;
+  constructor(status: number, err: Partial<ErrorObject> & Record<string, unknown>) {
     super(err.message || `HTTP ${status}`);
     this.name = 'ApiError';
     this.status = status;
     this.type = err.type || '';
     this.code = err.code || '';
     this.param = err.param ?? null;
+    this.details = err;
   }
   /** The route does not exist on this server (an older Hearth). */
   get missingRoute(): boolean {
@@ -77,7 +80,7 @@ export async function errorFrom(res: Response): Promise<ApiError> {
   }
   const inner =
     body && typeof body === 'object' && 'error' in body && typeof (body as { error: unknown }).error === 'object'
-      ? ((body as { error: Partial<ErrorObject> }).error ?? {})
+      ? ((body as { error: Partial<ErrorObject> & Record<string, unknown> }).error ?? {})
       : { message: text.slice(0, 200) || res.statusText || `HTTP ${res.status}` };
   const err = new ApiError(res.status, inner);
   if (res.status === 401) onUnauthorized?.();

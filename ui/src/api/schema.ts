@@ -325,6 +325,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/{run}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A run with its node records. */
+        get: operations["get_run"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stops a running run; it ends `cancelled`. A finished run is left as it is. */
+        post: operations["cancel_run"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The run's events as server-sent events (`id:` the seq, `event:` the type, `data:` the
+         *     event); what happened after `Last-Event-ID` first, then live; ends after `run_finished`.
+         */
+        get: operations["run_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/search": {
         parameters: {
             query?: never;
@@ -532,6 +586,115 @@ export interface paths {
         put?: never;
         post?: never;
         delete: operations["remove_price"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_workflows"];
+        put?: never;
+        /** Stores a workflow. A draft with problems is stored too: validation runs before a run. */
+        post: operations["create_workflow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Imports a definition: the canonical format, a React Flow export or the simple format.
+         *     One with problems is refused with all of them (`error.problems`).
+         */
+        post: operations["import_workflow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Every problem of a definition (`valid` when there is none). */
+        post: operations["validate_workflow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/{workflow}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_workflow"];
+        put?: never;
+        post?: never;
+        delete: operations["delete_workflow"];
+        options?: never;
+        head?: never;
+        /** Changes any of `name`, `description`, `nodes`, `edges`. */
+        patch: operations["update_workflow"];
+        trace?: never;
+    };
+    "/api/v1/workflows/{workflow}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The canonical definition, as a file. */
+        get: operations["export_workflow"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/{workflow}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A workflow's runs, newest first. */
+        get: operations["list_runs"];
+        put?: never;
+        /**
+         * Starts a run. It goes on in the background (follow `/api/v1/runs/{id}/events`) unless
+         *     `wait` is set.
+         */
+        post: operations["start_run"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -872,6 +1035,14 @@ export interface components {
         DefaultIn: {
             name: string;
         };
+        /** @description A connection from one node's output to another's input. */
+        Edge: {
+            id?: string;
+            source: string;
+            /** @description The branch of a condition node (`true` or `false`); none for other nodes. */
+            sourceHandle?: string | null;
+            target: string;
+        };
         EditIn: {
             content: string;
         };
@@ -913,8 +1084,20 @@ export interface components {
             code: string;
             message: string;
             param?: string | null;
+            /** @description With `invalid_workflow`: every problem of the definition, naming its node or edge. */
+            problems?: components["schemas"]["ProblemOut"][];
             /** @description OpenAI's error class for the status. */
             type: string;
+        };
+        /** @description The graph of a workflow. */
+        Graph: {
+            edges: components["schemas"]["Edge"][];
+            nodes: components["schemas"]["Node"][];
+        };
+        /** @description A definition to check. */
+        GraphIn: {
+            edges?: components["schemas"]["Edge"][];
+            nodes?: components["schemas"]["Node"][];
         };
         /** @description lowercase letters and digits in groups joined by single hyphens */
         Handle: string;
@@ -1032,6 +1215,49 @@ export interface components {
             model?: string | null;
             title?: string;
         };
+        /** @description One step of a workflow. */
+        Node: {
+            /** @description The node's settings (docs/workflows.md lists them per type). */
+            config?: Record<string, unknown>;
+            id: string;
+            position?: components["schemas"]["Position"];
+            /** @description `start`, `llm`, `condition`, `code`, `http`, `variable` or `output`. */
+            type: string;
+        };
+        /** @description The record of one node in a run. */
+        NodeRun: {
+            /** Format: int32 */
+            attempts: number;
+            /** Format: int32 */
+            completion_tokens: number;
+            /** Format: int64 */
+            duration_ms?: number | null;
+            error?: string | null;
+            /** Format: date-time */
+            finished_at?: string | null;
+            /** @description What the node was given, references resolved (any JSON). */
+            inputs: unknown;
+            node_id: string;
+            node_type: string;
+            outputs: Record<string, unknown>;
+            /** Format: int32 */
+            prompt_tokens: number;
+            /** Format: date-time */
+            started_at?: string | null;
+            status: components["schemas"]["NodeStatus"];
+        };
+        /**
+         * @description Where one node of a run is.
+         * @enum {string}
+         */
+        NodeStatus: "running" | "succeeded" | "failed" | "skipped" | "cancelled";
+        /** @description Where a node sits on the editor's canvas. It means nothing to a run. */
+        Position: {
+            /** Format: double */
+            x: number;
+            /** Format: double */
+            y: number;
+        };
         PresetOut: {
             base_url?: string | null;
             kind: string;
@@ -1051,6 +1277,12 @@ export interface components {
             /** Format: double */
             output_per_million: number;
             provider: string;
+        };
+        /** @description One problem of a definition, naming its node or edge. */
+        ProblemOut: {
+            edge_id?: string | null;
+            message: string;
+            node_id?: string | null;
         };
         /** @description `prompt`: one string (a list holding one string is accepted too). */
         PromptIn: string | string[];
@@ -1125,6 +1357,49 @@ export interface components {
         };
         /** @enum {string} */
         Role: "system" | "user" | "assistant" | "tool";
+        /** @description One run of a workflow. */
+        Run: {
+            /** Format: int32 */
+            completion_tokens: number;
+            /** Format: int64 */
+            duration_ms?: number | null;
+            error?: string | null;
+            /** Format: date-time */
+            finished_at?: string | null;
+            id: components["schemas"]["RunId"];
+            inputs: Record<string, unknown>;
+            outputs: Record<string, unknown>;
+            /** Format: int32 */
+            prompt_tokens: number;
+            /** Format: date-time */
+            started_at: string;
+            status: components["schemas"]["RunStatus"];
+            /**
+             * Format: int32
+             * @description Node executions so far (retries count).
+             */
+            steps: number;
+            workflow_id?: components["schemas"]["WorkflowId"] | null;
+            workflow_name: string;
+        };
+        /** @description A run with its node records, in the order they started. */
+        RunDetail: components["schemas"]["Run"] & {
+            nodes: components["schemas"]["NodeRun"][];
+        };
+        /** Format: uuid */
+        RunId: string;
+        /** @description A run to start. */
+        RunIn: {
+            /** @description The start node's inputs, by name. */
+            inputs?: Record<string, unknown>;
+            /** @description Answer when the run has finished (200 with its node records) instead of at once (202). */
+            wait?: boolean;
+        };
+        /**
+         * @description Where a run is.
+         * @enum {string}
+         */
+        RunStatus: "running" | "succeeded" | "failed" | "cancelled";
         /** @description Sampling fields shared by chat and legacy completions (plus llama.cpp's extensions). */
         Sampling: {
             /** @description Extension: keep generating past the end of the turn, up to `max_tokens` (benchmarks). */
@@ -1273,6 +1548,32 @@ export interface components {
             /** Format: int64 */
             prompt_tokens: number;
             rows: components["schemas"]["UsageRow"][];
+        };
+        Validation: {
+            problems: components["schemas"]["ProblemOut"][];
+            valid: boolean;
+        };
+        /**
+         * @description A stored workflow. Serialized flat (`id`, `name`, `description`, `nodes`, `edges`, times),
+         *     the shape export writes without the id and times.
+         */
+        Workflow: components["schemas"]["Graph"] & {
+            /** Format: date-time */
+            created_at: string;
+            description: string;
+            id: components["schemas"]["WorkflowId"];
+            name: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** Format: uuid */
+        WorkflowId: string;
+        /** @description A workflow's fields; on create, `name` is required and the rest default to empty. */
+        WorkflowIn: {
+            description?: string | null;
+            edges?: components["schemas"]["Edge"][] | null;
+            name?: string | null;
+            nodes?: components["schemas"]["Node"][] | null;
         };
         /** @description A workspace: a named context for chats with its own prompt, tone and defaults. */
         Workspace: {
@@ -2754,6 +3055,149 @@ export interface operations {
             };
         };
     };
+    get_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunDetail"];
+                };
+            };
+            /** @description a parameter or the body does not parse */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    cancel_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description cancelling */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a parameter or the body does not parse */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    run_events: {
+        parameters: {
+            query?: {
+                /** @description Only events after this seq (the `Last-Event-ID` header wins when both are given). */
+                after?: number | null;
+            };
+            header?: never;
+            path: {
+                run: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description a parameter or the body does not parse */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     search: {
         parameters: {
             query: {
@@ -3339,6 +3783,513 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_workflows: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workflow"][];
+                };
+            };
+            /** @description a parameter or the body does not parse */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_workflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkflowIn"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workflow"];
+                };
+            };
+            /** @description a parameter or the body does not parse */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    import_workflow: {
+        parameters: {
+            query?: {
+                /** @description A name instead of the file's own. */
+                name?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workflow"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    validate_workflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GraphIn"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Validation"];
+                };
+            };
+            /** @description a parameter or the body does not parse */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_workflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workflow: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workflow"];
+                };
+            };
+            /** @description a parameter or the body does not parse */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_workflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workflow: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a parameter or the body does not parse */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_workflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workflow: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkflowIn"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workflow"];
+                };
+            };
+            /** @description a parameter or the body does not parse */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    export_workflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workflow: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
+            };
+            /** @description a parameter or the body does not parse */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_runs: {
+        parameters: {
+            query?: {
+                /** @description At most this many (default 50). */
+                limit?: number | null;
+            };
+            header?: never;
+            path: {
+                workflow: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Run"][];
+                };
+            };
+            /** @description a parameter or the body does not parse */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    start_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workflow: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunIn"];
+            };
+        };
+        responses: {
+            /** @description with `wait`: the finished run */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunDetail"];
+                };
+            };
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Run"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is over the limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -15,6 +15,8 @@ const Providers = lazy(() => import('../screens/Providers'));
 const Sync = lazy(() => import('../screens/Sync'));
 const SettingsScreen = lazy(() => import('../screens/Settings'));
 const Workspaces = lazy(() => import('../screens/Workspaces'));
+const Workflows = lazy(() => import('../workflows/WorkflowList'));
+const WorkflowEditor = lazy(() => import('../workflows/Editor'));
 const SearchDialog = lazy(() => import('../components/SearchDialog'));
 
 export function applyTheme(theme: Theme | undefined) {
@@ -291,6 +293,12 @@ export function App({ token }: { token: string }) {
     case 'workspaces':
       screen = <Workspaces />;
       break;
+    case 'workflows':
+      screen = <Workflows />;
+      break;
+    case 'workflow':
+      screen = <WorkflowEditor key={route.id} id={route.id} />;
+      break;
     case 'chat':
       screen = <ChatView key={`${route.chatId}:${threadNonce}`} chatId={route.chatId} focusMessageId={route.messageId} />;
       break;
@@ -305,7 +313,7 @@ export function App({ token }: { token: string }) {
         <div className="scrim" onClick={() => setSidebarOpen(false)} aria-hidden="true" />
         <div className="main">
           <Header route={route} onMenu={() => setSidebarOpen((o) => !o)} />
-          <div className={isChat ? 'content chat-content' : 'content'}>
+          <div className={isChat ? 'content chat-content' : route.name === 'workflow' ? 'content editor-content' : 'content'}>
             <Suspense
               fallback={
                 <div className="screen-loading" role="status" aria-label="Loading">

@@ -11,6 +11,8 @@ const titles: Record<string, string> = {
   sync: 'Sync',
   settings: 'Settings',
   workspaces: 'Workspaces',
+  workflows: 'Workflows',
+  workflow: 'Workflow',
 };
 
 export function Header({ route, onMenu }: { route: Route; onMenu: () => void }) {

@@ -20,6 +20,7 @@ const paths: Record<string, string> = {
   layers: 'M12 3l9 5-9 5-9-5zM3 13l9 5 9-5',
   key: 'M15 7a4 4 0 1 1-3.9 5H3v3h3v3h3v-3h2.1A4 4 0 0 1 15 7z',
   x: 'M6 6l12 12M18 6L6 18',
+  flow: 'M3 5h6v4H3zM15 15h6v4h-6zM15 3h6v4h-6zM9 7h3v10h3M12 5h3',
 };
 
 export function Icon({ name, size = 16 }: { name: keyof typeof paths | string; size?: number }) {

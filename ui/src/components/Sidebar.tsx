@@ -98,6 +98,7 @@ export function Sidebar({ route }: { route: Route }) {
   const screens: { name: Route['name']; label: string; icon: string }[] = [
     { name: 'models', label: 'Models', icon: 'cpu' },
     { name: 'providers', label: 'Providers', icon: 'cloud' },
+    { name: 'workflows', label: 'Workflows', icon: 'flow' },
     { name: 'sync', label: 'Sync', icon: 'sync' },
     { name: 'workspaces', label: 'Workspaces', icon: 'layers' },
     { name: 'settings', label: 'Settings', icon: 'gear' },
@@ -161,11 +162,15 @@ export function Sidebar({ route }: { route: Route }) {
         )}
       </nav>
       <nav className="screens" aria-label="Screens">
-        {screens.map((s) => (
-          <a key={s.name} href={hrefFor({ name: s.name } as Route)} className={route.name === s.name ? 'active' : ''} aria-current={route.name === s.name ? 'page' : undefined}>
-            <Icon name={s.icon} /> {s.label}
-          </a>
-        ))}
+        {screens.map((s) => {
+          // The editor of one workflow is still within Workflows.
+          const active = route.name === s.name || (s.name === 'workflows' && route.name === 'workflow');
+          return (
+            <a key={s.name} href={hrefFor({ name: s.name } as Route)} className={active ? 'active' : ''} aria-current={active ? 'page' : undefined}>
+              <Icon name={s.icon} /> {s.label}
+            </a>
+          );
+        })}
       </nav>
     </aside>
   );

@@ -1,11 +1,12 @@
 // A tiny hash router: #/c/{chat}[/{message}], #/new, #/models, #/providers, #/sync,
-// #/settings, #/workspaces.
+// #/settings, #/workspaces, #/workflows[/{workflow}].
 import { useEffect, useState } from 'react';
 
 export type Route =
   | { name: 'new' }
   | { name: 'chat'; chatId: string; messageId?: string }
-  | { name: 'models' | 'providers' | 'sync' | 'settings' | 'workspaces' };
+  | { name: 'workflow'; id: string }
+  | { name: 'models' | 'providers' | 'sync' | 'settings' | 'workspaces' | 'workflows' };
 
 export function parseHash(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
@@ -13,6 +14,9 @@ export function parseHash(hash: string): Route {
     case 'c':
       if (parts[1]) return { name: 'chat', chatId: parts[1], messageId: parts[2] };
       return { name: 'new' };
+    case 'workflows':
+      if (parts[1]) return { name: 'workflow', id: parts[1] };
+      return { name: 'workflows' };
     case 'models':
     case 'providers':
     case 'sync':
@@ -30,6 +34,8 @@ export function hrefFor(route: Route): string {
       return '#/new';
     case 'chat':
       return `#/c/${encodeURIComponent(route.chatId)}${route.messageId ? `/${encodeURIComponent(route.messageId)}` : ''}`;
+    case 'workflow':
+      return `#/workflows/${encodeURIComponent(route.id)}`;
     default:
       return `#/${route.name}`;
   }
