@@ -63,13 +63,13 @@ impl WorkflowIn {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/workflows", tag = "workflows", responses((status = 200, body = Vec<Workflow>)))]
+#[utoipa::path(get, path = "/api/v1/workflows", operation_id = "list_workflows", tag = "workflows", responses((status = 200, body = Vec<Workflow>)))]
 pub(crate) async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<Workflow>>> {
     Ok(Json(blocking(&state, |core| core.workflows()).await?))
 }
 
 /// Stores a workflow. A draft with problems is stored too: validation runs before a run.
-#[utoipa::path(post, path = "/api/v1/workflows", tag = "workflows", request_body = WorkflowIn,
+#[utoipa::path(post, path = "/api/v1/workflows", operation_id = "create_workflow", tag = "workflows", request_body = WorkflowIn,
     responses((status = 201, body = Workflow)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
@@ -81,7 +81,7 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(blocking(&state, move |core| core.create_workflow(&new)).await?)))
 }
 
-#[utoipa::path(get, path = "/api/v1/workflows/{workflow}", tag = "workflows", params(("workflow" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/workflows/{workflow}", operation_id = "get_workflow", tag = "workflows", params(("workflow" = String, Path)),
     responses((status = 200, body = Workflow), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get(State(state): State<AppState>, Path(workflow): Path<String>) -> ApiResult<Json<Workflow>> {
     let id = workflow_id(&workflow)?;
@@ -89,7 +89,7 @@ pub(crate) async fn get(State(state): State<AppState>, Path(workflow): Path<Stri
 }
 
 /// Changes any of `name`, `description`, `nodes`, `edges`.
-#[utoipa::path(patch, path = "/api/v1/workflows/{workflow}", tag = "workflows", params(("workflow" = String, Path)),
+#[utoipa::path(patch, path = "/api/v1/workflows/{workflow}", operation_id = "update_workflow", tag = "workflows", params(("workflow" = String, Path)),
     request_body = WorkflowIn, responses((status = 200, body = Workflow), (status = 404, body = ErrorBody)))]
 pub(crate) async fn update(
     State(state): State<AppState>,
@@ -111,7 +111,7 @@ pub(crate) async fn update(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/v1/workflows/{workflow}", tag = "workflows", params(("workflow" = String, Path)),
+#[utoipa::path(delete, path = "/api/v1/workflows/{workflow}", operation_id = "delete_workflow", tag = "workflows", params(("workflow" = String, Path)),
     responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn delete(State(state): State<AppState>, Path(workflow): Path<String>) -> ApiResult<StatusCode> {
     let id = workflow_id(&workflow)?;
@@ -135,7 +135,7 @@ pub(crate) struct Validation {
 }
 
 /// Every problem of a definition (`valid` when there is none).
-#[utoipa::path(post, path = "/api/v1/workflows/validate", tag = "workflows", request_body = GraphIn,
+#[utoipa::path(post, path = "/api/v1/workflows/validate", operation_id = "validate_workflow", tag = "workflows", request_body = GraphIn,
     responses((status = 200, body = Validation)))]
 pub(crate) async fn validate(State(state): State<AppState>, ApiJson(graph): ApiJson<GraphIn>) -> ApiResult<Json<Validation>> {
     let graph = Graph { nodes: graph.nodes, edges: graph.edges };
@@ -151,7 +151,7 @@ pub(crate) struct ImportQuery {
 
 /// Imports a definition: the canonical format, a React Flow export or the simple format.
 /// One with problems is refused with all of them (`error.problems`).
-#[utoipa::path(post, path = "/api/v1/workflows/import", tag = "workflows", params(ImportQuery), request_body = Object,
+#[utoipa::path(post, path = "/api/v1/workflows/import", operation_id = "import_workflow", tag = "workflows", params(ImportQuery), request_body = Object,
     responses((status = 201, body = Workflow), (status = 400, body = ErrorBody)))]
 pub(crate) async fn import(
     State(state): State<AppState>,
@@ -164,7 +164,7 @@ pub(crate) async fn import(
 }
 
 /// The canonical definition, as a file.
-#[utoipa::path(get, path = "/api/v1/workflows/{workflow}/export", tag = "workflows", params(("workflow" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/workflows/{workflow}/export", operation_id = "export_workflow", tag = "workflows", params(("workflow" = String, Path)),
     responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
 pub(crate) async fn export(State(state): State<AppState>, Path(workflow): Path<String>) -> ApiResult<Response> {
     let id = workflow_id(&workflow)?;
@@ -189,7 +189,7 @@ pub(crate) struct RunIn {
 
 /// Starts a run. It goes on in the background (follow `/api/v1/runs/{id}/events`) unless
 /// `wait` is set.
-#[utoipa::path(post, path = "/api/v1/workflows/{workflow}/runs", tag = "workflows", params(("workflow" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/workflows/{workflow}/runs", operation_id = "start_run", tag = "workflows", params(("workflow" = String, Path)),
     request_body = RunIn,
     responses((status = 202, body = Run), (status = 200, body = RunDetail, description = "with `wait`: the finished run"),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -223,7 +223,7 @@ pub(crate) struct RunsQuery {
 }
 
 /// A workflow's runs, newest first.
-#[utoipa::path(get, path = "/api/v1/workflows/{workflow}/runs", tag = "workflows", params(("workflow" = String, Path), RunsQuery),
+#[utoipa::path(get, path = "/api/v1/workflows/{workflow}/runs", operation_id = "list_runs", tag = "workflows", params(("workflow" = String, Path), RunsQuery),
     responses((status = 200, body = Vec<Run>), (status = 404, body = ErrorBody)))]
 pub(crate) async fn list_runs(
     State(state): State<AppState>,
@@ -235,7 +235,7 @@ pub(crate) async fn list_runs(
 }
 
 /// A run with its node records.
-#[utoipa::path(get, path = "/api/v1/runs/{run}", tag = "workflows", params(("run" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/runs/{run}", operation_id = "get_run", tag = "workflows", params(("run" = String, Path)),
     responses((status = 200, body = RunDetail), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get_run(State(state): State<AppState>, Path(run): Path<String>) -> ApiResult<Json<RunDetail>> {
     let id = run_id(&run)?;
@@ -250,7 +250,7 @@ pub(crate) struct EventsQuery {
 
 /// The run's events as server-sent events (`id:` the seq, `event:` the type, `data:` the
 /// event); what happened after `Last-Event-ID` first, then live; ends after `run_finished`.
-#[utoipa::path(get, path = "/api/v1/runs/{run}/events", tag = "workflows", params(("run" = String, Path), EventsQuery),
+#[utoipa::path(get, path = "/api/v1/runs/{run}/events", operation_id = "run_events", tag = "workflows", params(("run" = String, Path), EventsQuery),
     responses((status = 200, content((String = "text/event-stream"))), (status = 404, body = ErrorBody)))]
 pub(crate) async fn events(
     State(state): State<AppState>,
@@ -279,7 +279,7 @@ pub(crate) async fn events(
 }
 
 /// Stops a running run; it ends `cancelled`. A finished run is left as it is.
-#[utoipa::path(post, path = "/api/v1/runs/{run}/cancel", tag = "workflows", params(("run" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/runs/{run}/cancel", operation_id = "cancel_run", tag = "workflows", params(("run" = String, Path)),
     responses((status = 202, description = "cancelling"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn cancel(State(state): State<AppState>, Path(run): Path<String>) -> ApiResult<StatusCode> {
     let id = run_id(&run)?;
