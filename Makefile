@@ -83,12 +83,15 @@ test: build model testbed
 	@# come up serving, on a throwaway data folder so tests never touch a developer's data.
 	@MODEL="$(MODEL)" scripts/check-make-run.sh
 
-# The store against bare SQLite, sync against plain PostgREST bulk upserts on the test bed,
+# The store against bare SQLite, the workflow engine against the same work done without it
+# (a 1,000-node variable chain, a 100-way code fan-out), sync against plain PostgREST bulk
+# upserts on the test bed,
 # the engine against llama-bench, `hearth serve` against llama-server through the openai
 # SDK (the API suite's venv), and the UI and desktop window (JS size, launch times, memory
 # against a bare Tauri window: benches/bare-window).
 bench: build model testbed
 	$(CARGO) bench --locked -p hearth-store --bench store
+	$(CARGO) bench --locked -p hearth-core --bench workflow
 	POSTRUST_BIN="$(POSTRUST)" $(CARGO) bench --locked -p hearth-e2e --bench sync
 	tools=$$(PYTHON=$(PYTHON) scripts/build-llama-tools.sh "$(LLAMA_BENCH_DIR)") && \
 	HEARTH_BENCH_MODEL="$(MODEL)" HEARTH_LLAMA_BENCH="$$tools/llama-bench" \
