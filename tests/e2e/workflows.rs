@@ -84,9 +84,12 @@ fn a_simple_format_workflow_runs_offline_and_its_record_is_complete() {
     assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=events.len() as u64).collect::<Vec<_>>());
     assert!(matches!(events[0].kind, RunEventKind::RunStarted { .. }));
     assert!(matches!(events.last().unwrap().kind, RunEventKind::RunFinished { status: RunStatus::Succeeded, .. }));
-    let streamed: String = events.iter().filter_map(|e| if let RunEventKind::TextChunk { text, .. } = &e.kind { Some(text.as_str()) } else { None }).collect();
+    let streamed: String =
+        events.iter().filter_map(|e| if let RunEventKind::TextChunk { text, .. } = &e.kind { Some(text.as_str()) } else { None }).collect();
     assert_eq!(streamed, text);
-    let skipped = events.iter().filter(|e| matches!(&e.kind, RunEventKind::NodeFinished { status: NodeStatus::Skipped, node_id, .. } if node_id == "silent"));
+    let skipped = events
+        .iter()
+        .filter(|e| matches!(&e.kind, RunEventKind::NodeFinished { status: NodeStatus::Skipped, node_id, .. } if node_id == "silent"));
     assert_eq!(skipped.count(), 1);
 
     let runs = offline_json(&env, &["workflow", "runs", &id]);

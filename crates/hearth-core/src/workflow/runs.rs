@@ -41,12 +41,15 @@ pub enum RunSource {
 /// A stream of a run's events.
 pub type EventStream = Pin<Box<dyn Stream<Item = RunEvent> + Send>>;
 
+/// A run of this process: its log for readers, and its task until shutdown takes it.
+type Live = (Arc<LiveRun>, Option<JoinHandle<()>>);
+
 /// The runs of this process (see the module docs). Cheap to share behind an `Arc`.
 pub struct Workflows {
     core: Arc<Core>,
     services: Services,
     limits: RunLimits,
-    live: Mutex<HashMap<RunId, (Arc<LiveRun>, Option<JoinHandle<()>>)>>,
+    live: Mutex<HashMap<RunId, Live>>,
 }
 
 impl std::fmt::Debug for Workflows {
