@@ -1,9 +1,8 @@
 -- Hearth local schema, version 5: workflows and their runs.
 --
 -- A workflow's definition (nodes and edges, the React Flow shape) is one JSON column: the
--- editor saves it whole, and a run works on a snapshot of it. The table has the columns of
--- a synced table (deleted_at, field_hlc) so it can join sync without a rebuild; until then
--- its writes are plain and local.
+-- editor saves it whole, and a run works on a snapshot of it. Workflows sync like
+-- workspaces (tombstones, field_hlc; the server mirror is migrations/supabase/0002).
 --
 -- Runs, node runs and run events are this device's history: local only, never synced.
 
@@ -69,3 +68,21 @@ CREATE TABLE workflow_run_events (
     event  TEXT NOT NULL CHECK (json_valid(event)),
     PRIMARY KEY (run_id, seq)
 ) STRICT, WITHOUT ROWID;
+
+-- The outbox takes workflow changes too. SQLite cannot change a CHECK constraint in place,
+-- so the table is rebuilt (nothing refers to it) with its rows and indexes.
+CREATE TABLE outbox_next (
+    id         INTEGER PRIMARY KEY,
+    tx_seq     INTEGER NOT NULL,
+    tx_id      TEXT NOT NULL,
+    tbl        TEXT NOT NULL CHECK (tbl IN ('workspaces', 'chats', 'messages', 'workflows')),
+    row_id     TEXT NOT NULL,
+    patch      TEXT NOT NULL CHECK (json_valid(patch)),
+    created_at INTEGER NOT NULL
+) STRICT;
+INSERT INTO outbox_next (id, tx_seq, tx_id, tbl, row_id, patch, created_at)
+    SELECT id, tx_seq, tx_id, tbl, row_id, patch, created_at FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_next RENAME TO outbox;
+CREATE INDEX outbox_tx ON outbox (tx_seq);
+CREATE INDEX outbox_row ON outbox (tbl, row_id);

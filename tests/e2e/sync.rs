@@ -508,3 +508,49 @@ fn moving_to_another_project_takes_everything_along() {
         assert_eq!(device.rows(table), server_rows(&second, &user, table), "{table} in the new project, field for field");
     }
 }
+
+#[test]
+fn a_workflow_travels_between_devices_and_edits_to_different_fields_both_survive() {
+    let bed = TestBed::start();
+    let rt = runtime();
+    let (user, token) = bed.user();
+    let laptop = Device::new(&rt, &bed, &token, options());
+    let desktop = Device::new(&rt, &bed, &token, options());
+    let graph = |extra: bool| -> Graph {
+        let mut nodes = vec![
+            json!({"id": "start", "type": "start", "position": {"x": 0.0, "y": 0.0}, "config": {"inputs": []}}),
+            json!({"id": "out", "type": "output", "position": {"x": 300.0, "y": 0.0}, "config": {"outputs": {"a": "1"}}}),
+        ];
+        if extra {
+            nodes.push(json!({"id": "v", "type": "variable", "position": {"x": 150.0, "y": 80.0}, "config": {"variables": [{"name": "x", "value": 2}]}}));
+        }
+        serde_json::from_value(json!({"nodes": nodes, "edges": [{"id": "e1", "source": "start", "target": "out"}]})).unwrap()
+    };
+    let new = NewWorkflow { name: "Triage".into(), description: "first".into(), graph: graph(false) };
+    let w = laptop.store.write(|x| x.create_workflow(&new)).unwrap();
+    laptop.sync(&rt).unwrap();
+    desktop.sync(&rt).unwrap();
+    let copy = desktop.store.read(|r| r.workflow(w.id)).unwrap();
+    assert_eq!((copy.name.as_str(), copy.description.as_str(), &copy.graph), ("Triage", "first", &w.graph));
+
+    // Offline on both: the laptop renames it, the desktop redraws it. Both changes survive.
+    let rename = WorkflowPatch { name: Some("Triage v2".into()), ..Default::default() };
+    laptop.store.write(|x| x.update_workflow(w.id, &rename)).unwrap();
+    let redraw = WorkflowPatch { graph: Some(graph(true)), ..Default::default() };
+    desktop.store.write(|x| x.update_workflow(w.id, &redraw)).unwrap();
+    desktop.sync(&rt).unwrap();
+    laptop.sync(&rt).unwrap();
+    desktop.sync(&rt).unwrap();
+    for device in [&laptop, &desktop] {
+        let seen = device.store.read(|r| r.workflow(w.id)).unwrap();
+        assert_eq!((seen.name.as_str(), seen.graph.nodes.len()), ("Triage v2", 3));
+        assert_eq!(device.rows("workflows"), server_rows(&bed, &user, "workflows"), "field for field");
+    }
+
+    // A delete travels as a tombstone.
+    laptop.store.write(|x| x.delete_workflow(w.id)).unwrap();
+    laptop.sync(&rt).unwrap();
+    desktop.sync(&rt).unwrap();
+    assert!(matches!(desktop.store.read(|r| r.workflow(w.id)), Err(hearth_store::Error::NotFound { .. })));
+    assert!(!server_rows(&bed, &user, "workflows")[&w.id.to_string()]["deleted_at"].is_null(), "the server holds the tombstone");
+}

@@ -183,6 +183,7 @@ fn columns(table: Table) -> &'static [(&'static str, Kind)] {
             ("created_at", Time),
             ("deleted_at", OptTime),
         ],
+        Table::Workflows => &[("name", Text), ("description", Text), ("graph", Object), ("created_at", Time), ("deleted_at", OptTime)],
     }
 }
 
@@ -226,6 +227,7 @@ impl Table {
             "workspaces" => Some(Table::Workspaces),
             "chats" => Some(Table::Chats),
             "messages" => Some(Table::Messages),
+            "workflows" => Some(Table::Workflows),
             _ => None,
         }
     }
@@ -464,7 +466,7 @@ impl Store {
                 let chat = match table {
                     Table::Chats => pulled.row.get("id"),
                     Table::Messages => pulled.row.get("chat_id"),
-                    Table::Workspaces => None,
+                    Table::Workspaces | Table::Workflows => None,
                 };
                 if let Some(chat) = chat.and_then(Value::as_str) {
                     chats.push(chat.to_owned());
@@ -494,7 +496,7 @@ impl Store {
 fn requeue_everything(tx: &Transaction<'_>) -> Result<()> {
     let reader = Reader { conn: tx };
     let (mut seq, now): (i64, i64) = (tx.query_row("SELECT next_tx_seq FROM sync_clock WHERE id = 1", [], |r| r.get(0))?, now_ms());
-    for table in [Table::Workspaces, Table::Chats, Table::Messages] {
+    for table in [Table::Workspaces, Table::Chats, Table::Messages, Table::Workflows] {
         for id in reader.synced_ids(table.as_str())? {
             let Some(mut patch) = reader.synced_row(table.as_str(), &id)? else { continue };
             let stamps: String =

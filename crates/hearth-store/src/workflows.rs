@@ -1,7 +1,8 @@
 //! Workflows, their runs, node runs and run events.
 //!
-//! Workflows are plain local writes for now (the table is shaped for sync; see the
-//! migration). A delete is a tombstone, so the runs that name a deleted workflow still read.
+//! Workflows sync like the other data: every write is stamped and queued in the outbox, the
+//! whole graph being one field (the last saved graph wins as a unit). A delete is a
+//! tombstone, so the runs that name a deleted workflow still read. Runs never sync.
 //! Runs are written by the engine's recorder in batches: [`Writer::save_run`] upserts the run
 //! row and the node rows it is given and appends events, in the caller's transaction, so a
 //! batch lands whole or not at all.
@@ -12,7 +13,8 @@ use hearth_types::{
 use rusqlite::{OptionalExtension, Row};
 use serde_json::Value;
 
-use crate::rows::{get_id, get_object, get_opt_id, get_time, ts};
+use crate::rows::{Val, get_id, get_object, get_opt_id, get_time, ts};
+use crate::writer::Table;
 use crate::{Error, Reader, Result, Writer};
 
 const COLUMNS: &str = "id, name, description, graph, created_at, updated_at";
@@ -97,6 +99,13 @@ fn graph_text(graph: &Graph) -> String {
     serde_json::to_string(graph).expect("a graph is plain JSON")
 }
 
+fn graph_object(graph: &Graph) -> serde_json::Map<String, Value> {
+    match serde_json::to_value(graph).expect("a graph is plain JSON") {
+        Value::Object(o) => o,
+        _ => unreachable!("a graph serializes as an object"),
+    }
+}
+
 fn ms(t: Option<hearth_types::Timestamp>) -> Option<i64> {
     t.map(|t| t.as_millisecond())
 }
@@ -111,37 +120,41 @@ pub struct NodeRecord<'a> {
 impl Writer<'_> {
     pub fn create_workflow(&mut self, new: &NewWorkflow) -> Result<Workflow> {
         let id = WorkflowId::new();
-        let now = self.now_ms();
-        self.conn().prepare_cached(&format!("INSERT INTO workflows ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?5)"))?.execute((
-            id.to_string(),
-            &new.name,
-            &new.description,
-            graph_text(&new.graph),
-            now,
-        ))?;
+        self.insert(
+            Table::Workflows,
+            &id.to_string(),
+            &[
+                ("name", Val::Text(new.name.clone())),
+                ("description", Val::Text(new.description.clone())),
+                ("graph", Val::Object(graph_object(&new.graph))),
+            ],
+            &[],
+        )?;
         tracing::debug!(workflow = %id, "created workflow");
         self.read().workflow(id)
     }
 
+    /// Changes the fields the patch names (only those are stamped and synced).
     pub fn update_workflow(&mut self, id: WorkflowId, patch: &WorkflowPatch) -> Result<Workflow> {
-        let current = self.read().workflow(id)?;
-        let name = patch.name.as_ref().unwrap_or(&current.name);
-        let description = patch.description.as_ref().unwrap_or(&current.description);
-        let graph = patch.graph.as_ref().unwrap_or(&current.graph);
-        self.conn()
-            .prepare_cached("UPDATE workflows SET name = ?2, description = ?3, graph = ?4, updated_at = ?5 WHERE id = ?1")?
-            .execute((id.to_string(), name, description, graph_text(graph), self.now_ms()))?;
+        self.read().workflow(id)?;
+        let mut fields = Vec::new();
+        if let Some(name) = &patch.name {
+            fields.push(("name", Val::Text(name.clone())));
+        }
+        if let Some(description) = &patch.description {
+            fields.push(("description", Val::Text(description.clone())));
+        }
+        if let Some(graph) = &patch.graph {
+            fields.push(("graph", Val::Object(graph_object(graph))));
+        }
+        self.update(Table::Workflows, &id.to_string(), &fields)?;
         self.read().workflow(id)
     }
 
     /// Tombstones a workflow; its runs stay readable.
     pub fn delete_workflow(&mut self, id: WorkflowId) -> Result<()> {
         self.read().workflow(id)?;
-        let now = self.now_ms();
-        self.conn()
-            .prepare_cached("UPDATE workflows SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1")?
-            .execute((id.to_string(), now))?;
-        Ok(())
+        self.tombstone(Table::Workflows, &id.to_string())
     }
 
     /// Records a new run (status `running`) with the definition it runs.

@@ -19,6 +19,7 @@ pub(crate) enum Table {
     Workspaces,
     Chats,
     Messages,
+    Workflows,
 }
 
 impl Table {
@@ -27,6 +28,7 @@ impl Table {
             Table::Workspaces => "workspaces",
             Table::Chats => "chats",
             Table::Messages => "messages",
+            Table::Workflows => "workflows",
         }
     }
 }

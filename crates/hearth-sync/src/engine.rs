@@ -460,7 +460,7 @@ impl Engine {
 
     /// Reads the server's state of rows whose push was a duplicate and merges it.
     async fn refetch(&self, state: &SyncState, rest: &Rest, rows: Vec<(String, String)>) -> Result<()> {
-        for table in ["workspaces", "chats", "messages"] {
+        for table in ["workspaces", "chats", "messages", "workflows"] {
             let ids: Vec<String> = rows.iter().filter(|(t, _)| t == table).map(|(_, id)| id.clone()).collect();
             for chunk in ids.chunks(100) {
                 let token = self.token(state, None).await?;

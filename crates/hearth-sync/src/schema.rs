@@ -4,7 +4,10 @@
 //! `hearth_migrations.schema_migrations`), so each file runs once.
 
 /// Every server migration, in order: `(version, name, sql)`. Append-only, like the files.
-pub const FILES: &[(&str, &str, &str)] = &[("0001", "sync", include_str!("../../../migrations/supabase/0001_sync.sql"))];
+pub const FILES: &[(&str, &str, &str)] = &[
+    ("0001", "sync", include_str!("../../../migrations/supabase/0001_sync.sql")),
+    ("0002", "workflows", include_str!("../../../migrations/supabase/0002_workflows.sql")),
+];
 
 /// All files as one script, each headed by its name, for pasting into the SQL editor.
 pub fn script() -> String {
