@@ -557,13 +557,20 @@ async fn a_run_is_recorded_whole_and_its_events_replay() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancelling_reaches_into_model_streams_and_http_calls() {
+async fn cancelling_reaches_into_model_streams_http_calls_and_running_code() {
     let wf = service(true);
-    let run = wf.start(RunSource::Definition { name: "hang".into(), graph: llm_flow() }, &inputs(json!({"q": "x"}))).unwrap();
-    // Wait until both IO nodes are going, then cancel.
+    // The model and the fetch hang until stopped; the code loops until interrupted.
+    let mut g = llm_flow();
+    g.nodes.insert(
+        3,
+        serde_json::from_value(node("js", "code", json!({"code": "function main() { while (true) {} }", "timeout_ms": 600_000}))).unwrap(),
+    );
+    g.edges.extend([serde_json::from_value(edge("start", "js")).unwrap(), serde_json::from_value(edge("js", "out")).unwrap()]);
+    let run = wf.start(RunSource::Definition { name: "hang".into(), graph: g }, &inputs(json!({"q": "x"}))).unwrap();
+    // Wait until the three IO nodes are going, then cancel.
     let mut events = wf.events(run.id, 0).unwrap();
     let mut started = 0;
-    while started < 2 {
+    while started < 3 {
         use futures_util::StreamExt;
         if let RunEventKind::NodeStarted { node_type, .. } = events.next().await.unwrap().kind
             && node_type != "start"
@@ -575,7 +582,7 @@ async fn cancelling_reaches_into_model_streams_and_http_calls() {
     let detail = wf.wait(run.id).await.unwrap();
     assert_eq!(detail.run.status, RunStatus::Cancelled);
     let by_id = |id: &str| detail.nodes.iter().find(|n| n.node_id == id).unwrap().status;
-    assert_eq!((by_id("ask"), by_id("h")), (NodeStatus::Cancelled, NodeStatus::Cancelled));
+    assert_eq!((by_id("ask"), by_id("h"), by_id("js")), (NodeStatus::Cancelled, NodeStatus::Cancelled, NodeStatus::Cancelled));
     assert!(detail.nodes.iter().all(|n| n.node_id != "out"), "the output never started");
 }
 
