@@ -164,6 +164,7 @@ fn supabase_migrate_applies_the_schema_once_and_schema_prints_it() {
     assert!(printed.status.success());
     let script = String::from_utf8(printed.stdout).unwrap();
     assert!(script.contains("-- ==== migrations/supabase/0001_sync.sql") && script.contains("public.sync_pull"));
+    assert!(script.contains("-- ==== migrations/supabase/0002_workflows.sql") && script.contains("public.workflows"));
 
     // A database with the Supabase stand-in but none of Hearth's schema, and a login for it.
     let database = format!("{}_migrate", bed.database);
@@ -178,12 +179,31 @@ fn supabase_migrate_applies_the_schema_once_and_schema_prints_it() {
         ],
     );
     let url = format!("postgres://hearth_migrator:migrate-me@127.0.0.1:5432/{database}");
+    // A project set up by an earlier Hearth: version 1 only, recorded as applied.
+    psql(&database, &["-c", include_str!("../../migrations/supabase/0001_sync.sql")]);
+    psql(
+        &database,
+        &[
+            "-c",
+            "create schema hearth_migrations; create table hearth_migrations.schema_migrations (version text primary key, name text not null, \
+             statements text not null, applied_at timestamptz not null default now()); \
+             insert into hearth_migrations.schema_migrations (version, name, statements) values ('0001', 'sync', '')",
+        ],
+    );
     let first = env.json(&["supabase", "migrate", "--db-url", &url]);
-    assert_eq!(first["applied"], serde_json::json!(["0001"]));
+    assert_eq!((first["applied"].clone(), first["present"].clone()), (serde_json::json!(["0002"]), serde_json::json!(["0001"])));
     let again = env.json(&["supabase", "migrate", "--db-url", &url]);
-    assert_eq!((again["applied"].clone(), again["present"].clone()), (serde_json::json!([]), serde_json::json!(["0001"])));
+    assert_eq!((again["applied"].clone(), again["present"].clone()), (serde_json::json!([]), serde_json::json!(["0001", "0002"])));
     let tables = psql(&database, &["-c", "select count(*) from pg_proc where proname in ('sync_push', 'sync_pull')"]);
     assert_eq!(tables.trim(), "2");
+    assert_eq!(psql(&database, &["-c", "select to_regclass('public.workflows') is not null"]).trim(), "t");
+    // A fresh project gets every version at once.
+    let fresh = format!("{}_fresh", bed.database);
+    psql("postgres", &["-c", &format!("create database {fresh}")]);
+    psql(&fresh, &["-c", &standin]);
+    let all = env.json(&["supabase", "migrate", "--db-url", &url.replace(&database, &fresh)]);
+    assert_eq!(all["applied"], serde_json::json!(["0001", "0002"]));
+    psql("postgres", &["-c", &format!("drop database {fresh} with (force)")]);
 
     let refused = env.run(&["supabase", "migrate", "--db-url", &format!("postgres://hearth_migrator:wrong@127.0.0.1:5432/{database}")]);
     assert_eq!(refused.status.code(), Some(9), "{}", text(&refused));

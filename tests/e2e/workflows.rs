@@ -15,7 +15,8 @@ const SIMPLE: &str = r#"{
   "nodes": [
     {"id": "s", "type": "start"},
     {"id": "ask", "type": "llm", "config": {"prompt_template": "Write one short sentence about {input}.", "max_tokens": 16, "temperature": 0}},
-    {"id": "check", "type": "condition", "config": {"logic": "all", "rules": [{"left": "{{#ask.text#}}", "op": "not_empty"}]}},
+    {"id": "check", "type": "condition", "config": {"logic": "all", "rules": [
+      {"left": "{{#ask.text#}}", "op": "not_empty"}, {"left": "{{#s.input#}}", "op": "not_equals", "right": "silence"}]}},
     {"id": "said", "type": "output", "config": {"outputs": {"answer": "{{#ask.text#}}", "branch": "said"}}},
     {"id": "silent", "type": "output", "config": {"outputs": {"branch": "silent"}}}
   ],
@@ -92,8 +93,16 @@ fn a_simple_format_workflow_runs_offline_and_its_record_is_complete() {
         .filter(|e| matches!(&e.kind, RunEventKind::NodeFinished { status: NodeStatus::Skipped, node_id, .. } if node_id == "silent"));
     assert_eq!(skipped.count(), 1);
 
+    // The other branch, on the same model: the condition's second rule turns it.
+    let quiet = offline_json(&env, &["workflow", "run", &id, "--input", "input=silence"]);
+    assert_eq!((quiet["status"].as_str(), &quiet["outputs"]), (Some("succeeded"), &json!({"branch": "silent"})));
+    let order: Vec<(&str, &str)> =
+        quiet["nodes"].as_array().unwrap().iter().map(|n| (n["node_id"].as_str().unwrap(), n["status"].as_str().unwrap())).collect();
+    assert_eq!(order, [("s", "succeeded"), ("ask", "succeeded"), ("check", "succeeded"), ("said", "skipped"), ("silent", "succeeded")]);
+    assert_eq!(quiet["nodes"][2]["outputs"], json!({"result": false, "branch": "false"}));
+
     let runs = offline_json(&env, &["workflow", "runs", &id]);
-    assert_eq!(runs[0]["id"], run["id"]);
+    assert_eq!((runs[0]["id"].clone(), runs[1]["id"].clone()), (quiet["id"].clone(), run["id"].clone()));
 }
 
 #[test]

@@ -196,15 +196,19 @@ fn run_one(args: RunArgs, core: Arc<Core>, default_model: &Path, out: &Output) -
         .map_err(|e| Failure::Other(anyhow::anyhow!("could not start the runtime: {e}")))?;
     let detail = runtime.block_on(async {
         let workflows = Arc::new(Workflows::new(core.clone(), services));
-        let run = workflows.start(source, &inputs)?;
-        let (runs, id) = (workflows.clone(), run.id);
-        let handle = tokio::runtime::Handle::current();
+        // The handler goes in before the run starts, so a Ctrl-C at any moment is heard: it
+        // cancels the run once there is one (the run records its end, the command reports it).
+        let current: Arc<std::sync::Mutex<Option<hearth_types::RunId>>> = Arc::default();
+        let (runs, target, handle) = (workflows.clone(), current.clone(), tokio::runtime::Handle::current());
         ctrlc::set_handler(move || {
-            // Ctrl-C cancels; the run records its end and the command reports it.
             let _guard = handle.enter();
-            let _ = runs.cancel(id);
+            if let Some(id) = *target.lock().expect("the run id lock is never poisoned") {
+                let _ = runs.cancel(id);
+            }
         })
         .map_err(|e| Failure::Other(e.into()))?;
+        let run = workflows.start(source, &inputs)?;
+        *current.lock().expect("the run id lock is never poisoned") = Some(run.id);
         eprintln!("run {} of {}", run.id, run.workflow_name);
         let mut events = workflows.events(run.id, 0)?;
         while let Some(event) = events.next().await {

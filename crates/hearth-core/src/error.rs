@@ -18,6 +18,9 @@ pub enum Error {
     /// Sync with the user's Supabase project failed or cannot start.
     #[error(transparent)]
     Sync(#[from] hearth_sync::Error),
+    /// The app is stopping: nothing new starts.
+    #[error("Hearth is shutting down; try again once it is back")]
+    ShuttingDown,
     /// A workflow definition with problems; every one is listed.
     #[error("{}", crate::workflow::describe(.0))]
     Workflow(Vec<crate::workflow::Problem>),
@@ -83,6 +86,7 @@ impl Error {
             Error::Store(s) => store_code(s),
             Error::Sync(e) => sync_code(e),
             Error::Workflow(_) => ErrorCode::InvalidWorkflow,
+            Error::ShuttingDown => ErrorCode::Unavailable,
         }
     }
 

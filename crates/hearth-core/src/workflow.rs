@@ -23,7 +23,7 @@ use hearth_types::{Graph, NewWorkflow, Run, RunDetail, RunId, Workflow, Workflow
 use serde_json::Value;
 
 pub use driver::Services;
-pub use graph::{NODE_TYPES, Plan, Problem, plan, validate};
+pub use graph::{MAX_EDGES, MAX_NODES, NODE_TYPES, Plan, Problem, plan, validate};
 pub use import::{Imported, export, normalize, parse_definition};
 pub use machine::RunLimits;
 pub use runs::{EventStream, RunSource, Workflows};

@@ -3,9 +3,13 @@
 //!
 //! [`Fetch`] is what the workflow engine in Core calls (Core names no HTTP client);
 //! [`HttpFetch`] is the real one. It guarantees a response body never grows past the
-//! request's limit (checked against `Content-Length` first, then while reading) and that
-//! only `http` and `https` URLs are fetched. Time limits and cancellation belong to the
-//! caller: dropping the future abandons the request.
+//! request's limit (checked against `Content-Length` first, then while reading), that only
+//! `http` and `https` URLs are fetched, and that redirects are followed only within the same
+//! origin (a node's headers may carry credentials meant for that host alone; a redirect
+//! elsewhere comes back as the 3xx it is). Time limits and cancellation belong to the
+//! caller: dropping the future abandons the request. [`redact_url`] is how a URL appears in
+//! records and errors: without its user info, and with the values of query parameters whose
+//! names suggest secrets hidden.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -63,9 +67,47 @@ pub struct HttpFetch {
     client: Result<reqwest::Client, String>,
 }
 
+/// Query parameters whose values are hidden in records: names containing one of these.
+const SECRET_PARAMS: &[&str] = &["key", "token", "secret", "password", "passwd", "auth", "sig", "credential"];
+
+/// A URL as records and errors show it (see the module docs). Text that is not a URL is
+/// returned as it is.
+pub fn redact_url(url: &str) -> String {
+    let Ok(mut parsed) = reqwest::Url::parse(url) else { return url.to_owned() };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        let _ = parsed.set_username("");
+        let _ = parsed.set_password(None);
+    }
+    if parsed.query().is_some() {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let secret = SECRET_PARAMS.iter().any(|s| k.to_ascii_lowercase().contains(s));
+                (k.into_owned(), if secret { "REDACTED".to_owned() } else { v.into_owned() })
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
 impl HttpFetch {
     pub fn new() -> Self {
+        let same_origin = reqwest::redirect::Policy::custom(|attempt| {
+            let from =
+                attempt.previous().last().map(|u| (u.scheme().to_owned(), u.host_str().map(str::to_owned), u.port_or_known_default()));
+            let to =
+                (attempt.url().scheme().to_owned(), attempt.url().host_str().map(str::to_owned), attempt.url().port_or_known_default());
+            if attempt.previous().len() >= 10 {
+                attempt.error("more than 10 redirects")
+            } else if from.as_ref() == Some(&to) {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        });
         let client = reqwest::Client::builder()
+            .redirect(same_origin)
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("hearth-workflow/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -83,13 +125,15 @@ impl Default for HttpFetch {
 impl Fetch for HttpFetch {
     fn fetch(&self, request: FetchRequest) -> FetchFuture<'_> {
         Box::pin(async move {
-            let url = reqwest::Url::parse(&request.url).map_err(|e| FetchError::Invalid(format!("{:?} is not a URL: {e}", request.url)))?;
+            let url = reqwest::Url::parse(&request.url)
+                .map_err(|e| FetchError::Invalid(format!("{:?} is not a URL: {e}", redact_url(&request.url))))?;
             if !matches!(url.scheme(), "http" | "https") {
                 return Err(FetchError::Invalid(format!("only http and https URLs can be fetched, not {:?}", url.scheme())));
             }
             let method = reqwest::Method::from_bytes(request.method.as_bytes())
                 .map_err(|_| FetchError::Invalid(format!("{:?} is not an HTTP method", request.method)))?;
             let client = self.client.as_ref().map_err(|e| FetchError::Invalid(e.clone()))?;
+            let is_head = method == reqwest::Method::HEAD;
             let mut builder = client.request(method, url);
             for (name, value) in &request.headers {
                 builder = builder.header(name, value);
@@ -97,6 +141,8 @@ impl Fetch for HttpFetch {
             if !request.body.is_empty() {
                 builder = builder.body(request.body.clone());
             }
+            // A bad header name or value is the request's fault, not the server's.
+            let built = builder.build().map_err(|e| FetchError::Invalid(format!("the request cannot be sent: {e}")))?;
             let unreachable = |e: reqwest::Error| {
                 // The innermost cause says what happened (connection refused, DNS, TLS).
                 let mut reason = e.to_string();
@@ -105,11 +151,12 @@ impl Fetch for HttpFetch {
                     reason = s.to_string();
                     source = s.source();
                 }
-                FetchError::Unreachable { url: request.url.clone(), reason }
+                FetchError::Unreachable { url: redact_url(&request.url), reason }
             };
-            let response = builder.send().await.map_err(unreachable)?;
+            let response = client.execute(built).await.map_err(unreachable)?;
             let limit = request.max_bytes;
-            if response.content_length().is_some_and(|n| n > limit) {
+            // A HEAD response announces the length of a body it does not send.
+            if !is_head && response.content_length().is_some_and(|n| n > limit) {
                 return Err(FetchError::TooLarge { limit });
             }
             let status = response.status().as_u16();

@@ -398,73 +398,114 @@ fn stream_chat(state: AppState, started: Started, id: String, model: String, inc
 /// `model: "workflow/<id>"`: runs the workflow with the last user message as its input
 /// (the start input named `input`, else the first one) and answers with its output (the
 /// single output's text, else the outputs as JSON). A stream carries the whole answer in
-/// one chunk at the end: the workflow's own steps are not the answer.
+/// one chunk at the end (the workflow's own steps are not the answer), with keep-alives
+/// while it runs. Like any model request it counts against the in-flight limit, and a client
+/// that goes away cancels the run.
 async fn workflow_completion(state: AppState, workflow: &str, req: &ChatCompletionRequest) -> ApiResult<Response> {
     let id = hearth_types::WorkflowId::parse_field(workflow, "model")?;
     let messages = req.messages.iter().map(InMessage::to_chat).collect::<ApiResult<Vec<_>>>()?;
     let question = messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone());
     let question = question.ok_or_else(|| ApiError::invalid("messages", "a workflow needs a user message for its input"))?;
+    let slot = StreamGuard { streams: state.streams.clone(), token: state.streams.register()? };
     let runs = state.workflows.clone();
     let handle = tokio::runtime::Handle::current();
     let run = tokio::task::spawn_blocking(move || {
         let _enter = handle.enter();
-        let workflow = runs.core().workflow(id)?;
-        let plan = hearth_core::workflow::plan(&workflow.graph).map_err(hearth_core::Error::Workflow)?;
-        let declared = plan.inputs();
-        let mut inputs = serde_json::Map::new();
-        if let Some((name, _)) = declared.iter().find(|(n, _)| n == "input").or(declared.first()) {
-            inputs.insert(name.clone(), Value::String(question));
-        }
-        runs.start(hearth_core::workflow::RunSource::Stored(id), &inputs)
+        runs.start_with_text(id, &question)
     })
     .await
     .map_err(ApiError::internal)??;
-    let detail = state.workflows.wait(run.id).await?;
-    let run = detail.run;
-    if run.status != hearth_types::RunStatus::Succeeded {
-        let why = run.error.unwrap_or_else(|| run.status.as_str().to_owned());
-        return Err(ApiError::new(
-            axum::http::StatusCode::BAD_GATEWAY,
-            "upstream",
-            format!("workflow run {} {}: {why}", run.id, run.status.as_str()),
-        ));
-    }
-    let content = match run.outputs.values().collect::<Vec<_>>().as_slice() {
-        [Value::String(s)] => s.clone(),
-        [other] => other.to_string(),
-        _ => Value::Object(run.outputs.clone()).to_string(),
-    };
-    let usage =
-        UsageOut::from(Usage { prompt_tokens: run.prompt_tokens, completion_tokens: run.completion_tokens, cached_prompt_tokens: 0 });
-    let (chat_id, model, created) = (format!("chatcmpl-{}", run.id.as_uuid().simple()), req.model.clone(), now());
-    if !req.stream {
+    let watch = RunWatch { workflows: state.workflows.clone(), run: run.id, done: false, _slot: slot };
+    let (model, stream, include_usage) = (req.model.clone(), req.stream, req.stream_options.as_ref().is_some_and(|o| o.include_usage));
+    if !stream {
+        let answer = watch.answer().await?;
         let body = ChatCompletion {
-            id: chat_id,
+            id: answer.id,
             object: "chat.completion",
-            created,
+            created: now(),
             model,
-            choices: vec![ChatChoice { index: 0, message: AssistantMessage { role: "assistant", content }, finish_reason: "stop" }],
-            usage,
+            choices: vec![ChatChoice {
+                index: 0,
+                message: AssistantMessage { role: "assistant", content: answer.content },
+                finish_reason: "stop",
+            }],
+            usage: answer.usage,
         };
         return Ok(Json(body).into_response());
     }
-    let chunk = |delta: Value, finish: Option<&str>| {
-        json!({ "id": chat_id, "object": "chat.completion.chunk", "created": created, "model": model,
-                "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }] })
-    };
-    let mut events = vec![
-        chunk(json!({ "role": "assistant", "content": "" }), None),
-        chunk(json!({ "content": content }), None),
-        chunk(json!({}), Some("stop")),
-    ];
-    if req.stream_options.as_ref().is_some_and(|o| o.include_usage) {
-        events.push(
-            json!({ "id": chat_id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": usage }),
-        );
+    let created = now();
+    let events = futures_util::stream::once(async move {
+        let chunk = |id: &str, delta: Value, finish: Option<&str>| {
+            json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                    "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }] })
+        };
+        let mut out = Vec::new();
+        match watch.answer().await {
+            Ok(answer) => {
+                out.push(chunk(&answer.id, json!({ "role": "assistant", "content": "" }), None));
+                out.push(chunk(&answer.id, json!({ "content": answer.content }), None));
+                out.push(chunk(&answer.id, json!({}), Some("stop")));
+                if include_usage {
+                    out.push(json!({ "id": answer.id, "object": "chat.completion.chunk", "created": created, "model": model,
+                                     "choices": [], "usage": answer.usage }));
+                }
+            }
+            // The stream has begun: the error goes in it, as for any model.
+            Err(e) => out.push(json!({ "error": e.object() })),
+        }
+        let events: Vec<Result<Event, std::convert::Infallible>> =
+            out.into_iter().map(|e| Ok(Event::default().data(e.to_string()))).chain([Ok(Event::default().data("[DONE]"))]).collect();
+        futures_util::stream::iter(events)
+    });
+    Ok(Sse::new(futures_util::StreamExt::flatten(events)).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// A workflow run answering as a model: cancelled if dropped before it ends (the client went
+/// away), holding its in-flight slot meanwhile.
+struct RunWatch {
+    workflows: Arc<hearth_core::workflow::Workflows>,
+    run: hearth_types::RunId,
+    done: bool,
+    _slot: StreamGuard,
+}
+
+/// What a finished workflow run answers.
+struct WorkflowAnswer {
+    id: String,
+    content: String,
+    usage: UsageOut,
+}
+
+impl RunWatch {
+    async fn answer(mut self) -> ApiResult<WorkflowAnswer> {
+        let detail = self.workflows.wait(self.run).await;
+        self.done = true;
+        let run = detail?.run;
+        if run.status != hearth_types::RunStatus::Succeeded {
+            let why = run.error.unwrap_or_else(|| run.status.as_str().to_owned());
+            return Err(ApiError::new(
+                axum::http::StatusCode::BAD_GATEWAY,
+                "upstream",
+                format!("workflow run {} {}: {why}", run.id, run.status.as_str()),
+            ));
+        }
+        let content = match run.outputs.values().collect::<Vec<_>>().as_slice() {
+            [Value::String(s)] => s.clone(),
+            [other] => other.to_string(),
+            _ => Value::Object(run.outputs.clone()).to_string(),
+        };
+        let usage =
+            UsageOut::from(Usage { prompt_tokens: run.prompt_tokens, completion_tokens: run.completion_tokens, cached_prompt_tokens: 0 });
+        Ok(WorkflowAnswer { id: format!("chatcmpl-{}", run.id.as_uuid().simple()), content, usage })
     }
-    let events: Vec<Result<Event, std::convert::Infallible>> =
-        events.into_iter().map(|e| Ok(Event::default().data(e.to_string()))).chain([Ok(Event::default().data("[DONE]"))]).collect();
-    Ok(Sse::new(tokio_stream::iter(events)).into_response())
+}
+
+impl Drop for RunWatch {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.workflows.cancel(self.run);
+        }
+    }
 }
 
 // ------------------------------------------------------------------ legacy completions

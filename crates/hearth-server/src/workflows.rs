@@ -231,7 +231,8 @@ pub(crate) async fn list_runs(
     Query(q): Query<RunsQuery>,
 ) -> ApiResult<Json<Vec<Run>>> {
     let id = workflow_id(&workflow)?;
-    Ok(Json(blocking(&state, move |core| core.runs(Some(id), q.limit.unwrap_or(50))).await?))
+    let runs = state.workflows.clone();
+    Ok(Json(tokio::task::spawn_blocking(move || runs.runs(Some(id), q.limit.unwrap_or(50))).await.map_err(ApiError::internal)??))
 }
 
 /// A run with its node records.
@@ -239,7 +240,8 @@ pub(crate) async fn list_runs(
     responses((status = 200, body = RunDetail), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get_run(State(state): State<AppState>, Path(run): Path<String>) -> ApiResult<Json<RunDetail>> {
     let id = run_id(&run)?;
-    Ok(Json(blocking(&state, move |core| core.run(id)).await?))
+    let runs = state.workflows.clone();
+    Ok(Json(tokio::task::spawn_blocking(move || runs.run(id)).await.map_err(ApiError::internal)??))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -178,13 +178,15 @@ impl Writer<'_> {
     }
 
     /// Saves a batch of a run's progress: the run row as it is now, the node rows that
-    /// changed, and the events since the last batch.
+    /// changed, and the events since the last batch. Only a run still `running` here takes
+    /// it: one another process has ended (marked interrupted) answers `Conflict`, and its
+    /// record stays as that process left it.
     pub fn save_run(&mut self, run: &Run, nodes: &[NodeRecord<'_>], events: &[RunEvent]) -> Result<()> {
         let changed = self
             .conn()
             .prepare_cached(
                 "UPDATE workflow_runs SET status = ?2, outputs = ?3, error = ?4, steps = ?5, prompt_tokens = ?6, \
-                 completion_tokens = ?7, finished_at = ?8, heartbeat_at = ?9 WHERE id = ?1",
+                 completion_tokens = ?7, finished_at = ?8, heartbeat_at = ?9 WHERE id = ?1 AND status = 'running'",
             )?
             .execute((
                 run.id.to_string(),
@@ -198,7 +200,8 @@ impl Writer<'_> {
                 self.now_ms(),
             ))?;
         if changed == 0 {
-            return Err(Error::NotFound { field: "run_id", entity: "run", id: run.id.to_string() });
+            self.read().run(run.id)?;
+            return Err(Error::Conflict { field: "run_id", message: format!("run {} was ended by another process", run.id) });
         }
         let mut upsert = self.conn().prepare_cached(&format!(
             "INSERT INTO workflow_node_runs (run_id, ord, {NODE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
@@ -232,16 +235,15 @@ impl Writer<'_> {
     }
 
     /// Ends the runs a stopped process left `running`: those whose heartbeat is older than
-    /// `stale_ms`. Each becomes `failed` ("interrupted"), its running nodes `cancelled`, and
-    /// its log gets the `run_finished` it never had. Returns how many there were.
-    pub fn interrupt_runs(&mut self, stale_ms: i64) -> Result<u64> {
+    /// `stale_ms`, except `keep` (the caller's own). Each becomes `failed` ("interrupted"), its
+    /// running nodes `cancelled`, and its log gets the `run_finished` it never had. Returns how
+    /// many there were.
+    pub fn interrupt_runs(&mut self, stale_ms: i64, keep: &[RunId]) -> Result<u64> {
+        let ids: Vec<RunId> = self.read().stale_runs(stale_ms)?.into_iter().filter(|id| !keep.contains(id)).collect();
         let now = self.now_ms();
-        let ids: Vec<String> = {
-            let mut stmt = self.conn().prepare_cached("SELECT id FROM workflow_runs WHERE status = 'running' AND heartbeat_at < ?1")?;
-            stmt.query_map([now - stale_ms], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
-        };
-        for id in &ids {
-            let run_id: RunId = id.parse()?;
+        for run_id in &ids {
+            let (run_id, id) = (*run_id, run_id.to_string());
+            let id = &id;
             self.conn()
                 .prepare_cached(
                     "UPDATE workflow_node_runs SET status = 'cancelled', error = ?2, finished_at = ?3 \
@@ -322,6 +324,14 @@ impl Reader<'_> {
         let mut stmt = self.conn.prepare_cached("SELECT event FROM workflow_run_events WHERE run_id = ?1 AND seq > ?2 ORDER BY seq")?;
         let rows = stmt.query_map((id.to_string(), after.min(i64::MAX as u64) as i64), |r| get_json::<RunEvent>(r, "event"))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The `running` runs whose heartbeat is older than `stale_ms`.
+    pub fn stale_runs(&self, stale_ms: i64) -> Result<Vec<RunId>> {
+        let now = crate::rows::now_ms();
+        let mut stmt = self.conn.prepare_cached("SELECT id FROM workflow_runs WHERE status = 'running' AND heartbeat_at < ?1")?;
+        let ids: Vec<String> = stmt.query_map([now - stale_ms], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        Ok(ids.iter().map(|id| id.parse()).collect::<std::result::Result<_, _>>()?)
     }
 
     fn last_event_seq(&self, id: RunId) -> Result<u64> {

@@ -82,7 +82,7 @@ pub(crate) async fn drive(
                 }
                 Effect::Finish { status, outputs, error } => {
                     debug_assert!(tasks.is_empty(), "the machine finishes only when nothing runs");
-                    recorder.finish(status, outputs, error, machine.steps());
+                    recorder.finish(status, outputs, error, machine.steps()).await;
                     return status;
                 }
             }
@@ -113,7 +113,9 @@ pub(crate) async fn drive(
                 let reason = format!("the run went past its {} limit", human(wall_time));
                 effects = machine.handle(Input::Abort(reason));
             }
-            _ = flush.tick() => recorder.flush(false),
+            _ = flush.tick() => {
+                recorder.flush(false).await;
+            }
         }
     }
 }
@@ -196,11 +198,11 @@ async fn attempt(
             let models = services.models.clone();
             let worker_flag = flag.clone();
             // The model API is blocking: read the stream on a blocking thread.
-            let mut reading = tokio::task::spawn_blocking(move || -> Result<(String, u32, u32), String> {
-                let stream = models.chat(request, worker_flag.clone()).map_err(|e| e.to_string())?;
+            let mut reading = tokio::task::spawn_blocking(move || -> Result<(String, u32, u32), Failure> {
+                let stream = models.chat(request, worker_flag.clone()).map_err(|e| Failure::Error(e.to_string()))?;
                 let mut text = String::new();
                 for event in stream {
-                    match event.map_err(|e| e.to_string())? {
+                    match event.map_err(|e| Failure::Error(e.to_string()))? {
                         ChatEvent::Delta(d) => {
                             text.push_str(&d);
                             let _ = chunks.send((node, d));
@@ -209,7 +211,7 @@ async fn attempt(
                         ChatEvent::ToolCall { .. } | ChatEvent::Fallback { .. } => {}
                     }
                 }
-                Err("the model's reply ended without finishing".to_owned())
+                Err(Failure::Error("the model's reply ended without finishing".to_owned()))
             });
             let joined = tokio::select! {
                 joined = &mut reading => joined,
@@ -219,8 +221,7 @@ async fn attempt(
                     return Err(Failure::Stopped);
                 }
             };
-            let (text, prompt_tokens, completion_tokens) =
-                joined.map_err(|e| Failure::Error(format!("the model crashed: {e}")))?.map_err(Failure::Error)?;
+            let (text, prompt_tokens, completion_tokens) = joined.map_err(|e| Failure::Error(format!("the model crashed: {e}")))??;
             let mut outputs = Map::new();
             outputs.insert("text".into(), Value::String(text));
             outputs.insert("model".into(), Value::String(model));

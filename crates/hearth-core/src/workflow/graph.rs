@@ -411,8 +411,20 @@ fn default_timeout(kind: &str) -> Option<Duration> {
     }
 }
 
+/// The largest graph Hearth runs: far beyond anything drawn by hand, small enough that
+/// checking one stays cheap.
+pub const MAX_NODES: usize = 5_000;
+pub const MAX_EDGES: usize = 20_000;
+
 /// Checks a definition and builds its plan, or lists every problem.
 pub fn plan(graph: &Graph) -> Result<Plan, Vec<Problem>> {
+    if graph.nodes.len() > MAX_NODES || graph.edges.len() > MAX_EDGES {
+        return Err(vec![Problem::graph(format!(
+            "a workflow has at most {MAX_NODES} nodes and {MAX_EDGES} edges (this one: {} and {})",
+            graph.nodes.len(),
+            graph.edges.len()
+        ))]);
+    }
     let mut problems = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::new();
     let mut nodes = Vec::new();
@@ -529,17 +541,22 @@ pub fn plan(graph: &Graph) -> Result<Plan, Vec<Problem>> {
         }
     }
 
-    // References: each must name a node, and (when the order is known) one upstream.
-    let mut upstream: Vec<HashSet<usize>> = vec![HashSet::new(); nodes.len()];
+    // References: each must name a node, and (when the order is known) one upstream. The
+    // upstream sets are bitsets: n² bits stay small at the size limit, where hash sets would not.
+    let words = nodes.len().div_ceil(64);
+    let mut upstream: Vec<Vec<u64>> = vec![vec![0; words]; nodes.len()];
     for &n in &order {
-        let mut set = HashSet::new();
+        let mut set = vec![0u64; words];
         for &e in &nodes[n].incoming {
             let s = edges[e].source;
-            set.insert(s);
-            set.extend(upstream[s].iter().copied());
+            set[s / 64] |= 1 << (s % 64);
+            for (w, bits) in set.iter_mut().zip(&upstream[s]) {
+                *w |= bits;
+            }
         }
         upstream[n] = set;
     }
+    let is_upstream = |of: usize, node: usize| upstream[of][node / 64] & (1 << (node % 64)) != 0;
     for node in &graph.nodes {
         let Some(&n) = index.get(node.id.as_str()) else { continue };
         let mut refs = Vec::new();
@@ -554,7 +571,7 @@ pub fn plan(graph: &Graph) -> Result<Plan, Vec<Problem>> {
                 None if graph.nodes.iter().any(|m| m.id == r) => {}
                 None => problems.push(Problem::node(&node.id, format!("refers to a missing node {r:?}"))),
                 Some(&m) if m == n => problems.push(Problem::node(&node.id, "refers to itself")),
-                Some(&m) if !cyclic && !upstream[n].contains(&m) => {
+                Some(&m) if !cyclic && !is_upstream(n, m) => {
                     problems.push(Problem::node(&node.id, format!("refers to {r:?}, which does not run before it")))
                 }
                 Some(_) => {}

@@ -3,7 +3,8 @@
 //! canonical format.
 //!
 //! Normalizing is forgiving about shape (settings in `config`, `data.config` or `data`;
-//! missing positions and edge ids) and leaves judging the result to validation.
+//! missing positions and edge ids) and leaves judging the result to validation. The simple
+//! format (no edge ids) also has its `{name}` placeholders turned into references.
 
 use hearth_types::{Edge, Graph, Node, Position, Workflow};
 use serde_json::{Map, Value, json};
@@ -104,7 +105,11 @@ pub fn normalize(value: &Value) -> Result<Imported, Vec<Problem>> {
         return Err(problems);
     }
 
-    simple_placeholders(&mut nodes, &edges);
+    // The simple format is the one whose edges carry no ids (the canonical format and React
+    // Flow both name every edge); only there do `{name}` placeholders mean start inputs.
+    if raw_edges.iter().all(|e| e.get("id").is_none()) {
+        simple_placeholders(&mut nodes, &edges);
+    }
     layout(&mut nodes, &edges);
     Ok(Imported { name, description, graph: Graph { nodes, edges } })
 }

@@ -21,7 +21,7 @@ use hearth_types::{NodeStatus, RunEventKind, RunStatus};
 use serde_json::{Map, Value};
 
 use super::graph::{Branch, InputType, Op, Plan, Rule, Step, Transform};
-use super::template::Scope;
+use super::template::{Scope, StepError};
 
 /// Bounds on one run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,6 +113,9 @@ pub(crate) struct Machine<'p> {
     scope: Scope,
     /// IO nodes ready to run, waiting for a free slot.
     queue: VecDeque<usize>,
+    /// Edges settled but not yet followed: worked through in order, so a long chain of pure
+    /// or skipped nodes is a loop, not a recursion as deep as the chain.
+    settled: VecDeque<(usize, bool)>,
     running: usize,
     steps: u32,
     outputs: Map<String, Value>,
@@ -123,7 +126,7 @@ pub(crate) struct Machine<'p> {
 
 /// Turns the given inputs into the start node's declared ones: typed, defaults filled in,
 /// required ones present, nothing undeclared.
-pub(crate) fn check_inputs(plan: &Plan, given: &Map<String, Value>) -> Result<Map<String, Value>, String> {
+pub(crate) fn check_inputs(plan: &Plan, given: &Map<String, Value>) -> Result<Map<String, Value>, StepError> {
     let Step::Start { inputs } = &plan.nodes[plan.start].step else { unreachable!("the plan's start is a start node") };
     let mut problems = Vec::new();
     for name in given.keys() {
@@ -176,7 +179,7 @@ pub(crate) fn check_inputs(plan: &Plan, given: &Map<String, Value>) -> Result<Ma
             None => problems.push(format!("input {:?} must be a {}", decl.name, type_name(decl.kind))),
         }
     }
-    if problems.is_empty() { Ok(out) } else { Err(problems.join("; ")) }
+    if problems.is_empty() { Ok(out) } else { Err(StepError(problems.join("; "))) }
 }
 
 fn type_name(kind: InputType) -> &'static str {
@@ -193,12 +196,14 @@ impl<'p> Machine<'p> {
     pub(crate) fn new(plan: &'p Plan, inputs: Map<String, Value>, limits: RunLimits) -> Self {
         Self {
             plan,
-            limits,
+            // No room at all would leave IO nodes waiting until the wall-time limit.
+            limits: RunLimits { max_parallel: limits.max_parallel.max(1), ..limits },
             inputs,
             nodes: vec![State::Waiting; plan.nodes.len()],
             edges: vec![EdgeState::Pending; plan.edges.len()],
             scope: Scope::default(),
             queue: VecDeque::new(),
+            settled: VecDeque::new(),
             running: 0,
             steps: 0,
             outputs: Map::new(),
@@ -242,10 +247,15 @@ impl<'p> Machine<'p> {
             Err(Failure::Error(e)) if self.ending.is_none() && attempt <= n.retries => {
                 // Another attempt: its node_started says which; the error goes to the debug log.
                 tracing::debug!(node = %n.id, attempt, error = %e, "retrying a node");
-                if self.take_step(fx) {
+                if self.steps < self.limits.max_steps {
+                    self.steps += 1;
                     self.execute(node, attempt + 1, fx);
                 } else {
-                    self.fail(node, e, fx);
+                    // No step left for another attempt: the node fails with its own error,
+                    // the run with the limit.
+                    self.nodes[node] = State::Done(NodeStatus::Failed);
+                    fx.push(Effect::Emit(finished(n.id.clone(), n.kind, NodeStatus::Failed, Map::new(), Some(e))));
+                    self.take_step(fx);
                 }
             }
             Err(Failure::Error(e)) => self.fail(node, e, fx),
@@ -273,7 +283,18 @@ impl<'p> Machine<'p> {
             return;
         }
         self.ending = Some((status, error));
-        self.queue.clear();
+        // Nodes that were ready but waiting for a slot never start: each is recorded cancelled.
+        for node in std::mem::take(&mut self.queue) {
+            let n = &self.plan.nodes[node];
+            self.nodes[node] = State::Done(NodeStatus::Cancelled);
+            fx.push(Effect::Emit(finished(
+                n.id.clone(),
+                n.kind,
+                NodeStatus::Cancelled,
+                Map::new(),
+                Some("not started: the run ended".to_owned()),
+            )));
+        }
         for (i, s) in self.nodes.iter().enumerate() {
             if matches!(s, State::Running { .. }) {
                 fx.push(Effect::Stop { node: i });
@@ -307,7 +328,7 @@ impl<'p> Machine<'p> {
             // Evaluating again would read the same values: no retries here.
             Err(e) => {
                 self.running -= 1;
-                self.fail(node, e, fx);
+                self.fail(node, e.0, fx);
             }
         }
     }
@@ -335,12 +356,23 @@ impl<'p> Machine<'p> {
         fx.push(Effect::Emit(finished(n.id.clone(), n.kind, NodeStatus::Succeeded, outputs, None)));
         for &e in &n.outgoing {
             let taken = branch.is_none() || self.plan.edges[e].branch == branch;
-            self.settle(e, taken, fx);
+            self.settled.push_back((e, taken));
+        }
+    }
+
+    /// Follows settled edges until none is left.
+    fn follow(&mut self, fx: &mut Vec<Effect>) {
+        while let Some((edge, taken)) = self.settled.pop_front() {
+            self.settle(edge, taken, fx);
         }
     }
 
     fn settle(&mut self, edge: usize, taken: bool, fx: &mut Vec<Effect>) {
         self.edges[edge] = if taken { EdgeState::Taken } else { EdgeState::Dead };
+        if self.ending.is_some() {
+            // Nothing new runs or is skipped once the run is ending.
+            return;
+        }
         let target = self.plan.edges[edge].target;
         let incoming = &self.plan.nodes[target].incoming;
         if self.nodes[target] != State::Waiting || incoming.iter().any(|&e| self.edges[e] == EdgeState::Pending) {
@@ -353,14 +385,13 @@ impl<'p> Machine<'p> {
             self.nodes[target] = State::Done(NodeStatus::Skipped);
             self.scope.set(&n.id, Value::Null);
             fx.push(Effect::Emit(finished(n.id.clone(), n.kind, NodeStatus::Skipped, Map::new(), None)));
-            for &e in &n.outgoing {
-                self.settle(e, false, fx);
-            }
+            self.settled.extend(n.outgoing.iter().map(|&e| (e, false)));
         }
     }
 
     /// Starts queued IO nodes while there is room, and finishes the run when nothing is left.
     fn pump(&mut self, fx: &mut Vec<Effect>) {
+        self.follow(fx);
         while self.running < self.limits.max_parallel && self.ending.is_none() {
             let Some(node) = self.queue.pop_front() else { break };
             if self.take_step(fx) {
@@ -397,12 +428,12 @@ impl<'p> Machine<'p> {
             // would not change the values it reads.
             Err(e) => {
                 self.running -= 1;
-                self.fail(node, e, fx);
+                self.fail(node, e.0, fx);
             }
         }
     }
 
-    fn task(&self, step: &Step) -> Result<Task, String> {
+    fn task(&self, step: &Step) -> Result<Task, StepError> {
         let s = &self.scope;
         Ok(match step {
             Step::Llm { model, system_prompt, prompt, temperature, max_tokens } => Task::Llm {
@@ -429,7 +460,7 @@ impl<'p> Machine<'p> {
                             },
                         ))
                     })
-                    .collect::<Result<_, String>>()?,
+                    .collect::<Result<_, StepError>>()?,
                 body: s.render_text(body)?,
                 max_bytes: *max_bytes,
             },
@@ -438,12 +469,12 @@ impl<'p> Machine<'p> {
     }
 
     /// Evaluates a node that does no IO: what it was given and what it produced.
-    fn evaluate(&self, step: &Step) -> (Value, Result<Map<String, Value>, String>) {
+    fn evaluate(&self, step: &Step) -> (Value, Result<Map<String, Value>, StepError>) {
         let s = &self.scope;
         match step {
             Step::Start { .. } => (Value::Object(self.inputs.clone()), Ok(self.inputs.clone())),
             Step::Condition { any, rules } => {
-                let resolved: Result<Vec<(Value, Op, Value)>, String> =
+                let resolved: Result<Vec<(Value, Op, Value)>, StepError> =
                     rules.iter().map(|Rule { left, op, right }| Ok((s.render_value(left)?, *op, s.render_value(right)?))).collect();
                 match resolved {
                     Err(e) => (Value::Null, Err(e)),
@@ -465,7 +496,7 @@ impl<'p> Machine<'p> {
                 for (name, value, transform) in vars {
                     let v = match s.render_value(value).and_then(|v| apply(*transform, v)) {
                         Ok(v) => v,
-                        Err(e) => return (Value::Object(out), Err(format!("variable {name:?}: {e}"))),
+                        Err(e) => return (Value::Object(out), Err(StepError(format!("variable {name:?}: {e}")))),
                     };
                     out.insert(name.clone(), v);
                 }
@@ -493,9 +524,10 @@ fn task_inputs(task: &Task) -> Value {
         }),
         Task::Code { inputs, .. } => inputs.clone(),
         Task::Http { method, url, headers, body, .. } => {
-            // Header values can hold credentials; the record keeps only their names.
+            // Header values can hold credentials; the record keeps only their names, and the
+            // URL without user info or secret-looking query values.
             let names: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
-            serde_json::json!({"method": method, "url": url, "headers": names, "body": body})
+            serde_json::json!({"method": method, "url": hearth_llm::fetch::redact_url(url), "headers": names, "body": body})
         }
     }
 }
@@ -561,7 +593,7 @@ pub(crate) fn compare(left: &Value, op: Op, right: &Value) -> bool {
 }
 
 /// A variable's transform.
-pub(crate) fn apply(transform: Option<Transform>, v: Value) -> Result<Value, String> {
+pub(crate) fn apply(transform: Option<Transform>, v: Value) -> Result<Value, StepError> {
     let Some(t) = transform else { return Ok(v) };
     Ok(match t {
         Transform::Upper => Value::String(as_text(&v).to_uppercase()),
@@ -573,7 +605,7 @@ pub(crate) fn apply(transform: Option<Transform>, v: Value) -> Result<Value, Str
             other => as_text(other).chars().count(),
         }),
         Transform::ToNumber => {
-            let n = as_number(&v).ok_or_else(|| format!("{} is not a number", as_text(&v)))?;
+            let n = as_number(&v).ok_or_else(|| StepError(format!("{} is not a number", as_text(&v))))?;
             if n.fract() == 0.0 && n.abs() < 9e15 {
                 Value::from(n as i64)
             } else {
@@ -581,7 +613,7 @@ pub(crate) fn apply(transform: Option<Transform>, v: Value) -> Result<Value, Str
             }
         }
         Transform::ToString => Value::String(as_text(&v)),
-        Transform::JsonParse => serde_json::from_str(&as_text(&v)).map_err(|e| format!("not JSON: {e}"))?,
+        Transform::JsonParse => serde_json::from_str(&as_text(&v)).map_err(|e| StepError(format!("not JSON: {e}")))?,
         Transform::JsonStringify => Value::String(v.to_string()),
     })
 }

@@ -13,6 +13,12 @@ use serde_json::Value;
 const OPEN: &str = "{{#";
 const CLOSE: &str = "#}}";
 
+/// Why a value could not be worked out (a reference to a field a node does not have, a
+/// transform that does not apply); the node fails with this message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct StepError(pub(crate) String);
+
 /// One reference found in a text: the node and the path inside its outputs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Reference<'a> {
@@ -88,7 +94,7 @@ impl Scope {
         self.values.insert(node.to_owned(), outputs);
     }
 
-    fn lookup(&self, r: &Reference<'_>) -> Result<Value, String> {
+    fn lookup(&self, r: &Reference<'_>) -> Result<Value, StepError> {
         let Some(mut value) = self.values.get(r.node) else {
             // Validation guarantees the node is upstream; not having run means it was skipped
             // or has not been reached on this path.
@@ -105,14 +111,14 @@ impl Scope {
             };
             value = next.ok_or_else(|| {
                 let so_far = std::iter::once(r.node).chain(r.path[..i].iter().copied()).collect::<Vec<_>>().join(".");
-                format!("{{{{#{}.{}#}}}}: {so_far} has no {key:?}", r.node, r.path.join("."))
+                StepError(format!("{{{{#{}.{}#}}}}: {so_far} has no {key:?}", r.node, r.path.join(".")))
             })?;
         }
         Ok(value.clone())
     }
 
     /// Renders a text: a lone reference keeps its type, anything else becomes a string.
-    pub(crate) fn render(&self, text: &str) -> Result<Value, String> {
+    pub(crate) fn render(&self, text: &str) -> Result<Value, StepError> {
         if !text.contains(OPEN) {
             return Ok(Value::String(text.to_owned()));
         }
@@ -135,7 +141,7 @@ impl Scope {
     }
 
     /// Renders a text to a string (what a prompt or a URL needs).
-    pub(crate) fn render_text(&self, text: &str) -> Result<String, String> {
+    pub(crate) fn render_text(&self, text: &str) -> Result<String, StepError> {
         Ok(match self.render(text)? {
             Value::String(s) => s,
             Value::Null => String::new(),
@@ -144,12 +150,12 @@ impl Scope {
     }
 
     /// Renders every string inside a JSON value.
-    pub(crate) fn render_value(&self, value: &Value) -> Result<Value, String> {
+    pub(crate) fn render_value(&self, value: &Value) -> Result<Value, StepError> {
         Ok(match value {
             Value::String(s) => self.render(s)?,
             Value::Array(a) => Value::Array(a.iter().map(|v| self.render_value(v)).collect::<Result<_, _>>()?),
             Value::Object(o) => {
-                Value::Object(o.iter().map(|(k, v)| Ok((k.clone(), self.render_value(v)?))).collect::<Result<_, String>>()?)
+                Value::Object(o.iter().map(|(k, v)| Ok((k.clone(), self.render_value(v)?))).collect::<Result<_, StepError>>()?)
             }
             other => other.clone(),
         })

@@ -140,7 +140,7 @@ fn references_resolve_with_their_types() {
     assert_eq!(scope.render("[{{#skipped.text#}}]").unwrap(), json!("[]"));
     assert_eq!(scope.render("{{#a.list#}}").unwrap(), json!([{"name": "x"}]));
     assert_eq!(scope.render("{{#a.n").unwrap(), json!("{{#a.n"), "an unclosed reference is text");
-    let err = scope.render("{{#a.missing#}}").unwrap_err();
+    let err = scope.render("{{#a.missing#}}").unwrap_err().0;
     assert!(err.contains("has no \"missing\""), "{err}");
 }
 
@@ -162,6 +162,26 @@ fn the_simple_format_imports_with_placeholders_and_layout() {
     assert_eq!((g.nodes[0].position.x, g.nodes[1].position.x, g.nodes[2].position.x), (0.0, 260.0, 520.0));
     assert_eq!(g.edges[0].id, "e1");
     assert!(validate(g).is_empty(), "{:?}", validate(g));
+}
+
+#[test]
+fn only_the_simple_format_turns_braces_into_inputs() {
+    // Named edges: the canonical format, where `{answer}` is just text in a prompt.
+    let imported = normalize(&json!({
+        "nodes": [start(json!([])), node("a", "llm", json!({"prompt_template": "Reply as {answer}"})), output(json!({"t": "{{#a.text#}}"}))],
+        "edges": [edge("start", "a"), edge("a", "out")]
+    }))
+    .unwrap();
+    assert_eq!(imported.graph.nodes[1].config["prompt_template"], json!("Reply as {answer}"));
+    assert_eq!(imported.graph.nodes[0].config["inputs"], json!([]));
+}
+
+#[test]
+fn a_graph_past_the_size_limit_is_refused_before_it_is_checked() {
+    let nodes: Vec<Value> = (0..=super::MAX_NODES).map(|i| var(&format!("v{i}"), "x", json!(1))).collect();
+    let problems = validate(&graph(json!({"nodes": nodes, "edges": []})));
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].message.contains("at most 5000 nodes"), "{problems:?}");
 }
 
 #[test]
@@ -232,18 +252,13 @@ fn pure_nodes_run_at_once_and_the_output_is_the_result() {
 
 #[test]
 fn a_condition_takes_one_branch_and_skips_the_other_down_to_the_join() {
-    let g = |n: i64| {
-        json!({
-            "nodes": [start(json!([{"name": "n", "type": "number", "required": true}])),
-                      node("c", "condition", json!({"logic": "all", "rules": [{"left": "{{#start.n#}}", "op": "greater", "right": 10}]})),
-                      var("big", "size", json!("big")), var("small", "size", json!("small")), var("tiny", "size2", json!("tiny")),
-                      output(json!({"big": "{{#big.size#}}", "small": "{{#small.size#}}"}))],
-            "edges": [edge("start", "c"), branch("c", "big", "true"), branch("c", "small", "false"),
-                      edge("small", "tiny"), edge("big", "out"), edge("tiny", "out")]})
-        .to_string()
-        .replace("\"n\": 0", &n.to_string())
-    };
-    let p = planned(serde_json::from_str(&g(0)).unwrap());
+    let p = planned(json!({
+        "nodes": [start(json!([{"name": "n", "type": "number", "required": true}])),
+                  node("c", "condition", json!({"logic": "all", "rules": [{"left": "{{#start.n#}}", "op": "greater", "right": 10}]})),
+                  var("big", "size", json!("big")), var("small", "size", json!("small")), var("tiny", "size2", json!("tiny")),
+                  output(json!({"big": "{{#big.size#}}", "small": "{{#small.size#}}"}))],
+        "edges": [edge("start", "c"), branch("c", "big", "true"), branch("c", "small", "false"),
+                  edge("small", "tiny"), edge("big", "out"), edge("tiny", "out")]}));
     let mut m = Machine::new(&p, json!({"n": 42}).as_object().unwrap().clone(), RunLimits::default());
     let fx = m.start(None);
     assert_eq!(
@@ -278,7 +293,8 @@ fn a_branch_skipped_everywhere_skips_its_whole_tail() {
         "edges": [edge("start", "c"), branch("c", "t1", "true"), edge("t1", "t2"), edge("t2", "out"), branch("c", "f", "false")]}));
     let mut m = Machine::new(&p, Map::new(), RunLimits::default());
     let fx = m.start(None);
-    assert_eq!(labels(&fx)[4..], ["skipped:t1", "skipped:t2", "skipped:out", "start:f", "succeeded:f", "run:succeeded"]);
+    // Settled edges are followed in order: breadth first from the condition.
+    assert_eq!(labels(&fx)[4..], ["skipped:t1", "start:f", "succeeded:f", "skipped:t2", "skipped:out", "run:succeeded"]);
     assert_eq!(finish(&fx).unwrap().1, Map::new(), "no output node ran");
 }
 
@@ -403,12 +419,12 @@ fn inputs_are_typed_and_checked() {
         Value::Object(check_inputs(&p, &given(json!({"n": "7", "o": "{\"a\":1}"}))).unwrap()),
         json!({"n": 7, "flag": false, "o": {"a": 1}})
     );
-    let err = check_inputs(&p, &given(json!({"flag": "maybe", "extra": 1}))).unwrap_err();
+    let err = check_inputs(&p, &given(json!({"flag": "maybe", "extra": 1}))).unwrap_err().0;
     assert!(
         err.contains("unknown input \"extra\"") && err.contains("\"n\" is required") && err.contains("\"flag\" must be a boolean"),
         "{err}"
     );
-    assert!(check_inputs(&p, &given(json!({"n": "seven"}))).unwrap_err().contains("\"n\" must be a number"));
+    assert!(check_inputs(&p, &given(json!({"n": "seven"}))).unwrap_err().0.contains("\"n\" must be a number"));
 }
 
 #[test]
@@ -640,10 +656,10 @@ async fn a_node_error_is_recorded_with_its_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_left_running_by_a_dead_process_is_marked_interrupted() {
     let core = Arc::new(Core::in_memory().unwrap());
-    let run = hearth_types::Run {
+    let ghost = |name: &str| hearth_types::Run {
         id: hearth_types::RunId::new(),
         workflow_id: None,
-        workflow_name: "ghost".into(),
+        workflow_name: name.into(),
         status: RunStatus::Running,
         inputs: Map::new(),
         outputs: Map::new(),
@@ -655,20 +671,78 @@ async fn a_run_left_running_by_a_dead_process_is_marked_interrupted() {
         finished_at: None,
         duration_ms: None,
     };
-    core.store.write(|w| w.insert_run(&run, &Graph::default())).unwrap();
-    // A fresh heartbeat belongs to a live process: left alone.
+    let (dead, kept) = (ghost("dead"), ghost("kept"));
+    for run in [&dead, &kept] {
+        core.store.write(|w| w.insert_run(run, &Graph::default())).unwrap();
+    }
+    // A fresh heartbeat belongs to a live process: left alone by the service's sweep.
     let services =
         Services { models: Arc::new(Scripted { reply: "", hang: false }), default_model: None, http: Arc::new(Web { hang: false }) };
-    Workflows::new(core.clone(), services.clone());
-    assert_eq!(core.run(run.id).unwrap().run.status, RunStatus::Running);
-    // A stale one was left by a process that died.
-    assert_eq!(core.store.write(|w| w.interrupt_runs(-1)).unwrap(), 1);
-    let detail = core.run(run.id).unwrap();
+    let wf = Arc::new(Workflows::new(core.clone(), services));
+    assert_eq!(wf.run(dead.id).unwrap().run.status, RunStatus::Running);
+    // Once stale, it was left by a process that died; a caller's own runs are kept.
+    assert_eq!(core.store.write(|w| w.interrupt_runs(-1, &[kept.id])).unwrap(), 1);
+    let detail = core.run(dead.id).unwrap();
     assert_eq!((detail.run.status, detail.run.error.as_deref()), (RunStatus::Failed, Some(hearth_store::INTERRUPTED)));
-    let wf = Arc::new(Workflows::new(core, services));
-    let events = collect(&wf, run.id, 0).await;
+    assert_eq!(core.run(kept.id).unwrap().run.status, RunStatus::Running);
+    let events = collect(&wf, dead.id, 0).await;
     assert!(
         matches!(events.as_slice(), [RunEvent { seq: 1, kind: RunEventKind::RunFinished { status: RunStatus::Failed, .. }, .. }]),
         "{events:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_run_another_process_ended_stops_writing_and_keeps_its_outcome_here() {
+    let wf = service(true);
+    let run = wf.start(RunSource::Definition { name: "hang".into(), graph: llm_flow() }, &inputs(json!({"q": "x"}))).unwrap();
+    let mut events = wf.events(run.id, 0).unwrap();
+    while !matches!(futures_util::StreamExt::next(&mut events).await.unwrap().kind, RunEventKind::TextChunk { .. }) {}
+    // Another process wrongly decides this one is dead (a laptop asleep, say).
+    wf.core().store.write(|w| w.interrupt_runs(-1, &[])).unwrap();
+    wf.cancel(run.id).unwrap();
+    let here = wf.wait(run.id).await.unwrap();
+    assert_eq!(here.run.status, RunStatus::Cancelled, "this process saw it to its end");
+    let stored = wf.core().run(run.id).unwrap();
+    assert_eq!((stored.run.status, stored.run.error.as_deref()), (RunStatus::Failed, Some(hearth_store::INTERRUPTED)));
+    // The stored log has exactly one end: the interrupt's; no batch of the live run collided with it.
+    let ends = wf.core().store.read(|r| r.run_events(run.id, 0)).unwrap();
+    assert_eq!(ends.iter().filter(|e| matches!(e.kind, RunEventKind::RunFinished { .. })).count(), 1);
+    let seqs: Vec<u64> = ends.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+}
+
+#[test]
+fn nodes_waiting_for_a_slot_are_recorded_cancelled_when_the_run_ends() {
+    let p = fan_out(3);
+    let (c0, c1, c2) = (index(&p, "c0"), index(&p, "c1"), index(&p, "c2"));
+    let mut m = Machine::new(&p, Map::new(), RunLimits { max_parallel: 1, ..RunLimits::default() });
+    let fx = m.start(None);
+    assert_eq!(labels(&fx).last().unwrap(), &format!("exec:{c0}#1"));
+    let fx = m.handle(Input::Cancel);
+    assert_eq!(labels(&fx), ["cancelled:c1", "cancelled:c2", format!("stop:{c0}").as_str()]);
+    let fx = m.handle(Input::Done { node: c0, result: Err(Failure::Stopped) });
+    assert_eq!(labels(&fx), ["cancelled:c0", "run:cancelled"]);
+    let _ = (c1, c2);
+}
+
+#[test]
+fn retries_count_against_the_step_limit() {
+    let p = planned(json!({
+        "nodes": [start(json!([])), node("h", "http", json!({"url": "http://x.test/", "retries": 5})), output(json!({"s": "{{#h.status#}}"}))],
+        "edges": [edge("start", "h"), edge("h", "out")]}));
+    let h = index(&p, "h");
+    let mut m = Machine::new(&p, Map::new(), RunLimits { max_steps: 3, ..RunLimits::default() });
+    m.start(None);
+    m.handle(Input::Done { node: h, result: Err(Failure::Error("no".into())) });
+    let fx = m.handle(Input::Done { node: h, result: Err(Failure::Error("no again".into())) });
+    assert_eq!(labels(&fx), ["failed:h", "run:failed"]);
+    assert_eq!(finish(&fx).unwrap().2.as_deref(), Some("the run went past its limit of 3 steps"));
+}
+
+#[test]
+fn no_room_at_all_still_runs_one_node_at_a_time() {
+    let p = fan_out(2);
+    let mut m = Machine::new(&p, Map::new(), RunLimits { max_parallel: 0, ..RunLimits::default() });
+    assert_eq!(labels(&m.start(None)).iter().filter(|l| l.starts_with("exec:")).count(), 1);
 }
