@@ -29,7 +29,10 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// The workspace root: xtask lives one level below it.
+/// The workspace root: xtask lives one level below it. Cargo's run-time `CARGO_MANIFEST_DIR`
+/// comes first: a binary built in another checkout sharing the target directory (a CI clone)
+/// may be reused here, and its compile-time path would name that checkout.
 pub(crate) fn project_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the workspace").to_owned()
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir.parent().expect("xtask is inside the workspace").to_owned()
 }
