@@ -264,7 +264,7 @@ pub(crate) struct Sent {
     params(("chat" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "retry-safe sends")),
     responses(
         (status = 200, description = "a retried send: the first send's messages; with `Accept: text/event-stream`, the reply's events",
-            content((Sent = "application/json"), (String = "text/event-stream"))),
+            content((Sent = "application/json"), (crate::SseEvent = "text/event-stream"))),
         (status = 201, description = "stored without a reply", body = Sent),
         (status = 202, description = "stored; the reply runs", body = Sent),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody),
@@ -391,7 +391,7 @@ pub(crate) struct AnswerIn {
 #[utoipa::path(post, path = "/api/v1/messages/{message}/reply", tag = "messages", request_body = AnswerIn,
     params(("message" = String, Path)),
     responses(
-        (status = 200, description = "with `Accept: text/event-stream`, the reply's events", content((String = "text/event-stream"))),
+        (status = 200, description = "with `Accept: text/event-stream`, the reply's events", content((crate::SseEvent = "text/event-stream"))),
         (status = 202, description = "the reply runs", body = Sent),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn answer(
@@ -453,7 +453,7 @@ pub(crate) async fn delete_message(State(state): State<AppState>, Path(message):
 /// an id; `Last-Event-ID` resumes after that id.
 #[utoipa::path(get, path = "/api/v1/replies/{message}/events", tag = "messages", operation_id = "reply_events",
     params(("message" = String, Path, description = "the reply's message id"), ("Last-Event-ID" = Option<u64>, Header)),
-    responses((status = 200, content((String = "text/event-stream"))), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, content((crate::SseEvent = "text/event-stream"))), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn events(State(state): State<AppState>, Path(message): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
     let id = message_id(&message)?;
     let after = match headers.get("last-event-id") {

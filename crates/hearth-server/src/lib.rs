@@ -300,6 +300,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// One server-sent event as a client's parser yields it: the document's schema for every
+/// `text/event-stream` response (OpenAPI 3.1 describes a stream by one event). `data` is
+/// JSON text (or `[DONE]` on `/v1`); `event` names it where the route uses names; `id` is the
+/// number to resume after with `Last-Event-ID`.
+#[derive(Debug, utoipa::ToSchema)]
+#[expect(dead_code, reason = "only its OpenAPI schema is used; the streams are written by axum")]
+pub(crate) struct SseEvent {
+    pub(crate) data: String,
+    pub(crate) event: Option<String>,
+    pub(crate) id: Option<String>,
+    pub(crate) retry: Option<u64>,
+}
+
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct Health {
     /// Always `ok`.

@@ -328,7 +328,7 @@ pub(crate) struct ChatCompletion {
     responses(
         (status = 200, description = "the completion, or with `stream` its chunks", content(
             (ChatCompletion = "application/json"),
-            (String = "text/event-stream"),
+            (crate::SseEvent = "text/event-stream"),
         )),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -555,7 +555,7 @@ pub(crate) struct Completion {
     responses(
         (status = 200, description = "the completion, or with `stream` its chunks", content(
             (Completion = "application/json"),
-            (String = "text/event-stream"),
+            (crate::SseEvent = "text/event-stream"),
         )),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]

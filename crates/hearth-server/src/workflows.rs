@@ -253,7 +253,7 @@ pub(crate) struct EventsQuery {
 /// The run's events as server-sent events (`id:` the seq, `event:` the type, `data:` the
 /// event); what happened after `Last-Event-ID` first, then live; ends after `run_finished`.
 #[utoipa::path(get, path = "/api/v1/runs/{run}/events", operation_id = "run_events", tag = "workflows", params(("run" = String, Path), EventsQuery),
-    responses((status = 200, content((String = "text/event-stream"))), (status = 404, body = ErrorBody)))]
+    responses((status = 200, content((crate::SseEvent = "text/event-stream"))), (status = 404, body = ErrorBody)))]
 pub(crate) async fn events(
     State(state): State<AppState>,
     Path(run): Path<String>,

@@ -1487,6 +1487,19 @@ export interface components {
             highlights: number[][];
             text: string;
         };
+        /**
+         * @description One server-sent event as a client's parser yields it: the document's schema for every
+         *     `text/event-stream` response (OpenAPI 3.1 describes a stream by one event). `data` is
+         *     JSON text (or `[DONE]` on `/v1`); `event` names it where the route uses names; `id` is the
+         *     number to resume after with `Last-Event-ID`.
+         */
+        SseEvent: {
+            data: string;
+            event?: string | null;
+            id?: string | null;
+            /** Format: int64 */
+            retry?: number | null;
+        };
         /** @description `stop`: one string or several. */
         Stop: string | string[];
         StreamOptions: {
@@ -1894,7 +1907,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Sent"];
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["SseEvent"];
                 };
             };
             /** @description stored without a reply */
@@ -2099,7 +2112,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["SseEvent"];
                 };
             };
             /** @description the reply runs */
@@ -3025,7 +3038,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["SseEvent"];
                 };
             };
             400: {
@@ -3167,7 +3180,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["SseEvent"];
                 };
             };
             /** @description a parameter or the body does not parse */
@@ -4820,7 +4833,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ChatCompletion"];
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["SseEvent"];
                 };
             };
             400: {
@@ -4893,7 +4906,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Completion"];
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["SseEvent"];
                 };
             };
             400: {
