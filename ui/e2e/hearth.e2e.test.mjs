@@ -8,24 +8,11 @@
 // say, only that they stream, finish, stop and are kept. Every step runs on every server:
 // nothing is skipped.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { ARTIFACTS, BASE, TOKEN, openPage } from './browser.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const BASE = (process.env.HEARTH_URL || '').replace(/\/+$/, '');
-const TOKEN = process.env.HEARTH_TOKEN || '';
-const ARTIFACTS = resolve(process.env.HEARTH_ARTIFACTS || join(here, '..', 'e2e-artifacts'));
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const REPLY_TIMEOUT = 180_000; // CPU inference on 2 cores, with a browser running too
-
-if (!BASE || !TOKEN) {
-  console.error('Set HEARTH_URL (where the UI is served) and HEARTH_TOKEN (the API token).');
-  process.exit(2);
-}
-mkdirSync(ARTIFACTS, { recursive: true });
 
 const word = `zebrafish${Date.now().toString(36)}`; // a word only our first message has
 const first = `Hello Hearth, this is the ${word} end-to-end test. Tell me about the sea.`;
@@ -36,7 +23,8 @@ let browser;
 let page;
 let chatUrl = '';
 let stoppedText = '';
-const pageErrors = [];
+/** @type {string[]} */
+let pageErrors = [];
 
 async function shot(name) {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: false });
@@ -79,18 +67,9 @@ async function streamedSamples() {
 }
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 820 } });
+  let context;
+  ({ browser, context, page, pageErrors } = await openPage({ viewport: { width: 1280, height: 820 } }));
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
-  page = await context.newPage();
-  page.setDefaultTimeout(30_000);
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) pageErrors.push(m.text());
-  });
 });
 
 after(async () => {

@@ -8,24 +8,11 @@
 // The tiny model's replies are not sensible text: the test checks that they exist, never what
 // they say.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { ARTIFACTS, BASE, TOKEN, openPage } from './browser.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const BASE = (process.env.HEARTH_URL || '').replace(/\/+$/, '');
-const TOKEN = process.env.HEARTH_TOKEN || '';
-const ARTIFACTS = resolve(process.env.HEARTH_ARTIFACTS || join(here, '..', 'e2e-artifacts'));
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const RUN_TIMEOUT = 180_000; // CPU inference on 2 cores, with a browser running too
-
-if (!BASE || !TOKEN) {
-  console.error('Set HEARTH_URL (where the UI is served) and HEARTH_TOKEN (the API token).');
-  process.exit(2);
-}
-mkdirSync(ARTIFACTS, { recursive: true });
 
 const NAME = `Greeter ${Date.now().toString(36)}`;
 
@@ -35,7 +22,8 @@ let browser;
 let page;
 let editorUrl = '';
 let runId = '';
-const pageErrors = [];
+/** @type {string[]} */
+let pageErrors = [];
 
 async function shot(name) {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: false });
@@ -106,17 +94,7 @@ async function recorded() {
 }
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, acceptDownloads: true });
-  page = await context.newPage();
-  page.setDefaultTimeout(30_000);
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) pageErrors.push(m.text());
-  });
+  ({ browser, page, pageErrors } = await openPage({ viewport: { width: 1440, height: 900 }, acceptDownloads: true }));
 });
 
 after(async () => {
