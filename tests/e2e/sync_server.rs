@@ -48,6 +48,33 @@ fn users_cannot_read_overwrite_or_adopt_each_others_rows() {
 }
 
 #[test]
+fn workflows_are_each_users_own_too() {
+    let bed = TestBed::start();
+    let (_, a) = bed.user();
+    let (_, b) = bed.user();
+    let id = "01a20000-0000-7000-8000-0000000000f1";
+    let graph = json!({"nodes": [{"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "config": {}}], "edges": []});
+    let workflow = |seq: i64, name: &str, stamp: &str| {
+        json!({ "tx_seq": seq, "ops": [{ "table": "workflows", "row": {
+            "id": id, "name": name, "description": "", "graph": graph,
+            "field_hlc": { "name": stamp, "description": stamp, "graph": stamp } } }] })
+    };
+    let pushed = push(&bed, &a, "aaaaaaaa-0000-4000-8000-0000000000f1", json!([workflow(1, "Mine", "1763840000000:00000:ab")]));
+    assert_eq!(statuses(&pushed), ["applied"]);
+    let (_, page) = bed.post("/rpc/sync_pull", &a, &json!({ "p_since_version": 0 }));
+    assert_eq!((page["rows"][0]["t"].as_str(), page["rows"][0]["r"]["graph"].clone()), (Some("workflows"), graph.clone()));
+
+    assert_eq!(bed.get("/workflows", &b), (200, json!([])), "B reads nothing of A's");
+    let (_, page) = bed.post("/rpc/sync_pull", &b, &json!({ "p_since_version": 0 }));
+    assert_eq!(page["rows"], json!([]), "B pulls nothing of A's");
+    let adopted = push(&bed, &b, "bbbbbbbb-0000-4000-8000-0000000000f1", json!([workflow(1, "Stolen", "1763840000001:00000:cd")]));
+    assert_eq!(statuses(&adopted), ["rejected"]);
+    bed.patch(&format!("/workflows?id=eq.{id}"), &b, &json!({ "name": "Overwritten" }));
+    let (_, mine) = bed.get("/workflows?select=name", &a);
+    assert_eq!(mine[0]["name"], "Mine");
+}
+
+#[test]
 fn pushes_are_idempotent_per_device_and_a_bad_transaction_is_rejected_alone() {
     let bed = TestBed::start();
     let (_, a) = bed.user();
