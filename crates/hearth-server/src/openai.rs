@@ -375,12 +375,15 @@ pub(crate) async fn chat_completions(State(state): State<AppState>, ApiJson(req)
     }
 }
 
+/// One `chat.completion.chunk` of a streamed answer.
+fn chat_chunk(id: &str, created: i64, model: &str, delta: Value, finish: Option<&str>) -> Value {
+    json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }] })
+}
+
 fn stream_chat(state: AppState, started: Started, id: String, model: String, include_usage: bool) -> Response {
     let created = now();
-    let chunk = move |delta: Value, finish: Option<&str>| {
-        json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }] })
-    };
+    let chunk = move |delta: Value, finish: Option<&str>| chat_chunk(&id, created, &model, delta, finish);
     let first = chunk(json!({ "role": "assistant", "content": "" }), None);
     openai_stream(state, started, first, include_usage, move |event| match event {
         ChatEvent::Delta(text) => Some(chunk(json!({ "content": text }), None)),
@@ -435,10 +438,7 @@ async fn workflow_completion(state: AppState, workflow: &str, req: &ChatCompleti
     }
     let created = now();
     let events = futures_util::stream::once(async move {
-        let chunk = |id: &str, delta: Value, finish: Option<&str>| {
-            json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                    "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }] })
-        };
+        let chunk = |id: &str, delta: Value, finish: Option<&str>| chat_chunk(id, created, &model, delta, finish);
         let mut out = Vec::new();
         match watch.answer().await {
             Ok(answer) => {
@@ -446,8 +446,10 @@ async fn workflow_completion(state: AppState, workflow: &str, req: &ChatCompleti
                 out.push(chunk(&answer.id, json!({ "content": answer.content }), None));
                 out.push(chunk(&answer.id, json!({}), Some("stop")));
                 if include_usage {
-                    out.push(json!({ "id": answer.id, "object": "chat.completion.chunk", "created": created, "model": model,
-                                     "choices": [], "usage": answer.usage }));
+                    let mut usage = chunk(&answer.id, json!({}), None);
+                    usage["choices"] = json!([]);
+                    usage["usage"] = json!(answer.usage);
+                    out.push(usage);
                 }
             }
             // The stream has begun: the error goes in it, as for any model.

@@ -2,7 +2,8 @@ import { act, fireEvent, render, screen, waitFor } from '@testing-library/react'
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { setToken } from '../api/client';
 import type { BranchMessage, Chat } from '../api/types';
-import { AppContext, type AppState } from '../app/context';
+import { AppContext } from '../app/context';
+import { appStub } from '../test/appStub';
 import { ChatView } from './ChatView';
 
 const chat: Chat = {
@@ -30,35 +31,6 @@ function msg(id: string, role: 'user' | 'assistant', content: string, extra: Par
     sibling_index: 0,
     sibling_count: 1,
     ...extra,
-  };
-}
-
-function appStub(): AppState {
-  const noop = () => {};
-  return {
-    token: 't',
-    workspaces: [],
-    workspace: null,
-    selectWorkspace: noop,
-    reloadWorkspaces: async () => [],
-    chats: [],
-    reloadChats: async () => {},
-    upsertChat: noop,
-    currentChat: null,
-    setCurrentChat: noop,
-    deleteChat: noop,
-    models: [],
-    reloadModels: async () => {},
-    settings: {},
-    putSetting: async () => {},
-    sync: null,
-    setSync: noop,
-    toast: noop,
-    draftModel: '',
-    setDraftModel: noop,
-    openSearch: noop,
-    threadNonce: 0,
-    bumpThread: noop,
   };
 }
 

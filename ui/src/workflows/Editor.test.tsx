@@ -1,39 +1,11 @@
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { setToken } from '../api/client';
-import { AppContext, type AppState } from '../app/context';
+import { AppContext } from '../app/context';
+import { appStub } from '../test/appStub';
 import EditorScreen from './Editor';
 import { newWorkflowGraph } from './graph';
 import type { Graph, Workflow } from './types';
-
-function appStub(): AppState {
-  const noop = () => {};
-  return {
-    token: 't',
-    workspaces: [],
-    workspace: null,
-    selectWorkspace: noop,
-    reloadWorkspaces: async () => [],
-    chats: [],
-    reloadChats: async () => {},
-    upsertChat: noop,
-    currentChat: null,
-    setCurrentChat: noop,
-    deleteChat: noop,
-    models: [{ id: 'tiny', object: 'model', created: 0, owned_by: 'hearth' }],
-    reloadModels: async () => {},
-    settings: {},
-    putSetting: async () => {},
-    sync: null,
-    setSync: noop,
-    toast: noop,
-    draftModel: '',
-    setDraftModel: noop,
-    openSearch: noop,
-    threadNonce: 0,
-    bumpThread: noop,
-  } as AppState;
-}
 
 const workflow: Workflow = { id: 'w1', name: 'Greet', description: '', ...newWorkflowGraph(), created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z' };
 
@@ -68,7 +40,7 @@ describe('<Editor>', () => {
     );
     setToken('t');
     render(
-      <AppContext.Provider value={appStub()}>
+      <AppContext.Provider value={appStub({ models: [{ id: 'tiny', object: 'model', created: 0, owned_by: 'hearth' }] })}>
         <EditorScreen id="w1" />
       </AppContext.Provider>,
     );

@@ -2,24 +2,11 @@ import { act, fireEvent, render, screen, waitFor, within } from '@testing-librar
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { setToken } from '../api/client';
 import { RunPanel } from './RunPanel';
+import { runningRun } from './testData';
 import type { Run, RunEvent, StartInput } from './types';
 import { useRun } from './useRun';
 
-const run: Run = {
-  id: 'r1',
-  workflow_id: 'w1',
-  workflow_name: 'Greet',
-  status: 'running',
-  inputs: { input: 'Ada' },
-  outputs: {},
-  error: null,
-  steps: 0,
-  prompt_tokens: 0,
-  completion_tokens: 0,
-  started_at: '2026-01-01T00:00:00Z',
-  finished_at: null,
-  duration_ms: null,
-};
+const run: Run = runningRun;
 
 /** An event stream the test writes into. */
 function controlledStream() {

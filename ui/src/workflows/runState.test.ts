@@ -1,22 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { applyEvent, noRun, textOutputs, viewOfDetail, viewOfRun, type RunView } from './runState';
+import { runningRun } from './testData';
 import type { Run, RunEvent } from './types';
 
-const run: Run = {
-  id: 'r1',
-  workflow_id: 'w1',
-  workflow_name: 'Greet',
-  status: 'running',
-  inputs: { input: 'Ada' },
-  outputs: {},
-  error: null,
-  steps: 0,
-  prompt_tokens: 0,
-  completion_tokens: 0,
-  started_at: '2026-01-01T00:00:00Z',
-  finished_at: null,
-  duration_ms: null,
-};
+const run: Run = runningRun;
 
 const events: RunEvent[] = [
   { seq: 1, type: 'run_started', run_id: 'r1', workflow_id: 'w1', inputs: { input: 'Ada' } },
