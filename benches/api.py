@@ -52,7 +52,7 @@ THREADS = 2
 SLOTS = 4
 SLOT_CONTEXT = 1024
 MAX_TOKENS = 128
-HEARTH_MODEL = "gemma-3-270m"
+HEARTH_MODEL = "smollm2-135m-instruct"
 PROMPT = (
     "Write a short story about a lighthouse keeper who finds a message in a bottle. "
     "Give the keeper a name and describe the weather on the island. "
@@ -144,11 +144,10 @@ def start_llama_server(binary: Path, model: Path, workdir: Path) -> Server:
         str(binary), "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
         "--threads", str(THREADS), "--threads-batch", str(THREADS),
         "--parallel", str(SLOTS), "--ctx-size", str(SLOTS * SLOT_CONTEXT),
-        # The GGUF carries no chat template; Hearth applies llama.cpp's built-in "gemma" one
-        # (chosen by architecture), so give llama-server the same and both see the same prompt
-        # tokens. Built-in names need --no-jinja first: with Jinja on (the default) "gemma"
-        # would be taken as the template's own text.
-        "--no-jinja", "--chat-template", "gemma",
+        # Hearth applies the GGUF's template through llama.cpp's built-in templates (ChatML
+        # for this model); --no-jinja gives llama-server the same path, so both see the same
+        # prompt tokens (its Jinja renderer would add the template's default system prompt).
+        "--no-jinja",
     ]
     with open(log, "wb") as out:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)

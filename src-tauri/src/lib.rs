@@ -38,6 +38,17 @@ struct Served(Mutex<Option<Running>>);
 
 /// Runs the desktop app until the user quits.
 pub fn run() {
+    // GTK would abort with a bare "cannot open display" (or a panic) on a machine with no
+    // graphical session, such as a server the package was installed on: say what to do.
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) && std::env::var_os("WAYLAND_DISPLAY").is_none_or(|d| d.is_empty()) {
+        eprintln!(
+            "hearth-desktop: there is no graphical session here (neither DISPLAY nor WAYLAND_DISPLAY is set), so the \
+             window cannot open. Run `hearth serve --app-link` and open the address it prints in a browser, or \
+             use `hearth chat`."
+        );
+        std::process::exit(2);
+    }
     tauri::Builder::default()
         // First, so a second launch hands over before it opens anything.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| show(app)))
@@ -121,7 +132,11 @@ fn start() -> Result<(Running, Option<hearth_host::logging::WorkerGuard>), Strin
         None => hearth_host::default_model_file(&data_dir),
     };
     let core = Arc::new(Core::open(&CoreConfig::new(&data_dir)).map_err(|e| e.to_string())?);
-    let options = Options { port: port(&core), any_port_if_taken: true, ..Options::default() };
+    let mut options = Options { port: port(&core), any_port_if_taken: true, ..Options::default() };
+    // A mirror of the default model's download (the file's hash is checked either way).
+    if let Some(url) = std::env::var("HEARTH_MODEL_URL").ok().filter(|u| !u.is_empty()) {
+        options.model_url = url;
+    }
     let app = App::new(core, &data_dir, &default_model, options).map_err(|e| e.to_string())?;
     let running = hearth_host::spawn(app).map_err(|e| e.to_string())?;
     tracing::info!(url = %running.url, data_dir = %data_dir.display(), "desktop app serving");

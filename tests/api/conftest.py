@@ -2,7 +2,7 @@
 # clients for it, the error-shape check and the one SSE parser.
 #
 # Every server runs on a throwaway data folder with a random token and the real default
-# model (HEARTH_E2E_MODEL, registered as gemma-3-270m), on a port it picks itself; its stderr
+# model (HEARTH_E2E_MODEL, registered as smollm2-135m-instruct), on a port it picks itself; its stderr
 # goes to a file that failures quote. Stopping one sends SIGTERM and requires exit status 0.
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import httpx
 import openai
 import pytest
 
-MODEL = "gemma-3-270m"
+MODEL = "smollm2-135m-instruct"
 START_TIMEOUT = 60
 STOP_TIMEOUT = 30
 LISTENING = re.compile(r"^hearth: listening on (http://127\.0\.0\.1:(\d+))$")

@@ -33,7 +33,7 @@ fn chat_answers_with_the_network_off_and_saves_the_exchange() {
     let reply = &messages[1];
     assert_eq!((reply["role"].as_str(), reply["status"].as_str()), (Some("assistant"), Some("complete")));
     assert_eq!(reply["content"].as_str().unwrap(), answer.trim_end_matches('\n'));
-    assert_eq!(reply["model"], "gemma-3-270m");
+    assert_eq!(reply["model"], "smollm2-135m-instruct");
     assert!(reply["completion_tokens"].as_u64().unwrap() >= 1);
 
     // Continue the same chat: the next turn follows the branch on screen.
@@ -81,17 +81,17 @@ fn the_default_model_is_registered_and_others_can_be_imported() {
     let env = Hearth::with_default_model();
     let models = env.json(&["models", "list"]);
     let default = &models[0];
-    assert_eq!(default["name"], "gemma-3-270m");
+    assert_eq!(default["name"], "smollm2-135m-instruct");
     assert_eq!((default["is_default"].as_bool(), default["source"].as_str()), (Some(true), Some("default")));
-    assert_eq!((default["architecture"].as_str(), default["quantization"].as_str()), (Some("gemma3"), Some("Q4_K_M")));
-    assert_eq!(default["context_length"], 32768);
-    assert_eq!(default["sha256"], "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818");
+    assert_eq!((default["architecture"].as_str(), default["quantization"].as_str()), (Some("llama"), Some("Q4_1")));
+    assert_eq!(default["context_length"], 8192);
+    assert_eq!(default["sha256"], "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53");
     let params = default["parameters"].as_u64().unwrap();
-    assert!((250_000_000..300_000_000).contains(&params), "{params}");
+    assert!((130_000_000..140_000_000).contains(&params), "{params}");
 
-    let imported = env.json(&["models", "import", default_model().to_str().unwrap(), "--name", "gemma-copy"]);
+    let imported = env.json(&["models", "import", default_model().to_str().unwrap(), "--name", "smollm2-copy"]);
     assert_eq!(imported["is_default"], false);
-    env.json(&["models", "default", "gemma-copy"]);
+    env.json(&["models", "default", "smollm2-copy"]);
     let names: Vec<(String, bool)> = env
         .json(&["models", "list"])
         .as_array()
@@ -99,10 +99,10 @@ fn the_default_model_is_registered_and_others_can_be_imported() {
         .iter()
         .map(|m| (m["name"].as_str().unwrap().to_owned(), m["is_default"].as_bool().unwrap()))
         .collect();
-    assert_eq!(names, [("gemma-3-270m".to_owned(), false), ("gemma-copy".to_owned(), true)]);
+    assert_eq!(names, [("smollm2-135m-instruct".to_owned(), false), ("smollm2-copy".to_owned(), true)]);
     let answer = env.json(&["chat", "--temperature", "0", "--max-tokens", "4", "Hi"]);
-    assert_eq!(answer["answer"]["model"], "gemma-copy");
-    env.json(&["models", "rm", "gemma-copy"]);
+    assert_eq!(answer["answer"]["model"], "smollm2-copy");
+    env.json(&["models", "rm", "smollm2-copy"]);
     assert_eq!(env.json(&["models", "list"]).as_array().unwrap().len(), 1);
 }
 

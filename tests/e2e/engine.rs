@@ -1,11 +1,15 @@
-//! The llama.cpp engine on the real default model: determinism, batching that does not change
-//! results, stop strings, cancellation, UTF-8 streaming, embeddings, and bad input that is
-//! refused while the engine keeps serving.
+//! The llama.cpp engine on a real model: determinism, batching that does not change results,
+//! stop strings, cancellation, UTF-8 streaming, embeddings, and bad input that is refused
+//! while the engine keeps serving.
+//!
+//! These run on Gemma 3 270M (Q4_K_M), not on the default chat model: its mix of Q4_K, Q5_0
+//! and Q8_0 tensors goes through the kernels whose batch dependence `.cargo/config.toml`
+//! turns off (repack and tinyBLAS), so it is the model that proves batch invariance.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use hearth_e2e::default_model;
+use hearth_e2e::gemma_model;
 use hearth_llama::{EngineConfig, LlamaEngine, ModelSpec, Resolver};
 use hearth_llm::{
     CancelToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, EmbedInput, FinishReason, LlmError, ResponseFormat, SamplingParams,
@@ -16,7 +20,7 @@ use hearth_types::Role;
 const MODEL: &str = "gemma-3-270m";
 
 fn resolver() -> Resolver {
-    let path = default_model();
+    let path = gemma_model();
     Arc::new(move |name: &str| {
         if name == MODEL {
             Ok(ModelSpec { name: name.to_owned(), path: path.clone() })
@@ -197,7 +201,7 @@ fn broken_model_files_are_refused_clearly() {
     let not_gguf = dir.path().join("notes.gguf");
     std::fs::write(&not_gguf, b"just some text, not a model").unwrap();
     let truncated = dir.path().join("truncated.gguf");
-    let real = std::fs::read(default_model()).map(|b| b[..4096].to_vec()).unwrap();
+    let real = std::fs::read(gemma_model()).map(|b| b[..4096].to_vec()).unwrap();
     std::fs::write(&truncated, real).unwrap();
     let files = Arc::new(vec![("not-gguf", not_gguf), ("truncated", truncated), ("missing", dir.path().join("gone.gguf"))]);
     let lookup = files.clone();

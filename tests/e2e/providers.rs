@@ -39,17 +39,17 @@ fn a_remote_provider_answers_hearth_chat_and_its_key_lives_in_the_keychain() {
     let listed = env.json(&["providers", "list"]);
     assert_eq!(listed[0]["key"]["set"], true);
     let tested = env.json(&["providers", "test", "peer"]);
-    assert_eq!(tested["models"], serde_json::json!(["gemma-3-270m"]));
+    assert_eq!(tested["models"], serde_json::json!(["smollm2-135m-instruct"]));
 
-    let reply = env.json(&["chat", "--model", "peer/gemma-3-270m", "--temperature", "0", "--max-tokens", "8", "Say", "hello."]);
+    let reply = env.json(&["chat", "--model", "peer/smollm2-135m-instruct", "--temperature", "0", "--max-tokens", "8", "Say", "hello."]);
     assert_eq!(reply["answer"]["status"], "complete");
-    assert_eq!((reply["answer"]["model"].as_str(), reply["answer"]["provider"].as_str()), (Some("peer/gemma-3-270m"), Some("peer")));
+    assert_eq!((reply["answer"]["model"].as_str(), reply["answer"]["provider"].as_str()), (Some("peer/smollm2-135m-instruct"), Some("peer")));
     assert!(!reply["answer"]["content"].as_str().unwrap().is_empty());
     // Continuing the chat keeps its model; then it moves to the local model, history and all.
     let chat = reply["chat_id"].as_str().unwrap();
     let again = env.json(&["chat", "--chat", chat, "--temperature", "0", "--max-tokens", "4", "More."]);
     assert_eq!(again["answer"]["provider"], "peer");
-    let local = env.json(&["chat", "--chat", chat, "--model", "gemma-3-270m", "--temperature", "0", "--max-tokens", "8", "Again."]);
+    let local = env.json(&["chat", "--chat", chat, "--model", "smollm2-135m-instruct", "--temperature", "0", "--max-tokens", "8", "Again."]);
     assert_eq!(local["answer"]["provider"], "local");
     assert!(local["usage"]["prompt_tokens"].as_u64().unwrap() > again["usage"]["prompt_tokens"].as_u64().unwrap());
 
@@ -59,7 +59,7 @@ fn a_remote_provider_answers_hearth_chat_and_its_key_lives_in_the_keychain() {
 
     // A wrong key: exit 9, naming the provider and the refusal.
     set_key(&env, "peer", "not-the-token-0000");
-    let out = env.run(&["chat", "--model", "peer/gemma-3-270m", "--max-tokens", "4", "Hi"]);
+    let out = env.run(&["chat", "--model", "peer/smollm2-135m-instruct", "--max-tokens", "4", "Hi"]);
     assert_eq!(out.status.code(), Some(9));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("provider peer") && stderr.contains("key was refused"), "{stderr}");

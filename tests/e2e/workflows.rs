@@ -72,7 +72,7 @@ fn a_simple_format_workflow_runs_offline_and_its_record_is_complete() {
     let ask = &nodes[1];
     assert_eq!(ask["inputs"]["prompt"], "Write one short sentence about lakes.");
     assert_eq!(ask["outputs"]["text"], text.as_str());
-    assert_eq!(ask["outputs"]["model"], "gemma-3-270m");
+    assert_eq!(ask["outputs"]["model"], "smollm2-135m-instruct");
     assert_eq!((ask["attempts"].as_u64(), ask["error"].is_null()), (Some(1), true));
     assert!(ask["prompt_tokens"].as_u64().unwrap() > 0 && ask["started_at"].is_string() && ask["finished_at"].is_string());
     assert_eq!(nodes[2]["outputs"], json!({"result": true, "branch": "true"}));

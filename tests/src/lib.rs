@@ -28,13 +28,23 @@ pub fn hearth_bin() -> PathBuf {
     path
 }
 
-/// The default model file fetched by `make test` (`$HEARTH_E2E_MODEL`).
+/// The default model file fetched by `make test` (`$HEARTH_E2E_MODEL`): SmolLM2 135M
+/// Instruct, registered as `smollm2-135m-instruct`.
 pub fn default_model() -> PathBuf {
-    let Some(path) = std::env::var_os("HEARTH_E2E_MODEL") else {
-        panic!("HEARTH_E2E_MODEL is not set: run the end-to-end suite with `make test`, which fetches the default model");
+    model_file("HEARTH_E2E_MODEL", "make model")
+}
+
+/// Gemma 3 270M (`$HEARTH_E2E_GEMMA`), the engine's exactness fixture (see engine.rs).
+pub fn gemma_model() -> PathBuf {
+    model_file("HEARTH_E2E_GEMMA", "make gemma")
+}
+
+fn model_file(var: &str, fetch: &str) -> PathBuf {
+    let Some(path) = std::env::var_os(var) else {
+        panic!("{var} is not set: run the end-to-end suite with `make test`, which fetches the models");
     };
     let path = PathBuf::from(path);
-    assert!(path.is_file(), "the default model is missing at {}: `make model` fetches it", path.display());
+    assert!(path.is_file(), "the model file is missing at {} (${var}): `{fetch}` fetches it", path.display());
     path
 }
 

@@ -39,7 +39,7 @@ pub(crate) struct Global {
     /// Log level or filter (error, warn, info, debug, trace, or a RUST_LOG-style filter)
     #[arg(long, global = true, value_name = "LEVEL")]
     pub(crate) log_level: Option<String>,
-    /// The default model's file [default: <data dir>/models/gemma-3-270m-q4_k_m.gguf]
+    /// The default model's file [default: <data dir>/models/SmolLM2-135M-Instruct.Q4_1.gguf]
     #[arg(long, global = true, env = "HEARTH_DEFAULT_MODEL", value_name = "PATH")]
     pub(crate) default_model: Option<PathBuf>,
 }
@@ -95,6 +95,8 @@ pub(crate) enum Failure {
     Unusable(anyhow::Error),
     /// The work ran and failed (a workflow run); its record says why.
     Failed(String),
+    /// A model could not be had (a download that did not finish); the message says what next.
+    Unavailable(String),
     Other(anyhow::Error),
 }
 
@@ -133,6 +135,7 @@ impl Failure {
             Failure::Interrupted => 130,
             Failure::Unusable(_) => 6,
             Failure::Failed(_) => 11,
+            Failure::Unavailable(_) => 8,
             Failure::Other(_) => 1,
         }
     }
@@ -185,6 +188,7 @@ fn report(out: &Output, failure: Failure) -> ExitCode {
         }
         Failure::Interrupted => out.error("interrupted", None, "interrupted; what was done is saved, marked cancelled"),
         Failure::Failed(why) => out.error("failed", None, why),
+        Failure::Unavailable(why) => out.error("unavailable", None, why),
         Failure::Unusable(e) => out.error("corrupt", None, &format!("{e:#}")),
         Failure::Other(e) => out.error("internal", None, &format!("{e:#}")),
     }

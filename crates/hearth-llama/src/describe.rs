@@ -8,10 +8,11 @@ use sha2::{Digest, Sha256};
 
 use crate::gguf::{self, GgufError};
 
-/// The registry name of the default model (Gemma 3 270M, Q4_K_M).
-pub const DEFAULT_MODEL_NAME: &str = "gemma-3-270m";
-/// The file name `make run` gives the default model in `<data dir>/models/`.
-pub const DEFAULT_MODEL_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
+/// The registry name of the default model (SmolLM2 135M Instruct, see `hearth_types::DEFAULT_MODEL`).
+pub const DEFAULT_MODEL_NAME: &str = hearth_types::DEFAULT_MODEL.name;
+/// The file name the default model has in `<data dir>/models/` (where `make run` and the
+/// app's own download put it).
+pub const DEFAULT_MODEL_FILE: &str = hearth_types::DEFAULT_MODEL.file;
 
 /// Reads the header (refusing files llama.cpp should never see), hashes the file and names
 /// the model: `name`, or the file name without `.gguf`, lowercased, with other characters

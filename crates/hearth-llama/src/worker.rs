@@ -113,6 +113,8 @@ fn backend() -> Result<&'static LlamaBackend, LlmError> {
     static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
     BACKEND
         .get_or_init(|| {
+            #[cfg(feature = "portable")]
+            load_cpu_variants()?;
             let mut backend = LlamaBackend::init().map_err(|e| e.to_string())?;
             // llama.cpp logs every load in detail to stderr; Hearth reports through tracing.
             backend.void_logs();
@@ -120,6 +122,28 @@ fn backend() -> Result<&'static LlamaBackend, LlmError> {
         })
         .as_ref()
         .map_err(|e| LlmError::Engine(format!("llama.cpp did not start: {e}")))
+}
+
+/// A portable build (the package) carries llama.cpp's CPU kernels as one module per CPU
+/// generation (ggml's `GGML_CPU_ALL_VARIANTS`); ggml scores each against the CPU it runs on
+/// and loads the best, so one package uses AVX2 or AVX-512 where they exist. Installed, the
+/// modules sit in `<prefix>/lib/hearth` beside `<prefix>/bin/hearth`; in a build folder, where
+/// the build put them.
+#[cfg(feature = "portable")]
+fn load_cpu_variants() -> Result<(), String> {
+    let installed = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.parent()?.join("lib").join("hearth")));
+    match installed.filter(|dir| dir.is_dir()) {
+        Some(dir) => llama_cpp_2::llama_backend::load_backends_from_path(&dir),
+        None => llama_cpp_2::llama_backend::load_backends(),
+    }
+    let devices = llama_cpp_2::list_llama_ggml_backend_devices();
+    match devices.iter().find(|d| d.backend == "CPU") {
+        Some(cpu) => {
+            tracing::info!(device = %cpu.description, "llama.cpp CPU kernels loaded");
+            Ok(())
+        }
+        None => Err("no CPU kernels were found next to the program (lib/hearth/libggml-cpu-*.so): the installation is incomplete".into()),
+    }
 }
 
 /// How long an idle model stays loaded, shared between the engine handle (which changes it)

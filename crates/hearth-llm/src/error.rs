@@ -12,7 +12,7 @@ pub enum LlmError {
     #[error("model {0:?} is not installed (see `hearth models list`)")]
     ModelNotFound(String),
     /// No model was named and there is no default model.
-    #[error("no model is installed: `make run` fetches the default model, or `hearth models import PATH` adds one")]
+    #[error("no local model yet: `hearth models fetch` downloads the default one (SmolLM2 135M Instruct, 93 MB), or `hearth models import PATH` adds a GGUF file you have")]
     NoDefaultModel,
     /// The model file could not be loaded.
     #[error("could not load model {model}: {reason}")]

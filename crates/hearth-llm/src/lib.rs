@@ -13,6 +13,7 @@
 //! plain HTTP requests (workflow `http` nodes) on the same stack.
 
 mod error;
+pub mod download;
 pub mod fetch;
 mod params;
 pub mod remote;

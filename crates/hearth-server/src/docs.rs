@@ -10,7 +10,7 @@ use axum::response::Html;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{app, error, openai, providers, sync, workflows};
+use crate::{app, error, openai, providers, setup, sync, workflows};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +25,7 @@ use crate::{app, error, openai, providers, sync, workflows};
         app::events, app::cancel,
         app::search,
         app::list_local_models, app::import_model, app::remove_model, app::load_model, app::unload_model, app::set_default_model,
+        setup::status, setup::start, setup::cancel,
         app::settings, app::put_setting,
         providers::list, providers::add, providers::presets, providers::get, providers::update, providers::remove,
         providers::set_key, providers::remove_key, providers::test,

@@ -20,6 +20,7 @@ mod openai;
 mod providers;
 mod replies;
 mod security;
+mod setup;
 mod sync;
 mod ui;
 mod workflows;
@@ -81,6 +82,8 @@ pub(crate) struct AppState {
     streams: openai::SharedStreams,
     /// Workflow runs going on in this process.
     workflows: Arc<hearth_core::workflow::Workflows>,
+    /// The default model's download, for a first run without it (`setup.rs`).
+    model_fetch: Option<hearth_llm::download::ModelFetch>,
     /// Cancelled when the server shuts down: endless streams (sync status) end with it, so a
     /// graceful stop does not wait out the grace period for them.
     closing: tokio_util::sync::CancellationToken,
@@ -117,8 +120,15 @@ impl Api {
             replies: Arc::new(replies::Replies::new(limit)),
             streams: Arc::new(openai::Streams::new(limit)),
             closing: tokio_util::sync::CancellationToken::new(),
+            model_fetch: None,
         };
         Self { state }
+    }
+
+    /// Serves `/api/v1/models/fetch` with this download of the default model.
+    pub fn with_model_fetch(mut self, fetch: hearth_llm::download::ModelFetch) -> Self {
+        self.state.model_fetch = Some(fetch);
+        self
     }
 
     /// Every route with its guards.
@@ -155,6 +165,8 @@ impl Api {
             .route("/api/v1/search", get(app::search))
             .route("/api/v1/models", get(app::list_local_models).post(app::import_model))
             .route("/api/v1/models/default", put(app::set_default_model))
+            .route("/api/v1/models/fetch", get(setup::status).post(setup::start))
+            .route("/api/v1/models/fetch/cancel", post(setup::cancel))
             .route("/api/v1/models/unload", post(app::unload_model))
             .route("/api/v1/models/{name}", axum::routing::delete(app::remove_model))
             .route("/api/v1/models/{name}/load", post(app::load_model))
@@ -204,6 +216,9 @@ impl Api {
         self.state.streams.cancel_all();
         self.state.replies.shutdown().await;
         self.state.workflows.shutdown().await;
+        if let Some(fetch) = &self.state.model_fetch {
+            fetch.shutdown().await;
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! (a handle typed by a user, a timezone read from a request) become these types at the edge
 //! and stay valid from then on.
 
+mod catalog;
 mod error;
 mod hlc;
 mod ids;
@@ -17,6 +18,7 @@ mod records;
 mod values;
 mod workflows;
 
+pub use catalog::{CatalogModel, DEFAULT_MODEL};
 pub use error::ValidationError;
 pub use hlc::{Hlc, NodeId};
 pub use ids::{ChatId, MessageId, ModelId, RunId, WorkflowId, WorkspaceId};

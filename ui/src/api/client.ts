@@ -7,6 +7,7 @@ import type {
   ChatFields,
   ConnectIn,
   ErrorObject,
+  FetchStatus,
   ImportIn,
   JsonOf,
   LocalModel,
@@ -153,6 +154,11 @@ export const api = {
   unloadModel: () => json<unknown>('POST', '/api/v1/models/unload'),
   setDefaultModel: (name: string) => json<unknown>('PUT', '/api/v1/models/default', { name }),
   removeModel: (name: string) => json<void>('DELETE', `/api/v1/models/${enc(name)}`),
+  /** The default model's download: where it stands. */
+  modelFetch: (signal?: AbortSignal) => json<FetchStatus>('GET', '/api/v1/models/fetch', undefined, signal),
+  /** Starts the download, or resumes a partial one (202); when one is running, its status. */
+  startModelFetch: () => json<FetchStatus>('POST', '/api/v1/models/fetch'),
+  cancelModelFetch: () => json<FetchStatus>('POST', '/api/v1/models/fetch/cancel'),
 
   // providers
   providers: () => json<ProviderInfo[]>('GET', '/api/v1/providers'),

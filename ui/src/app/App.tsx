@@ -31,6 +31,7 @@ export function App({ token }: { token: string }) {
   const [wsId, setWsId] = useState<string | null>(null);
   const [chats, setChats] = useState<Chat[]>([]);
   const [models, setModels] = useState<ModelObject[]>([]);
+  const [modelsLoaded, setModelsLoaded] = useState(false);
   const [settings, setSettings] = useState<Settings>({});
   const [sync, setSync] = useState<SyncStatus | null>(null);
   const [toasts, setToasts] = useState<Toast[]>([]);
@@ -62,13 +63,20 @@ export function App({ token }: { token: string }) {
     }
   }, [toast]);
 
-  const reloadModels = useCallback(async () => {
+  const loadModels = useCallback(async () => {
     try {
       setModels((await api.openaiModels()).data);
+      setModelsLoaded(true);
     } catch (e) {
       toast({ text: `Could not list the models: ${describeError(e)}`, kind: 'error' });
     }
   }, [toast]);
+
+  // The default model may change with the list (a download registers one, "Set default"
+  // picks another), and the picker's "Default (…)" reads it from the settings.
+  const reloadModels = useCallback(async () => {
+    await Promise.all([loadModels(), api.settings().then(setSettings, () => {})]);
+  }, [loadModels]);
 
   const reloadWorkspaces = useCallback(async () => {
     const list = await api.workspaces();
@@ -95,11 +103,11 @@ export function App({ token }: { token: string }) {
       const preferred = typeof s['ui.workspace'] === 'string' ? s['ui.workspace'] : null;
       setWsId(wss.find((w) => w.id === preferred)?.id ?? wss[0]?.id ?? null);
       setReady(true);
-      reloadModels();
+      loadModels();
     } catch (e) {
       setBootError(describeError(e));
     }
-  }, [reloadModels]);
+  }, [loadModels]);
 
   useEffect(() => {
     boot();
@@ -241,6 +249,7 @@ export function App({ token }: { token: string }) {
     setCurrentChat: noteChat,
     deleteChat,
     models,
+    modelsLoaded,
     reloadModels,
     settings,
     putSetting,

@@ -24,6 +24,9 @@ export interface AppState {
   setCurrentChat(chat: Chat | null): void;
   deleteChat(chat: Chat): void;
   models: ModelObject[];
+  /** The model list has been loaded once (before that, an empty `models` means "not known yet"). */
+  modelsLoaded: boolean;
+  /** Loads the model list again, and the settings with it (the default model may have changed). */
   reloadModels(): Promise<void>;
   settings: Settings;
   putSetting(key: string, value: unknown): Promise<void>;
@@ -45,6 +48,11 @@ export function useApp(): AppState {
   const ctx = useContext(AppContext);
   if (!ctx) throw new Error('useApp outside <AppContext>');
   return ctx;
+}
+
+/** The models on this device (`owned_by: "hearth"`); the others are providers' models. */
+export function localModels(models: ModelObject[]): ModelObject[] {
+  return models.filter((m) => m.owned_by === 'hearth');
 }
 
 /** The default model a chat without its own would use. */

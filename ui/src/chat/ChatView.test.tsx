@@ -127,4 +127,76 @@ describe('<ChatView>', () => {
     expect(alert.textContent).toContain('Pick another model');
     await waitFor(() => expect(box.value).toBe('Hi'));
   });
+
+  describe('with no model on this device', () => {
+    const idle = {
+      model: { name: 'smollm2-135m-instruct', title: 'SmolLM2 135M Instruct', file: 'SmolLM2-135M-Instruct.Q4_1.gguf', download_bytes: 92_871_040, size_bytes: 98_362_432, source: 'https://example.invalid/m.whl' },
+      state: 'idle',
+      received_bytes: 0,
+      total_bytes: 92_871_040,
+      bytes_per_second: null,
+      eta_seconds: null,
+      error: null,
+      present: false,
+    };
+    function stubFetch() {
+      const calls: string[] = [];
+      vi.stubGlobal(
+        'fetch',
+        vi.fn(async (url: string, init: RequestInit = {}) => {
+          calls.push(`${init.method ?? 'GET'} ${url}`);
+          if (url === '/api/v1/models/fetch') return Response.json(idle);
+          return Response.json({ error: { message: 'unexpected', type: 'x', code: 'not_found' } }, { status: 404 });
+        }),
+      );
+      return calls;
+    }
+
+    it('a new chat offers the default model instead of a message box that cannot work', async () => {
+      const calls = stubFetch();
+      render(
+        <AppContext.Provider value={appStub({ modelsLoaded: true, models: [] })}>
+          <ChatView chatId={null} />
+        </AppContext.Provider>,
+      );
+      await screen.findByTestId('model-setup');
+      expect(screen.getByRole('heading', { name: 'No local model yet' }).tagName).toBe('H2');
+      expect(screen.getByTestId('model-fetch-start').textContent).toBe('Download the default model');
+      expect(screen.queryByRole('textbox', { name: 'Message' })).toBeNull();
+      expect(screen.queryByText('What can I help with?')).toBeNull();
+      await waitFor(() => expect(calls).toEqual(['GET /api/v1/models/fetch']));
+    });
+
+    it('with online models only, it offers the download and keeps the message box', async () => {
+      stubFetch();
+      const models = [{ id: 'openai/gpt-4o-mini', object: 'model', owned_by: 'openai', created: 0 }];
+      render(
+        <AppContext.Provider value={appStub({ modelsLoaded: true, models })}>
+          <ChatView chatId={null} />
+        </AppContext.Provider>,
+      );
+      await screen.findByTestId('model-setup');
+      expect(screen.getByRole('textbox', { name: 'Message' }).tagName).toBe('TEXTAREA');
+    });
+
+    it('shows nothing of it before the models are known, nor once a local model is there', async () => {
+      const calls = stubFetch();
+      const { rerender } = render(
+        <AppContext.Provider value={appStub({ modelsLoaded: false, models: [] })}>
+          <ChatView chatId={null} />
+        </AppContext.Provider>,
+      );
+      expect(screen.getByText('What can I help with?').tagName).toBe('H2');
+      expect(screen.queryByTestId('model-setup')).toBeNull();
+      rerender(
+        <AppContext.Provider value={appStub({ modelsLoaded: true, models: [{ id: 'smollm2-135m-instruct', object: 'model', owned_by: 'hearth', created: 1 }] })}>
+          <ChatView chatId={null} />
+        </AppContext.Provider>,
+      );
+      expect(screen.getByText('What can I help with?').tagName).toBe('H2');
+      expect(screen.queryByTestId('model-setup')).toBeNull();
+      expect(screen.getByRole('textbox', { name: 'Message' }).tagName).toBe('TEXTAREA');
+      expect(calls).toEqual([]);
+    });
+  });
 });

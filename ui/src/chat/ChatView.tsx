@@ -2,7 +2,8 @@ import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { api, describeError } from '../api/client';
 import { openReplyEvents, postForStream, runReply } from '../api/replies';
 import type { AnswerIn, BranchMessage, Chat, ReplyEnd, SendIn } from '../api/types';
-import { useApp } from '../app/context';
+import { localModels, useApp } from '../app/context';
+import { ModelSetup } from '../components/ModelSetup';
 import { navigate } from '../lib/router';
 import { StreamingText } from '../lib/streamingText';
 import { switchBranch, newId, titleFrom } from './actions';
@@ -308,6 +309,10 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string | null; fo
 
   const shown = live ? thread.slice(0, live.base) : thread;
   const empty = !loading && shown.length === 0 && !live;
+  // No model on this device: the empty chat offers one. Without any model at all (no provider
+  // either) a message could not be answered, so there is no message box until there is one.
+  const setup = empty && !loadError && app.modelsLoaded && localModels(app.models).length === 0;
+  const noModel = setup && app.models.length === 0;
 
   return (
     <section className="chat" aria-label="Conversation">
@@ -324,7 +329,8 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string | null; fo
               </button>
             </div>
           )}
-          {empty && !loadError && (
+          {setup && <ModelSetup />}
+          {empty && !loadError && !setup && (
             <div className="empty-chat">
               <h2>What can I help with?</h2>
               <p className="muted">
@@ -351,7 +357,9 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string | null; fo
           )}
         </div>
       </div>
-      <Composer onSend={(t, n) => send.current(t, n)} onStop={stop} streaming={!!live} disabled={!!loadError} restore={restore} />
+      {!noModel && (
+        <Composer onSend={(t, n) => send.current(t, n)} onStop={stop} streaming={!!live} disabled={!!loadError} restore={restore} />
+      )}
     </section>
   );
 }

@@ -1,8 +1,9 @@
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { api } from '../api/client';
 import type { LocalModel } from '../api/types';
 import { useApp } from '../app/context';
 import { BusyBar, ErrorNote, formatBytes, formatParams } from '../components/Busy';
+import { ModelSetup } from '../components/ModelSetup';
 import { useBusy } from '../lib/useBusy';
 
 export default function Models() {
@@ -14,6 +15,12 @@ export default function Models() {
   const [note, setNote] = useState<string | null>(null);
   const { label, busy, error, setError, run } = useBusy();
   const tauri = typeof window !== 'undefined' && !!window.__TAURI_INTERNALS__;
+  const pathInput = useRef<HTMLInputElement>(null);
+
+  const toImport = () => {
+    pathInput.current?.scrollIntoView?.({ block: 'center' });
+    pathInput.current?.focus();
+  };
 
   const load = useCallback(async () => {
     const r = await run('Loading the models…', () => api.localModels());
@@ -55,7 +62,10 @@ export default function Models() {
     <div className="screen">
       <section className="card">
         <h2>Models on this device</h2>
-        <p className="muted">GGUF files run by Hearth's local engine. They work offline.</p>
+        <p className="muted">
+          GGUF files run by Hearth's local engine. They work offline. The default model, SmolLM2 135M Instruct, is small:
+          quick and private, not wise. A bigger GGUF, for better answers, is one import away.
+        </p>
         <BusyBar label={label} />
         <ErrorNote error={error} onDismiss={() => setError(null)} context="models" />
         {note && (
@@ -63,7 +73,7 @@ export default function Models() {
             {note}
           </p>
         )}
-        {models && models.length === 0 && <p className="muted">No model yet: import a GGUF file below.</p>}
+        {models && models.length === 0 && <p className="muted">No model yet: download the default one, or import a GGUF file below.</p>}
         {models && models.length > 0 && (
           <div className="table-wrap">
             <table className="table">
@@ -129,13 +139,15 @@ export default function Models() {
         </div>
       </section>
 
+      {models && models.length === 0 && <ModelSetup onImport={toImport} onReady={load} />}
+
       <section className="card">
         <h2>Import a GGUF model</h2>
         <form className="form" onSubmit={importModel}>
           <label className="field">
             <span>File path on this machine</span>
             <div className="row">
-              <input type="text" value={path} onChange={(e) => setPath(e.target.value)} placeholder="/path/to/model.gguf" spellCheck={false} required />
+              <input ref={pathInput} type="text" value={path} onChange={(e) => setPath(e.target.value)} placeholder="/path/to/model.gguf" spellCheck={false} required />
               {tauri && (
                 <button type="button" className="btn" onClick={choose}>
                   Choose file…

@@ -17,6 +17,8 @@ export function appStub(overrides: Partial<AppState> = {}): AppState {
     setCurrentChat: noop,
     deleteChat: noop,
     models: [],
+    // Not known yet: nothing offers the first-run model setup unless a test says so.
+    modelsLoaded: false,
     reloadModels: async () => {},
     settings: {},
     putSetting: async () => {},

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Builds Hearth's Debian package with the Tauri bundler: `hearth-desktop` (the window),
+# `hearth` on the PATH, a desktop entry and icons, llama.cpp's libraries in /usr/lib/hearth,
+# and the Debian packages it needs declared. Prints the .deb's path on stdout.
+#
+# The build is portable: no `-C target-cpu=native` (RUSTFLAGS replaces .cargo/config.toml's
+# build.rustflags), and llama.cpp's CPU kernels are built for every x86-64 generation as
+# modules that ggml picks from at run time (hearth-llama's `portable` feature), so the same
+# package uses AVX2 or AVX-512 where the user's CPU has them. It has a target folder of its
+# own (PACKAGE_TARGET_DIR), since different flags rebuild everything. AppImage is not built:
+# its bundler downloads tools from GitHub, which this project cannot rely on.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+cargo=${CARGO:-cargo}
+export CARGO_TARGET_DIR=${PACKAGE_TARGET_DIR:-$HOME/.cache/hearth/target-package}
+# $ORIGIN: the binaries find libllama.so beside them in the build folder, and in
+# /usr/lib/hearth once installed to /usr/bin.
+export RUSTFLAGS='-C link-arg=-Wl,-rpath,$ORIGIN/../lib/hearth:$ORIGIN'
+
+[ -f ui/dist/index.html ] || { echo "error: ui/dist is missing (make ui builds it)" >&2; exit 1; }
+"$cargo" tauri --version >/dev/null 2>&1 || { echo "error: tauri-cli is missing (make package installs it)" >&2; exit 1; }
+
+"$cargo" build --locked --release -p hearth-cli --features portable >&2
+release=$CARGO_TARGET_DIR/release
+
+# What llama-cpp-sys-2 built beside the binaries (libllama, libggml, libggml-base) and the CPU
+# variant modules it put in its build folder.
+backends=$(ls -td "$release"/build/llama-cpp-sys-2-*/out/backends 2>/dev/null | head -1)
+shopt -s nullglob
+variants=("$backends"/libggml-cpu-*.so)
+libs=("$release"/libllama.so "$release"/libggml.so "$release"/libggml-base.so)
+((${#variants[@]} >= 2)) || { echo "error: no CPU variant modules in ${backends:-the build folder}; the portable build did not happen" >&2; exit 1; }
+for lib in "${libs[@]}"; do [ -f "$lib" ] || { echo "error: $lib is missing after the build" >&2; exit 1; }; done
+
+overlay=$(mktemp --suffix=.json)
+trap 'rm -f "$overlay"' EXIT
+python3 - "$overlay" "$release/hearth" "${libs[@]}" "${variants[@]}" <<'PY'
+import json, os, sys
+out, hearth, *libs = sys.argv[1:]
+files = {"/usr/bin/hearth": hearth}
+files.update({f"/usr/lib/hearth/{os.path.basename(p)}": p for p in libs})
+config = {
+    "bundle": {
+        "active": True,
+        "targets": ["deb"],
+        "category": "Productivity",
+        "shortDescription": "A local-first AI assistant",
+        "longDescription": "Hearth keeps your chats, workspaces and workflows on your machine and answers "
+                           "with local GGUF models through llama.cpp, offline. Remote providers and sync "
+                           "with your own Supabase project are optional.",
+        "linux": {
+            "deb": {
+                # Tauri declares WebKitGTK and GTK itself; llama.cpp's OpenMP threads need libgomp.
+                "depends": ["libgomp1", "libayatana-appindicator3-1"],
+                "section": "utils",
+                "files": files,
+            }
+        },
+    }
+}
+json.dump(config, open(out, "w"), indent=2)
+PY
+
+"$cargo" tauri build --bundles deb --features portable --config "$overlay" -- --locked >&2
+deb=$(ls -t "$release"/bundle/deb/*.deb | head -1)
+# The name `apt-get install ./hearth_*.deb` expects, whatever the bundler calls it.
+version=$(dpkg-deb -f "$deb" Version)
+arch=$(dpkg-deb -f "$deb" Architecture)
+name=$(dpkg-deb -f "$deb" Package)
+final="$CARGO_TARGET_DIR/${name}_${version}_${arch}.deb"
+cp "$deb" "$final"
+echo "$final"
