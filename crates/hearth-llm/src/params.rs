@@ -42,7 +42,10 @@ pub enum ResponseFormat {
 impl Default for SamplingParams {
     fn default() -> Self {
         Self {
-            temperature: 0.8,
+            // Cooler than llama.cpp's 0.8: the default model is a 135M one, and at 0.8 it
+            // drifted into nonsense on one "What is the capital of France?" in seven (51 of 60
+            // named Paris; 60 of 60 at 0.4). A request's own temperature still wins.
+            temperature: 0.4,
             top_p: 0.95,
             top_k: 40,
             min_p: 0.05,
