@@ -43,13 +43,17 @@ fn a_remote_provider_answers_hearth_chat_and_its_key_lives_in_the_keychain() {
 
     let reply = env.json(&["chat", "--model", "peer/smollm2-135m-instruct", "--temperature", "0", "--max-tokens", "8", "Say", "hello."]);
     assert_eq!(reply["answer"]["status"], "complete");
-    assert_eq!((reply["answer"]["model"].as_str(), reply["answer"]["provider"].as_str()), (Some("peer/smollm2-135m-instruct"), Some("peer")));
+    assert_eq!(
+        (reply["answer"]["model"].as_str(), reply["answer"]["provider"].as_str()),
+        (Some("peer/smollm2-135m-instruct"), Some("peer"))
+    );
     assert!(!reply["answer"]["content"].as_str().unwrap().is_empty());
     // Continuing the chat keeps its model; then it moves to the local model, history and all.
     let chat = reply["chat_id"].as_str().unwrap();
     let again = env.json(&["chat", "--chat", chat, "--temperature", "0", "--max-tokens", "4", "More."]);
     assert_eq!(again["answer"]["provider"], "peer");
-    let local = env.json(&["chat", "--chat", chat, "--model", "smollm2-135m-instruct", "--temperature", "0", "--max-tokens", "8", "Again."]);
+    let local =
+        env.json(&["chat", "--chat", chat, "--model", "smollm2-135m-instruct", "--temperature", "0", "--max-tokens", "8", "Again."]);
     assert_eq!(local["answer"]["provider"], "local");
     assert!(local["usage"]["prompt_tokens"].as_u64().unwrap() > again["usage"]["prompt_tokens"].as_u64().unwrap());
 

@@ -115,16 +115,15 @@ fn fetch(core: &Core, default_path: &Path, url: Option<String>, out: &Output) ->
         let on_interrupt = cancel.clone();
         ctrlc::set_handler(move || on_interrupt.cancel()).map_err(|e| Failure::Other(e.into()))?;
         let progress = Progress::new(out.is_json());
-        eprintln!("downloading {} ({} MB) from {}", catalog.title, catalog.archive_bytes.div_ceil(1_000_000), hearth_llm::fetch::redact_url(&url));
+        eprintln!(
+            "downloading {} ({} MB) from {}",
+            catalog.title,
+            catalog.archive_bytes.div_ceil(1_000_000),
+            hearth_llm::fetch::redact_url(&url)
+        );
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Failure::Other(e.into()))?;
-        let result = runtime.block_on(hearth_llm::download::download_model(
-            &client,
-            &url,
-            &catalog,
-            default_path,
-            &|p| progress.show(p),
-            &cancel,
-        ));
+        let result =
+            runtime.block_on(hearth_llm::download::download_model(&client, &url, &catalog, default_path, &|p| progress.show(p), &cancel));
         progress.finish();
         match result {
             Ok(()) => {}

@@ -23,8 +23,8 @@ use std::time::Duration;
 use hearth_core::{Core, ErrorCode, WorkspaceRef};
 use hearth_llama::{DEFAULT_MODEL_NAME, EngineConfig, LlamaEngine, ModelSpec};
 use hearth_llm::LlmError;
-use hearth_server::{Api, ServerConfig};
 use hearth_llm::download::ModelFetch;
+use hearth_server::{Api, ServerConfig};
 use hearth_types::{DEFAULT_MODEL, Handle, ModelSource, NewWorkspace};
 
 pub use token::{api_token, keeps_across_reboots};

@@ -12,7 +12,9 @@ pub enum LlmError {
     #[error("model {0:?} is not installed (see `hearth models list`; `hearth models fetch` downloads the default model)")]
     ModelNotFound(String),
     /// No model was named and there is no default model.
-    #[error("no local model yet: `hearth models fetch` downloads the default one (SmolLM2 135M Instruct, 93 MB), or `hearth models import PATH` adds a GGUF file you have")]
+    #[error(
+        "no local model yet: `hearth models fetch` downloads the default one (SmolLM2 135M Instruct, 93 MB), or `hearth models import PATH` adds a GGUF file you have"
+    )]
     NoDefaultModel,
     /// The model file could not be loaded.
     #[error("could not load model {model}: {reason}")]

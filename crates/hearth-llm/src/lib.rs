@@ -12,8 +12,8 @@
 //! Anthropic's Messages API) and maps their streams onto the same events. [`fetch`] makes
 //! plain HTTP requests (workflow `http` nodes) on the same stack.
 
-mod error;
 pub mod download;
+mod error;
 pub mod fetch;
 mod params;
 pub mod remote;

@@ -50,10 +50,7 @@ pub(crate) struct FetchStatusOut {
 }
 
 fn fetcher(state: &AppState) -> ApiResult<ModelFetch> {
-    state
-        .model_fetch
-        .clone()
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "this server does not download models"))
+    state.model_fetch.clone().ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "this server does not download models"))
 }
 
 async fn status_out(state: &AppState, fetch: &ModelFetch, status: FetchStatus) -> ApiResult<FetchStatusOut> {
@@ -94,7 +91,7 @@ async fn status_out(state: &AppState, fetch: &ModelFetch, status: FetchStatus) -
 }
 
 /// Where the download of the default model stands, and whether the model is there.
-#[utoipa::path(get, path = "/api/v1/models/fetch", tag = "models",
+#[utoipa::path(get, path = "/api/v1/models/fetch", tag = "models", operation_id = "model_fetch_status",
     responses((status = 200, body = FetchStatusOut), (status = 404, body = ErrorBody)))]
 pub(crate) async fn status(State(state): State<AppState>) -> ApiResult<Json<FetchStatusOut>> {
     let fetch = fetcher(&state)?;
@@ -104,7 +101,7 @@ pub(crate) async fn status(State(state): State<AppState>) -> ApiResult<Json<Fetc
 
 /// Starts the download of the default model, or resumes a partial one; a download already
 /// running goes on. The model is registered once its hash is checked.
-#[utoipa::path(post, path = "/api/v1/models/fetch", tag = "models",
+#[utoipa::path(post, path = "/api/v1/models/fetch", tag = "models", operation_id = "model_fetch_start",
     responses((status = 202, body = FetchStatusOut), (status = 404, body = ErrorBody)))]
 pub(crate) async fn start(State(state): State<AppState>) -> ApiResult<(StatusCode, Json<FetchStatusOut>)> {
     let fetch = fetcher(&state)?;
@@ -113,7 +110,7 @@ pub(crate) async fn start(State(state): State<AppState>) -> ApiResult<(StatusCod
 }
 
 /// Stops the download; what came so far is kept for the next start.
-#[utoipa::path(post, path = "/api/v1/models/fetch/cancel", tag = "models",
+#[utoipa::path(post, path = "/api/v1/models/fetch/cancel", tag = "models", operation_id = "model_fetch_cancel",
     responses((status = 200, body = FetchStatusOut), (status = 404, body = ErrorBody)))]
 pub(crate) async fn cancel(State(state): State<AppState>) -> ApiResult<Json<FetchStatusOut>> {
     let fetch = fetcher(&state)?;

@@ -150,6 +150,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/models/fetch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Where the download of the default model stands, and whether the model is there. */
+        get: operations["model_fetch_status"];
+        put?: never;
+        /**
+         * Starts the download of the default model, or resumes a partial one; a download already
+         *     running goes on. The model is registered once its hash is checked.
+         */
+        post: operations["model_fetch_start"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/models/fetch/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stops the download; what came so far is kept for the next start. */
+        post: operations["model_fetch_cancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/models/unload": {
         parameters: {
             query?: never;
@@ -939,6 +977,26 @@ export interface components {
              */
             sibling_index: number;
         };
+        /** @description The model the fetch brings. */
+        CatalogModelOut: {
+            /**
+             * Format: int64
+             * @description The size of the download (the archive it is published in).
+             */
+            download_bytes: number;
+            /** @description Its file name in the models folder. */
+            file: string;
+            /** @description Its registry name once fetched. */
+            name: string;
+            /**
+             * Format: int64
+             * @description The size of the model file.
+             */
+            size_bytes: number;
+            /** @description Where it is downloaded from. */
+            source: string;
+            title: string;
+        };
         /** @description A chat in a workspace. */
         Chat: {
             active_leaf_id?: components["schemas"]["MessageId"] | null;
@@ -1088,6 +1146,27 @@ export interface components {
             problems?: components["schemas"]["ProblemOut"][];
             /** @description OpenAI's error class for the status. */
             type: string;
+        };
+        /** @description Where the default model's download stands. */
+        FetchStatusOut: {
+            /** Format: double */
+            bytes_per_second?: number | null;
+            /** @description Why the last attempt failed. */
+            error?: string | null;
+            /** Format: int64 */
+            eta_seconds?: number | null;
+            model: components["schemas"]["CatalogModelOut"];
+            /** @description Whether the default model is registered and its file is in place. */
+            present: boolean;
+            /**
+             * Format: int64
+             * @description Bytes downloaded so far, also of a partial download kept for resuming.
+             */
+            received_bytes: number;
+            /** @description `idle`, `downloading`, `verifying` (hash checks and unpacking), `done`, `failed` or `cancelled`. */
+            state: string;
+            /** Format: int64 */
+            total_bytes: number;
         };
         /** @description The graph of a workflow. */
         Graph: {
@@ -2364,6 +2443,141 @@ export interface operations {
             };
             /** @description the body is over the limit */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    model_fetch_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FetchStatusOut"];
+                };
+            };
+            /** @description a parameter or the body does not parse */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    model_fetch_start: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FetchStatusOut"];
+                };
+            };
+            /** @description a parameter or the body does not parse */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    model_fetch_cancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FetchStatusOut"];
+                };
+            };
+            /** @description a parameter or the body does not parse */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

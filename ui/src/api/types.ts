@@ -88,33 +88,11 @@ export interface SyncRound {
  * `POST /api/v1/models/fetch/cancel`). Written by hand until the server's document describes
  * these routes.
  */
+/** Where the default model's download stands (the server sends it as a plain string). */
 export type FetchState = 'idle' | 'downloading' | 'verifying' | 'done' | 'failed' | 'cancelled';
-
 /** A model Hearth can download by itself. */
-export interface CatalogModelInfo {
-  /** The name it is registered under. */
-  name: string;
-  title: string;
-  file: string;
-  /** What is downloaded. */
-  download_bytes: number;
-  /** The model file once in place. */
-  size_bytes: number;
-  /** Where it is downloaded from. */
-  source: string;
-}
-
-export interface FetchStatus {
-  model: CatalogModelInfo;
-  state: FetchState;
-  received_bytes: number;
-  total_bytes: number;
-  bytes_per_second: number | null;
-  eta_seconds: number | null;
-  error: string | null;
-  /** The default model's file is in place and registered. */
-  present: boolean;
-}
+export type CatalogModelInfo = S['CatalogModelOut'];
+export type FetchStatus = Omit<S['FetchStatusOut'], 'state'> & { state: FetchState };
 
 /** The events of a reply's stream. */
 export interface ReplyStart {

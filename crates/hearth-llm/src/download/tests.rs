@@ -70,9 +70,8 @@ async fn serve(body: Vec<u8>, mode: Mode) -> (String, Arc<Mutex<Vec<Option<Strin
                 head.push(byte[0]);
             }
             let head = String::from_utf8_lossy(&head).to_string();
-            let range = head
-                .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("range: bytes=").map(|r| r.trim_end_matches('-').to_owned()));
+            let range =
+                head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("range: bytes=").map(|r| r.trim_end_matches('-').to_owned()));
             log.lock().unwrap().push(range.clone());
             let start = match (mode, range) {
                 (Mode::Normal | Mode::CutAfter(_), Some(r)) => r.parse::<usize>().unwrap(),
@@ -231,7 +230,10 @@ async fn the_background_fetch_reports_progress_and_registers_once_done() {
     let started = fetch.start();
     assert_eq!(started.state, FetchState::Downloading);
     let done = wait_until_settled(&fetch).await;
-    assert_eq!((done.state, done.received_bytes, done.total_bytes, done.error), (FetchState::Done, model.archive_bytes, model.archive_bytes, None));
+    assert_eq!(
+        (done.state, done.received_bytes, done.total_bytes, done.error),
+        (FetchState::Done, model.archive_bytes, model.archive_bytes, None)
+    );
     assert_eq!(*registered.lock().unwrap(), [dest.clone()]);
 
     // A registry that refuses fails the fetch with its reason.
