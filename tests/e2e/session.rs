@@ -6,7 +6,7 @@ use std::io::Read;
 use hearth_e2e::{Hearth, default_model};
 use sha2::{Digest, Sha256};
 
-const MODEL_SHA256: &str = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818";
+const MODEL_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
 
 #[test]
 fn the_default_model_is_the_real_one() {
@@ -31,7 +31,7 @@ fn a_first_session() {
     assert_eq!(report["database"]["ok"], true);
     assert_eq!(report["parts"][0]["name"], "model");
     assert_eq!(report["parts"][0]["present"], true, "{report}");
-    assert!(report["parts"][0]["detail"].as_str().unwrap().contains("253113024 bytes"));
+    assert!(report["parts"][0]["detail"].as_str().unwrap().contains("98362432 bytes"));
 
     env.json(&["workspaces", "create", "--name", "Home", "--handle", "home", "--timezone", "America/New_York"]);
     let chat = env.json(&["chats", "new", "--workspace", "home", "--title", "Trip"])["id"].as_str().unwrap().to_owned();

@@ -115,7 +115,7 @@ pub struct SearchHit {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelSource {
-    /// The default model that `make run` fetches, registered on first start.
+    /// The default model (`make run` or `hearth models fetch` fetches it), registered on first start.
     Default,
     /// A file the user imported.
     Import,
