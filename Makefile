@@ -122,7 +122,7 @@ bench: build model testbed package
 		"$$python" benches/api.py
 	HEARTH_BIN="$(HEARTH)" HEARTH_DESKTOP_BIN="$(DESKTOP)" BARE_WINDOW_BIN="$(CARGO_TARGET_DIR)/release/bare-window" \
 		HEARTH_E2E_MODEL="$(MODEL)" TAURI_DRIVER="$(TAURI_DRIVER)" scripts/with-keyring.sh scripts/bench-ui.sh
-	scripts/bench-package.sh "$(HEARTH)" "$(PACKAGE_TARGET_DIR)/release/hearth" "$(MODEL)"
+	scripts/bench-package.sh "$(HEARTH)" "$(PACKAGE_TARGET_DIR)/dist/bin/hearth" "$(MODEL)"
 
 # The Debian package, on a build of its own: no target-cpu=native, llama.cpp's CPU kernels for
 # every x86-64 generation picked at run time (scripts/package.sh). tauri-cli when missing.

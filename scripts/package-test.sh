@@ -27,7 +27,7 @@ trap cleanup EXIT
 
 echo "--- apt-get install $deb"
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb" >"$tmp/apt.log" 2>&1 || { cat "$tmp/apt.log" >&2; fail "apt-get install"; }
-for f in /usr/bin/hearth /usr/bin/hearth-desktop /usr/share/applications/*.desktop /usr/lib/hearth/libllama.so; do
+for f in /usr/bin/hearth /usr/bin/hearth-desktop /usr/share/applications/*.desktop /usr/lib/hearth/libllama.so.0; do
   compgen -G "$f" >/dev/null || fail "$f is not installed"
 done
 dpkg -L "$name" | grep -q '/usr/share/icons/hicolor/.*/apps/' || fail "no icons installed"
@@ -80,5 +80,5 @@ grep -h "llama.cpp CPU kernels loaded" "$HEARTH_DATA_DIR"/logs/* | tail -1
 
 echo "--- apt-get remove $name"
 DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq "$name" >/dev/null
-[ ! -e /usr/bin/hearth ] && [ ! -e /usr/lib/hearth/libllama.so ] || fail "files are left after removal"
+[ ! -e /usr/bin/hearth ] && [ ! -e /usr/lib/hearth/libllama.so.0 ] || fail "files are left after removal"
 echo "package test passed: installed, answered, removed"

@@ -21,21 +21,41 @@ export RUSTFLAGS='-C link-arg=-Wl,-rpath,$ORIGIN/../lib/hearth:$ORIGIN'
 [ -f ui/dist/index.html ] || { echo "error: ui/dist is missing (make ui builds it)" >&2; exit 1; }
 "$cargo" tauri --version >/dev/null 2>&1 || { echo "error: tauri-cli is missing (make package installs it)" >&2; exit 1; }
 
+# llama-cpp-sys-2 hard-links its libraries' symlinks into release/, release/examples and release/deps
+# when it builds,
+# and fails on links an earlier build left (they dangle, so its exists() check misses them);
+# the package takes the libraries from the build's own folder, so these links can go.
+clear_links() {
+  local r=$CARGO_TARGET_DIR/release
+  find "$r" "$r/examples" "$r/deps" -maxdepth 1 -type l \( -name 'libllama*.so*' -o -name 'libggml*.so*' \) -delete 2>/dev/null || true
+}
+clear_links
 "$cargo" build --locked --release -p hearth-cli --features portable >&2
 release=$CARGO_TARGET_DIR/release
 
-# What llama-cpp-sys-2 built beside the binaries (libllama, libggml, libggml-base) and the CPU
-# variant modules it put in its build folder.
-backends=$(ls -td "$release"/build/llama-cpp-sys-2-*/out/backends 2>/dev/null | head -1)
+# What llama-cpp-sys-2 built: llama.cpp's shared libraries (the binaries need them by their
+# sonames, libllama.so.0 and so on) and the CPU variant modules. They are staged in the
+# installed layout, dist/bin and dist/lib/hearth, which the rpath above finds; the package
+# takes its files from there, and `make bench` runs dist/bin/hearth as installed.
+out=$(ls -td "$release"/build/llama-cpp-sys-2-*/out 2>/dev/null | head -1)
 shopt -s nullglob
-variants=("$backends"/libggml-cpu-*.so)
-libs=("$release"/libllama.so "$release"/libggml.so "$release"/libggml-base.so)
-((${#variants[@]} >= 2)) || { echo "error: no CPU variant modules in ${backends:-the build folder}; the portable build did not happen" >&2; exit 1; }
-for lib in "${libs[@]}"; do [ -f "$lib" ] || { echo "error: $lib is missing after the build" >&2; exit 1; }; done
+variants=("$out"/backends/libggml-cpu-*.so)
+sonames=("$out"/lib/lib*.so.0)
+((${#variants[@]} >= 2)) || { echo "error: no CPU variant modules in ${out:-the build folder}/backends; the portable build did not happen" >&2; exit 1; }
+((${#sonames[@]} >= 3)) || { echo "error: llama.cpp's shared libraries are missing from $out/lib" >&2; exit 1; }
+dist=$CARGO_TARGET_DIR/dist
+rm -rf "$dist"
+mkdir -p "$dist/bin" "$dist/lib/hearth"
+cp "$release/hearth" "$dist/bin/hearth"
+for lib in "${sonames[@]}"; do cp -L "$lib" "$dist/lib/hearth/$(basename "$lib")"; done
+cp "${variants[@]}" "$dist/lib/hearth/"
+missing=$(LD_LIBRARY_PATH= ldd "$dist/bin/hearth" | grep 'not found' || true)
+[ -z "$missing" ] || { echo "error: the staged hearth does not find its libraries:" >&2; echo "$missing" >&2; exit 1; }
+libs=("$dist"/lib/hearth/*)
 
 overlay=$(mktemp --suffix=.json)
 trap 'rm -f "$overlay"' EXIT
-python3 - "$overlay" "$release/hearth" "${libs[@]}" "${variants[@]}" <<'PY'
+python3 - "$overlay" "$dist/bin/hearth" "${libs[@]}" <<'PY'
 import json, os, sys
 out, hearth, *libs = sys.argv[1:]
 files = {"/usr/bin/hearth": hearth}
@@ -51,8 +71,8 @@ config = {
                            "with your own Supabase project are optional.",
         "linux": {
             "deb": {
-                # Tauri declares WebKitGTK and GTK itself; llama.cpp's OpenMP threads need libgomp.
-                "depends": ["libgomp1", "libayatana-appindicator3-1"],
+                # Tauri declares WebKitGTK, GTK and the tray library itself; llama.cpp's OpenMP threads need libgomp.
+                "depends": ["libgomp1"],
                 "section": "utils",
                 "files": files,
             }
@@ -62,6 +82,7 @@ config = {
 json.dump(config, open(out, "w"), indent=2)
 PY
 
+clear_links
 "$cargo" tauri build --bundles deb --features portable --config "$overlay" -- --locked >&2
 deb=$(ls -t "$release"/bundle/deb/*.deb | head -1)
 # The name `apt-get install ./hearth_*.deb` expects, whatever the bundler calls it.

@@ -108,7 +108,11 @@ fn model_part(path: &Path) -> Part {
                 _ => Part { name: "model", present: false, detail: detail("not a GGUF file") },
             }
         }
-        Err(_) => Part { name: "model", present: false, detail: detail("not found; `hearth models fetch` downloads it, or `hearth models import PATH` adds a GGUF file you have") },
+        Err(_) => Part {
+            name: "model",
+            present: false,
+            detail: detail("not found; `hearth models fetch` downloads it, or `hearth models import PATH` adds a GGUF file you have"),
+        },
     }
 }
 
