@@ -170,9 +170,10 @@ impl Progress {
         *last = (tenth, std::time::Instant::now(), Some(start));
         let secs = self.began.elapsed().as_secs_f64().max(0.001);
         let rate = (p.received - start) as f64 / secs;
-        let left = if rate > 0.0 { (p.total - p.received) as f64 / rate } else { 0.0 };
+        // No rate before the first bytes of this attempt: say nothing rather than "0 s left".
+        let left = if rate > 0.0 { format!("{:>4.0} s left", (p.total - p.received) as f64 / rate) } else { "starting".into() };
         let line = format!(
-            "{:>5.1} / {:.1} MB  {:>5.1} MB/s  {:>4.0} s left{}",
+            "{:>5.1} / {:.1} MB  {:>5.1} MB/s  {}{}",
             p.received as f64 / 1e6,
             p.total as f64 / 1e6,
             rate / 1e6,

@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::CancelToken;
+use crate::remote::error_chain;
 
 /// How often a wait looks at the cancel flag.
 const TICK: Duration = Duration::from_millis(200);
@@ -288,18 +289,6 @@ fn content_range_start(response: &reqwest::Response) -> Option<u64> {
     // `Content-Range: bytes START-END/TOTAL`
     let value = response.headers().get(reqwest::header::CONTENT_RANGE)?.to_str().ok()?;
     value.strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
-}
-
-/// An error with its causes, which is where reqwest says what actually went wrong.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// Awaits `fut`, giving up when `cancel` is set.

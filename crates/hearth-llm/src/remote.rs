@@ -603,8 +603,9 @@ fn error_message(body: &str) -> String {
     }
 }
 
-/// An error with its causes ("error sending request: connection refused").
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error with its causes ("error sending request: connection refused"): reqwest says what
+/// actually went wrong only in the sources.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -4,6 +4,7 @@ import { setToken } from '../api/client';
 import type { BranchMessage, Chat } from '../api/types';
 import { AppContext } from '../app/context';
 import { appStub } from '../test/appStub';
+import { fetchStatus } from '../test/fetchStatus';
 import { ChatView } from './ChatView';
 
 const chat: Chat = {
@@ -129,16 +130,7 @@ describe('<ChatView>', () => {
   });
 
   describe('with no model on this device', () => {
-    const idle = {
-      model: { name: 'smollm2-135m-instruct', title: 'SmolLM2 135M Instruct', file: 'SmolLM2-135M-Instruct.Q4_1.gguf', download_bytes: 92_871_040, size_bytes: 98_362_432, source: 'https://example.invalid/m.whl' },
-      state: 'idle',
-      received_bytes: 0,
-      total_bytes: 92_871_040,
-      bytes_per_second: null,
-      eta_seconds: null,
-      error: null,
-      present: false,
-    };
+    const idle = fetchStatus();
     function stubFetch() {
       const calls: string[] = [];
       vi.stubGlobal(

