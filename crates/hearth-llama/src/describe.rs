@@ -1,10 +1,8 @@
 //! Describing a model file for the registry: its header, size and SHA-256.
 
-use std::io::Read;
 use std::path::Path;
 
 use hearth_types::{ModelSource, NewModel};
-use sha2::{Digest, Sha256};
 
 use crate::gguf::{self, GgufError};
 
@@ -20,18 +18,7 @@ pub const DEFAULT_MODEL_FILE: &str = hearth_types::DEFAULT_MODEL.file;
 pub fn describe(path: &Path, name: Option<&str>, source: ModelSource) -> Result<NewModel, GgufError> {
     let info = gguf::inspect(path)?;
     let io = |source| GgufError::Io { path: path.to_owned(), source };
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf).map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
+    let (size, sha256) = hearth_llm::download::sha256_file(path).map_err(io)?;
     let name = match name {
         Some(n) => n.to_owned(),
         None => default_name(path),
@@ -41,7 +28,7 @@ pub fn describe(path: &Path, name: Option<&str>, source: ModelSource) -> Result<
         name,
         path,
         size,
-        sha256: format!("{:x}", hasher.finalize()),
+        sha256,
         architecture: info.architecture,
         parameters: info.parameters,
         quantization: info.quantization,

