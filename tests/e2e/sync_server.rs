@@ -130,3 +130,56 @@ fn a_malformed_clock_stamp_is_refused_with_its_field() {
     assert_eq!(result["results"][0]["sqlstate"], "22023");
     assert_eq!(result["results"][0]["message"], "bad HLC yesterday for name");
 }
+
+/// A workspace, a chat and a message push for the tree tests.
+fn message_op(id: &str, parent: Option<&str>, stamp: &str) -> Value {
+    json!({ "table": "messages", "row": {
+        "id": id, "chat_id": "01a20000-0000-7000-8000-0000000000c9", "parent_id": parent, "role": "user", "content": id,
+        "field_hlc": { "chat_id": stamp, "parent_id": stamp, "role": stamp, "content": stamp } } })
+}
+
+#[test]
+fn the_chat_tree_cannot_loop_by_push_or_by_patch() {
+    let bed = TestBed::start();
+    let (_, a) = bed.user();
+    let device = "aaaaaaaa-0000-4000-8000-0000000000e1";
+    let chat = json!({ "tx_seq": 2, "ops": [{ "table": "chats", "row": {
+        "id": "01a20000-0000-7000-8000-0000000000c9", "workspace_id": WS, "title": "Tree",
+        "field_hlc": { "title": "1763840000001:00000:ab", "workspace_id": "1763840000001:00000:ab" } } }] });
+    let (q, r, x, y) = (
+        "01a20000-0000-7000-8000-0000000000d1",
+        "01a20000-0000-7000-8000-0000000000d2",
+        "01a20000-0000-7000-8000-0000000000d3",
+        "01a20000-0000-7000-8000-0000000000d4",
+    );
+    let stamp = "1763840000002:00000:ab";
+    let txs = json!([
+        workspace_tx(1, "Home", "1763840000000:00000:ab"),
+        chat,
+        { "tx_seq": 3, "ops": [message_op(q, None, stamp), message_op(r, Some(q), stamp)] },
+        // Names itself.
+        { "tx_seq": 4, "ops": [message_op(x, Some(x), stamp)] },
+        // y arrives with a parent not there yet (allowed: devices push in any order) ...
+        { "tx_seq": 5, "ops": [message_op(y, Some(x), stamp)] },
+        // ... and x, written under y, would close the loop.
+        { "tx_seq": 6, "ops": [message_op(x, Some(y), stamp)] },
+        // The root moved under its own reply, with a newer stamp.
+        { "tx_seq": 7, "ops": [message_op(q, Some(r), "1763840000009:00000:ab")] },
+    ]);
+    let result = push(&bed, &a, device, txs);
+    assert_eq!(statuses(&result), ["applied", "applied", "applied", "rejected", "applied", "rejected", "rejected"], "{result}");
+    for i in [3, 5, 6] {
+        assert_eq!(result["results"][i]["sqlstate"], "23514", "{result}");
+    }
+    assert!(result["results"][3]["message"].as_str().unwrap().contains("own parent"), "{result}");
+    assert!(result["results"][5]["message"].as_str().unwrap().contains("cycle"), "{result}");
+    assert!(result["results"][6]["message"].as_str().unwrap().contains("cannot change"), "{result}");
+
+    // A direct PATCH with the user's own session fails the same way.
+    let (status, body) =
+        bed.patch(&format!("/messages?id=eq.{q}"), &a, &json!({ "parent_id": r, "field_hlc": { "parent_id": "1763840000010:00000:ab" } }));
+    assert!(status >= 400, "{status} {body}");
+    assert!(body.to_string().contains("cannot change"), "{body}");
+    let parent = psql(&bed.database, &["-c", &format!("select coalesce(parent_id::text, 'none') from public.messages where id = '{q}'")]);
+    assert_eq!(parent.trim(), "none");
+}

@@ -174,6 +174,12 @@ fn describe(s: &SyncStatus) -> String {
             lines.push(format!("  #{} {}: {}", r.tx_seq, r.sqlstate.as_deref().unwrap_or("-"), r.message));
         }
     }
+    if !s.quarantined.is_empty() {
+        lines.push(format!("kept aside: {} pulled rows (not applied)", s.quarantined.len()));
+        for q in &s.quarantined {
+            lines.push(format!("  {} {}: {}", q.table, q.row_id, q.reason));
+        }
+    }
     lines.join("\n")
 }
 

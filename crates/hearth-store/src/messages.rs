@@ -3,11 +3,17 @@
 //! Messages form a tree per chat through `parent_id`. Appending makes the new message the
 //! chat's active leaf; the thread a user sees is the path from the root to that leaf. Editing
 //! or regenerating appends a sibling (a new branch) and never overwrites.
+//!
+//! Every walk of the tree is bounded (a visited set or [`MAX_THREAD_DEPTH`]): the tree arrives
+//! from other devices too, and a loop in it must not hang the one connection the store has.
+
+use std::collections::HashSet;
 
 use hearth_types::{BranchMessage, ChatId, Message, MessageId, MessagePatch, NewMessage, Thread};
 use rusqlite::{OptionalExtension, Row};
 
 use crate::rows::{Val, get_id, get_opt, get_opt_id, get_parsed, get_time, get_u32};
+use crate::sync::MAX_THREAD_DEPTH;
 use crate::writer::Table;
 use crate::{Error, Reader, Result, Writer};
 
@@ -145,7 +151,8 @@ impl Writer<'_> {
         let subtree: Vec<String> = self
             .conn()
             .prepare_cached(
-                "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL \
+                // UNION, not UNION ALL: a message met twice (a loop in the tree) is not walked again.
+                "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION \
                  SELECT m.id FROM messages m JOIN sub ON m.chat_id = ?2 AND m.parent_id = sub.id \
                  WHERE m.deleted_at IS NULL) \
                  SELECT id FROM sub",
@@ -228,11 +235,14 @@ impl Reader<'_> {
         let Some(leaf) = chat.active_leaf_id else {
             return Ok(Thread { chat, messages: Vec::new() });
         };
+        // The walk up stays in the chat and stops at MAX_THREAD_DEPTH, so a loop in the tree
+        // (which pulls refuse, but an older version may have stored) ends; the repeats it
+        // yields are dropped below.
         let mut stmt = self.conn.prepare_cached(&format!(
             "WITH RECURSIVE path(id, depth) AS ( \
                  SELECT ?1, 0 \
                  UNION ALL SELECT m.parent_id, path.depth + 1 FROM messages m JOIN path ON m.id = path.id \
-                 WHERE m.parent_id IS NOT NULL) \
+                 WHERE m.parent_id IS NOT NULL AND m.chat_id = ?2 AND path.depth < {MAX_THREAD_DEPTH}) \
              SELECT {COLUMNS}, \
                  (SELECT count(*) FROM messages s WHERE s.chat_id = m.chat_id AND s.parent_id IS m.parent_id \
                      AND s.deleted_at IS NULL AND (s.created_at, s.id) < (m.created_at, m.id)) AS sibling_index, \
@@ -241,8 +251,8 @@ impl Reader<'_> {
              FROM path JOIN messages m ON m.id = path.id \
              WHERE m.deleted_at IS NULL ORDER BY path.depth DESC"
         ))?;
-        let messages = stmt
-            .query_map([leaf.to_string()], |row| {
+        let messages: Vec<BranchMessage> = stmt
+            .query_map((leaf.to_string(), chat_id.to_string()), |row| {
                 Ok(BranchMessage {
                     message: from_row(row)?,
                     sibling_index: row.get("sibling_index")?,
@@ -250,7 +260,7 @@ impl Reader<'_> {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
-        Ok(Thread { chat, messages })
+        Ok(Thread { chat, messages: until_repeat(messages, |m| m.message.id) })
     }
 
     /// The live messages from the root down to `leaf` (a branch, whatever is on screen).
@@ -262,13 +272,17 @@ impl Reader<'_> {
 
     /// The ids from `leaf` up to its root.
     fn path_to(&self, leaf: MessageId) -> Result<Vec<MessageId>> {
-        let mut stmt = self.conn.prepare_cached(
-            "WITH RECURSIVE path(id) AS (SELECT ?1 UNION ALL \
-             SELECT m.parent_id FROM messages m JOIN path ON m.id = path.id WHERE m.parent_id IS NOT NULL) \
-             SELECT id FROM path",
-        )?;
-        let ids = stmt.query_map([leaf.to_string()], |r| get_id(r, "id"))?;
-        Ok(ids.collect::<rusqlite::Result<_>>()?)
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "WITH RECURSIVE path(id, depth) AS (SELECT ?1, 0 UNION ALL \
+             SELECT m.parent_id, path.depth + 1 FROM messages m JOIN path ON m.id = path.id \
+             WHERE m.parent_id IS NOT NULL AND path.depth < {MAX_THREAD_DEPTH}) \
+             SELECT id FROM path ORDER BY depth"
+        ))?;
+        let ids: Vec<MessageId> = stmt.query_map([leaf.to_string()], |r| get_id(r, "id"))?.collect::<rusqlite::Result<_>>()?;
+        // Leaf first: reversed, the walk up ends at the first message met twice.
+        let mut ids = until_repeat(ids.into_iter().rev().collect(), |id| *id);
+        ids.reverse();
+        Ok(ids)
     }
 
     /// Follows the newest live child from `from` down to a leaf. (Naming the chat lets each
@@ -280,7 +294,11 @@ impl Reader<'_> {
         )?;
         let chat = chat.to_string();
         let mut at = from;
+        let mut passed = HashSet::from([from]);
         while let Some(child) = stmt.query_row((&chat, at.to_string()), |r| get_id(r, "id")).optional()? {
+            if !passed.insert(child) || passed.len() > MAX_THREAD_DEPTH {
+                break; // a loop in the tree: stop where it closes
+            }
             at = child;
         }
         Ok(at)
@@ -296,4 +314,13 @@ impl Reader<'_> {
             .query_row([chat.to_string()], |r| get_id(r, "id"))
             .optional()?)
     }
+}
+
+/// `items` (root first) from the last repeat on: a branch read through a loop in the tree
+/// repeats its messages; what follows the last repeat, down to the leaf, is each message once.
+fn until_repeat<T, K: Eq + std::hash::Hash>(items: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
+    let mut seen = HashSet::new();
+    let mut kept: Vec<T> = items.into_iter().rev().take_while(|item| seen.insert(key(item))).collect();
+    kept.reverse();
+    kept
 }

@@ -7,7 +7,8 @@
 //!   to `sync_rejected`) in one go; a crash before it means the push is sent again, which the
 //!   server answers as a duplicate.
 //! - [`Store::apply_pull`] applies a page and saves the cursor after it together, so a page is
-//!   applied exactly once.
+//!   applied exactly once. A row that would hang or break this device is quarantined instead
+//!   (`pull.rs`), so it can never stop the pull.
 //!
 //! **The merge.** The server already merged every field by HLC (newest wins, future stamps
 //! clamped), so its row is the truth for every field this device has no unpushed change to.
@@ -17,12 +18,15 @@
 //! whose clock ran ahead converge: the server clamped its stamp, so a later write elsewhere can
 //! win on the server while losing a plain stamp comparison on that device.
 
-use std::collections::HashSet;
+mod pull;
 
 use hearth_types::{Hlc, Timestamp, ValidationError};
 use rusqlite::types::Value as Sql;
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params_from_iter};
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::{Map, Value};
+
+pub(crate) use pull::MAX_THREAD_DEPTH;
+pub use pull::Quarantined;
 
 use crate::rows::{now_ms, ts};
 use crate::writer::{OutboxRow, Table, outbox_row};
@@ -126,6 +130,8 @@ pub struct ApplyReport {
     pub updated: u64,
     /// Fields where a newer, not yet pushed local change was kept over the server's value.
     pub kept_local: u64,
+    /// Rows kept aside in quarantine instead of applied.
+    pub quarantined: u64,
 }
 
 /// How a synced column travels: the JSON the server sends and the SQLite value it becomes.
@@ -190,27 +196,6 @@ fn columns(table: Table) -> &'static [(&'static str, Kind)] {
 /// The synced column names of a table, for comparing devices field by field.
 pub fn synced_columns(table: &str) -> Option<Vec<&'static str>> {
     Table::parse(table).map(|t| columns(t).iter().map(|(c, _)| *c).collect())
-}
-
-fn bad_row(table: Table, detail: impl std::fmt::Display) -> Error {
-    Error::Invalid(ValidationError::new("sync", format!("the server sent a bad {} row: {detail}", table.as_str())))
-}
-
-/// The SQLite value of one JSON field from the server.
-fn to_sql(table: Table, col: &str, kind: Kind, v: Option<&Value>) -> Result<Sql> {
-    let v = v.unwrap_or(&Value::Null);
-    let bad = || bad_row(table, format!("{col} = {v}"));
-    Ok(match (kind, v) {
-        (Kind::Text, Value::Null) => Sql::Text(String::new()),
-        (Kind::Text | Kind::OptText, Value::String(s)) => Sql::Text(s.clone()),
-        (Kind::OptText | Kind::Int | Kind::OptTime, Value::Null) => Sql::Null,
-        (Kind::Int, Value::Number(n)) => Sql::Integer(n.as_i64().ok_or_else(bad)?),
-        (Kind::Bool, Value::Bool(b)) => Sql::Integer(*b as i64),
-        (Kind::Time | Kind::OptTime, Value::String(s)) => Sql::Integer(s.parse::<Timestamp>().map_err(|_| bad())?.as_millisecond()),
-        (Kind::Object, Value::Object(m)) => Sql::Text(Value::Object(m.clone()).to_string()),
-        (Kind::Object, Value::Null) => Sql::Text("{}".into()),
-        _ => return Err(bad()),
-    })
 }
 
 fn stamps(v: Option<&Value>) -> Map<String, Value> {
@@ -389,7 +374,7 @@ impl Store {
 
     /// Moves this device's clock past `seen`, a stamp from elsewhere (the HLC receive rule).
     pub fn observe_clock(&self, seen: Hlc) -> Result<()> {
-        self.sync_tx(|tx| observe(tx, Some(seen)))
+        self.sync_tx(|tx| pull::observe(tx, Some(seen), now_ms()))
     }
 
     /// Records who is signed in (`None` after signing out).
@@ -450,44 +435,6 @@ impl Store {
             Ok(refetch)
         })
     }
-
-    /// Applies one pulled page and moves the cursor past it, in one transaction. `cursor` is
-    /// `None` for rows fetched outside the pull (re-reads after a duplicate push).
-    pub fn apply_pull(&self, rows: &[PulledRow], cursor: Option<&Cursor>, head: i64) -> Result<ApplyReport> {
-        self.sync_tx(|tx| {
-            let mut report = ApplyReport::default();
-            let mut newest: Option<Hlc> = None;
-            let mut chats: Vec<String> = Vec::new();
-            for pulled in rows {
-                let table = Table::parse(&pulled.table).ok_or_else(|| {
-                    Error::Invalid(ValidationError::new("sync", format!("the server sent an unknown table {:?}", pulled.table)))
-                })?;
-                apply_row(tx, table, &pulled.row, &mut report, &mut newest)?;
-                let chat = match table {
-                    Table::Chats => pulled.row.get("id"),
-                    Table::Messages => pulled.row.get("chat_id"),
-                    Table::Workspaces | Table::Workflows => None,
-                };
-                if let Some(chat) = chat.and_then(Value::as_str) {
-                    chats.push(chat.to_owned());
-                }
-            }
-            chats.sort();
-            chats.dedup();
-            for chat in &chats {
-                follow_branch(tx, chat)?;
-            }
-            observe(tx, newest)?;
-            match cursor {
-                Some(c) => tx.execute(
-                    "UPDATE sync_state SET cursor_version = ?1, cursor_id = ?2, head = max(?3, ?1), last_pull_at = ?4 WHERE id = 1",
-                    (c.version, &c.id, head, now_ms()),
-                )?,
-                None => tx.execute("UPDATE sync_state SET head = max(head, ?1) WHERE id = 1", [head])?,
-            };
-            Ok(report)
-        })
-    }
 }
 
 /// Queues every synced row, tombstones included, as it stands (its values and their stamps),
@@ -514,151 +461,4 @@ fn requeue_everything(tx: &Transaction<'_>) -> Result<()> {
 
 fn stamps_of(text: &str) -> Map<String, Value> {
     stamps(Some(&Value::String(text.to_owned())))
-}
-
-/// Keeps the branch on screen (a chat's local `active_leaf_id`) up with pulled messages: a
-/// chat without one starts at its newest root, and a leaf that gained replies elsewhere moves
-/// down to the newest of them, so a conversation continued on another device shows here.
-fn follow_branch(tx: &Transaction<'_>, chat: &str) -> Result<()> {
-    let Some(leaf): Option<Option<String>> =
-        tx.prepare_cached("SELECT active_leaf_id FROM chats WHERE id = ?1")?.query_row([chat], |r| r.get(0)).optional()?
-    else {
-        return Ok(()); // the chat itself has not arrived yet
-    };
-    let newest_child = |parent: Option<&str>| -> Result<Option<String>> {
-        Ok(tx
-            .prepare_cached(
-                "SELECT id FROM messages WHERE chat_id = ?1 AND parent_id IS ?2 AND deleted_at IS NULL \
-                 ORDER BY created_at DESC, id DESC LIMIT 1",
-            )?
-            .query_row((chat, parent), |r| r.get(0))
-            .optional()?)
-    };
-    let mut current = match leaf {
-        Some(leaf) => leaf,
-        None => match newest_child(None)? {
-            Some(root) => root,
-            None => return Ok(()),
-        },
-    };
-    while let Some(child) = newest_child(Some(&current))? {
-        current = child;
-    }
-    tx.prepare_cached("UPDATE chats SET active_leaf_id = ?2 WHERE id = ?1 AND active_leaf_id IS NOT ?2")?.execute((chat, &current))?;
-    Ok(())
-}
-
-/// Moves this device's clock past the newest stamp it has seen, so its next write is newer
-/// than anything it has pulled (the HLC receive rule).
-fn observe(tx: &Transaction<'_>, newest: Option<Hlc>) -> Result<()> {
-    let Some(newest) = newest else { return Ok(()) };
-    let last: Option<String> = tx.query_row("SELECT last_hlc FROM sync_clock WHERE id = 1", [], |r| r.get(0))?;
-    let last: Option<Hlc> = last.and_then(|s| s.parse().ok());
-    if last.is_none_or(|l| newest > l) {
-        // Keep this device's node: only the time and counter are adopted.
-        let node: String = tx.query_row("SELECT node FROM sync_clock WHERE id = 1", [], |r| r.get(0))?;
-        if let Ok(node) = node.parse() {
-            tx.execute("UPDATE sync_clock SET last_hlc = ?1 WHERE id = 1", [Hlc { node, ..newest }.to_string()])?;
-        }
-    }
-    Ok(())
-}
-
-/// Merges one server row into the local table (see the module docs for the rule).
-fn apply_row(
-    tx: &Transaction<'_>,
-    table: Table,
-    row: &Map<String, Value>,
-    report: &mut ApplyReport,
-    newest: &mut Option<Hlc>,
-) -> Result<()> {
-    let id = row.get("id").and_then(Value::as_str).ok_or_else(|| bad_row(table, "no id"))?;
-    uuid::Uuid::parse_str(id).map_err(|_| bad_row(table, format!("id {id:?}")))?;
-    let server_hlc = stamps(row.get("field_hlc"));
-    for stamp in server_hlc.values().filter_map(Value::as_str) {
-        if let Ok(h) = stamp.parse::<Hlc>() {
-            *newest = Some(newest.map_or(h, |n| n.max(h)));
-        }
-    }
-
-    let local: Option<String> =
-        tx.prepare_cached(&format!("SELECT field_hlc FROM {} WHERE id = ?1", table.as_str()))?.query_row([id], |r| r.get(0)).optional()?;
-    let cols = columns(table);
-    let now = now_ms();
-
-    let Some(local) = local else {
-        // A row this device has never seen: take it whole.
-        let mut names: Vec<&str> = vec!["id"];
-        let mut values: Vec<Sql> = vec![Sql::Text(id.to_owned())];
-        for (col, kind) in cols {
-            names.push(col);
-            values.push(to_sql(table, col, *kind, row.get(*col))?);
-        }
-        if table == Table::Chats {
-            // Local only: a new chat's activity starts at its creation.
-            let created = values[names.iter().position(|c| *c == "created_at").unwrap_or(0)].clone();
-            names.push("activity_at");
-            values.push(created);
-        }
-        names.extend(["updated_at", "field_hlc"]);
-        values.extend([Sql::Integer(now), Sql::Text(Value::Object(server_hlc).to_string())]);
-        let sql = format!(
-            "INSERT INTO {} ({}) VALUES ({})",
-            table.as_str(),
-            names.join(", "),
-            (1..=names.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
-        );
-        tx.prepare_cached(&sql)?.execute(params_from_iter(values))?;
-        if table == Table::Chats {
-            // Its messages may have come first (pages follow server order): their activity
-            // counts, as it would have had the chat been there.
-            tx.prepare_cached(
-                "UPDATE chats SET activity_at = max(activity_at, coalesce((SELECT max(created_at) FROM messages WHERE chat_id = ?1), 0)) WHERE id = ?1",
-            )?
-            .execute([id])?;
-        }
-        report.inserted += 1;
-        return Ok(());
-    };
-
-    // Fields with a change still waiting in the outbox.
-    let mut pending: HashSet<String> = HashSet::new();
-    {
-        let mut stmt = tx.prepare_cached("SELECT patch FROM outbox WHERE tbl = ?1 AND row_id = ?2")?;
-        let patches = stmt.query_map((table.as_str(), id), |r| r.get::<_, String>(0))?;
-        for patch in patches {
-            let patch: Value = serde_json::from_str(&patch?).unwrap_or(Value::Null);
-            for field in stamps(patch.get("field_hlc")).keys() {
-                pending.insert(field.clone());
-            }
-        }
-    }
-    let local_hlc = stamps_of(&local);
-    let mut merged_hlc = server_hlc.clone();
-    let mut sets: Vec<String> = Vec::new();
-    let mut values: Vec<Sql> = vec![Sql::Text(id.to_owned())];
-    for (col, kind) in cols {
-        let keep_local = pending.contains(*col) && {
-            let mine = local_hlc.get(*col).and_then(Value::as_str).unwrap_or("");
-            let theirs = server_hlc.get(*col).and_then(Value::as_str).unwrap_or("");
-            mine > theirs
-        };
-        if keep_local {
-            report.kept_local += 1;
-            if let Some(stamp) = local_hlc.get(*col) {
-                merged_hlc.insert((*col).to_owned(), stamp.clone());
-            }
-            continue;
-        }
-        values.push(to_sql(table, col, *kind, row.get(*col))?);
-        sets.push(format!("{col} = ?{}", values.len()));
-    }
-    values.push(Sql::Text(Value::Object(merged_hlc).to_string()));
-    sets.push(format!("field_hlc = ?{}", values.len()));
-    values.push(Sql::Integer(now));
-    sets.push(format!("updated_at = ?{}", values.len()));
-    let sql = format!("UPDATE {} SET {} WHERE id = ?1", table.as_str(), sets.join(", "));
-    tx.prepare_cached(&sql)?.execute(params_from_iter(values))?;
-    report.updated += 1;
-    Ok(())
 }

@@ -76,6 +76,7 @@ fn shipped_migrations_never_change() {
         ("0003_providers.sql", "d6b5599677d9a883ab68cab580be39b3b8cb2a5f7137d780afacd1b3de38965a"),
         ("0004_sync.sql", "4714d90256c8df9799c065d8d00f062c0ea1b00ffb701c2258a54f130cfdcebc"),
         ("0005_workflows.sql", "949839de8d56260acca0e63f926998f7bbe0e0f816d085afa16a0b615884e1c4"),
+        ("0006_sync_quarantine.sql", "5e69a2249da8e9a203ab3c3e96d514af4dc47176db85579c7b68a202287bab12"),
     ];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite");
     let mut on_disk: Vec<String> =
@@ -830,31 +831,187 @@ fn a_pulled_row_is_taken_whole_when_new_and_field_by_field_when_known() {
 }
 
 #[test]
-fn a_bad_page_applies_nothing_and_keeps_the_cursor() {
+fn a_bad_row_is_quarantined_and_the_rest_of_the_page_applies() {
     let laptop = connected();
     let ws = workspace(&laptop, "home");
     let good = server_row(&laptop, "workspaces", &ws.id.to_string(), json!({}));
     let mut bad = good.clone();
     bad.row.insert("id".into(), json!("not-a-uuid"));
+    let mut unknown = good.clone();
+    unknown.table = "secrets".into();
+    unknown.row.insert("id".into(), json!(WorkspaceId::new().to_string()));
     let desktop = connected();
-    let err = desktop.apply_pull(&[good.clone(), bad], Some(&crate::Cursor { version: 3, id: ws.id.to_string() }), 3).unwrap_err();
-    assert!(err.to_string().contains("bad workspaces row"), "{err}");
-    assert!(desktop.read(|r| r.workspaces()).unwrap().is_empty(), "the good row before it rolled back too");
-    assert_eq!(desktop.read(|r| r.sync_state()).unwrap().unwrap().cursor, crate::Cursor::start());
-    let unknown = crate::PulledRow { table: "secrets".into(), row: good.row };
-    assert!(desktop.apply_pull(&[unknown], None, 3).unwrap_err().to_string().contains("unknown table"));
+    let cursor = crate::Cursor { version: 3, id: ws.id.to_string() };
+    let report = desktop.apply_pull(&[bad, good, unknown], Some(&cursor), 3).unwrap();
+    assert_eq!((report.inserted, report.quarantined), (1, 2));
+    assert_eq!(desktop.read(|r| r.workspaces()).unwrap().len(), 1, "the good row applied");
+    assert_eq!(desktop.read(|r| r.sync_state()).unwrap().unwrap().cursor, cursor, "the pull moves past the bad rows");
+    let kept = desktop.read(|r| r.quarantined()).unwrap();
+    let reasons: Vec<(&str, &str, &str)> = kept.iter().map(|q| (q.table.as_str(), q.row_id.as_str(), q.reason.as_str())).collect();
+    assert_eq!(kept.len(), 2, "{reasons:?}");
+    assert!(reasons.iter().any(|(t, id, why)| *t == "workspaces" && *id == "not-a-uuid" && why.contains("not a UUID")), "{reasons:?}");
+    assert!(reasons.iter().any(|(t, _, why)| *t == "secrets" && why.contains("not a table")), "{reasons:?}");
+    assert_eq!(kept[0].row["name"], "Workspace home", "the row is kept as it came");
+}
+
+/// Rows that applied before quarantine existed and broke every read of their table after.
+#[test]
+fn rows_that_reads_could_not_take_are_quarantined() {
+    let laptop = connected();
+    let ws = workspace(&laptop, "home");
+    let c = chat(&laptop, ws.id, "Plans");
+    let q = say(&laptop, c.id, None, Role::User, "hello");
+    let flow = laptop
+        .write(|w| w.create_workflow(&NewWorkflow { name: "Flow".into(), description: String::new(), graph: Graph::default() }))
+        .unwrap();
+    let desktop = connected();
+    let rows = [
+        server_row(&laptop, "workspaces", &ws.id.to_string(), json!({})),
+        server_row(&laptop, "chats", &c.id.to_string(), json!({})),
+        server_row(&laptop, "messages", &q.id.to_string(), json!({})),
+        server_row(&laptop, "workflows", &flow.id.to_string(), json!({})),
+    ];
+    desktop.apply_pull(&rows, None, 1).unwrap();
+
+    let poisoned = |table: &str, id: String, field: &str, value: serde_json::Value| {
+        let mut row = server_row(&laptop, table, &id, json!({ field: "0000000000009:00000:aa" }));
+        row.row.insert(field.into(), value);
+        row
+    };
+    let bad = [
+        poisoned("workspaces", ws.id.to_string(), "handle", json!("")),
+        poisoned("workspaces", ws.id.to_string(), "settings", json!([1, 2])),
+        poisoned("workflows", flow.id.to_string(), "graph", json!("a graph")),
+        poisoned("messages", q.id.to_string(), "role", json!("wizard")),
+    ];
+    for (row, field) in bad.into_iter().zip(["handle", "settings", "graph", "role"]) {
+        let report = desktop.apply_pull(std::slice::from_ref(&row), None, 2).unwrap();
+        assert_eq!((report.quarantined, report.updated), (1, 0), "{field}");
+        let kept = desktop.read(|r| r.quarantined()).unwrap();
+        assert!(kept.iter().any(|k| k.row_id == row.row["id"] && k.reason.starts_with(field)), "{field}: {kept:?}");
+    }
+    assert_eq!(desktop.read(|r| r.quarantined()).unwrap().len(), 3, "one entry per row: the second workspace row replaced the first");
+    // Every read still works, with the values from before.
+    let workspaces = desktop.read(|r| r.workspaces()).unwrap();
+    assert_eq!((workspaces[0].handle.as_str(), workspaces[0].settings.len()), ("home", 0));
+    assert_eq!(desktop.read(|r| r.workflows()).unwrap()[0].graph, Graph::default());
+    assert_eq!(desktop.read(|r| r.thread(c.id)).unwrap().messages[0].message.role, Role::User);
+
+    // A fixed version applies and settles its row's entry.
+    let fixed = poisoned("workspaces", ws.id.to_string(), "handle", json!("house"));
+    desktop.apply_pull(&[fixed], None, 3).unwrap();
+    assert_eq!(desktop.read(|r| r.workspaces()).unwrap()[0].handle.as_str(), "house");
+    let mut left: Vec<String> = desktop.read(|r| r.quarantined()).unwrap().into_iter().map(|q| q.table).collect();
+    left.sort();
+    assert_eq!(left, ["messages", "workflows"]);
+}
+
+/// A message row as another device (or anyone with the user's session) could write it.
+fn message_row(chat: ChatId, id: &str, parent: Option<&str>, key: Option<&str>) -> crate::PulledRow {
+    let row = json!({
+        "id": id, "chat_id": chat.to_string(), "parent_id": parent, "role": "user", "content": format!("text of {id}"),
+        "status": "complete", "idempotency_key": key, "created_at": "2026-01-01T00:00:00Z", "field_hlc": {},
+    });
+    crate::PulledRow { table: "messages".into(), row: row.as_object().unwrap().clone() }
 }
 
 #[test]
-fn pulling_moves_the_clock_past_what_it_saw() {
+fn a_message_that_closes_a_cycle_is_quarantined_and_the_tree_stays_readable() {
     let laptop = connected();
     let ws = workspace(&laptop, "home");
-    let future = "9000000000000:00042:ff";
+    let c = chat(&laptop, ws.id, "Plans");
+    let q = say(&laptop, c.id, None, Role::User, "question");
+    let a = say(&laptop, c.id, Some(q.id), Role::Assistant, "answer");
     let desktop = connected();
-    desktop.apply_pull(&[server_row(&laptop, "workspaces", &ws.id.to_string(), json!({ "name": future }))], None, 1).unwrap();
+    let rows: Vec<_> =
+        [("workspaces", ws.id.to_string()), ("chats", c.id.to_string()), ("messages", q.id.to_string()), ("messages", a.id.to_string())]
+            .iter()
+            .map(|(t, id)| server_row(&laptop, t, id, json!({})))
+            .collect();
+    desktop.apply_pull(&rows, None, 1).unwrap();
+
+    // The root is moved under its own reply (a PATCH of parent_id), one message names
+    // itself, and two new messages each name the other, the second closing the loop.
+    let mut moved = server_row(&laptop, "messages", &q.id.to_string(), json!({ "parent_id": "0000000000009:00000:aa" }));
+    moved.row.insert("parent_id".into(), json!(a.id.to_string()));
+    let own = MessageId::new().to_string();
+    let (x, y) = (MessageId::new().to_string(), MessageId::new().to_string());
+    let page =
+        [moved, message_row(c.id, &own, Some(&own), None), message_row(c.id, &x, Some(&y), None), message_row(c.id, &y, Some(&x), None)];
+    let report = desktop.apply_pull(&page, Some(&crate::Cursor { version: 2, id: y.clone() }), 2).unwrap();
+    assert_eq!((report.inserted, report.quarantined), (1, 3), "x applies (its parent is unknown yet); the others close loops");
+    let kept = desktop.read(|r| r.quarantined()).unwrap();
+    let why = |id: &str| kept.iter().find(|k| k.row_id == id).map(|k| k.reason.clone()).unwrap_or_default();
+    assert!(why(&q.id.to_string()).contains("cycle"), "{kept:?}");
+    assert!(why(&own).contains("the message itself"), "{kept:?}");
+    assert!(why(&y).contains("cycle"), "{kept:?}");
+    let thread: Vec<String> = desktop.read(|r| r.thread(c.id)).unwrap().messages.into_iter().map(|m| m.message.content).collect();
+    assert_eq!(thread, ["question", "answer"]);
+    assert_eq!(desktop.read(|r| r.sync_state()).unwrap().unwrap().cursor.version, 2);
+}
+
+#[test]
+fn a_second_message_with_a_chats_idempotency_key_is_quarantined() {
+    let laptop = connected();
+    let ws = workspace(&laptop, "home");
+    let c = chat(&laptop, ws.id, "Plans");
+    let desktop = connected();
+    let rows =
+        [server_row(&laptop, "workspaces", &ws.id.to_string(), json!({})), server_row(&laptop, "chats", &c.id.to_string(), json!({}))];
+    desktop.apply_pull(&rows, None, 1).unwrap();
+    let (first, second) = (MessageId::new().to_string(), MessageId::new().to_string());
+    let report =
+        desktop.apply_pull(&[message_row(c.id, &first, None, Some("k1")), message_row(c.id, &second, None, Some("k1"))], None, 2).unwrap();
+    assert_eq!((report.inserted, report.quarantined), (1, 1));
+    let kept = desktop.read(|r| r.quarantined()).unwrap();
+    assert_eq!(kept[0].row_id, second);
+    assert!(kept[0].reason.contains("idempotency key \"k1\""), "{}", kept[0].reason);
+}
+
+/// A loop stored by an older version (or written behind the store's back): every walk of the
+/// tree ends, and pulling into that chat ends too.
+#[test]
+fn walks_of_a_tree_that_already_loops_end() {
+    let store = connected();
+    let ws = workspace(&store, "home");
+    let c = chat(&store, ws.id, "Plans");
+    let q = say(&store, c.id, None, Role::User, "question");
+    let a = say(&store, c.id, Some(q.id), Role::Assistant, "answer");
+    let b = say(&store, c.id, Some(a.id), Role::User, "again");
+    store.lock().execute("UPDATE messages SET parent_id = ?1 WHERE id = ?2", (b.id.to_string(), q.id.to_string())).unwrap();
+
+    let thread: Vec<String> = store.read(|r| r.thread(c.id)).unwrap().messages.into_iter().map(|m| m.message.content).collect();
+    assert_eq!(thread, ["question", "answer", "again"], "each message once, ending at the leaf");
+    assert_eq!(store.read(|r| r.branch_to(b.id)).unwrap().len(), 3);
+    store.write(|w| w.switch_branch(c.id, q.id)).unwrap();
+    let x = MessageId::new().to_string();
+    store.apply_pull(&[message_row(c.id, &x, Some(&b.id.to_string()), None)], None, 1).unwrap();
+    store.write(|w| w.delete_message(a.id)).unwrap();
+    assert!(store.read(|r| r.message(b.id)).is_err(), "the loop was deleted as one subtree");
+}
+
+#[test]
+fn pulling_moves_the_clock_past_what_it_saw_but_not_far_into_the_future() {
+    let laptop = connected();
+    let ws = workspace(&laptop, "home");
+    let ahead = Timestamp::now().as_millisecond() as u64 + 60 * 60 * 1000;
+    let soon = format!("{ahead:013}:00042:ff");
+    let desktop = connected();
+    desktop.apply_pull(&[server_row(&laptop, "workspaces", &ws.id.to_string(), json!({ "name": soon }))], None, 1).unwrap();
     desktop.write(|w| w.update_workspace(ws.id, &WorkspacePatch { name: Some("Later".into()), ..Default::default() })).unwrap();
     let patch = &desktop.read(|r| r.pending_transactions(1)).unwrap()[0].changes[0].patch;
-    assert!(patch["field_hlc"]["name"].as_str().unwrap() > future, "{patch}");
+    assert!(patch["field_hlc"]["name"].as_str().unwrap() > soon.as_str(), "{patch}");
+
+    // A stamp from the year 2255 moves the clock one day ahead at most.
+    let far = "9000000000000:00042:ff";
+    let other = workspace(&laptop, "other");
+    desktop.apply_pull(&[server_row(&laptop, "workspaces", &other.id.to_string(), json!({ "name": far }))], None, 2).unwrap();
+    desktop.write(|w| w.update_workspace(ws.id, &WorkspacePatch { name: Some("Later still".into()), ..Default::default() })).unwrap();
+    let txs = desktop.read(|r| r.pending_transactions(10)).unwrap();
+    let stamp: Hlc = txs.last().unwrap().changes[0].patch["field_hlc"]["name"].as_str().unwrap().parse().unwrap();
+    let day = 24 * 60 * 60 * 1000;
+    assert!(stamp.wall_ms <= Timestamp::now().as_millisecond() as u64 + day, "{stamp}");
+    assert!(stamp.wall_ms > ahead, "the clock still moved as far as it may: {stamp}");
 }
 
 #[test]

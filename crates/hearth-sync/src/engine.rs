@@ -210,7 +210,7 @@ impl Engine {
     }
 
     fn compose(&self, state: Option<SyncState>, session: Option<Session>) -> Result<Status> {
-        let (pending, rejected) = self.store.read(|r| Ok((r.pending()?, r.rejections()?)))?;
+        let (pending, rejected, quarantined) = self.store.read(|r| Ok((r.pending()?, r.rejections()?, r.quarantined()?)))?;
         let activity = *self.activity.lock().unwrap_or_else(|p| p.into_inner());
         Ok(Status {
             connected: state.is_some(),
@@ -223,6 +223,7 @@ impl Engine {
             session_expires_at: session.as_ref().and_then(Session::expiry),
             pending,
             rejected,
+            quarantined,
             last_push_at: state.as_ref().and_then(|s| s.last_push_at),
             last_pull_at: state.as_ref().and_then(|s| s.last_pull_at),
             last_error: state.as_ref().and_then(|s| s.last_error.clone()),

@@ -23,7 +23,7 @@ mod engine;
 mod rest;
 pub mod schema;
 
-use hearth_store::{Cursor, Pending, Rejection};
+use hearth_store::{Cursor, Pending, Quarantined, Rejection};
 use hearth_types::Timestamp;
 use serde::Serialize;
 
@@ -161,6 +161,8 @@ pub struct Status {
     pub session_expires_at: Option<Timestamp>,
     pub pending: Pending,
     pub rejected: Vec<Rejection>,
+    /// Pulled rows kept aside, not applied: they would have hung or broken this device.
+    pub quarantined: Vec<Quarantined>,
     pub last_push_at: Option<Timestamp>,
     pub last_pull_at: Option<Timestamp>,
     pub last_error: Option<String>,

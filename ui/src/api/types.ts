@@ -62,6 +62,8 @@ export interface SyncStatus {
   session_expires_at?: string | null;
   pending: { changes: number; transactions: number; oldest?: string | null };
   rejected: SyncRejected[];
+  /** Pulled rows kept aside, not applied (they would have hung or broken this device). */
+  quarantined?: SyncQuarantined[];
   last_push_at?: string | null;
   last_pull_at?: string | null;
   last_error?: string | null;
@@ -76,6 +78,14 @@ export interface SyncRejected {
   sqlstate?: string | null;
   message: string;
   changes?: unknown[];
+}
+
+export interface SyncQuarantined {
+  table: string;
+  row_id: string;
+  reason: string;
+  row?: unknown;
+  quarantined_at: string;
 }
 
 export interface SyncRound {

@@ -9,6 +9,7 @@ export function syncSummary(s: SyncStatus | null): { state: SyncState; label: st
   if (!s.signed_in) return { state: 'signed-out', label: 'Signed out', title: 'Connected to a project but not signed in: sign in to sync' };
   const pending = s.pending?.changes ?? 0;
   if (s.rejected?.length) return { state: 'error', label: `${s.rejected.length} rejected`, title: 'The sync server refused some changes: see the Sync screen' };
+  if (s.quarantined?.length) return { state: 'error', label: `${s.quarantined.length} kept aside`, title: 'Some pulled rows could not be applied safely: see the Sync screen' };
   if (s.activity === 'backing_off') return { state: 'offline', label: 'Offline', title: s.last_error ? `Cannot sync: ${s.last_error}` : 'Cannot reach the sync server; retrying' };
   const lastOk = [s.last_push_at, s.last_pull_at].filter(Boolean).sort().pop() ?? '';
   if (s.last_error && s.last_error_at && s.last_error_at > lastOk) return { state: 'error', label: 'Sync error', title: s.last_error };

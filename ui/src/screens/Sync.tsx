@@ -155,6 +155,23 @@ export default function Sync() {
         </section>
       )}
 
+      {s && (s.quarantined?.length ?? 0) > 0 && (
+        <section className="card">
+          <h2>Rows kept aside</h2>
+          <p className="muted small">These rows came from the server but were not applied: applying them would have broken this device. Fix them where they were written; a corrected version applies on the next sync.</p>
+          <ul className="rejected" aria-label="Rows kept aside">
+            {s.quarantined!.map((q) => (
+              <li key={`${q.table}/${q.row_id}`}>
+                <strong>
+                  {q.table} {q.row_id}
+                </strong>
+                : {q.reason}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+
       <section className="card">
         <h2>{s?.connected ? 'Connect another project' : 'Connect a Supabase project'}</h2>
         <form className="form" onSubmit={connect}>
