@@ -128,7 +128,7 @@ impl AuthClient {
         if status < 300 || status == 401 || status == 403 || status == 404 {
             return Ok(());
         }
-        Err(Error::Server { status, message: message(&response.text().await.unwrap_or_default()) })
+        Err(Error::Server { status, message: message(&read_body(&url, response, 1024 * 1024).await.unwrap_or_default()) })
     }
 
     fn request(&self, url: &str) -> reqwest011::RequestBuilder {
@@ -143,7 +143,7 @@ impl AuthClient {
         let url = format!("{}/token?grant_type={kind}", self.root);
         let response = self.request(&url).body(body.to_string()).send().await.map_err(|e| offline(&url, &e))?;
         let status = response.status().as_u16();
-        let text = response.text().await.map_err(|e| offline(&url, &e))?;
+        let text = read_body(&url, response, 1024 * 1024).await?;
         match status {
             200..=299 => {}
             400 | 401 | 403 | 422 => {
@@ -162,6 +162,27 @@ impl AuthClient {
         session.expires_at = grant.expires_at.or(grant.expires_in.map(|s| now + s)).or(session.expires_at);
         Ok(session)
     }
+}
+
+/// The most a sync or auth answer may hold. A pull page is at most 5,000 rows; this leaves
+/// room for long messages while a broken or hostile server cannot make the app hold gigabytes.
+pub(crate) const MAX_BODY_BYTES: usize = 128 * 1024 * 1024;
+
+/// The body of `response` as text, refused past `limit` bytes (checked against the announced
+/// length first, then while reading).
+pub(crate) async fn read_body(url: &str, mut response: reqwest011::Response, limit: usize) -> Result<String> {
+    let too_large = || Error::Protocol(format!("the answer from {url} is larger than {} MiB", limit / (1024 * 1024)));
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body: Vec<u8> = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| offline(url, &e))? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| Error::Protocol(format!("the answer from {url} is not UTF-8")))
 }
 
 /// A request that got no answer, with the whole cause chain (DNS, refused, reset, timeout).
@@ -196,6 +217,47 @@ mod tests {
     fn jwt(claims: serde_json::Value) -> String {
         let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
         format!("{}.{}.sig", b64(br#"{"alg":"HS256"}"#), b64(claims.to_string().as_bytes()))
+    }
+
+    /// A server on a loopback port that answers each connection with `head` and then `body_len`
+    /// bytes of `x`, in chunks.
+    fn serve_once(head: &'static str, body_len: usize) -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(head.as_bytes());
+            let chunk = vec![b'x'; 64 * 1024];
+            let mut left = body_len;
+            while left > 0 {
+                let n = left.min(chunk.len());
+                if conn.write_all(&chunk[..n]).is_err() {
+                    return; // the client gave up reading: what the cap is for
+                }
+                left -= n;
+            }
+        });
+        url
+    }
+
+    #[test]
+    fn an_answer_past_the_size_cap_is_refused_without_reading_it_all() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let client = reqwest011::Client::new();
+        let get = |url: String| rt.block_on(async { read_body(&url, client.get(&url).send().await.unwrap(), 1024 * 1024).await });
+        // No length announced: the reading stops at the cap.
+        let endless = serve_once("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", 8 * 1024 * 1024);
+        let err = get(endless).unwrap_err().to_string();
+        assert!(err.contains("larger than 1 MiB"), "{err}");
+        // A length past the cap is refused before the body.
+        let announced = serve_once("HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\n\r\n", 16);
+        assert!(get(announced).unwrap_err().to_string().contains("larger than 1 MiB"));
+        // Under the cap, the body whole.
+        let small = serve_once("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", 1000);
+        assert_eq!(get(small).unwrap().len(), 1000);
     }
 
     #[test]

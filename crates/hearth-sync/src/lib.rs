@@ -62,18 +62,35 @@ impl Endpoints {
     }
 }
 
-/// An http(s) URL with a host, without credentials, query or a trailing slash.
+/// An http(s) URL with a host, without credentials, query or a trailing slash. `http://` only
+/// reaches this machine: the session token, the password at sign-in and every synced row
+/// travel on this connection, so anywhere else it must be TLS.
 fn check_url(what: &str, url: &str) -> Result<String> {
     let url = url.trim().trim_end_matches('/');
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-    let ok = rest.is_some_and(|r| {
-        let host = r.split('/').next().unwrap_or("");
+    let plain = url.strip_prefix("http://");
+    let rest = url.strip_prefix("https://").or(plain);
+    let host = rest.map(|r| r.split('/').next().unwrap_or(""));
+    let ok = rest.zip(host).is_some_and(|(r, host)| {
         !host.is_empty() && !host.contains('@') && !r.contains('?') && !r.contains('#') && !r.contains(char::is_whitespace)
     });
     if !ok {
         return Err(Error::Invalid(format!("{what} must be an http(s) URL with a host and no credentials or query, got {url:?}")));
     }
+    if plain.is_some() && !host.is_some_and(is_loopback_authority) {
+        return Err(Error::Invalid(format!(
+            "{what} {url:?} would send your session and data in clear text: use https:// (http:// is for this machine only: localhost, 127.0.0.1, [::1])"
+        )));
+    }
     Ok(url.to_owned())
+}
+
+/// Whether `host[:port]` names this machine.
+fn is_loopback_authority(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The anon key goes into a header: printable ASCII only.
@@ -201,5 +218,23 @@ mod tests {
         assert!(Endpoints::supabase("https://x", "a b").is_err(), "a key with a space cannot be a header");
         let own = Endpoints::explicit("http://127.0.0.1:3000", None, None).unwrap();
         assert_eq!((own.rest_url.as_str(), own.auth_url, own.anon_key), ("http://127.0.0.1:3000", None, None));
+    }
+
+    #[test]
+    fn clear_text_is_only_for_this_machine() {
+        for local in
+            ["http://localhost:54321", "http://127.0.0.1:3000/rest/v1", "http://127.8.0.1", "http://[::1]:3000", "http://LOCALHOST"]
+        {
+            assert!(Endpoints::explicit(local, Some(local), None).is_ok(), "{local}");
+        }
+        for remote in ["http://db.example.com/rest/v1", "http://192.168.1.5:3000", "http://[2001:db8::1]:3000", "http://localhost.evil.com"]
+        {
+            let err = Endpoints::explicit(remote, None, None).unwrap_err().to_string();
+            assert!(err.contains("clear text") && err.contains("https://"), "{remote}: {err}");
+            let err = Endpoints::explicit("https://ok.example.com", Some(remote), None).unwrap_err().to_string();
+            assert!(err.starts_with("auth URL"), "{remote}: {err}");
+        }
+        assert!(Endpoints::supabase("http://abc.supabase.co", "k").unwrap_err().to_string().contains("clear text"));
+        assert!(Endpoints::explicit("https://db.example.com/rest/v1", Some("https://db.example.com/auth/v1"), None).is_ok());
     }
 }

@@ -11,7 +11,7 @@ use hearth_store::{Cursor, PendingTx, PulledRow, TxOutcome};
 use postgrest::Postgrest;
 use serde_json::{Value, json};
 
-use crate::auth::{message, offline};
+use crate::auth::{MAX_BODY_BYTES, message, offline, read_body};
 use crate::{Error, PROTOCOL_VERSION, Result};
 
 /// A PostgREST root with the project's anon key.
@@ -144,7 +144,7 @@ impl Rest {
         let url = format!("{}/{what}", self.root);
         let response = request.send().await.map_err(|e| offline(&url, &e))?;
         let status = response.status().as_u16();
-        let text = response.text().await.map_err(|e| offline(&url, &e))?;
+        let text = read_body(&url, response, MAX_BODY_BYTES).await?;
         match status {
             200..=299 => Ok(text),
             401 => Err(Error::Unauthorized { detail: message(&text) }),
