@@ -66,7 +66,7 @@ fn device(rt: &tokio::runtime::Runtime, bed: &TestBed, token: &str, options: Opt
     let store = Arc::new(Store::open(dir.path().join("hearth.db")).unwrap());
     let engine = Engine::new(store.clone(), Arc::new(MemoryStore::new()), options);
     rt.block_on(engine.connect(&Endpoints::explicit(&bed.rest_url, None, None).unwrap())).unwrap();
-    rt.block_on(engine.use_tokens(token, None)).unwrap();
+    rt.block_on(engine.use_tokens(token, None, None)).unwrap();
     (dir, store, engine)
 }
 

@@ -46,7 +46,7 @@ impl Device {
         let secrets = Arc::new(MemoryStore::new());
         let engine = Engine::new(store.clone(), secrets.clone(), options.clone());
         rt.block_on(engine.connect(&Endpoints::explicit(&proxy.url, None, None).unwrap())).unwrap();
-        rt.block_on(engine.use_tokens(token, None)).unwrap();
+        rt.block_on(engine.use_tokens(token, None, None)).unwrap();
         Device { dir, store, engine, proxy, secrets, options }
     }
 
@@ -379,9 +379,9 @@ fn an_expired_session_is_refreshed_and_sync_goes_on() {
     let engine = Engine::new(store.clone(), Arc::new(MemoryStore::new()), options);
     rt.block_on(engine.connect(&Endpoints::explicit(&bed.rest_url, Some(&auth.url), Some("anon-key")).unwrap())).unwrap();
 
-    let wrong = rt.block_on(engine.sign_in("ada@example.com", "wrong")).unwrap_err();
+    let wrong = rt.block_on(engine.sign_in("ada@example.com", "wrong", None)).unwrap_err();
     assert!(wrong.to_string().contains("Invalid login credentials"), "{wrong}");
-    let session = rt.block_on(engine.sign_in("ada@example.com", "correct horse")).unwrap();
+    let session = rt.block_on(engine.sign_in("ada@example.com", "correct horse", None)).unwrap();
     assert_eq!(session.user_id, user);
     store.write(|x| x.create_workspace(&NewWorkspace::new("One", Handle::parse("one").unwrap()).unwrap())).unwrap();
     rt.block_on(engine.sync_now(&mut |_| {})).unwrap();
@@ -401,7 +401,7 @@ fn an_expired_session_is_refreshed_and_sync_goes_on() {
     // project would be refused the same way) is refreshed once and retried.
     auth.set_lifetime(3600);
     let forged = format!("{}x", jwt(&user, 3600));
-    rt.block_on(engine.use_tokens(&forged, Some("no-such-refresh-token"))).unwrap();
+    rt.block_on(engine.use_tokens(&forged, Some("no-such-refresh-token"), None)).unwrap();
     store.write(|x| x.create_workspace(&NewWorkspace::new("Three", Handle::parse("three").unwrap()).unwrap())).unwrap();
     let err = rt.block_on(engine.sync_now(&mut |_| {})).unwrap_err();
     assert!(matches!(err, hearth_sync::Error::Unauthorized { .. }), "{err}");
@@ -410,7 +410,7 @@ fn an_expired_session_is_refreshed_and_sync_goes_on() {
     assert_eq!(status.pending.transactions, 1, "the change waits, nothing is lost");
 
     // Signing out revokes the refresh token on the server and forgets the tokens here.
-    rt.block_on(engine.sign_in("ada@example.com", "correct horse")).unwrap();
+    rt.block_on(engine.sign_in("ada@example.com", "correct horse", None)).unwrap();
     rt.block_on(engine.sync_now(&mut |_| {})).unwrap();
     rt.block_on(engine.sign_out()).unwrap();
     assert_eq!(auth.live_refresh_tokens(), 0);
@@ -501,7 +501,7 @@ fn moving_to_another_project_takes_everything_along() {
 
     let (user, token) = second.user();
     rt.block_on(device.engine.connect(&Endpoints::explicit(&second.rest_url, None, None).unwrap())).unwrap();
-    rt.block_on(device.engine.use_tokens(&token, None)).unwrap();
+    rt.block_on(device.engine.use_tokens(&token, None, None)).unwrap();
     let round = device.sync(&rt).unwrap();
     assert_eq!((round.pushed, round.rejected), (3, 0));
     for table in TABLES {
@@ -640,4 +640,48 @@ fn server_head(bed: &TestBed) -> i64 {
         .trim()
         .parse()
         .unwrap()
+}
+
+#[test]
+fn another_account_on_the_same_device_never_mixes_with_the_first() {
+    let bed = TestBed::start();
+    let rt = runtime();
+    let (ada, ada_token) = bed.user();
+    let (bob, bob_token) = bed.user();
+    let device = Device::new(&rt, &bed, &ada_token, options());
+    let home = device.store.write(|x| x.create_workspace(&NewWorkspace::new("Ada's", Handle::parse("ada").unwrap()).unwrap())).unwrap();
+    device.sync(&rt).unwrap();
+    // A change Ada made offline, not yet pushed.
+    let patch = WorkspacePatch { name: Some("Ada's, renamed".into()), ..Default::default() };
+    device.store.write(|x| x.update_workspace(home.id, &patch)).unwrap();
+    rt.block_on(device.engine.sign_out()).unwrap();
+    let ada_client = device.store.read(|r| r.sync_state()).unwrap().unwrap().client_id;
+
+    // Bob signs in on the same device: refused until the data's fate is chosen.
+    let err = rt.block_on(device.engine.use_tokens(&bob_token, None, None)).unwrap_err();
+    assert!(matches!(&err, hearth_sync::Error::AccountChanged { previous } if *previous == ada), "{err}");
+    assert!(!rt.block_on(device.engine.status()).unwrap().signed_in, "the refused session was not kept");
+
+    // Kept here: Bob's account gets none of Ada's rows, only what changes from now on.
+    rt.block_on(device.engine.use_tokens(&bob_token, None, Some(hearth_sync::LocalData::Keep))).unwrap();
+    let state = device.store.read(|r| r.sync_state()).unwrap().unwrap();
+    assert_ne!(state.client_id, ada_client, "a new device id for the new account");
+    let bobs = device.store.write(|x| x.create_workspace(&NewWorkspace::new("Bob's", Handle::parse("bob").unwrap()).unwrap())).unwrap();
+    device.sync(&rt).unwrap();
+    assert_eq!(server_rows(&bed, &bob, "workspaces").keys().cloned().collect::<Vec<_>>(), [bobs.id.to_string()]);
+    assert_eq!(server_rows(&bed, &ada, "workspaces")[&home.id.to_string()]["name"], "Ada's", "Ada's account is as she left it");
+
+    // Pushed: on a second device of Ada's, Bob takes a copy of everything there.
+    let other = Device::new(&rt, &bed, &ada_token, options());
+    other.sync(&rt).unwrap();
+    rt.block_on(other.engine.sign_out()).unwrap();
+    rt.block_on(other.engine.use_tokens(&bob_token, None, Some(hearth_sync::LocalData::Push))).unwrap();
+    let round = other.sync(&rt).unwrap();
+    assert_eq!(round.rejected, 0, "{:?}", rt.block_on(other.engine.status()).unwrap().rejected);
+    let theirs = server_rows(&bed, &bob, "workspaces");
+    let names: BTreeSet<&str> = theirs.values().map(|w| w["name"].as_str().unwrap()).collect();
+    assert_eq!(names, BTreeSet::from(["Ada's", "Bob's"]));
+    assert!(!theirs.contains_key(&home.id.to_string()), "a copy under a new id: the original stays Ada's");
+    assert_eq!(other.rows("workspaces"), theirs, "the device holds exactly Bob's account now");
+    assert_eq!(server_rows(&bed, &ada, "workspaces").len(), 1, "Ada's account is untouched");
 }

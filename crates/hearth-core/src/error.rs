@@ -98,6 +98,7 @@ impl Error {
             Error::Model(hearth_llm::LlmError::Invalid { field, .. }) => Some(field),
             Error::Model(hearth_llm::LlmError::ModelNotFound(_) | hearth_llm::LlmError::NoDefaultModel) => Some("model"),
             Error::Store(S::NotFound { field, .. } | S::Conflict { field, .. }) => Some(field),
+            Error::Sync(hearth_sync::Error::AccountChanged { .. }) => Some("local_data"),
             _ => None,
         }
     }
@@ -107,6 +108,7 @@ fn sync_code(e: &hearth_sync::Error) -> ErrorCode {
     use hearth_sync::Error as Y;
     match e {
         Y::NotConnected | Y::NotSignedIn | Y::Invalid(_) => ErrorCode::Invalid,
+        Y::AccountChanged { .. } => ErrorCode::Conflict,
         Y::Offline { .. } => ErrorCode::Unavailable,
         Y::Server { status: 429, .. } => ErrorCode::RateLimited,
         Y::SignIn(_) | Y::Unauthorized { .. } | Y::Server { .. } | Y::Schema(_) | Y::Protocol(_) | Y::Database(_) => ErrorCode::Upstream,

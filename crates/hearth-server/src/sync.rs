@@ -106,6 +106,28 @@ pub(crate) async fn connect(State(state): State<AppState>, ApiJson(input): ApiJs
 pub(crate) struct LoginIn {
     email: String,
     password: String,
+    /// Needed only when this device synced for another account before: `keep` leaves the data
+    /// here on this device only, `push` sends it to the new account. Without it such a sign-in
+    /// is refused with 409 (field `local_data`).
+    #[serde(default)]
+    local_data: Option<LocalDataIn>,
+}
+
+/// What becomes of this device's data when a different account signs in.
+#[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum LocalDataIn {
+    Keep,
+    Push,
+}
+
+impl From<LocalDataIn> for hearth_core::SyncLocalData {
+    fn from(l: LocalDataIn) -> Self {
+        match l {
+            LocalDataIn::Keep => Self::Keep,
+            LocalDataIn::Push => Self::Push,
+        }
+    }
 }
 
 impl std::fmt::Debug for LoginIn {
@@ -119,10 +141,11 @@ impl std::fmt::Debug for LoginIn {
 #[utoipa::path(post, path = "/api/v1/sync/login", tag = "sync", request_body = LoginIn,
     responses((status = 200, description = "the sync status", body = Object),
         (status = 400, description = "not connected", body = ErrorBody),
+        (status = 409, description = "this device syncs for another account: say what becomes of its data (`local_data`)", body = ErrorBody),
         (status = 502, description = "the project refused the email and password (its reason is the message), or failed", body = ErrorBody), (status = 503, description = "the auth server cannot be reached", body = ErrorBody)))]
 pub(crate) async fn login(State(state): State<AppState>, ApiJson(input): ApiJson<LoginIn>) -> ApiResult<Json<Value>> {
     let engine = engine(&state)?;
-    engine.sign_in(input.email.trim(), &input.password).await.map_err(sync_error)?;
+    engine.sign_in(input.email.trim(), &input.password, input.local_data.map(Into::into)).await.map_err(sync_error)?;
     engine.kick();
     status_of(&engine).await
 }

@@ -10,7 +10,7 @@ pub(crate) const FILES: &[(&str, &str)] = &[
     ("0003_providers.sql", include_str!("../../../migrations/sqlite/0003_providers.sql")),
     ("0004_sync.sql", include_str!("../../../migrations/sqlite/0004_sync.sql")),
     ("0005_workflows.sql", include_str!("../../../migrations/sqlite/0005_workflows.sql")),
-    ("0006_sync_quarantine.sql", include_str!("../../../migrations/sqlite/0006_sync_quarantine.sql")),
+    ("0006_sync_guards.sql", include_str!("../../../migrations/sqlite/0006_sync_guards.sql")),
 ];
 
 /// The schema version this build creates and understands.

@@ -63,8 +63,11 @@ impl Cursor {
 pub struct SyncState {
     pub connection: Connection,
     pub client_id: String,
+    /// The signed-in user (`None` after signing out).
     pub user_id: Option<String>,
     pub email: Option<String>,
+    /// The account this state belongs to: the first user to sign in, kept after signing out.
+    pub owner_id: Option<String>,
     pub cursor: Cursor,
     /// The server's newest version at the last pull: with the cursor, how far along a pull is.
     pub head: i64,
@@ -81,6 +84,17 @@ pub struct PendingTx {
     pub tx_seq: i64,
     pub tx_id: String,
     pub changes: Vec<OutboxRow>,
+}
+
+/// What becomes of this device's data when a different account signs in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocalData {
+    /// It stays on this device and is not sent to the new account (changes not yet pushed to
+    /// the old one stay unsent too); only what is changed from now on syncs.
+    Keep,
+    /// It is sent to the new account, every row as it stands.
+    Push,
 }
 
 /// What the server did with one pushed transaction.
@@ -223,7 +237,7 @@ impl Reader<'_> {
     pub fn sync_state(&self) -> Result<Option<SyncState>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT rest_url, auth_url, anon_key, client_id, user_id, email, cursor_version, cursor_id, head, \
-             last_push_at, last_pull_at, last_error, last_error_at, connected_at FROM sync_state WHERE id = 1",
+             last_push_at, last_pull_at, last_error, last_error_at, connected_at, owner_id FROM sync_state WHERE id = 1",
         )?;
         let state = stmt
             .query_row([], |r| {
@@ -240,6 +254,7 @@ impl Reader<'_> {
                     last_error: r.get(11)?,
                     last_error_at: time(12)?,
                     connected_at: ts(r.get(13)?),
+                    owner_id: r.get(14)?,
                 })
             })
             .optional()?;
@@ -362,6 +377,7 @@ impl Store {
                     "INSERT INTO sync_state (id, rest_url, auth_url, anon_key, client_id, connected_at) VALUES (1, ?1, ?2, ?3, ?4, ?5)",
                     (&connection.rest_url, &connection.auth_url, &connection.anon_key, uuid::Uuid::new_v4().to_string(), now_ms()),
                 )?;
+                tx.execute("DELETE FROM sync_quarantine", [])?;
                 if current.is_some() {
                     // What the old project received left the outbox; the new one has none of it.
                     requeue_everything(tx)?;
@@ -377,12 +393,49 @@ impl Store {
         self.sync_tx(|tx| pull::observe(tx, Some(seen), now_ms()))
     }
 
-    /// Records who is signed in (`None` after signing out).
+    /// Records who is signed in (`None` after signing out). The first user to sign in owns this
+    /// sync state; another user is refused here (see [`Store::switch_sync_account`]), so two
+    /// accounts never share a cursor and an outbox.
     pub fn set_sync_user(&self, user_id: Option<&str>, email: Option<&str>) -> Result<()> {
         self.sync_tx(|tx| {
-            tx.execute("UPDATE sync_state SET user_id = ?1, email = ?2 WHERE id = 1", (user_id, email))?;
+            if let Some(user) = user_id {
+                let owner: Option<String> =
+                    tx.query_row("SELECT owner_id FROM sync_state WHERE id = 1", [], |r| r.get(0)).optional()?.flatten();
+                if owner.as_deref().is_some_and(|o| o != user) {
+                    return Err(Error::Conflict {
+                        field: "local_data",
+                        message: format!("this device syncs for another account ({}); switch accounts first", owner.unwrap_or_default()),
+                    });
+                }
+            }
+            tx.execute("UPDATE sync_state SET user_id = ?1, email = ?2, owner_id = coalesce(owner_id, ?1) WHERE id = 1", (user_id, email))?;
             Ok(())
         })
+    }
+
+    /// Starts a fresh sync state for another account: a new client id, the pull from the start,
+    /// no outbox, no quarantine. `local` says what becomes of the rows already here: kept on this
+    /// device only, or copied to the new account (new ids, all queued). Refused transactions
+    /// stay listed.
+    pub fn switch_sync_account(&self, user_id: &str, local: LocalData) -> Result<SyncState> {
+        self.sync_tx(|tx| {
+            let changed = tx.execute(
+                "UPDATE sync_state SET client_id = ?1, owner_id = ?2, user_id = NULL, email = NULL, cursor_version = 0, cursor_id = ?3, \
+                 head = 0, last_push_at = NULL, last_pull_at = NULL, last_error = NULL, last_error_at = NULL WHERE id = 1",
+                (uuid::Uuid::new_v4().to_string(), user_id, Cursor::START_ID),
+            )?;
+            if changed == 0 {
+                return Err(Error::not_found("sync", "connection", "1"));
+            }
+            tx.execute("DELETE FROM outbox", [])?;
+            tx.execute("DELETE FROM sync_quarantine", [])?;
+            if local == LocalData::Push {
+                rekey_everything(tx)?;
+                requeue_everything(tx)?;
+            }
+            Ok(())
+        })?;
+        self.read(|r| r.sync_state())?.ok_or_else(|| Error::not_found("sync", "connection", "1"))
     }
 
     /// Records a failed round (`None` clears it after a good one).
@@ -456,6 +509,42 @@ fn requeue_everything(tx: &Transaction<'_>) -> Result<()> {
         }
     }
     tx.execute("UPDATE sync_clock SET next_tx_seq = ?1 WHERE id = 1", [seq])?;
+    Ok(())
+}
+
+/// Gives every synced row a new id, with every reference to it (a chat's workspace and shown
+/// branch, a message's chat and parent, a run's workflow) following. The rows become copies for
+/// another account: the ids the previous account already stored on the server are its own, and
+/// the server (row-level security) refuses them to anyone else.
+fn rekey_everything(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch("DROP TABLE IF EXISTS temp.rekey; CREATE TEMP TABLE rekey (old TEXT PRIMARY KEY, new TEXT NOT NULL) STRICT;")?;
+    {
+        let reader = Reader { conn: tx };
+        let mut add = tx.prepare("INSERT INTO temp.rekey (old, new) VALUES (?1, ?2)")?;
+        for table in [Table::Workspaces, Table::Chats, Table::Messages, Table::Workflows] {
+            for id in reader.synced_ids(table.as_str())? {
+                add.execute((id, uuid::Uuid::now_v7().to_string()))?;
+            }
+        }
+    }
+    let map = |col: &str| format!("coalesce((SELECT new FROM temp.rekey WHERE old = {col}), {col})");
+    tx.execute_batch(&format!(
+        "UPDATE workspaces SET id = {ws};
+         UPDATE chats SET id = {chat}, workspace_id = {chat_ws}, active_leaf_id = {leaf};
+         UPDATE messages SET id = {msg}, chat_id = {msg_chat}, parent_id = {parent};
+         UPDATE workflows SET id = {flow};
+         UPDATE workflow_runs SET workflow_id = {run_flow};
+         DROP TABLE temp.rekey;",
+        ws = map("id"),
+        chat = map("id"),
+        chat_ws = map("workspace_id"),
+        leaf = map("active_leaf_id"),
+        msg = map("id"),
+        msg_chat = map("chat_id"),
+        parent = map("parent_id"),
+        flow = map("id"),
+        run_flow = map("workflow_id"),
+    ))?;
     Ok(())
 }
 

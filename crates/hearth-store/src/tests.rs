@@ -76,7 +76,7 @@ fn shipped_migrations_never_change() {
         ("0003_providers.sql", "d6b5599677d9a883ab68cab580be39b3b8cb2a5f7137d780afacd1b3de38965a"),
         ("0004_sync.sql", "4714d90256c8df9799c065d8d00f062c0ea1b00ffb701c2258a54f130cfdcebc"),
         ("0005_workflows.sql", "949839de8d56260acca0e63f926998f7bbe0e0f816d085afa16a0b615884e1c4"),
-        ("0006_sync_quarantine.sql", "5e69a2249da8e9a203ab3c3e96d514af4dc47176db85579c7b68a202287bab12"),
+        ("0006_sync_guards.sql", "0931c328843b49c06edde0f5487990802f1187901d2a14d67aea7c99f8c2aa6d"),
     ];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite");
     let mut on_disk: Vec<String> =
@@ -114,6 +114,51 @@ fn backs_up_before_migrating() {
     assert_eq!(version, 1, "the backup holds the database as it was before migrating");
     let handle: String = old.query_row("SELECT handle FROM workspaces WHERE id = ?1", [ws.id.to_string()], |r| r.get(0)).unwrap();
     assert_eq!(handle, "before");
+}
+
+/// The mode bits of a path, for the file-mode checks.
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[cfg(unix)]
+#[test]
+fn the_database_its_folder_and_its_backups_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let set = |path: &Path, mode: u32| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let path = data.join("hearth.db");
+    let side = |suffix: &str| PathBuf::from(format!("{}{suffix}", path.display()));
+
+    // A fresh database (its folder made by open) is private from the start, side files too.
+    let v1 = open_file(&path, &OpenOptions::default(), &FILES[..1]).unwrap();
+    workspace(&v1, "first");
+    assert_eq!([mode(&data), mode(&path), mode(&side("-wal")), mode(&side("-shm"))], [0o700, 0o600, 0o600, 0o600]);
+    drop(v1);
+
+    // An install from before the rule (readable by all) is repaired when it is opened, and
+    // the backup a migration makes is private too.
+    set(&data, 0o755);
+    set(&path, 0o644);
+    std::fs::create_dir(data.join("backups")).unwrap();
+    let older = data.join("backups/hearth-v0-older.db");
+    std::fs::write(&older, b"").unwrap();
+    set(&data.join("backups"), 0o755);
+    set(&older, 0o644);
+    let mut next: Vec<(&'static str, &'static str)> = FILES.to_vec();
+    next.truncate(2);
+    let v2 = open_file(&path, &OpenOptions::default(), &next).unwrap();
+    workspace(&v2, "second");
+    assert_eq!([mode(&data), mode(&path), mode(&side("-wal")), mode(&side("-shm"))], [0o700, 0o600, 0o600, 0o600]);
+    assert_eq!(mode(&data.join("backups")), 0o700);
+    let backups: Vec<PathBuf> = std::fs::read_dir(data.join("backups")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(backups.len(), 2, "{backups:?}");
+    for backup in backups {
+        assert_eq!(mode(&backup), 0o600, "{}", backup.display());
+    }
 }
 
 #[test]
@@ -1094,4 +1139,55 @@ fn another_project_gets_every_row_queued_again() {
     workspace(&store, "later");
     let last = store.read(|r| r.pending_transactions(100)).unwrap();
     assert_eq!(last.last().unwrap().tx_seq, txs.last().unwrap().tx_seq + 1);
+}
+
+#[test]
+fn another_account_gets_a_fresh_sync_state_and_the_user_says_what_becomes_of_the_data() {
+    use crate::LocalData;
+    let store = connected();
+    store.set_sync_user(Some("user-a"), Some("a@example.com")).unwrap();
+    let ws = workspace(&store, "home");
+    store.apply_pull(&[], Some(&crate::Cursor { version: 9, id: crate::Cursor::START_ID.into() }), 9).unwrap();
+    let first = store.read(|r| r.sync_state()).unwrap().unwrap();
+    store.set_sync_user(None, None).unwrap();
+    assert_eq!(store.read(|r| r.sync_state()).unwrap().unwrap().owner_id.as_deref(), Some("user-a"), "kept after signing out");
+    store.set_sync_user(Some("user-a"), None).unwrap();
+
+    // Another account cannot simply take over the state of the first.
+    let err = store.set_sync_user(Some("user-b"), None).unwrap_err();
+    assert!(matches!(err, Error::Conflict { field: "local_data", .. }), "{err:?}");
+
+    // Kept local: a new device id, the pull from the start, nothing queued for the new account.
+    let kept = store.switch_sync_account("user-b", LocalData::Keep).unwrap();
+    assert_ne!(kept.client_id, first.client_id);
+    assert_eq!(
+        (kept.cursor.clone(), kept.head, kept.owner_id.as_deref(), kept.user_id.as_deref()),
+        (crate::Cursor::start(), 0, Some("user-b"), None)
+    );
+    assert_eq!(outbox_len(&store), 0);
+    store.set_sync_user(Some("user-b"), Some("b@example.com")).unwrap();
+    assert_eq!(store.read(|r| r.workspace(ws.id)).unwrap().name, "Workspace home", "the data stays on the device");
+
+    // Pushed: every row is queued for the account that signs in.
+    let pushed = store.switch_sync_account("user-c", LocalData::Push).unwrap();
+    assert_eq!(pushed.owner_id.as_deref(), Some("user-c"));
+    let queued = store.read(|r| r.pending_transactions(10)).unwrap();
+    let copies = store.read(|r| r.workspaces()).unwrap();
+    assert_eq!(copies.len(), 1);
+    assert_ne!(copies[0].id, ws.id, "a copy under a new id: the old id is the first account's on the server");
+    let c = chat(&store, copies[0].id, "Plans");
+    let q = say(&store, c.id, None, Role::User, "question");
+    say(&store, c.id, Some(q.id), Role::Assistant, "answer");
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].changes[0].row_id, copies[0].id.to_string());
+
+    // A chat, its messages and its shown branch follow their new ids together.
+    let before = thread_text(&store, c.id);
+    store.switch_sync_account("user-d", LocalData::Push).unwrap();
+    let ws2 = store.read(|r| r.workspaces()).unwrap().remove(0);
+    let c2 = store.read(|r| r.chats(ws2.id, true)).unwrap().remove(0);
+    assert_ne!(c2.id, c.id);
+    assert_eq!(thread_text(&store, c2.id), before);
+    let found = store.read(|r| r.search("question", Some(ws2.id), 10)).unwrap();
+    assert_eq!(found.len(), 1, "the search index follows");
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hearth_secrets::{Secret, SecretStore};
-use hearth_store::{Store, SyncConnection, SyncState, TxOutcome};
+use hearth_store::{LocalData, Store, SyncConnection, SyncState, TxOutcome};
 use hearth_types::Timestamp;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
@@ -153,24 +153,43 @@ impl Engine {
         Ok(state)
     }
 
-    /// Signs in with email and password through Supabase Auth.
-    pub async fn sign_in(&self, email: &str, password: &str) -> Result<Session> {
+    /// Signs in with email and password through Supabase Auth. `local` is needed when the
+    /// account differs from the one this device synced for (see [`Engine::adopt`]).
+    pub async fn sign_in(&self, email: &str, password: &str, local: Option<LocalData>) -> Result<Session> {
         let state = self.state()?;
         let auth = self.auth(&state)?;
         self.count();
         let session = auth.sign_in(email.trim(), password).await?;
+        let state = self.adopt(state, &session, local).await?;
         self.save_session(&state, Some(&session)).await?;
         self.kick();
         Ok(session)
     }
 
     /// Uses tokens minted elsewhere (a self-hosted PostgREST's own JWTs).
-    pub async fn use_tokens(&self, access_token: &str, refresh_token: Option<&str>) -> Result<Session> {
+    pub async fn use_tokens(&self, access_token: &str, refresh_token: Option<&str>, local: Option<LocalData>) -> Result<Session> {
         let state = self.state()?;
         let session = Session::from_tokens(access_token, refresh_token)?;
+        let state = self.adopt(state, &session, local).await?;
         self.save_session(&state, Some(&session)).await?;
         self.kick();
         Ok(session)
+    }
+
+    /// The sync state `session`'s user may use. The same account (or a device that never
+    /// synced) keeps its state. Another account gets a fresh one (a new device id, the pull from
+    /// the start, the old session gone from the keychain), and only once the user has said what
+    /// becomes of the data already here: without `local` the sign-in is refused, so two
+    /// accounts' data never mix by surprise.
+    async fn adopt(&self, state: SyncState, session: &Session, local: Option<LocalData>) -> Result<SyncState> {
+        let Some(owner) = state.owner_id.clone().filter(|o| *o != session.user_id) else { return Ok(state) };
+        let Some(local) = local else { return Err(Error::AccountChanged { previous: owner }) };
+        tracing::info!(previous = %owner, user = %session.user_id, ?local, "sync: another account signed in; starting a fresh sync state");
+        self.secrets.delete(&secret_name(&state.client_id))?;
+        let fresh = self.store.switch_sync_account(&session.user_id, local)?;
+        *self.session.lock().await = None;
+        *self.rest.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        Ok(fresh)
     }
 
     /// Signs out: the server forgets the session when it can be reached, and the keychain

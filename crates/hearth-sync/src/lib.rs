@@ -23,6 +23,7 @@ mod engine;
 mod rest;
 pub mod schema;
 
+pub use hearth_store::LocalData;
 use hearth_store::{Cursor, Pending, Quarantined, Rejection};
 use hearth_types::Timestamp;
 use serde::Serialize;
@@ -117,6 +118,13 @@ pub enum Error {
     /// The server refused the session and it could not be refreshed.
     #[error("the sync server refused the session ({detail}); sign in again with `hearth sync login`")]
     Unauthorized { detail: String },
+    /// Another account signed in than the one this device syncs for, and the user has not said
+    /// what becomes of the data already here.
+    #[error(
+        "this device syncs for another account ({previous}); to sign in as someone else, say what becomes of the data on \
+         this device: keep it here only (local_data = keep) or send it to the new account (local_data = push)"
+    )]
+    AccountChanged { previous: String },
     /// Sign-in refused (wrong email or password, unconfirmed user).
     #[error("sign-in refused: {0}")]
     SignIn(String),

@@ -27,6 +27,9 @@ export default function Sync() {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [note, setNote] = useState<string | null>(null);
+  /** Set when the server said this device syncs for another account: the user must choose. */
+  const [otherAccount, setOtherAccount] = useState<string | null>(null);
+  const [localData, setLocalData] = useState<'keep' | 'push'>('keep');
   const summary = syncSummary(s);
 
   const refresh = async (v?: unknown) => {
@@ -54,10 +57,15 @@ export default function Sync() {
     setNote(null);
     const pw = password;
     setPassword(''); // never kept: sent once, cleared at once
-    const r = await run('Signing in…', () => api.syncLogin({ email: email.trim(), password: pw }));
+    const body = otherAccount ? { email: email.trim(), password: pw, local_data: localData } : { email: email.trim(), password: pw };
+    const r = await run('Signing in…', () => api.syncLogin(body));
     if (r.ok) {
+      setOtherAccount(null);
       setNote('Signed in.');
       await refresh(r.value);
+    } else if (r.error instanceof ApiError && r.error.status === 409 && r.error.param === 'local_data') {
+      // Not an error to dismiss: a question. Ask it, then sign in again with the answer.
+      setOtherAccount(r.error.message);
     } else setError(explain(r.error, 'hearth sync login'));
   };
 
@@ -212,6 +220,19 @@ export default function Sync() {
               <span>Password</span>
               <input type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required />
             </label>
+            {otherAccount && (
+              <fieldset className="field" aria-label="This device synced for another account">
+                <legend>This device synced for another account. What becomes of the data on it?</legend>
+                <label>
+                  <input type="radio" name="local-data" value="keep" checked={localData === 'keep'} onChange={() => setLocalData('keep')} /> Keep it on this device only
+                  (only what changes from now on syncs to the new account)
+                </label>
+                <label>
+                  <input type="radio" name="local-data" value="push" checked={localData === 'push'} onChange={() => setLocalData('push')} /> Copy it to the new account
+                </label>
+                <p className="muted small">Enter the password again to sign in with this choice.</p>
+              </fieldset>
+            )}
             <button className="btn primary" type="submit" disabled={busy || !email.trim() || !password}>
               Sign in
             </button>
