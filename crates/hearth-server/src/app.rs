@@ -564,8 +564,9 @@ pub(crate) async fn remove_model(State(state): State<AppState>, Path(name): Path
 
 /// Loads a model now rather than on its first request.
 #[utoipa::path(post, path = "/api/v1/models/{name}/load", tag = "models", params(("name" = String, Path)),
-    responses((status = 200, body = LocalModel), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = LocalModel), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn load_model(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<LocalModel>> {
+    let _slot = crate::openai::hold(&state)?;
     let model = blocking(&state, move |core| core.model(&name)).await?;
     let host = state.models.clone();
     let name = model.name.clone();

@@ -653,7 +653,7 @@ pub(crate) struct EmbeddingList {
 /// Mean-pooled, L2-normalized embeddings.
 #[utoipa::path(post, path = "/v1/embeddings", tag = "openai", request_body = EmbeddingRequest,
     responses((status = 200, body = EmbeddingList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn embeddings(State(state): State<AppState>, ApiJson(req): ApiJson<EmbeddingRequest>) -> ApiResult<Json<EmbeddingList>> {
     let base64 = match req.encoding_format.as_deref() {
         None | Some("float") => false,
@@ -669,6 +669,7 @@ pub(crate) async fn embeddings(State(state): State<AppState>, ApiJson(req): ApiJ
     if inputs.is_empty() || inputs.iter().any(|i| matches!(i, EmbedInput::Text(t) if t.is_empty())) {
         return Err(ApiError::invalid("input", "must not be empty (nor hold an empty string)"));
     }
+    let _slot = hold(&state)?;
     if inputs.len() > 2048 {
         return Err(ApiError::invalid("input", "at most 2048 inputs per request"));
     }
@@ -704,7 +705,7 @@ pub(crate) struct Started {
 
 /// A `/v1` model request's registration: dropping it (the request is done, or its client went
 /// away) cancels the model request and forgets it.
-struct StreamGuard {
+pub(crate) struct StreamGuard {
     streams: SharedStreams,
     token: CancelToken,
 }
@@ -714,6 +715,13 @@ impl Drop for StreamGuard {
         self.token.cancel();
         self.streams.forget(&self.token);
     }
+}
+
+/// A place among the `max_in_flight` requests for work that is not a stream but just as heavy
+/// (embeddings, a model load, a provider test, a sync round): held until the response, so a
+/// flood of them gets 429s like a flood of chats does, and shutdown cancels them with the rest.
+pub(crate) fn hold(state: &AppState) -> ApiResult<StreamGuard> {
+    Ok(StreamGuard { streams: state.streams.clone(), token: state.streams.register()? })
 }
 
 /// Starts a model request on a blocking thread, so that refusals (unknown model, prompt too

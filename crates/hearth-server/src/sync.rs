@@ -41,9 +41,11 @@ pub(crate) async fn status(State(state): State<AppState>) -> ApiResult<Json<Valu
 #[utoipa::path(post, path = "/api/v1/sync/now", tag = "sync",
     responses((status = 200, description = "what the round did, and the status after it", body = Object),
         (status = 400, description = "not connected or not signed in", body = ErrorBody),
+        (status = 429, description = "too many requests in flight", body = ErrorBody),
         (status = 502, description = "the sync server failed or refused", body = ErrorBody),
         (status = 503, description = "the sync server cannot be reached", body = ErrorBody)))]
 pub(crate) async fn now(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let _slot = crate::openai::hold(&state)?;
     let engine = engine(&state)?;
     let round = engine.sync_now(&mut |_| {}).await.map_err(sync_error)?;
     let status = engine.status().await.map_err(sync_error)?;
