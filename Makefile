@@ -2,11 +2,11 @@
 #   make run    install what is missing, build, and start Hearth
 #   make test   install what is missing and run every test, end-to-end suite included
 #   make package        the .deb (portable engine, own target folder); package-test installs it
-# Helpers: make deps | model | ui | build | check-deps | testbed | bench | tidy
+# Helpers: make deps | model | ui | build | check-deps | audit | audit-advisories | testbed | bench | tidy
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help deps model gemma wheel ui build check-deps run test testbed bench tidy package package-test
+.PHONY: help deps model gemma wheel ui build check-deps audit audit-advisories run test testbed bench tidy package package-test
 
 # Build output lives outside the clone so CI runs and later clones reuse it.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/hearth/target
@@ -77,6 +77,26 @@ run: build model
 	echo "Serving until Ctrl-C; open the address with the token in a browser:"; \
 	exec $(HEARTH) --default-model "$(MODEL)" serve --app-link
 
+# The dependency audit (cargo-deny, configured by deny.toml, which says what is accepted and
+# why): every crate's license, no second version of a crate without a reason, crates.io as the
+# only source. First in `make test`, so a dependency that breaks the policy fails in seconds,
+# not after the suites. cargo-deny comes from crates.io when missing (a few minutes).
+CARGO_DENY ?= $(HOME)/.cargo/bin/cargo-deny
+audit: deps
+	@[ -x "$(CARGO_DENY)" ] || $(CARGO) install cargo-deny --version 0.20.2 --locked
+	"$(CARGO_DENY)" deny --locked check licenses bans sources
+
+# Known vulnerabilities, unsound and unmaintained crates (the RustSec database, through
+# cargo-deny) and vulnerable UI runtime packages (npm audit). Not part of `make test`: both
+# databases are online services this project's machines cannot reach (RustSec's is a git
+# repository on GitHub; the npm registry here refuses the audit request), so here it fails,
+# saying which was not checked. ADVISORY_DB=DIR checks the crates against a local git copy of
+# the RustSec database instead (scripts/audit-advisories.sh).
+ADVISORY_DB ?=
+audit-advisories: deps
+	@[ -x "$(CARGO_DENY)" ] || $(CARGO) install cargo-deny --version 0.20.2 --locked
+	@CARGO_DENY="$(CARGO_DENY)" ADVISORY_DB="$(ADVISORY_DB)" scripts/audit-advisories.sh
+
 # Unit tests, CLI tests, tidy and the end-to-end suite, all on the release profile so one
 # build serves run, test and bench.
 # The sync test bed's REST server: postrust-server from crates.io, when missing (about ten
@@ -86,7 +106,7 @@ testbed: deps
 	@[ -x "$(POSTRUST)" ] || $(CARGO) install postrust-server --version 3.1.0
 	@[ -x "$(TAURI_DRIVER)" ] || $(CARGO) install tauri-driver --version 2.1.0
 
-test: build check-deps model gemma wheel testbed
+test: audit build check-deps model gemma wheel testbed
 	@# Inside a private D-Bus session with an unlocked GNOME Keyring: the keychain tests need
 	@# a real Secret Service.
 	@# The sync tests run against PostgreSQL 15 and postrust (tests/src/testbed.rs).

@@ -21,12 +21,14 @@ packages=(
   # The end-to-end tests: curl, unshare and setsid (util-linux), ip (iproute2, offline
   # namespaces), kill and pgrep (procps), sha256sum (coreutils).
   curl iproute2 util-linux procps coreutils
+  # `make audit-advisories`: cargo-deny clones and updates the RustSec database with git.
+  git
   # The default model and the API tests' clients (the openai SDK, Schemathesis) from PyPI.
   python3 python3-pip python3-venv
   # The real Secret Service the keychain tests run against.
   dbus-daemon gnome-keyring
-  # The sync test bed's database.
-  postgresql-15
+  # The sync test bed's database, and the certificates of its TLS tests (openssl).
+  postgresql-15 openssl
 )
 
 missing=()

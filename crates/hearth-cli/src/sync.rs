@@ -2,12 +2,16 @@
 //! signing in, syncing now, and the server schema.
 //!
 //! Passwords and tokens are read from a prompt (without echo) or standard input, never from
-//! arguments, which land in shell history and the process list.
+//! arguments, which land in shell history and the process list. So is the database URL of
+//! `hearth supabase migrate`, which holds a password (or it comes from an environment
+//! variable, which only its owner can read); a URL with a password on the command line is
+//! refused.
 
 use std::io::{BufRead, Write};
 
 use clap::{Args, Subcommand};
-use hearth_core::{Core, SyncEndpoints, SyncProgress, SyncStatus};
+use hearth_core::{Core, SupabaseDatabase, SupabasePlaintext, SyncEndpoints, SyncProgress, SyncStatus};
+use hearth_types::ValidationError;
 
 use crate::cli::{CmdResult, Failure};
 use crate::output::Output;
@@ -20,6 +24,10 @@ pub(crate) enum SyncCommand {
     Login {
         #[arg(long)]
         email: String,
+        /// When this device synced for another account: keep its data here only, or push it to
+        /// the account signing in (without it, such a sign-in is refused)
+        #[arg(long, value_enum)]
+        local_data: Option<LocalDataArg>,
     },
     /// Push local changes and pull everything new, now
     Now,
@@ -47,6 +55,28 @@ pub(crate) struct ConnectArgs {
     /// stdin instead of signing in: for servers that mint their own JWTs
     #[arg(long)]
     tokens_stdin: bool,
+    /// With --tokens-stdin, when this device synced for another account: keep its data here
+    /// only, or push it to the account signing in
+    #[arg(long, value_enum, requires = "tokens_stdin")]
+    local_data: Option<LocalDataArg>,
+}
+
+/// What becomes of this device's data when a different account signs in.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum LocalDataArg {
+    /// It stays on this device only; only later changes sync to the new account
+    Keep,
+    /// Every row is sent to the new account
+    Push,
+}
+
+impl From<LocalDataArg> for hearth_core::SyncLocalData {
+    fn from(l: LocalDataArg) -> Self {
+        match l {
+            LocalDataArg::Keep => Self::Keep,
+            LocalDataArg::Push => Self::Push,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -54,11 +84,35 @@ pub(crate) enum SupabaseCommand {
     /// Print the server schema (migrations/supabase/) to paste into the SQL editor
     Schema,
     /// Apply the server schema to a database, each file once (tracked in hearth_migrations)
-    Migrate {
-        /// postgres://USER:PASSWORD@HOST:PORT/DATABASE (Supabase: the direct connection string)
-        #[arg(long, env = "HEARTH_SUPABASE_DB_URL")]
-        db_url: String,
-    },
+    ///
+    /// The database URL, postgres://USER:PASSWORD@HOST:PORT/DATABASE (Supabase: the direct
+    /// connection string), comes from HEARTH_SUPABASE_DB_URL, else from a prompt without echo,
+    /// else from the first line of stdin: never from an argument, which every user of the
+    /// machine can read in the process list.
+    ///
+    /// The connection is TLS unless the URL says otherwise, and TLS is always verified: the
+    /// server's certificate must chain to a trusted root and name the host, so sslmode=require
+    /// (the default) means what libpq calls verify-full. The roots are the system's; with
+    /// sslrootcert=PATH in the URL, only the certificates in PATH (Supabase: Database Settings,
+    /// SSL Configuration, Download certificate). Plain text (sslmode=disable, prefer or allow)
+    /// goes only to this machine (localhost, 127.0.0.0/8, ::1, a Unix socket directory), or
+    /// elsewhere with --insecure.
+    Migrate(MigrateArgs),
+}
+
+/// The variable `hearth supabase migrate` reads the database URL from.
+const DB_URL_ENV: &str = "HEARTH_SUPABASE_DB_URL";
+
+#[derive(Debug, Args)]
+pub(crate) struct MigrateArgs {
+    /// The database URL, only without a password (for trust or peer authentication); one with
+    /// a password goes in HEARTH_SUPABASE_DB_URL, the prompt or stdin
+    #[arg(long, env = DB_URL_ENV, hide_env_values = true, value_name = "URL")]
+    db_url: Option<String>,
+    /// Allow plain text (sslmode=disable, prefer or allow) to a database that is not on this
+    /// machine: the password and the data cross the network readable; a warning says so
+    #[arg(long)]
+    insecure: bool,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
@@ -87,7 +141,9 @@ pub(crate) fn run(cmd: SyncCommand, core: &Core, out: &Output) -> CmdResult {
                 let mut lines = std::io::stdin().lock().lines();
                 let access = lines.next().transpose().map_err(|e| Failure::Other(e.into()))?.unwrap_or_default();
                 let refresh = lines.next().transpose().map_err(|e| Failure::Other(e.into()))?;
-                let session = rt.block_on(engine.use_tokens(&access, refresh.as_deref())).map_err(hearth_core::Error::from)?;
+                let session = rt
+                    .block_on(engine.use_tokens(&access, refresh.as_deref(), args.local_data.map(Into::into)))
+                    .map_err(hearth_core::Error::from)?;
                 signed_in = Some(session.user_id);
             }
             let status = rt.block_on(engine.status()).map_err(hearth_core::Error::from)?;
@@ -100,9 +156,9 @@ pub(crate) fn run(cmd: SyncCommand, core: &Core, out: &Output) -> CmdResult {
                 format!("connected to {} (this device: {})\n{next}", state.connection.rest_url, state.client_id)
             });
         }
-        SyncCommand::Login { email } => {
+        SyncCommand::Login { email, local_data } => {
             let password = crate::prompt::read_hidden("Password: ")?;
-            let session = rt.block_on(engine.sign_in(&email, &password)).map_err(hearth_core::Error::from)?;
+            let session = rt.block_on(engine.sign_in(&email, &password, local_data.map(Into::into))).map_err(hearth_core::Error::from)?;
             let status = rt.block_on(engine.status()).map_err(hearth_core::Error::from)?;
             out.show(&status, || format!("signed in as {} ({})", session.email.as_deref().unwrap_or(&email), session.user_id));
         }
@@ -189,8 +245,12 @@ pub(crate) fn supabase(cmd: SupabaseCommand, out: &Output) -> CmdResult {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(hearth_core::supabase_schema().as_bytes()).map_err(|e| Failure::Other(e.into()))?;
         }
-        SupabaseCommand::Migrate { db_url } => {
-            let done = Core::migrate_supabase(&db_url)?;
+        SupabaseCommand::Migrate(args) => {
+            let database = database(args)?;
+            if let Some(warning) = database.warning() {
+                let _ = writeln!(std::io::stderr().lock(), "warning: {warning}");
+            }
+            let done = Core::migrate_supabase(&database)?;
             out.show(&done, || match done.applied.as_slice() {
                 [] => format!("up to date ({} migrations already applied)", done.present.len()),
                 applied => format!("applied {}", applied.join(", ")),
@@ -198,4 +258,36 @@ pub(crate) fn supabase(cmd: SupabaseCommand, out: &Output) -> CmdResult {
         }
     }
     Ok(())
+}
+
+/// The database `hearth supabase migrate` applies the schema to, from `--db-url` or
+/// [`DB_URL_ENV`] (clap fills the one field from either), else the prompt or stdin.
+fn database(args: MigrateArgs) -> Result<SupabaseDatabase, Failure> {
+    let url = match args.db_url {
+        Some(url) => url,
+        None => crate::prompt::read_hidden("Database URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE): ")?,
+    };
+    if url.trim().is_empty() {
+        return Err(ValidationError::new(
+            "db_url",
+            format!("no database URL: type it at the prompt, pipe it on stdin, or set {DB_URL_ENV}"),
+        )
+        .into());
+    }
+    let plaintext = if args.insecure { SupabasePlaintext::Allowed } else { SupabasePlaintext::LoopbackOnly };
+    let database = SupabaseDatabase::parse(&url, plaintext).map_err(hearth_core::Error::from)?;
+    // Whether the value came from the flag or the variable, what matters is whether the
+    // password is in this process's arguments, where `ps` shows it to every user.
+    if database.has_password() && std::env::args_os().skip(1).any(|arg| arg.to_string_lossy().contains(url.trim())) {
+        return Err(ValidationError::new(
+            "db_url",
+            format!(
+                "a database URL with a password must not be an argument (every user can read it in the process list, \
+                 and shell history keeps it): leave --db-url out and type the URL at the prompt, pipe it on stdin, \
+                 or set {DB_URL_ENV}"
+            ),
+        )
+        .into());
+    }
+    Ok(database)
 }

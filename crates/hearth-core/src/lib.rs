@@ -30,12 +30,18 @@ pub use error::{Error, ErrorCode, Result};
 
 /// The setting that holds how long an idle local model stays loaded, in whole seconds.
 pub const KEEP_ALIVE_SETTING: &str = "model_keep_alive_secs";
+/// The setting that, when `true`, lets every workflow http node reach local and private
+/// network addresses (read when a run starts; a node can also allow it for itself).
+pub const ALLOW_LOCAL_NETWORK_SETTING: &str = "workflows.allow_local_network";
 pub use hearth_secrets::{Secret, SecretError, SecretStore};
 pub use hearth_store::{Appended, SCHEMA_VERSION, sqlite_version};
 pub use providers::since_days;
 pub use reply::{Reply, ReplyRequest, StartedReply};
 pub use router::{ModelEntry, Router, Target};
-pub use sync::{SyncEndpoints, SyncEngine, SyncError, SyncOptions, SyncProgress, SyncRound, SyncStatus, supabase_schema};
+pub use sync::{
+    SupabaseDatabase, SupabasePlaintext, SyncEndpoints, SyncEngine, SyncError, SyncLocalData, SyncOptions, SyncProgress, SyncRound, SyncStatus,
+    supabase_schema,
+};
 
 /// Settings Core keeps itself; writing them as plain settings would bypass their checks.
 const RESERVED_SETTINGS: &[&str] = &["default_model"];
@@ -357,6 +363,9 @@ impl Core {
             return Err(
                 ValidationError::new("key", format!("{key:?} is managed by Hearth (use the models API for the default model)")).into()
             );
+        }
+        if key == ALLOW_LOCAL_NETWORK_SETTING && !value.is_boolean() {
+            return Err(ValidationError::new("value", format!("{key} must be true or false")).into());
         }
         Ok(self.store.write(|w| w.set_setting(&key, value))?)
     }

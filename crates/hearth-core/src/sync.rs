@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 pub use hearth_sync::{
-    Endpoints as SyncEndpoints, Engine as SyncEngine, Error as SyncError, Options as SyncOptions, Progress as SyncProgress,
-    Round as SyncRound, Status as SyncStatus,
+    Endpoints as SyncEndpoints, Engine as SyncEngine, Error as SyncError, LocalData as SyncLocalData, Options as SyncOptions,
+    Progress as SyncProgress, Round as SyncRound, Status as SyncStatus,
+    schema::{Database as SupabaseDatabase, Plaintext as SupabasePlaintext},
 };
 
 use crate::{Core, Result};
@@ -26,8 +27,8 @@ impl Core {
         Ok(self.sync.get_or_init(|| engine).clone())
     }
 
-    /// Applies the server schema to a PostgreSQL URL (blocking; see `hearth_sync::schema`).
-    pub fn migrate_supabase(db_url: &str) -> Result<hearth_sync::schema::Migrated> {
-        Ok(hearth_sync::schema::migrate(db_url)?)
+    /// Applies the server schema to a PostgreSQL database (blocking; see `hearth_sync::schema`).
+    pub fn migrate_supabase(database: &SupabaseDatabase) -> Result<hearth_sync::schema::Migrated> {
+        Ok(hearth_sync::schema::migrate(database)?)
     }
 }

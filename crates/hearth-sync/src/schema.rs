@@ -2,11 +2,19 @@
 //! Supabase SQL editor or to apply to a database URL with a tracking table (as the Supabase
 //! CLI keeps `supabase_migrations.schema_migrations`, Hearth keeps
 //! `hearth_migrations.schema_migrations`), so each file runs once.
+//!
+//! [`Database`] reads the URL and settles the transport first: verified TLS by default, plain
+//! text only to this machine unless the caller allows it (see `schema/database.rs`).
+
+mod database;
+
+pub use database::{Database, Plaintext};
 
 /// Every server migration, in order: `(version, name, sql)`. Append-only, like the files.
 pub const FILES: &[(&str, &str, &str)] = &[
     ("0001", "sync", include_str!("../../../migrations/supabase/0001_sync.sql")),
     ("0002", "workflows", include_str!("../../../migrations/supabase/0002_workflows.sql")),
+    ("0003", "message_tree", include_str!("../../../migrations/supabase/0003_message_tree.sql")),
 ];
 
 /// All files as one script, each headed by its name, for pasting into the SQL editor.
@@ -25,9 +33,9 @@ pub struct Migrated {
 
 /// Applies the files the database does not have yet, in one transaction (all or none),
 /// recording each in the tracking table. Blocking: call it outside an async runtime.
-pub fn migrate(db_url: &str) -> crate::Result<Migrated> {
+pub fn migrate(database: &Database) -> crate::Result<Migrated> {
     let db = |e: postgres::Error| crate::Error::Database(describe(&e));
-    let mut client = postgres::Client::connect(db_url, postgres::NoTls).map_err(db)?;
+    let mut client = database.connect()?;
     let mut tx = client.transaction().map_err(db)?;
     tx.batch_execute(
         "create schema if not exists hearth_migrations;
@@ -104,6 +112,7 @@ mod tests {
         const PINNED: &[(&str, &str)] = &[
             ("0001", "741504dc2e9d6bd5bc40bd4c13a26bd669fec0bfd229deb35edb4c11dc7eb401"),
             ("0002", "11a0fd6329ae8ce4d00b10133cac6e6fa71c75edef05edd4cacf609d2d05796e"),
+            ("0003", "cd73ade3ab372cace660c78f766fbab5aaf386b7bc9ed604cd8aeeb179b30bdc"),
         ];
         assert_eq!(FILES.len(), PINNED.len(), "every file is pinned");
         for ((version, name, sql), (pinned_version, hash)) in FILES.iter().zip(PINNED) {
@@ -114,7 +123,8 @@ mod tests {
 
     #[test]
     fn an_unreachable_database_is_a_clear_error() {
-        let err = migrate("postgres://nobody@127.0.0.1:9/none").unwrap_err().to_string();
+        let database = Database::parse("postgres://nobody@127.0.0.1:9/none", Plaintext::LoopbackOnly).unwrap();
+        let err = migrate(&database).unwrap_err().to_string();
         assert!(err.starts_with("database: "), "{err}");
         assert!(err.contains("connect") || err.contains("refused"), "{err}");
     }
