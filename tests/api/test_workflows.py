@@ -268,7 +268,10 @@ def site():
     server.shutdown()
 
 
-def http_flow(http, config, outputs=None):
+def http_flow(http, config, outputs=None, allow_local=True):
+    """A workflow of one http node; the test site is on loopback, so the node opts in to
+    local addresses unless told otherwise."""
+    config = {"allow_local": True, **config} if allow_local else config
     return create(http, "Fetch", chain(node("h", "http", config), inputs=[{"name": "q", "type": "string"}],
                                        outputs=outputs or {"status": "{{#h.status#}}"}))
 
@@ -310,6 +313,39 @@ def test_the_http_node_follows_redirects_only_within_its_origin_and_hides_secret
         record = json.dumps(run)
         for secret in ["hunter2", "sk-123", "sk-secret", "sk-9"]:
             assert secret not in record, (secret, record)
+
+
+def test_the_http_node_reaches_local_addresses_only_when_allowed(http, site):
+    # Without the node's opt-in or the setting, the loopback site is refused before connecting.
+    refused = http_flow(http, {"url": site + "/json?q={{#start.q#}}"}, allow_local=False)
+    run = run_wait(http, refused["id"], {"q": "tide"})
+    h = next(n for n in run["nodes"] if n["node_id"] == "h")
+    assert (run["status"], h["status"]) == ("failed", "failed"), run
+    assert h["error"].startswith("refused to connect to 127.0.0.1: it is a local or private network address"), h["error"]
+    assert "allow_local" in h["error"] and "workflows.allow_local_network" in h["error"], h["error"]
+    # Spellings of loopback, link-local and private addresses are refused the same way.
+    for url in ["http://2130706433/", "http://0.0.0.0/", "http://[::ffff:127.0.0.1]/", "http://169.254.169.254/", "http://10.0.0.1/"]:
+        run = run_wait(http, http_flow(http, {"url": url}, allow_local=False)["id"])
+        error = next(n for n in run["nodes"] if n["node_id"] == "h")["error"]
+        assert "local or private network address" in error, (url, error)
+    # The setting lets every http node reach local addresses; it takes only true or false.
+    assert_error(http.put("/api/v1/settings/workflows.allow_local_network", json={"value": "yes"}), 400, "invalid", "value")
+    assert http.put("/api/v1/settings/workflows.allow_local_network", json={"value": True}).status_code == 200
+    try:
+        assert run_wait(http, refused["id"], {"q": "tide"})["outputs"] == {"status": 200}
+    finally:
+        assert http.put("/api/v1/settings/workflows.allow_local_network", json={"value": False}).status_code == 200
+    assert run_wait(http, refused["id"], {"q": "tide"})["status"] == "failed"
+
+
+def test_a_value_in_the_url_stays_inside_its_part(http, site):
+    w = http_flow(http, {"url": site + "/json?q={{#start.q#}}"}, {"path": "{{#h.body.path#}}"})
+    run = run_wait(http, w["id"], {"q": "a&b=c #d/@x"})
+    assert run["outputs"] == {"path": "/json?q=a%26b%3Dc%20%23d%2F%40x"}, run
+    bad = http.post("/api/v1/workflows/validate", json=chain(node("h", "http", {"url": "http://example.com{{#start.q#}}"}),
+                                                              inputs=[{"name": "q", "type": "string"}]))
+    assert bad.status_code == 200 and not bad.json()["valid"], bad.text
+    assert "write the scheme and host in full" in bad.json()["problems"][0]["message"], bad.text
 
 
 def dead_address():

@@ -3,6 +3,7 @@
 //!
 //! - `graph.rs` checks a definition into a [`Plan`], listing every problem.
 //! - `template.rs` resolves `{{#node.path#}}` references.
+//! - `request.rs` builds an http node's request so that values cannot change where it goes.
 //! - `machine.rs` decides what runs, what is skipped and when the run ends.
 //! - `driver.rs` performs model calls, code and HTTP with their time limits and cancellation.
 //! - `record.rs` numbers events, publishes them live and writes runs in batches.
@@ -16,6 +17,7 @@ mod graph;
 mod import;
 mod machine;
 mod record;
+mod request;
 mod runs;
 mod template;
 

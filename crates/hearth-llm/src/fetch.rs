@@ -6,16 +6,28 @@
 //! request's limit (checked against `Content-Length` first, then while reading), that only
 //! `http` and `https` URLs are fetched, and that redirects are followed only within the same
 //! origin (a node's headers may carry credentials meant for that host alone; a redirect
-//! elsewhere comes back as the 3xx it is). Time limits and cancellation belong to the
-//! caller: dropping the future abandons the request. [`redact_url`] is how a URL appears in
-//! records and errors: without its user info, and with the values of query parameters whose
-//! names suggest secrets hidden.
+//! elsewhere comes back as the 3xx it is). Unless a request sets `allow_local`, it reaches
+//! public addresses only (`guard.rs`: loopback, private, link-local, cloud metadata and the
+//! other special ranges are refused, for IP literals before connecting and for names at
+//! resolution), so a workflow that arrived by import, sync or the API cannot probe the
+//! machine or its network. Neither client uses a proxy: one could reach what the guard
+//! refuses. Time limits and cancellation belong to the caller: dropping the future abandons
+//! the request.
+//!
+//! [`redact_url`] is how a URL appears in records and errors: without its user info, and
+//! with the values of query parameters whose names suggest secrets hidden. [`origin`] and
+//! [`encode_url_value`] let the engine build a URL from a template with the parser that
+//! fetches it, so the two cannot disagree about where a URL goes.
+
+mod guard;
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// One request.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +39,8 @@ pub struct FetchRequest {
     pub body: String,
     /// The largest body accepted, in bytes.
     pub max_bytes: u64,
+    /// Whether local and private network addresses may be reached (see the module docs).
+    pub allow_local: bool,
 }
 
 /// What came back.
@@ -49,6 +63,26 @@ pub enum FetchError {
     TooLarge { limit: u64 },
     #[error("the response broke off: {0}")]
     Broken(String),
+    /// The host is, or resolves only to, local or private network addresses, and the
+    /// request did not set `allow_local`.
+    #[error("{}", local_message(host, addresses))]
+    LocalAddress { host: String, addresses: Vec<IpAddr> },
+}
+
+fn local_message(host: &str, addresses: &[IpAddr]) -> String {
+    let literal = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok();
+    let listed: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+    if literal.is_some_and(|ip| addresses == [ip]) {
+        format!("refused to connect to {host}: it is a local or private network address")
+    } else {
+        format!("refused to connect to {host}: it resolves only to local or private network addresses ({})", listed.join(", "))
+    }
+}
+
+impl From<guard::Refused> for FetchError {
+    fn from(r: guard::Refused) -> Self {
+        FetchError::LocalAddress { host: r.host, addresses: r.addresses }
+    }
 }
 
 /// A future of a fetch.
@@ -62,9 +96,12 @@ pub trait Fetch: Send + Sync + std::fmt::Debug {
 /// The real client.
 #[derive(Clone, Debug)]
 pub struct HttpFetch {
-    /// A client that could not be set up (no TLS backend) fails each request saying so,
-    /// rather than keeping the app from starting.
-    client: Result<reqwest::Client, String>,
+    /// Reaches public addresses only. A client that could not be set up (no TLS backend)
+    /// fails each request saying so, rather than keeping the app from starting.
+    public: Result<reqwest::Client, String>,
+    /// Reaches any address, for requests that set `allow_local`. A client of its own, so
+    /// that no pooled connection to a local address is ever reused for a guarded request.
+    any: Result<reqwest::Client, String>,
 }
 
 /// Query parameters whose values are hidden in records: names containing one of these.
@@ -91,29 +128,60 @@ pub fn redact_url(url: &str) -> String {
     parsed.to_string()
 }
 
+/// The origin of an `http` or `https` URL (`https://host` or `https://host:port`, the port
+/// left out when it is the scheme's default), as the fetch's own parser reads it; `None`
+/// for anything else.
+pub fn origin(url: &str) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    (matches!(parsed.scheme(), "http" | "https") && parsed.host_str().is_some_and(|h| !h.is_empty()))
+        .then(|| parsed.origin().ascii_serialization())
+}
+
+/// What [`encode_url_value`] leaves as it is: letters, digits and `-._~` (RFC 3986's
+/// unreserved characters).
+const URL_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// A value made safe to place anywhere after a URL's host: every character that could end
+/// or start a part of the URL (`/ ? # @ : & = +`, spaces, `%` ...) is percent-encoded, so
+/// the value stays data inside the path segment, query value or fragment it lands in.
+pub fn encode_url_value(value: &str) -> String {
+    utf8_percent_encode(value, URL_VALUE).to_string()
+}
+
 impl HttpFetch {
     pub fn new() -> Self {
-        let same_origin = reqwest::redirect::Policy::custom(|attempt| {
-            let from =
-                attempt.previous().last().map(|u| (u.scheme().to_owned(), u.host_str().map(str::to_owned), u.port_or_known_default()));
-            let to =
-                (attempt.url().scheme().to_owned(), attempt.url().host_str().map(str::to_owned), attempt.url().port_or_known_default());
-            if attempt.previous().len() >= 10 {
-                attempt.error("more than 10 redirects")
-            } else if from.as_ref() == Some(&to) {
-                attempt.follow()
-            } else {
-                attempt.stop()
-            }
-        });
-        let client = reqwest::Client::builder()
-            .redirect(same_origin)
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("hearth-workflow/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("could not set up the HTTP client: {e}"));
-        Self { client }
+        Self { public: client(true), any: client(false) }
     }
+}
+
+/// A client that follows redirects within the same origin only; `guarded`: one that reaches
+/// public addresses only (see the module docs).
+fn client(guarded: bool) -> Result<reqwest::Client, String> {
+    let policy = reqwest::redirect::Policy::custom(move |attempt| {
+        let from = attempt.previous().last().map(|u| (u.scheme().to_owned(), u.host_str().map(str::to_owned), u.port_or_known_default()));
+        let to = (attempt.url().scheme().to_owned(), attempt.url().host_str().map(str::to_owned), attempt.url().port_or_known_default());
+        // Same-origin hops cannot reach a new host today; the check stays so that widening
+        // the redirect rule can never let a hop skip the guard that the first request passed.
+        let refused = if guarded { guard::check_literal(attempt.url()).err() } else { None };
+        if let Some(refused) = refused {
+            attempt.error(refused)
+        } else if attempt.previous().len() >= 10 {
+            attempt.error("more than 10 redirects")
+        } else if from.as_ref() == Some(&to) {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    });
+    let mut builder = reqwest::Client::builder()
+        .redirect(policy)
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(10))
+        .user_agent(concat!("hearth-workflow/", env!("CARGO_PKG_VERSION")));
+    if guarded {
+        builder = builder.dns_resolver(guard::PublicOnly);
+    }
+    builder.build().map_err(|e| format!("could not set up the HTTP client: {e}"))
 }
 
 impl Default for HttpFetch {
@@ -132,7 +200,11 @@ impl Fetch for HttpFetch {
             }
             let method = reqwest::Method::from_bytes(request.method.as_bytes())
                 .map_err(|_| FetchError::Invalid(format!("{:?} is not an HTTP method", request.method)))?;
-            let client = self.client.as_ref().map_err(|e| FetchError::Invalid(e.clone()))?;
+            if !request.allow_local {
+                guard::check_literal(&url)?;
+            }
+            let client = if request.allow_local { &self.any } else { &self.public };
+            let client = client.as_ref().map_err(|e| FetchError::Invalid(e.clone()))?;
             let is_head = method == reqwest::Method::HEAD;
             let mut builder = client.request(method, url);
             for (name, value) in &request.headers {
@@ -144,10 +216,14 @@ impl Fetch for HttpFetch {
             // A bad header name or value is the request's fault, not the server's.
             let built = builder.build().map_err(|e| FetchError::Invalid(format!("the request cannot be sent: {e}")))?;
             let unreachable = |e: reqwest::Error| {
-                // The innermost cause says what happened (connection refused, DNS, TLS).
+                // The innermost cause says what happened (connection refused, DNS, TLS),
+                // unless the guard refused the host on the way.
                 let mut reason = e.to_string();
                 let mut source = std::error::Error::source(&e);
                 while let Some(s) = source {
+                    if let Some(refused) = s.downcast_ref::<guard::Refused>() {
+                        return FetchError::from(refused.clone());
+                    }
                     reason = s.to_string();
                     source = s.source();
                 }
@@ -178,3 +254,6 @@ impl Fetch for HttpFetch {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

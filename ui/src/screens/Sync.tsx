@@ -65,6 +65,7 @@ export default function Sync() {
       await refresh(r.value);
     } else if (r.error instanceof ApiError && r.error.status === 409 && r.error.param === 'local_data') {
       // Not an error to dismiss: a question. Ask it, then sign in again with the answer.
+      setError(null);
       setOtherAccount(r.error.message);
     } else setError(explain(r.error, 'hearth sync login'));
   };

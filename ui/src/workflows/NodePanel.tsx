@@ -125,6 +125,12 @@ function HttpForm({ config, set }: FormProps) {
       <KeyValueRows legend="Headers" noun="header" value={config.headers} onChange={(headers) => set({ headers: Object.keys(headers).length ? headers : undefined })} />
       <TextField label="Body" rows={4} mono value={str(config.body)} onChange={(v) => set({ body: opt(v) })} />
       <ParsedField label="Max response bytes" inputMode="numeric" placeholder="1048576" value={config.max_response_bytes} parse={parseNumber} onChange={(v) => set({ max_response_bytes: v })} />
+      <div className="wf-check">
+        <label className="check">
+          <input type="checkbox" checked={config.allow_local === true} onChange={(e) => set({ allow_local: e.target.checked || undefined })} /> Allow local and private network addresses
+        </label>
+        <small className="muted">Off, the node reaches only public addresses: not this computer, your network or cloud metadata. Turn on to call a service there, such as http://localhost:8080.</small>
+      </div>
     </>
   );
 }

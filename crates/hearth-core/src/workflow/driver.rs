@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hearth_llm::fetch::{Fetch, FetchRequest};
+use hearth_llm::fetch::{Fetch, FetchError, FetchRequest};
 use hearth_llm::{CancelToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, SamplingParams};
 use hearth_types::{Role, RunStatus};
 use serde_json::{Map, Value};
@@ -38,10 +38,16 @@ impl std::fmt::Debug for Services {
     }
 }
 
+/// How a refused local address can be allowed, for the node's error.
+const LOCAL_OPT_IN: &str = "to reach it, turn on \"Allow local and private network addresses\" for this node (allow_local) \
+     or the setting workflows.allow_local_network for every node";
+
 /// How often progress is written to the database while a run goes.
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
 
-/// Runs `machine` to its end. Returns the final status.
+/// Runs `machine` to its end. Returns the final status. `allow_local_network`: every http
+/// node may reach local and private addresses (the `workflows.allow_local_network` setting),
+/// not only those that allow it themselves.
 pub(crate) async fn drive(
     mut machine: Machine<'_>,
     workflow_id: Option<hearth_types::WorkflowId>,
@@ -49,6 +55,7 @@ pub(crate) async fn drive(
     recorder: &mut Recorder,
     cancel: CancellationToken,
     wall_time: Duration,
+    allow_local_network: bool,
 ) -> RunStatus {
     let mut tasks: JoinSet<(usize, Result<Outcome, Failure>)> = JoinSet::new();
     let mut task_nodes: HashMap<tokio::task::Id, usize> = HashMap::new();
@@ -63,7 +70,10 @@ pub(crate) async fn drive(
         for effect in effects.drain(..) {
             match effect {
                 Effect::Emit(kind) => recorder.emit(kind),
-                Effect::Execute { node, attempt, task, timeout, delay } => {
+                Effect::Execute { node, attempt, mut task, timeout, delay } => {
+                    if let Task::Http { allow_local, .. } = &mut task {
+                        *allow_local |= allow_local_network;
+                    }
                     let stop = CancellationToken::new();
                     stops.insert(node, stop.clone());
                     let services = services.clone();
@@ -250,10 +260,13 @@ async fn attempt(
                 joined.map_err(|e| Failure::Error(format!("the sandbox crashed: {e}")))?.map_err(|e| Failure::Error(e.to_string()))?;
             Ok(Outcome { outputs })
         }
-        Task::Http { method, url, headers, body, max_bytes } => {
-            let request = FetchRequest { method, url, headers, body, max_bytes };
+        Task::Http { method, url, headers, body, max_bytes, allow_local } => {
+            let request = FetchRequest { method, url, headers, body, max_bytes, allow_local };
             let response = tokio::select! {
-                r = services.http.fetch(request) => r.map_err(|e| Failure::Error(e.to_string()))?,
+                r = services.http.fetch(request) => r.map_err(|e| match e {
+                    FetchError::LocalAddress { .. } => Failure::Error(format!("{e}; {LOCAL_OPT_IN}")),
+                    e => Failure::Error(e.to_string()),
+                })?,
                 () = stop.cancelled() => return Err(Failure::Stopped),
             };
             let is_json = response.headers.iter().any(|(k, v)| k == "content-type" && v.contains("json"));

@@ -11,7 +11,7 @@ use hearth_types::{Graph, Node};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::template;
+use super::{request, template};
 
 /// One thing wrong with a definition.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -100,7 +100,7 @@ pub(crate) enum Step {
     Llm { model: Option<String>, system_prompt: String, prompt: String, temperature: Option<f32>, max_tokens: Option<u32> },
     Condition { any: bool, rules: Vec<Rule> },
     Code { code: String, inputs: Map<String, Value>, memory_mb: u32 },
-    Http { method: String, url: String, headers: Map<String, Value>, body: String, max_bytes: u64 },
+    Http { method: String, url: String, headers: Map<String, Value>, body: String, max_bytes: u64, allow_local: bool },
     Variable { vars: Vec<(String, Value, Option<Transform>)> },
     Output { outputs: Map<String, Value> },
 }
@@ -211,6 +211,17 @@ impl Settings<'_> {
             Some(_) => {
                 self.bad(format!("{key} must be a number from {min} to {max}"));
                 None
+            }
+        }
+    }
+
+    fn flag(&mut self, key: &str) -> bool {
+        match self.get(key) {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                self.bad(format!("{key} must be true or false"));
+                false
             }
         }
     }
@@ -351,12 +362,17 @@ fn step(node: &Node, problems: &mut Vec<Problem>) -> Option<(&'static str, Step)
             if !METHODS.contains(&method.as_str()) {
                 s.bad(format!("method {method:?} is not one of {}", METHODS.join(", ")));
             }
+            let url = s.text("url", true);
+            if let Err(problem) = request::check_url(&url) {
+                s.bad(problem);
+            }
             Step::Http {
                 method,
-                url: s.text("url", true),
+                url,
                 headers: s.object("headers"),
                 body: s.text("body", false),
                 max_bytes: s.number("max_response_bytes", 1.0, MAX_RESPONSE_BYTES as f64).map_or(1 << 20, |b| b as u64),
+                allow_local: s.flag("allow_local"),
             }
         }
         "variable" => {

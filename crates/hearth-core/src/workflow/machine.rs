@@ -21,6 +21,7 @@ use hearth_types::{NodeStatus, RunEventKind, RunStatus};
 use serde_json::{Map, Value};
 
 use super::graph::{Branch, InputType, Op, Plan, Rule, Step, Transform};
+use super::request;
 use super::template::{Scope, StepError};
 
 /// Bounds on one run.
@@ -44,7 +45,7 @@ impl Default for RunLimits {
 pub(crate) enum Task {
     Llm { model: Option<String>, system_prompt: String, prompt: String, temperature: Option<f32>, max_tokens: Option<u32> },
     Code { code: String, inputs: Value, memory_mb: u32 },
-    Http { method: String, url: String, headers: Vec<(String, String)>, body: String, max_bytes: u64 },
+    Http { method: String, url: String, headers: Vec<(String, String)>, body: String, max_bytes: u64, allow_local: bool },
 }
 
 /// What a node produced.
@@ -446,24 +447,17 @@ impl<'p> Machine<'p> {
             Step::Code { code, inputs, memory_mb } => {
                 Task::Code { code: code.clone(), inputs: s.render_value(&Value::Object(inputs.clone()))?, memory_mb: *memory_mb }
             }
-            Step::Http { method, url, headers, body, max_bytes } => Task::Http {
-                method: method.clone(),
-                url: s.render_text(url)?,
-                headers: headers
-                    .iter()
-                    .map(|(k, v)| {
-                        Ok((
-                            k.clone(),
-                            match v {
-                                Value::String(t) => s.render_text(t)?,
-                                other => other.to_string(),
-                            },
-                        ))
-                    })
-                    .collect::<Result<_, StepError>>()?,
-                body: s.render_text(body)?,
-                max_bytes: *max_bytes,
-            },
+            Step::Http { method, url, headers, body, max_bytes, allow_local } => {
+                let headers = request::render_headers(s, headers)?;
+                Task::Http {
+                    method: method.clone(),
+                    url: request::render_url(s, url)?,
+                    body: request::render_body(s, body, &headers)?,
+                    headers,
+                    max_bytes: *max_bytes,
+                    allow_local: *allow_local,
+                }
+            }
             _ => unreachable!("only IO steps become tasks"),
         })
     }

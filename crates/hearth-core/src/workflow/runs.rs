@@ -152,6 +152,7 @@ impl Workflows {
         let checked = plan(&graph).map_err(Error::Workflow)?;
         let inputs = check_inputs(&checked, inputs).map_err(|e| hearth_types::ValidationError::new("inputs", e.to_string()))?;
         let default_model = self.core.default_model()?.map(|m| m.name);
+        let allow_local_network = self.core.settings()?.get(crate::ALLOW_LOCAL_NETWORK_SETTING) == Some(&Value::Bool(true));
         let run = Run {
             id: RunId::new(),
             workflow_id,
@@ -184,7 +185,7 @@ impl Workflows {
         let handle = runtime.spawn(async move {
             let _ending = ending;
             let machine = Machine::new(&checked, inputs, limits);
-            drive(machine, workflow_id, &services, &mut recorder, cancel, limits.wall_time).await;
+            drive(machine, workflow_id, &services, &mut recorder, cancel, limits.wall_time, allow_local_network).await;
         });
         state.live.insert(run.id, (live, Some(handle)));
         drop(state);

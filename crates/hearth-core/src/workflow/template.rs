@@ -5,6 +5,10 @@
 //! text, strings go in as they are and other values as JSON. A node that was skipped (on a
 //! branch the run did not take) reads as null, so a join after a condition can name both
 //! branches; a field a node that ran does not have is an error.
+//!
+//! Settings where a value must not change the text's structure (an http node's URL and
+//! body) take the values apart from the literal text ([`Scope::parts`]) and insert them
+//! themselves (`request.rs`).
 
 use std::collections::HashMap;
 
@@ -70,6 +74,27 @@ fn parse(inner: &str) -> Reference<'_> {
 /// Every reference in a text.
 pub(crate) fn references(text: &str) -> Vec<Reference<'_>> {
     pieces(text).filter_map(|p| p.err()).map(parse).collect()
+}
+
+/// The literal text before a text's first reference (all of it when it has none).
+pub(crate) fn literal_prefix(text: &str) -> String {
+    pieces(text).map_while(Result::ok).collect()
+}
+
+/// A piece of a rendered text: literal text, or the value a reference points to.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Part<'t> {
+    Text(&'t str),
+    Value(Value),
+}
+
+/// A value as it reads inside text: strings as they are, null as nothing, others as JSON.
+pub(crate) fn as_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
 }
 
 /// Every reference in a JSON value's strings (objects and lists included), with the text it
@@ -140,7 +165,17 @@ impl Scope {
         Ok(Value::String(out))
     }
 
-    /// Renders a text to a string (what a prompt or a URL needs).
+    /// A text's literal pieces and the values of its references, in order.
+    pub(crate) fn parts<'t>(&self, text: &'t str) -> Result<Vec<Part<'t>>, StepError> {
+        pieces(text)
+            .map(|p| match p {
+                Ok(lit) => Ok(Part::Text(lit)),
+                Err(inner) => self.lookup(&parse(inner)).map(Part::Value),
+            })
+            .collect()
+    }
+
+    /// Renders a text to a string (what a prompt or a header needs).
     pub(crate) fn render_text(&self, text: &str) -> Result<String, StepError> {
         Ok(match self.render(text)? {
             Value::String(s) => s,

@@ -746,3 +746,165 @@ fn no_room_at_all_still_runs_one_node_at_a_time() {
     let mut m = Machine::new(&p, Map::new(), RunLimits { max_parallel: 0, ..RunLimits::default() });
     assert_eq!(labels(&m.start(None)).iter().filter(|l| l.starts_with("exec:")).count(), 1);
 }
+
+// ------------------------------------------------------------------ http requests from templates
+
+#[test]
+fn an_http_node_writes_its_origin_out_before_any_reference() {
+    let flow = |config: Value| {
+        json!({"nodes": [start(json!([{"name": "p", "type": "string"}])), node("h", "http", config), output(json!({"s": "{{#h.status#}}"}))],
+               "edges": [edge("start", "h"), edge("h", "out")]})
+    };
+    for url in [
+        "https://api.example.com{{#start.p#}}",
+        "{{#start.p#}}",
+        "https://{{#start.p#}}/x",
+        "https://api.example.com:{{#start.p#}}/",
+        "https://user@{{#start.p#}}/",
+        "https:{{#start.p#}}",
+        "ftp://example.com/{{#start.p#}}",
+    ] {
+        check(flow(json!({"url": url})), &[("h", "write the scheme and host in full")]);
+    }
+    for url in [
+        "https://api.example.com/{{#start.p#}}",
+        "https://api.example.com?q={{#start.p#}}",
+        "http://127.0.0.1:8080/v1/{{#start.p#}}#x",
+        "https://api.example.com/plain",
+    ] {
+        check(flow(json!({"url": url})), &[]);
+    }
+    check(flow(json!({"url": "https://api.example.com/", "allow_local": "yes"})), &[("h", "allow_local must be true or false")]);
+}
+
+/// A fetch that records every request. It answers 200 with `{}`, except that it refuses
+/// 127.0.0.1 as the real one does when the request does not allow local addresses.
+#[derive(Debug, Default)]
+struct Recording {
+    seen: std::sync::Mutex<Vec<FetchRequest>>,
+}
+
+impl Fetch for Recording {
+    fn fetch(&self, request: FetchRequest) -> FetchFuture<'_> {
+        self.seen.lock().unwrap().push(request.clone());
+        Box::pin(async move {
+            if request.url.contains("//127.0.0.1") && !request.allow_local {
+                return Err(FetchError::LocalAddress { host: "127.0.0.1".into(), addresses: vec![[127, 0, 0, 1].into()] });
+            }
+            Ok(FetchResponse { status: 200, headers: Vec::new(), body: b"{}".to_vec() })
+        })
+    }
+}
+
+/// Runs start -> http node `h` (with `config`) -> output with the given inputs (strings `p`
+/// and `q`, object `o`), with `setting` as the local-network setting when given; returns the
+/// run and the requests the fetch received.
+async fn fetched(config: Value, given: Value, setting: Option<Value>) -> (hearth_types::RunDetail, Vec<FetchRequest>) {
+    let core = Arc::new(Core::in_memory().unwrap());
+    if let Some(value) = setting {
+        core.set_setting(crate::ALLOW_LOCAL_NETWORK_SETTING, &value).unwrap();
+    }
+    let web = Arc::new(Recording::default());
+    let services = Services { models: Arc::new(Scripted { reply: "", hang: false }), default_model: None, http: web.clone() };
+    let wf = Arc::new(Workflows::new(core, services));
+    let declared = json!([{"name": "p", "type": "string"}, {"name": "q", "type": "string"}, {"name": "o", "type": "object"}]);
+    let g = graph(json!({
+        "nodes": [start(declared), node("h", "http", config), output(json!({"s": "{{#h.status#}}"}))],
+        "edges": [edge("start", "h"), edge("h", "out")]}));
+    let detail = wf.run_to_end(RunSource::Definition { name: "fetch".into(), graph: g }, &inputs(given)).await.unwrap();
+    let seen = web.seen.lock().unwrap().clone();
+    (detail, seen)
+}
+
+fn node_error(detail: &hearth_types::RunDetail, id: &str) -> String {
+    detail.nodes.iter().find(|n| n.node_id == id).and_then(|n| n.error.clone()).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn url_values_are_encoded_so_the_request_keeps_its_host() {
+    let config = json!({"url": "https://api.example.com/v1/{{#start.p#}}?q={{#start.q#}}", "headers": {"Authorization": "Bearer k"}});
+    let (detail, seen) = fetched(config, json!({"p": "@evil.com/x", "q": "a&b=c #d"}), None).await;
+    assert_eq!(detail.run.status, RunStatus::Succeeded, "{:?}", detail.run.error);
+    assert_eq!(seen[0].url, "https://api.example.com/v1/%40evil.com%2Fx?q=a%26b%3Dc%20%23d");
+    assert_eq!(seen[0].headers, [("Authorization".to_owned(), "Bearer k".to_owned())]);
+
+    // The origin check behind validation: a template validation refuses (its host runs into
+    // the reference) still cannot be steered elsewhere at run time.
+    let mut scope = Scope::default();
+    for (value, expected) in [
+        (".evil.com", "the URL's values would send the request to https://api.example.com.evil.com instead of https://api.example.com"),
+        ("@evil.com/x", "the URL's values make it no longer an http or https URL of https://api.example.com"),
+    ] {
+        scope.set("start", json!({ "p": value }));
+        let error = super::request::render_url(&scope, "https://api.example.com{{#start.p#}}").unwrap_err();
+        assert_eq!(error.0, expected);
+    }
+    scope.set("start", json!({"p": ""}));
+    assert_eq!(super::request::render_url(&scope, "https://api.example.com{{#start.p#}}").unwrap(), "https://api.example.com");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_in_a_json_body_are_escaped_and_other_bodies_take_them_as_text() {
+    let sneaky = "x\", \"admin\": true, \"y\": \"\\";
+    let body = r#"{"q": "{{#start.q#}}", "o": {{#start.o#}}, "p": {{#start.p#}}}"#;
+    let (detail, seen) = fetched(
+        json!({"method": "POST", "url": "https://api.example.com/", "body": body}),
+        json!({"q": sneaky, "o": {"a": [1]}, "p": "5"}),
+        None,
+    )
+    .await;
+    assert_eq!(detail.run.status, RunStatus::Succeeded, "{:?}", detail.run.error);
+    let sent: Value = serde_json::from_str(&seen[0].body).unwrap();
+    assert_eq!(sent, json!({"q": sneaky, "o": {"a": [1]}, "p": "5"}));
+
+    // Content-Type names JSON: the body is treated as JSON even when the template is not.
+    let (_, seen) = fetched(
+        json!({"method": "POST", "url": "https://api.example.com/", "headers": {"Content-Type": "application/json"}, "body": r#"["{{#start.q#}}", {{#start.p#}}"#}),
+        json!({"q": "a\"b", "p": "c"}),
+        None,
+    )
+    .await;
+    assert_eq!(seen[0].body, r#"["a\"b", "c""#);
+
+    // A form body, or a body that is one reference, takes the value as it is.
+    let (_, seen) =
+        fetched(json!({"method": "POST", "url": "https://api.example.com/", "body": "name={{#start.q#}}"}), json!({"q": "a\"b"}), None)
+            .await;
+    assert_eq!(seen[0].body, "name=a\"b");
+    let (_, seen) =
+        fetched(json!({"method": "POST", "url": "https://api.example.com/", "body": "{{#start.q#}}"}), json!({"q": "{\"raw\": 1}"}), None)
+            .await;
+    assert_eq!(seen[0].body, "{\"raw\": 1}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_value_with_a_line_break_fails_the_node_before_any_request() {
+    let config = json!({"url": "https://api.example.com/", "headers": {"X-Note": "{{#start.q#}}"}});
+    let (detail, seen) = fetched(config, json!({"q": "hi\r\nX-Admin: 1"}), None).await;
+    assert_eq!(detail.run.status, RunStatus::Failed);
+    assert_eq!(node_error(&detail, "h"), "header \"X-Note\": the value holds a line break (CR or LF), which a header value may not");
+    assert!(seen.is_empty(), "nothing was sent: {seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_addresses_need_the_node_or_the_setting_to_allow_them() {
+    let url = json!("http://127.0.0.1:8080/");
+    let (detail, seen) = fetched(json!({ "url": url }), json!({}), None).await;
+    assert_eq!(detail.run.status, RunStatus::Failed);
+    assert!(!seen[0].allow_local);
+    assert_eq!(
+        node_error(&detail, "h"),
+        "refused to connect to 127.0.0.1: it is a local or private network address; to reach it, turn on \"Allow local and private \
+         network addresses\" for this node (allow_local) or the setting workflows.allow_local_network for every node"
+    );
+    for (config, setting) in [(json!({"url": url, "allow_local": true}), None), (json!({ "url": url }), Some(json!(true)))] {
+        let (detail, seen) = fetched(config, json!({}), setting).await;
+        assert_eq!(detail.run.status, RunStatus::Succeeded, "{:?}", detail.run.error);
+        assert!(seen[0].allow_local);
+    }
+    let (_, seen) = fetched(json!({ "url": url }), json!({}), Some(json!(false))).await;
+    assert!(!seen[0].allow_local);
+    let core = Core::in_memory().unwrap();
+    let error = core.set_setting(crate::ALLOW_LOCAL_NETWORK_SETTING, &json!("yes")).unwrap_err();
+    assert_eq!(error.to_string(), "value: workflows.allow_local_network must be true or false");
+}
