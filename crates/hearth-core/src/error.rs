@@ -18,6 +18,9 @@ pub enum Error {
     /// Sync with the user's Supabase project failed or cannot start.
     #[error(transparent)]
     Sync(#[from] hearth_sync::Error),
+    /// As many workflow runs as this app runs at once are going.
+    #[error("{limit} workflow runs are already going; try again when one has finished (or cancel one)")]
+    TooManyRuns { limit: usize },
     /// The app is stopping: nothing new starts.
     #[error("Hearth is shutting down; try again once it is back")]
     ShuttingDown,
@@ -87,6 +90,7 @@ impl Error {
             Error::Sync(e) => sync_code(e),
             Error::Workflow(_) => ErrorCode::InvalidWorkflow,
             Error::ShuttingDown => ErrorCode::Unavailable,
+            Error::TooManyRuns { .. } => ErrorCode::RateLimited,
         }
     }
 

@@ -167,7 +167,8 @@ impl Plan {
 
 const MAX_RETRIES: u64 = 5;
 const MAX_MEMORY_MB: u64 = 512;
-const MAX_RESPONSE_BYTES: u64 = 64 << 20;
+/// A response body becomes one value of the run: at most what a value may be.
+const MAX_RESPONSE_BYTES: u64 = super::template::MAX_VALUE_BYTES as u64;
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 pub(crate) fn valid_node_id(id: &str) -> bool {

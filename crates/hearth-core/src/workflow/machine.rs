@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 use super::graph::{Branch, InputType, Op, Plan, Rule, Step, Transform};
 use super::request;
-use super::template::{Scope, StepError};
+use super::template::{MAX_VALUE_BYTES, Scope, StepError, object_size, too_large};
 
 /// Bounds on one run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,11 +32,15 @@ pub struct RunLimits {
     pub wall_time: Duration,
     /// IO nodes (llm, code, http) running at once.
     pub max_parallel: usize,
+    /// Bytes of node outputs one run may record (each node's outputs are also at most
+    /// [`MAX_VALUE_BYTES`]): the record lands in SQLite, and every output is kept in memory
+    /// for later references until the run ends.
+    pub max_recorded_bytes: usize,
 }
 
 impl Default for RunLimits {
     fn default() -> Self {
-        Self { max_steps: 500, wall_time: Duration::from_secs(20 * 60), max_parallel: 4 }
+        Self { max_steps: 500, wall_time: Duration::from_secs(20 * 60), max_parallel: 4, max_recorded_bytes: 64 << 20 }
     }
 }
 
@@ -119,6 +123,8 @@ pub(crate) struct Machine<'p> {
     settled: VecDeque<(usize, bool)>,
     running: usize,
     steps: u32,
+    /// Bytes of node outputs recorded so far (see [`RunLimits::max_recorded_bytes`]).
+    recorded: usize,
     outputs: Map<String, Value>,
     /// Set once the run is ending: the status it will end with and why.
     ending: Option<(RunStatus, Option<String>)>,
@@ -207,6 +213,7 @@ impl<'p> Machine<'p> {
             settled: VecDeque::new(),
             running: 0,
             steps: 0,
+            recorded: 0,
             outputs: Map::new(),
             ending: None,
             finished: false,
@@ -341,8 +348,18 @@ impl<'p> Machine<'p> {
         self.end(RunStatus::Failed, Some(format!("node {:?} failed: {error}", n.id)), fx);
     }
 
-    /// Records a node's success and settles its edges.
+    /// Records a node's success and settles its edges; outputs past the size limits fail the
+    /// node instead.
     fn succeed(&mut self, node: usize, outputs: Map<String, Value>, fx: &mut Vec<Effect>) {
+        let size = object_size(&outputs);
+        if size > MAX_VALUE_BYTES {
+            return self.fail(node, too_large("its outputs").0, fx);
+        }
+        if self.recorded + size > self.limits.max_recorded_bytes {
+            let limit = self.limits.max_recorded_bytes >> 20;
+            return self.fail(node, format!("its outputs would take the run's record past {limit} MiB, the limit of one run"), fx);
+        }
+        self.recorded += size;
         let n = &self.plan.nodes[node];
         self.nodes[node] = State::Done(NodeStatus::Succeeded);
         if let Step::Output { .. } = n.step {

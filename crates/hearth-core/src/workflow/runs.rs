@@ -30,6 +30,9 @@ use crate::{Core, Error, Result};
 const STALE: Duration = Duration::from_secs(15);
 /// How often a run of another process is polled.
 const POLL: Duration = Duration::from_millis(300);
+/// Runs of this process going at once, by default: each holds its values in memory and may
+/// run several IO nodes, and runs arrive from any API client.
+pub(crate) const MAX_RUNS_AT_ONCE: usize = 16;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -60,6 +63,8 @@ pub struct Workflows {
     core: Arc<Core>,
     services: Services,
     limits: RunLimits,
+    /// Runs of this process at once; one more is refused (see [`MAX_RUNS_AT_ONCE`]).
+    max_runs: usize,
     state: Mutex<State>,
 }
 
@@ -91,7 +96,7 @@ impl Workflows {
     /// The service, after ending the runs a stopped process left `running` (a failure to is
     /// logged: the next sweep tries again).
     pub fn new(core: Arc<Core>, services: Services) -> Self {
-        let this = Self { core, services, limits: RunLimits::default(), state: Mutex::new(State::default()) };
+        let this = Self { core, services, limits: RunLimits::default(), max_runs: MAX_RUNS_AT_ONCE, state: Mutex::new(State::default()) };
         if let Err(e) = this.sweep() {
             tracing::warn!(error = %e, "could not end the runs a stopped process left running");
         }
@@ -100,6 +105,12 @@ impl Workflows {
 
     pub fn with_limits(mut self, limits: RunLimits) -> Self {
         self.limits = RunLimits { max_parallel: limits.max_parallel.max(1), ..limits };
+        self
+    }
+
+    /// At most `n` runs at once (at least one).
+    pub fn with_max_runs(mut self, n: usize) -> Self {
+        self.max_runs = n.max(1);
         self
     }
 
@@ -179,6 +190,9 @@ impl Workflows {
         let mut state = self.state();
         if state.closed {
             return Err(Error::ShuttingDown);
+        }
+        if state.live.values().filter(|(live, _)| !live.is_ended()).count() >= self.max_runs {
+            return Err(Error::TooManyRuns { limit: self.max_runs });
         }
         self.core.store.write(|w| w.insert_run(&run, &graph))?;
         let ending = Ending { workflows: self.clone(), live: live.clone(), run: run.id };

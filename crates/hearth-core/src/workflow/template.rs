@@ -17,6 +17,33 @@ use serde_json::Value;
 const OPEN: &str = "{{#";
 const CLOSE: &str = "#}}";
 
+/// The largest value a run works with: what one node produces, and what one setting renders
+/// to. Without it a chain of variable nodes that each repeat the one before doubles a value
+/// until the app runs out of memory, and one reference repeated in a template multiplies it.
+pub(crate) const MAX_VALUE_BYTES: usize = 16 << 20;
+
+/// Roughly how many bytes `value` takes as JSON, without writing it out: what the limits on
+/// values and on a run's record compare.
+pub(crate) fn json_size(value: &Value) -> usize {
+    match value {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 20,
+        Value::String(s) => s.len() + 2,
+        Value::Array(a) => 2 + a.iter().map(|v| json_size(v) + 1).sum::<usize>(),
+        Value::Object(o) => object_size(o),
+    }
+}
+
+/// [`json_size`] of an object.
+pub(crate) fn object_size(o: &serde_json::Map<String, Value>) -> usize {
+    2 + o.iter().map(|(k, v)| k.len() + 4 + json_size(v)).sum::<usize>()
+}
+
+/// The error of a value past [`MAX_VALUE_BYTES`].
+pub(crate) fn too_large(what: &str) -> StepError {
+    StepError(format!("{what} would be larger than {} MiB, the limit of one value in a run", MAX_VALUE_BYTES >> 20))
+}
+
 /// Why a value could not be worked out (a reference to a field a node does not have, a
 /// transform that does not apply); the node fails with this message.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -144,21 +171,42 @@ impl Scope {
 
     /// Renders a text: a lone reference keeps its type, anything else becomes a string.
     pub(crate) fn render(&self, text: &str) -> Result<Value, StepError> {
+        self.render_within(text, &mut MAX_VALUE_BYTES.clone())
+    }
+
+    /// [`Self::render`], taking what it produces out of `budget` bytes.
+    fn render_within(&self, text: &str, budget: &mut usize) -> Result<Value, StepError> {
+        let mut spend = |n: usize| -> Result<(), StepError> {
+            *budget = budget.checked_sub(n).ok_or_else(|| too_large("the text"))?;
+            Ok(())
+        };
         if !text.contains(OPEN) {
+            spend(text.len())?;
             return Ok(Value::String(text.to_owned()));
         }
         let parts: Vec<_> = pieces(text).collect();
         if let [Err(inner)] = parts.as_slice() {
-            return self.lookup(&parse(inner));
+            let value = self.lookup(&parse(inner))?;
+            spend(json_size(&value))?;
+            return Ok(value);
         }
         let mut out = String::with_capacity(text.len());
         for part in parts {
             match part {
-                Ok(lit) => out.push_str(lit),
+                Ok(lit) => {
+                    spend(lit.len())?;
+                    out.push_str(lit);
+                }
                 Err(inner) => match self.lookup(&parse(inner))? {
-                    Value::String(s) => out.push_str(&s),
+                    Value::String(s) => {
+                        spend(s.len())?;
+                        out.push_str(&s);
+                    }
                     Value::Null => {}
-                    other => out.push_str(&other.to_string()),
+                    other => {
+                        spend(json_size(&other))?;
+                        out.push_str(&other.to_string());
+                    }
                 },
             }
         }
@@ -166,11 +214,21 @@ impl Scope {
     }
 
     /// A text's literal pieces and the values of its references, in order.
+    /// Together they stay within [`MAX_VALUE_BYTES`].
     pub(crate) fn parts<'t>(&self, text: &'t str) -> Result<Vec<Part<'t>>, StepError> {
+        let mut budget = MAX_VALUE_BYTES;
         pieces(text)
-            .map(|p| match p {
-                Ok(lit) => Ok(Part::Text(lit)),
-                Err(inner) => self.lookup(&parse(inner)).map(Part::Value),
+            .map(|p| {
+                let (part, size) = match p {
+                    Ok(lit) => (Part::Text(lit), lit.len()),
+                    Err(inner) => {
+                        let value = self.lookup(&parse(inner))?;
+                        let size = json_size(&value);
+                        (Part::Value(value), size)
+                    }
+                };
+                budget = budget.checked_sub(size).ok_or_else(|| too_large("the text"))?;
+                Ok(part)
             })
             .collect()
     }
@@ -184,14 +242,19 @@ impl Scope {
         })
     }
 
-    /// Renders every string inside a JSON value.
+    /// Renders every string inside a JSON value; all of it together stays within
+    /// [`MAX_VALUE_BYTES`].
     pub(crate) fn render_value(&self, value: &Value) -> Result<Value, StepError> {
+        self.render_value_within(value, &mut MAX_VALUE_BYTES.clone())
+    }
+
+    fn render_value_within(&self, value: &Value, budget: &mut usize) -> Result<Value, StepError> {
         Ok(match value {
-            Value::String(s) => self.render(s)?,
-            Value::Array(a) => Value::Array(a.iter().map(|v| self.render_value(v)).collect::<Result<_, _>>()?),
-            Value::Object(o) => {
-                Value::Object(o.iter().map(|(k, v)| Ok((k.clone(), self.render_value(v)?))).collect::<Result<_, StepError>>()?)
-            }
+            Value::String(s) => self.render_within(s, budget)?,
+            Value::Array(a) => Value::Array(a.iter().map(|v| self.render_value_within(v, budget)).collect::<Result<_, _>>()?),
+            Value::Object(o) => Value::Object(
+                o.iter().map(|(k, v)| Ok((k.clone(), self.render_value_within(v, budget)?))).collect::<Result<_, StepError>>()?,
+            ),
             other => other.clone(),
         })
     }

@@ -908,3 +908,78 @@ async fn local_addresses_need_the_node_or_the_setting_to_allow_them() {
     let error = core.set_setting(crate::ALLOW_LOCAL_NETWORK_SETTING, &json!("yes")).unwrap_err();
     assert_eq!(error.to_string(), "value: workflows.allow_local_network must be true or false");
 }
+
+// ------------------------------------------------------------------ size and run caps
+
+#[test]
+fn a_value_that_doubles_down_a_chain_fails_its_node_at_the_limit_not_the_app() {
+    // Each variable repeats the one before twice: 1 MiB, 2, 4, 8, 16 (at the limit with its
+    // quotes and key), 32 MiB. The run fails at the node past the limit, with what it is.
+    let mut nodes = vec![start(json!([])), var("v0", "x", json!("a".repeat(1 << 20)))];
+    let mut edges = vec![edge("start", "v0")];
+    for i in 1..=8 {
+        nodes.push(var(&format!("v{i}"), "x", json!(format!("{{{{#v{p}.x#}}}}{{{{#v{p}.x#}}}}", p = i - 1))));
+        edges.push(edge(&format!("v{}", i - 1), &format!("v{i}")));
+    }
+    nodes.push(output(json!({"x": "{{#v8.x#}}"})));
+    edges.push(edge("v8", "out"));
+    let p = planned(json!({ "nodes": nodes, "edges": edges }));
+    let mut m = Machine::new(&p, Map::new(), RunLimits::default());
+    let fx = m.start(None);
+    let (status, _, error) = finish(&fx).unwrap();
+    let error = error.unwrap();
+    assert_eq!(status, RunStatus::Failed);
+    assert!(error.starts_with("node \"v4\" failed:") && error.contains("larger than 16 MiB"), "{error}");
+}
+
+#[test]
+fn one_reference_repeated_in_a_template_cannot_multiply_a_value_past_the_limit() {
+    let big = "{{#v.x#}}".repeat(40);
+    let p = planned(json!({
+        "nodes": [start(json!([])), var("v", "x", json!("b".repeat(1 << 20))), var("w", "y", json!(big)), output(json!({"y": "{{#w.y#}}"}))],
+        "edges": [edge("start", "v"), edge("v", "w"), edge("w", "out")]}));
+    let mut m = Machine::new(&p, Map::new(), RunLimits::default());
+    let (status, _, error) = finish(&m.start(None)).unwrap();
+    assert_eq!(status, RunStatus::Failed);
+    assert!(error.as_deref().unwrap().contains("variable \"y\": the text would be larger than 16 MiB"), "{error:?}");
+}
+
+#[test]
+fn a_run_records_at_most_its_limit_of_outputs() {
+    // Four 1 MiB values fit a 3 MiB record only three times.
+    let mut nodes = vec![start(json!([]))];
+    let mut edges = vec![];
+    for i in 0..4 {
+        nodes.push(var(&format!("v{i}"), "x", json!("c".repeat(1 << 20))));
+        edges.push(edge(if i == 0 { "start".to_owned() } else { format!("v{}", i - 1) }.as_str(), &format!("v{i}")));
+    }
+    nodes.push(output(json!({"n": 1})));
+    edges.push(edge("v3", "out"));
+    let p = planned(json!({ "nodes": nodes, "edges": edges }));
+    let mut m = Machine::new(&p, Map::new(), RunLimits { max_recorded_bytes: 3 << 20, ..RunLimits::default() });
+    let (status, _, error) = finish(&m.start(None)).unwrap();
+    assert_eq!(status, RunStatus::Failed);
+    let error = error.unwrap();
+    assert!(error.starts_with("node \"v2\" failed") && error.contains("past 3 MiB, the limit of one run"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_past_the_limit_at_once_are_refused_until_one_ends() {
+    let core = Arc::new(Core::in_memory().unwrap());
+    let services = Services {
+        models: Arc::new(Scripted { reply: "hello", hang: true }),
+        default_model: Some("scripted".into()),
+        http: Arc::new(Web { hang: true }),
+    };
+    let wf = Arc::new(Workflows::new(core, services).with_max_runs(2));
+    let source = || RunSource::Definition { name: "flow".into(), graph: llm_flow() };
+    let first = wf.start(source(), &inputs(json!({"q": "a"}))).unwrap();
+    wf.start(source(), &inputs(json!({"q": "b"}))).unwrap();
+    let err = wf.start(source(), &inputs(json!({"q": "c"}))).unwrap_err();
+    assert!(matches!(err, crate::Error::TooManyRuns { limit: 2 }), "{err:?}");
+    assert_eq!(err.code(), crate::ErrorCode::RateLimited);
+    wf.cancel(first.id).unwrap();
+    wf.wait(first.id).await.unwrap();
+    wf.start(source(), &inputs(json!({"q": "d"}))).expect("a place is free again");
+    wf.shutdown().await;
+}
