@@ -287,6 +287,23 @@ def test_the_http_node_calls_a_local_server(http, site):
     assert run_wait(http, post["id"], {"q": "x"})["outputs"] == {"got": "{\"q\": \"x\"}", "status": 201}
 
 
+def test_a_header_names_a_keychain_secret_that_never_reaches_the_definition(http, site):
+    assert http.put("/api/v1/secrets/SITE_KEY", json={"value": "s3cret-value"}).status_code == 204
+    assert "SITE_KEY" in http.get("/api/v1/secrets").json()["names"]
+    w = http_flow(http, {"url": site + "/json", "headers": {"X-Key": "{{secret:SITE_KEY}}"}},
+                  {"auth": "{{#h.body.auth#}}"})
+    run = run_wait(http, w["id"])
+    assert run["outputs"] == {"auth": "s3cret-value"}, "the site received the secret"
+    assert "s3cret-value" not in http.get(f"/api/v1/workflows/{w['id']}").text
+    h = next(n for n in run["nodes"] if n["node_id"] == "h")
+    assert h["inputs"]["headers"] == ["X-Key"]
+    assert http.delete("/api/v1/secrets/SITE_KEY").status_code == 204
+    assert http.delete("/api/v1/secrets/SITE_KEY").status_code == 404
+    gone = run_wait(http, w["id"])
+    assert gone["status"] == "failed" and 'the secret "SITE_KEY" is not set' in gone["error"], gone
+    assert http.put("/api/v1/secrets/bad name", json={"value": "x"}).status_code == 400
+
+
 def test_the_http_node_follows_redirects_only_within_its_origin_and_hides_secrets(http, site):
     hop = run_wait(http, http_flow(http, {"url": site + "/hop"}, {"status": "{{#h.status#}}", "path": "{{#h.body.path#}}"})["id"])
     assert hop["outputs"] == {"status": 200, "path": "/json?from=hop"}, hop

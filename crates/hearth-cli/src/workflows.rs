@@ -49,6 +49,19 @@ pub(crate) enum WorkflowCommand {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
+    /// Secrets an http node's headers name as {{secret:NAME}}, kept in the OS keychain
+    #[command(subcommand)]
+    Secret(SecretCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SecretCommand {
+    /// Set a secret (its value read from a prompt, or stdin when it is not a terminal)
+    Set { name: String },
+    /// The names of the secrets set (never their values)
+    List,
+    /// Remove a secret
+    Remove { name: String },
 }
 
 #[derive(Debug, Args)]
@@ -175,6 +188,20 @@ pub(crate) fn run(cmd: WorkflowCommand, core: Arc<Core>, default_model: &Path, o
             });
         }
         WorkflowCommand::Run(args) => run_one(args, core, default_model, out)?,
+        WorkflowCommand::Secret(SecretCommand::Set { name }) => {
+            hearth_core::workflow::check_secret_name(&name)?;
+            let value = crate::prompt::read_hidden(&format!("Value of {name}: "))?;
+            core.set_workflow_secret(&name, &hearth_core::Secret::new(value))?;
+            out.show(&serde_json::json!({ "name": name }), || format!("set {name}: headers use it as {{{{secret:{name}}}}}"));
+        }
+        WorkflowCommand::Secret(SecretCommand::List) => {
+            let names = core.workflow_secrets()?;
+            out.show(&names, || if names.is_empty() { "no secrets".to_owned() } else { names.join("\n") });
+        }
+        WorkflowCommand::Secret(SecretCommand::Remove { name }) => {
+            core.delete_workflow_secret(&name)?;
+            out.show(&serde_json::json!({ "removed": name }), || format!("removed {name}"));
+        }
     }
     Ok(())
 }

@@ -39,12 +39,12 @@ pub use providers::since_days;
 pub use reply::{Reply, ReplyRequest, StartedReply};
 pub use router::{ModelEntry, Router, Target};
 pub use sync::{
-    SupabaseDatabase, SupabasePlaintext, SyncEndpoints, SyncEngine, SyncError, SyncLocalData, SyncOptions, SyncProgress, SyncRound, SyncStatus,
-    supabase_schema,
+    SupabaseDatabase, SupabasePlaintext, SyncEndpoints, SyncEngine, SyncError, SyncLocalData, SyncOptions, SyncProgress, SyncRound,
+    SyncStatus, supabase_schema,
 };
 
 /// Settings Core keeps itself; writing them as plain settings would bypass their checks.
-const RESERVED_SETTINGS: &[&str] = &["default_model"];
+const RESERVED_SETTINGS: &[&str] = &["default_model", workflow::SECRET_NAMES_SETTING];
 
 /// The file name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "hearth.db";
@@ -360,9 +360,13 @@ impl Core {
     pub fn set_setting(&self, key: &str, value: &serde_json::Value) -> Result<()> {
         let key = non_blank("key", key)?;
         if RESERVED_SETTINGS.contains(&key.as_str()) {
-            return Err(
-                ValidationError::new("key", format!("{key:?} is managed by Hearth (use the models API for the default model)")).into()
-            );
+            return Err(ValidationError::new(
+                "key",
+                format!(
+                    "{key:?} is managed by Hearth (the default model through the models API, workflow secrets through the secrets API)"
+                ),
+            )
+            .into());
         }
         if key == ALLOW_LOCAL_NETWORK_SETTING && !value.is_boolean() {
             return Err(ValidationError::new("value", format!("{key} must be true or false")).into());

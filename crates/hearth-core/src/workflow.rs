@@ -9,6 +9,7 @@
 //! - `record.rs` numbers events, publishes them live and writes runs in batches.
 //! - `runs.rs` is [`Workflows`], the service that owns the runs going on in this process.
 //! - `import.rs` reads the accepted formats and writes the canonical one.
+//! - `secrets.rs` keeps the keychain secrets http headers name as `{{secret:NAME}}`.
 //!
 //! Core's own methods here are the plain use cases on stored definitions and records.
 
@@ -19,6 +20,7 @@ mod machine;
 mod record;
 mod request;
 mod runs;
+mod secrets;
 mod template;
 
 use hearth_types::{Graph, NewWorkflow, Run, RunDetail, RunId, Workflow, WorkflowId, WorkflowPatch, non_blank};
@@ -29,6 +31,8 @@ pub use graph::{MAX_EDGES, MAX_NODES, NODE_TYPES, Plan, Problem, plan, validate}
 pub use import::{Imported, export, normalize, parse_definition};
 pub use machine::RunLimits;
 pub use runs::{EventStream, RunSource, Workflows};
+pub(crate) use secrets::NAMES_SETTING as SECRET_NAMES_SETTING;
+pub use secrets::check_name as check_secret_name;
 
 use crate::{Core, Error, Result};
 

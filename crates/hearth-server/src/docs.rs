@@ -33,7 +33,7 @@ use crate::{app, error, openai, providers, setup, sync, workflows};
         sync::status, sync::now, sync::events, sync::connect, sync::login, sync::logout,
         workflows::list, workflows::create, workflows::get, workflows::update, workflows::delete, workflows::validate,
         workflows::import, workflows::export, workflows::start_run, workflows::list_runs, workflows::get_run, workflows::events,
-        workflows::cancel,
+        workflows::cancel, workflows::list_secrets, workflows::set_secret, workflows::delete_secret,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),

@@ -289,3 +289,51 @@ pub(crate) async fn cancel(State(state): State<AppState>, Path(run): Path<String
     tokio::task::spawn_blocking(move || runs.cancel(id)).await.map_err(ApiError::internal)??;
     Ok(StatusCode::ACCEPTED)
 }
+
+/// The names of the secrets http nodes can put in a header as `{{secret:NAME}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SecretNames {
+    names: Vec<String>,
+}
+
+/// A secret's value: it goes to the OS keychain and is never answered back.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SecretIn {
+    value: String,
+}
+
+impl std::fmt::Debug for SecretIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretIn").finish_non_exhaustive()
+    }
+}
+
+/// The names of the workflow secrets set on this device (never their values).
+#[utoipa::path(get, path = "/api/v1/secrets", operation_id = "list_secrets", tag = "workflows",
+    responses((status = 200, body = SecretNames), (status = 503, description = "the keychain cannot be used", body = ErrorBody)))]
+pub(crate) async fn list_secrets(State(state): State<AppState>) -> ApiResult<Json<SecretNames>> {
+    Ok(Json(SecretNames { names: blocking(&state, |core| core.workflow_secrets()).await? }))
+}
+
+/// Sets a workflow secret: the value goes to the OS keychain; headers name it `{{secret:NAME}}`.
+#[utoipa::path(put, path = "/api/v1/secrets/{name}", operation_id = "set_secret", tag = "workflows", params(("name" = String, Path)),
+    request_body = SecretIn,
+    responses((status = 204, description = "set"), (status = 400, body = ErrorBody), (status = 503, description = "the keychain cannot be used", body = ErrorBody)))]
+pub(crate) async fn set_secret(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(input): ApiJson<SecretIn>,
+) -> ApiResult<StatusCode> {
+    let secret = hearth_core::Secret::new(input.value);
+    blocking(&state, move |core| core.set_workflow_secret(&name, &secret)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a workflow secret.
+#[utoipa::path(delete, path = "/api/v1/secrets/{name}", operation_id = "delete_secret", tag = "workflows", params(("name" = String, Path)),
+    responses((status = 204, description = "removed"), (status = 404, body = ErrorBody)))]
+pub(crate) async fn delete_secret(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<StatusCode> {
+    blocking(&state, move |core| core.delete_workflow_secret(&name)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

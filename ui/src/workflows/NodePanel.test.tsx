@@ -31,4 +31,12 @@ describe('<NodePanel> for an http node', () => {
     fireEvent.click(on);
     expect(onChange).toHaveBeenLastCalledWith({ url });
   });
+
+  it('warns when a header value looks like a key, and not when it names a secret', () => {
+    const { unmount } = panel({ url: 'https://api.example.com/', headers: { Authorization: 'Bearer sk-abcdefghijklmnopqrstuvwxyz012345' } }, vi.fn());
+    expect(screen.getByRole('alert').textContent).toContain('Authorization: this looks like a key');
+    unmount();
+    panel({ url: 'https://api.example.com/', headers: { Authorization: 'Bearer {{secret:OPENAI}}', Accept: 'application/json' } }, vi.fn());
+    expect(screen.queryByRole('alert')).toBeNull();
+  });
 });

@@ -3,7 +3,7 @@ import type { Edge } from '@xyflow/react';
 import { ModelPicker } from '../components/ModelPicker';
 import { useApp } from '../app/context';
 import { ParsedField, KeyValueRows, ListRows, SelectField, TextField } from './fields';
-import { formatValue, inputToConfig, parseDefault, parseNumber, patchConfig, startInputs } from './forms';
+import { formatValue, inputToConfig, keyLikeHeaders, parseDefault, parseNumber, patchConfig, startInputs } from './forms';
 import { outputFields, ref, TYPE_LABELS, upstreamOf, type StepNode } from './graph';
 import { CONDITION_OPS, TRANSFORMS, type NodeType, type StartInput } from './types';
 
@@ -114,6 +114,7 @@ function CodeForm({ config, set }: FormProps) {
 }
 
 function HttpForm({ config, set }: FormProps) {
+  const exposed = keyLikeHeaders(config.headers);
   return (
     <>
       <div className="row">
@@ -123,6 +124,12 @@ function HttpForm({ config, set }: FormProps) {
         </div>
       </div>
       <KeyValueRows legend="Headers" noun="header" value={config.headers} onChange={(headers) => set({ headers: Object.keys(headers).length ? headers : undefined })} />
+      <small className="muted">To send a key, store it as a secret (`hearth workflow secret set NAME`, or PUT /api/v1/secrets/NAME) and write {'{{secret:NAME}}'} in the value: it stays in the keychain.</small>
+      {exposed.length > 0 && (
+        <p className="warn-text" role="alert">
+          {exposed.join(', ')}: this looks like a key. Written here it is saved in plain text with the workflow, synced and exported with it. Store it as a secret and write {'{{secret:NAME}}'} instead.
+        </p>
+      )}
       <TextField label="Body" rows={4} mono value={str(config.body)} onChange={(v) => set({ body: opt(v) })} />
       <ParsedField label="Max response bytes" inputMode="numeric" placeholder="1048576" value={config.max_response_bytes} parse={parseNumber} onChange={(v) => set({ max_response_bytes: v })} />
       <div className="wf-check">

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { duplicateKeys, initialRunValues, inputToConfig, objectFromRows, parseDefault, parseNumber, patchConfig, rowsFromObject, runInputs, startInputs } from './forms';
+import { duplicateKeys, initialRunValues, inputToConfig, looksLikeKey, objectFromRows, parseDefault, parseNumber, patchConfig, rowsFromObject, runInputs, startInputs } from './forms';
 import type { StartInput } from './types';
 
 describe('name → value rows', () => {
@@ -71,5 +71,16 @@ describe('the run form', () => {
     // Empty optional fields are left to the server's defaults.
     expect(runInputs(inputs, { input: 'Ada', n: '', flag: false, obj: '' })).toEqual({ inputs: { input: 'Ada', flag: false }, errors: {} });
     expect(runInputs(inputs, { input: '', n: 'x', flag: false, obj: '{' }).errors).toEqual({ input: 'Required', n: 'Not a number', obj: 'Not valid JSON' });
+  });
+});
+
+describe('looksLikeKey', () => {
+  it('knows credentials from ordinary header values', () => {
+    for (const key of ['Bearer eyJhbGciOiJIUzI1NiJ9.abc', 'sk-proj-abc123', 'ghp_0123456789abcdef', 'AKIAABCDEFGHIJKLMNOP', 'a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7']) {
+      expect(looksLikeKey(key), key).toBe(true);
+    }
+    for (const plain of ['application/json', 'no-cache', 'Bearer {{secret:TOKEN}}', '{{#start.token#}}', 'en-US,en;q=0.9', '']) {
+      expect(looksLikeKey(plain), plain).toBe(false);
+    }
   });
 });

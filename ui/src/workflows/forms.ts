@@ -160,3 +160,23 @@ export function runInputs(inputs: StartInput[], values: RunFormValues): { inputs
   }
   return { inputs: out, errors };
 }
+
+/** Whether a literal header value looks like a credential: a workflow's definition travels in
+ * plain text (the database, sync, exports), so such a value belongs in a keychain secret
+ * (`{{secret:NAME}}`). Values that already name a secret or a reference are fine. */
+export function looksLikeKey(value: string): boolean {
+  const v = value.trim();
+  if (!v || v.includes('{{secret:') || v.includes('{{#')) return false;
+  if (/^(bearer|basic|token)\s+\S{12,}$/i.test(v)) return true;
+  if (/^(sk-|sk_live_|rk_live_|ghp_|gho_|github_pat_|glpat-|xox[abpr]-|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{20,})/.test(v)) return true;
+  // A long run of letters and digits with no spaces: an API key or token.
+  return /^[A-Za-z0-9_\-+/=.]{32,}$/.test(v) && /[0-9]/.test(v) && /[A-Za-z]/.test(v);
+}
+
+/** The names of the headers whose values look like credentials (see `looksLikeKey`). */
+export function keyLikeHeaders(headers: unknown): string[] {
+  if (!headers || typeof headers !== 'object' || Array.isArray(headers)) return [];
+  return Object.entries(headers as Record<string, unknown>)
+    .filter(([, v]) => typeof v === 'string' && looksLikeKey(v))
+    .map(([k]) => k);
+}

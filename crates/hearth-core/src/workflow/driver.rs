@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use hearth_llm::fetch::{Fetch, FetchError, FetchRequest};
 use hearth_llm::{CancelToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, SamplingParams};
+use hearth_secrets::SecretStore;
 use hearth_types::{Role, RunStatus};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
@@ -45,9 +46,18 @@ const LOCAL_OPT_IN: &str = "to reach it, turn on \"Allow local and private netwo
 /// How often progress is written to the database while a run goes.
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
 
-/// Runs `machine` to its end. Returns the final status. `allow_local_network`: every http
-/// node may reach local and private addresses (the `workflows.allow_local_network` setting),
-/// not only those that allow it themselves.
+/// What one run may use beyond [`Services`], read when it starts.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RunOptions {
+    /// Every http node may reach local and private addresses (the
+    /// `workflows.allow_local_network` setting), not only those that allow it themselves.
+    pub(crate) allow_local_network: bool,
+    /// Where `{{secret:NAME}}` in header values is looked up: `Err` says why there is no
+    /// keychain (a node that names a secret fails with it).
+    pub(crate) secrets: Option<Result<Arc<dyn SecretStore>, String>>,
+}
+
+/// Runs `machine` to its end. Returns the final status.
 pub(crate) async fn drive(
     mut machine: Machine<'_>,
     workflow_id: Option<hearth_types::WorkflowId>,
@@ -55,7 +65,7 @@ pub(crate) async fn drive(
     recorder: &mut Recorder,
     cancel: CancellationToken,
     wall_time: Duration,
-    allow_local_network: bool,
+    options: &RunOptions,
 ) -> RunStatus {
     let mut tasks: JoinSet<(usize, Result<Outcome, Failure>)> = JoinSet::new();
     let mut task_nodes: HashMap<tokio::task::Id, usize> = HashMap::new();
@@ -72,14 +82,18 @@ pub(crate) async fn drive(
                 Effect::Emit(kind) => recorder.emit(kind),
                 Effect::Execute { node, attempt, mut task, timeout, delay } => {
                     if let Task::Http { allow_local, .. } = &mut task {
-                        *allow_local |= allow_local_network;
+                        *allow_local |= options.allow_local_network;
                     }
                     let stop = CancellationToken::new();
                     stops.insert(node, stop.clone());
                     let services = services.clone();
                     let chunks = chunks_tx.clone();
+                    let secrets = options.secrets.clone();
                     let handle = tasks.spawn(async move {
-                        let result = perform(node, task, timeout, delay, &services, stop, chunks).await;
+                        let result = match with_secrets(task, secrets).await {
+                            Ok(task) => perform(node, task, timeout, delay, &services, stop, chunks).await,
+                            Err(e) => Err(Failure::Error(e)),
+                        };
                         (node, result)
                     });
                     task_nodes.insert(handle.id(), node);
@@ -139,6 +153,26 @@ fn human(d: Duration) -> String {
     } else {
         format!("{ms} ms")
     }
+}
+
+/// An http task with the `{{secret:NAME}}` of its header values filled in from the keychain
+/// (on a blocking thread: the keychain answers over D-Bus). Other tasks as they are.
+async fn with_secrets(task: Task, secrets: Option<Result<Arc<dyn SecretStore>, String>>) -> Result<Task, String> {
+    let Task::Http { method, url, headers, body, max_bytes, allow_local } = task else { return Ok(task) };
+    if !headers.iter().any(|(_, v)| !super::secrets::references(v).is_empty()) {
+        return Ok(Task::Http { method, url, headers, body, max_bytes, allow_local });
+    }
+    let store = match secrets {
+        Some(Ok(store)) => store,
+        Some(Err(why)) => return Err(format!("a header names a secret, but the keychain cannot be used: {why}")),
+        None => return Err("a header names a secret, but this run has no keychain".to_owned()),
+    };
+    let headers = tokio::task::spawn_blocking(move || {
+        headers.into_iter().map(|(k, v)| super::secrets::resolve(&v, store.as_ref()).map(|v| (k, v))).collect::<Result<Vec<_>, String>>()
+    })
+    .await
+    .map_err(|e| format!("reading the secrets failed: {e}"))??;
+    Ok(Task::Http { method, url, headers, body, max_bytes, allow_local })
 }
 
 /// Runs one attempt of one node, within its timeout.
@@ -273,7 +307,9 @@ async fn attempt(
             let text = String::from_utf8_lossy(&response.body).into_owned();
             let body = if is_json { serde_json::from_str(&text).unwrap_or(Value::String(text)) } else { Value::String(text) };
             let mut headers = Map::new();
-            for (k, v) in response.headers {
+            // Cookies a server sets are session credentials: they stay out of the outputs, and
+            // so out of later nodes and the run's record.
+            for (k, v) in response.headers.into_iter().filter(|(k, _)| k != "set-cookie" && k != "set-cookie2") {
                 headers.entry(k).or_insert(Value::String(v));
             }
             let mut outputs = Map::new();

@@ -367,11 +367,24 @@ fn step(node: &Node, problems: &mut Vec<Problem>) -> Option<(&'static str, Step)
             if let Err(problem) = request::check_url(&url) {
                 s.bad(problem);
             }
+            let headers = s.object("headers");
+            let body = s.text("body", false);
+            // Secrets go into header values only: a URL or a body lands in the run's record.
+            if !super::secrets::references(&url).is_empty() || !super::secrets::references(&body).is_empty() {
+                s.bad("{{secret:NAME}} can be used in header values only (the URL and the body are kept in the run's record)".to_owned());
+            }
+            for (name, value) in &headers {
+                for secret in super::secrets::references(value.as_str().unwrap_or("")) {
+                    if let Err(e) = super::secrets::check_name(secret) {
+                        s.bad(format!("headers.{name}: {{{{secret:{secret}}}}}: {}", e.reason));
+                    }
+                }
+            }
             Step::Http {
                 method,
                 url,
-                headers: s.object("headers"),
-                body: s.text("body", false),
+                headers,
+                body,
                 max_bytes: s.number("max_response_bytes", 1.0, MAX_RESPONSE_BYTES as f64).map_or(1 << 20, |b| b as u64),
                 allow_local: s.flag("allow_local"),
             }

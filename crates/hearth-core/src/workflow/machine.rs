@@ -535,10 +535,11 @@ fn task_inputs(task: &Task) -> Value {
         }),
         Task::Code { inputs, .. } => inputs.clone(),
         Task::Http { method, url, headers, body, .. } => {
-            // Header values can hold credentials; the record keeps only their names, and the
-            // URL without user info or secret-looking query values.
+            // Header values can hold credentials; the record keeps only their names, the URL
+            // without user info or secret-looking query values, and of the body (a login form,
+            // a token exchange) only its size.
             let names: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
-            serde_json::json!({"method": method, "url": hearth_llm::fetch::redact_url(url), "headers": names, "body": body})
+            serde_json::json!({"method": method, "url": hearth_llm::fetch::redact_url(url), "headers": names, "body_bytes": body.len()})
         }
     }
 }

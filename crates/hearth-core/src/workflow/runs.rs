@@ -20,7 +20,7 @@ use hearth_types::{Graph, Run, RunDetail, RunEvent, RunEventKind, RunId, RunStat
 use serde_json::{Map, Value};
 use tokio::task::JoinHandle;
 
-use super::driver::{Services, drive};
+use super::driver::{RunOptions, Services, drive};
 use super::graph::plan;
 use super::machine::{Machine, RunLimits, check_inputs};
 use super::record::{LiveRun, Recorder};
@@ -164,6 +164,10 @@ impl Workflows {
         let inputs = check_inputs(&checked, inputs).map_err(|e| hearth_types::ValidationError::new("inputs", e.to_string()))?;
         let default_model = self.core.default_model()?.map(|m| m.name);
         let allow_local_network = self.core.settings()?.get(crate::ALLOW_LOCAL_NETWORK_SETTING) == Some(&Value::Bool(true));
+        // The keychain is opened only for a run that names a secret.
+        let names_secret = serde_json::to_string(&graph).is_ok_and(|g| g.contains("{{secret:"));
+        let secrets = names_secret.then(|| self.core.secrets().map_err(|e| e.to_string()));
+        let options = RunOptions { allow_local_network, secrets };
         let run = Run {
             id: RunId::new(),
             workflow_id,
@@ -199,7 +203,7 @@ impl Workflows {
         let handle = runtime.spawn(async move {
             let _ending = ending;
             let machine = Machine::new(&checked, inputs, limits);
-            drive(machine, workflow_id, &services, &mut recorder, cancel, limits.wall_time, allow_local_network).await;
+            drive(machine, workflow_id, &services, &mut recorder, cancel, limits.wall_time, &options).await;
         });
         state.live.insert(run.id, (live, Some(handle)));
         drop(state);

@@ -791,7 +791,8 @@ impl Fetch for Recording {
             if request.url.contains("//127.0.0.1") && !request.allow_local {
                 return Err(FetchError::LocalAddress { host: "127.0.0.1".into(), addresses: vec![[127, 0, 0, 1].into()] });
             }
-            Ok(FetchResponse { status: 200, headers: Vec::new(), body: b"{}".to_vec() })
+            let headers = vec![("set-cookie".to_owned(), "sid=session-secret".to_owned()), ("x-request-id".to_owned(), "r1".to_owned())];
+            Ok(FetchResponse { status: 200, headers, body: b"{}".to_vec() })
         })
     }
 }
@@ -982,4 +983,48 @@ async fn runs_past_the_limit_at_once_are_refused_until_one_ends() {
     wf.wait(first.id).await.unwrap();
     wf.start(source(), &inputs(json!({"q": "d"}))).expect("a place is free again");
     wf.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_takes_a_keychain_secret_that_never_reaches_the_definition_or_the_record() {
+    let core = Arc::new(Core::in_memory().unwrap());
+    core.set_workflow_secret("GH_TOKEN", &hearth_secrets::Secret::new("ghp_the-real-key")).unwrap();
+    assert_eq!(core.workflow_secrets().unwrap(), ["GH_TOKEN"]);
+    let web = Arc::new(Recording::default());
+    let services = Services { models: Arc::new(Scripted { reply: "", hang: false }), default_model: None, http: web.clone() };
+    let wf = Arc::new(Workflows::new(core.clone(), services));
+    let flow = |header: &str| {
+        graph(json!({
+            "nodes": [start(json!([])),
+                      node("h", "http", json!({"method": "POST", "url": "https://api.example.com/", "headers": {"Authorization": header}, "body": "password=hunter2"})),
+                      output(json!({"headers": "{{#h.headers#}}"}))],
+            "edges": [edge("start", "h"), edge("h", "out")]}))
+    };
+    let none = Map::new();
+    let run = |g: Graph| wf.run_to_end(RunSource::Definition { name: "gh".into(), graph: g }, &none);
+    let detail = run(flow("Bearer {{secret:GH_TOKEN}}")).await.unwrap();
+    assert_eq!(detail.run.status, RunStatus::Succeeded, "{:?}", detail.run.error);
+    assert_eq!(web.seen.lock().unwrap()[0].headers, [("Authorization".to_owned(), "Bearer ghp_the-real-key".to_owned())]);
+    // The record: header names, the body's size, no cookie the server set.
+    let record = serde_json::to_string(&detail).unwrap();
+    for secret in ["ghp_the-real-key", "hunter2", "session-secret"] {
+        assert!(!record.contains(secret), "{secret} is in the record: {record}");
+    }
+    let h = detail.nodes.iter().find(|n| n.node_id == "h").unwrap();
+    assert_eq!(h.inputs["body_bytes"], 16);
+    assert_eq!(detail.run.outputs["headers"], json!({"x-request-id": "r1"}));
+
+    // A secret that is not set fails the node saying how to set it; one in the URL or body is
+    // refused before the run.
+    let detail = run(flow("Bearer {{secret:NOPE}}")).await.unwrap();
+    assert!(node_error(&detail, "h").contains("the secret \"NOPE\" is not set"), "{}", node_error(&detail, "h"));
+    check(
+        json!({"nodes": [start(json!([])), node("h", "http", json!({"url": "https://api.example.com/?k={{secret:GH_TOKEN}}"})), output(json!({"a": 1}))],
+               "edges": [edge("start", "h"), edge("h", "out")]}),
+        &[("h", "header values only")],
+    );
+    assert!(core.set_setting("workflows.secrets", &json!(["x"])).is_err(), "the list is Hearth's own");
+    core.delete_workflow_secret("GH_TOKEN").unwrap();
+    assert!(core.workflow_secrets().unwrap().is_empty());
+    assert_eq!(core.delete_workflow_secret("GH_TOKEN").unwrap_err().code(), crate::ErrorCode::NotFound);
 }
