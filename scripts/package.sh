@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds Hearth's Debian package with the Tauri bundler: `hearth-desktop` (the window),
-# `hearth` on the PATH, a desktop entry and icons, llama.cpp's libraries in /usr/lib/hearth,
-# and the Debian packages it needs declared. Prints the .deb's path on stdout.
+# `hearth` on the PATH, a desktop entry and icons, llama.cpp's libraries and the
+# `hearth-sandbox` program (which runs workflow code nodes; both binaries look for it in
+# ../lib/hearth) in /usr/lib/hearth, and the Debian packages it needs declared. Prints the
+# .deb's path on stdout.
 #
 # The build is portable: no `-C target-cpu=native` (RUSTFLAGS replaces .cargo/config.toml's
 # build.rustflags), and llama.cpp's CPU kernels are built for every x86-64 generation as
@@ -31,6 +33,7 @@ clear_links() {
 }
 clear_links
 "$cargo" build --locked --release -p hearth-cli --features portable >&2
+"$cargo" build --locked --release -p hearth-sandbox >&2
 release=$CARGO_TARGET_DIR/release
 
 # What llama-cpp-sys-2 built: llama.cpp's shared libraries (the binaries need them by their
@@ -47,6 +50,8 @@ dist=$CARGO_TARGET_DIR/dist
 rm -rf "$dist"
 mkdir -p "$dist/bin" "$dist/lib/hearth"
 cp "$release/hearth" "$dist/bin/hearth"
+# Not on the PATH: only Hearth starts it, and finds it in ../lib/hearth from /usr/bin.
+cp "$release/hearth-sandbox" "$dist/lib/hearth/hearth-sandbox"
 for lib in "${sonames[@]}"; do cp -L "$lib" "$dist/lib/hearth/$(basename "$lib")"; done
 cp "${variants[@]}" "$dist/lib/hearth/"
 missing=$(LD_LIBRARY_PATH= ldd "$dist/bin/hearth" | grep 'not found' || true)

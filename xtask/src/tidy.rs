@@ -57,6 +57,9 @@ const ADAPTERS: &[(&str, &[&str])] = &[
     ("linux-keyutils-keyring-store", &["hearth-secrets"]),
     ("postgrest", &["hearth-sync"]),
     ("rquickjs", &["hearth-sandbox"]),
+    // The kernel's sandboxing calls, for the code nodes' child process only.
+    ("landlock", &["hearth-sandbox"]),
+    ("seccompiler", &["hearth-sandbox"]),
     ("reqwest", &["hearth-llm", "hearth-sync"]),
     ("axum", &["hearth-server"]),
     // The bare window is the desktop benchmark's reference: Tauri and nothing else.

@@ -8,9 +8,13 @@
 //! 2. A fan-out of 100 `code` nodes (a fresh QuickJS sandbox each, at most 4 at once) into
 //!    one output. The reference runs the same 100 scripts through `hearth_sandbox::run` on 4
 //!    threads, with no engine. Goal: under 5 ms per node, sandbox start included.
+//! 3. What the sandbox's process costs: the same 100 scripts on 4 threads through
+//!    `hearth_sandbox::run` (a locked-down child process each, as the engine runs them) and
+//!    through `hearth_sandbox::run_in_process` (the same engine on a thread, no isolation).
+//!    The `hearth-sandbox` program must be built (`make bench` builds it first).
 //!
-//! Each side runs 5 times; the medians are printed with the ratio engine/reference, and go to
-//! `bench-results/workflow.json` (or `$HEARTH_BENCH_OUT`).
+//! Each side runs 5 times; the medians are printed with the ratio (engine/reference,
+//! process/in-process), and go to `bench-results/workflow.json` (or `$HEARTH_BENCH_OUT`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -111,8 +115,12 @@ fn chain_reference(seed: &str) -> String {
     scope[&previous.0]["x"].as_str().unwrap().to_owned()
 }
 
+/// One sandbox call: `hearth_sandbox::run` or `hearth_sandbox::run_in_process`.
+type Runner =
+    fn(&str, &Value, &hearth_sandbox::Limits, &hearth_sandbox::Cancel) -> Result<Map<String, Value>, hearth_sandbox::SandboxError>;
+
 /// The fan-out's scripts through the bare sandbox, on 4 threads like the engine's bound.
-fn fan_out_reference() {
+fn fan_out_reference(runner: Runner) {
     let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|s| {
         for _ in 0..4 {
@@ -122,12 +130,7 @@ fn fan_out_reference() {
                     if i >= FAN_OUT {
                         break;
                     }
-                    let out = hearth_sandbox::run(
-                        &script(i),
-                        &json!({"n": i}),
-                        &hearth_sandbox::Limits::default(),
-                        &hearth_sandbox::Cancel::new(),
-                    );
+                    let out = runner(&script(i), &json!({"n": i}), &hearth_sandbox::Limits::default(), &hearth_sandbox::Cancel::new());
                     assert!(out.is_ok(), "{out:?}");
                 }
             });
@@ -173,7 +176,7 @@ fn main() {
             if nodes == CHAIN {
                 assert_eq!(Value::String(chain_reference("Hearth")), detail.run.outputs["x"]);
             } else {
-                fan_out_reference();
+                fan_out_reference(hearth_sandbox::run);
             }
             reference.push(started.elapsed());
         }
@@ -189,6 +192,28 @@ fn main() {
         results.push(json!({"benchmark": name, "nodes": nodes, "engine_ms": ms(e), "per_node_ms": per_node, "goal_per_node_ms": goal_ms,
                             "reference_ms": ms(r), "ratio": ms(e) / ms(r).max(1e-6)}));
     }
+
+    // The process's cost per code node, both sides in the same run.
+    let (mut process, mut thread) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        for (side, runner) in [(&mut process, hearth_sandbox::run as Runner), (&mut thread, hearth_sandbox::run_in_process as Runner)] {
+            let started = Instant::now();
+            fan_out_reference(runner);
+            side.push(started.elapsed());
+        }
+    }
+    let (p, t) = (median(process), median(thread));
+    let (p_node, t_node) = (ms(p) / FAN_OUT as f64, ms(t) / FAN_OUT as f64);
+    println!(
+        "{:<15} {FAN_OUT:>5} runs:  process {:>8.1} ms ({p_node:.4} ms/node), in process {:>8.1} ms ({t_node:.4} ms/node), ratio {:.1}x",
+        "code sandbox",
+        ms(p),
+        ms(t),
+        ms(p) / ms(t).max(1e-6),
+    );
+    results.push(json!({"benchmark": "code sandbox", "runs": FAN_OUT, "process_ms": ms(p), "process_per_node_ms": p_node,
+                        "in_process_ms": ms(t), "in_process_per_node_ms": t_node, "ratio": ms(p) / ms(t).max(1e-6)}));
+
     let out =
         std::env::var("HEARTH_BENCH_OUT").unwrap_or_else(|_| format!("{}/../../bench-results/workflow.json", env!("CARGO_MANIFEST_DIR")));
     if let Some(parent) = std::path::Path::new(&out).parent() {

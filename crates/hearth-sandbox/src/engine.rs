@@ -5,6 +5,9 @@
 //! an interrupt is known by the flag our own handler sets (never by its message, which code
 //! could imitate), memory and stack exhaustion by the exact errors QuickJS throws for them,
 //! and everything else is the code's own doing.
+//!
+//! Also here, since it needs QuickJS too: `load_time_zone`, which the child calls before it
+//! locks itself down.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -75,6 +78,19 @@ pub(crate) fn execute(
     let run = Run { stop: &stop, cancel, deadline, limits };
     context.with(|ctx| run.call(&ctx, code, inputs_json))
     // The context and the runtime drop here, on this thread, freeing everything the code made.
+}
+
+/// Makes the C library load the local time zone now, for the child to call before it locks
+/// itself down: QuickJS's `Date` asks `localtime_r`, which reads the zone once (from `TZ` or
+/// `/etc/localtime`) and keeps it. Without this, a locked-down child could not read the zone
+/// file and every `Date` would show UTC. Nothing here can fail in a way worth reporting: the
+/// worst case is UTC.
+pub(crate) fn load_time_zone() {
+    let Ok(runtime) = Runtime::new() else { return };
+    let Ok(context) = Context::custom::<(intrinsic::Eval, intrinsic::Date)>(&runtime) else { return };
+    context.with(|ctx| {
+        let _: rquickjs::Result<Value> = ctx.eval("new Date(0).getTimezoneOffset()");
+    });
 }
 
 /// The interrupt handler: true stops the code with an uncatchable error.

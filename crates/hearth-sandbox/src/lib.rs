@@ -1,43 +1,81 @@
 //! Hearth's JavaScript sandbox: runs the code of a workflow "code" node, and nothing else.
 //!
-//! The code defines `function main(inputs) { ... return {...}; }`. [`run`] evaluates it in a
-//! fresh QuickJS runtime on a thread of its own, calls `main` with the inputs and returns what
-//! `main` returned, which must be a plain object. Inputs and result cross the boundary as JSON
-//! text (`JSON.parse` inside, `JSON.stringify` on the way out), so what the code sees and what
-//! the caller gets are exactly what JSON can say. `main` may be `async`: the promise's jobs run
+//! The code defines `function main(inputs) { ... return {...}; }`. [`run`] hands it to a child
+//! process, this crate's `hearth-sandbox` program, which locks itself down, evaluates the code
+//! in a fresh QuickJS runtime, calls `main` with the inputs and answers with what `main`
+//! returned, which must be a plain object. Inputs and result cross every boundary as JSON text
+//! (`JSON.parse` inside, `JSON.stringify` on the way out), so what the code sees and what the
+//! caller gets are exactly what JSON can say. `main` may be `async`: the promise's jobs run
 //! until it settles.
+//!
+//! Why a process: the caller holds the API token, the keychain session and the database. Code
+//! that found a way out of QuickJS in the caller's process would have all three; in the child
+//! it finds a process that can read its standard input, write its standard output, and little
+//! else. One process per run, so nothing is left over between runs.
+//!
+//! A run, step by step (`process.rs` is the parent's side, `child.rs` and `lockdown.rs` the
+//! child's):
+//! 1. The parent finds the program ([`Sandbox::locate`]), starts it with an empty environment
+//!    (but `TZ`) in `/`, and writes the request to its standard input: one line with the
+//!    [`Limits`], then the code and the inputs.
+//! 2. The child reads the limits line, loads the time zone (so `Date` keeps the host's local
+//!    time), and locks itself down ([`lockdown::apply`]) before it reads the code. On Linux:
+//!    resource limits (address space and data a few times the memory limit, CPU time, no
+//!    file written, no core dump), `PR_SET_NO_NEW_PRIVS`, a Landlock ruleset that allows no
+//!    file access and no TCP bind or connect, and a seccomp filter that allows only what
+//!    QuickJS and the Rust runtime use (standard input, output and error, anonymous
+//!    non-executable memory, threads but no processes, futexes, clocks, signals to itself).
+//! 3. The child runs the code with [`run_in_process`], writes one JSON reply (the result, and
+//!    which protections are active) and exits. The parent reads it and reaps the child. The
+//!    child's own deadline (the timeout plus a grace) and its CPU-time limit only matter to a
+//!    child whose parent died: the parent kills it at the timeout.
 //!
 //! What it guarantees:
 //! - The code sees the JavaScript language and nothing of the host: no filesystem, network,
 //!   clock beyond `Date`, console, module loader, `std`/`os` modules, `require`, `fetch` or
 //!   `process`. The runtime is built from QuickJS's standard intrinsics only.
-//! - Each run gets a fresh runtime, so a runaway run cannot leave anything behind for the next.
-//! - Each run is bounded by [`Limits`]: memory (QuickJS's allocator limit), stack (QuickJS's
-//!   stack check, on a thread whose real stack is well above it) and time (an interrupt handler
-//!   that also polls [`Cancel`]). Each way of going over a limit has its own [`SandboxError`].
+//! - Each run gets a fresh process and runtime, so a runaway run cannot leave anything behind
+//!   for the next.
+//! - Each run is bounded by [`Limits`]: memory (QuickJS's allocator limit, each way of going
+//!   over it reported as [`SandboxError::OutOfMemory`]; the child's address-space limit is a
+//!   second, coarser bound for what QuickJS does not count), stack (QuickJS's stack check, on a
+//!   thread whose real stack is well above it) and time. At the timeout, or as soon as
+//!   [`Cancel`] is thrown, the parent kills the child (SIGKILL) and reaps it: no run outlives
+//!   [`run`], whatever the code is stuck in.
+//! - Protections the machine lacks are reported, never claimed: every reply says which layers
+//!   are active ([`lockdown::Protections`]); the parent logs that once, with `tracing`.
 //!
-//! What it leaves out: QuickJS polls its interrupt handler from the interpreter, the regexp
-//! engine and its long builtin loops, but not from every native call. Should one call ever run
-//! on without polling, [`run`] stops waiting a grace period past the limit and reports the
-//! timeout (or the cancel), leaving that thread to end on its own when the call returns: no
-//! code in the process can stop a thread sooner, and a stuck workflow is worse than a thread
-//! that finishes late under its memory limit.
+//! What it leaves out:
+//! - Off Linux the child runs without any lock-down or resource limit (still a process of its
+//!   own, with the caller's environment cleared), and on Linux other than x86-64 and aarch64
+//!   without seccomp; the report ([`Sandbox::protections`], the log) says so.
+//! - The process costs time: `make bench` prints a code node's cost out of process against
+//!   [`run_in_process`] (no isolation from the caller; for the child itself, and to measure).
+//! - `cargo test` of another crate does not build this crate's program (only `make build`,
+//!   `make test` and tests of this crate do); [`Sandbox::locate`] then finds an older build or
+//!   none, and its error says how to build it.
 
+mod child;
 mod engine;
+pub mod lockdown;
+mod process;
+mod protocol;
+mod thread;
 
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+pub use child::main as child_main;
+pub use process::{ENV_PROGRAM, PROGRAM, Running, Sandbox};
 
 /// What one run may use.
 ///
 /// Zero does not mean "unlimited" (as it does to QuickJS): memory is raised to at least
 /// 1 MiB, and the stack is kept between 64 KiB and 16 MiB, the range QuickJS's stack check
 /// honours.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
     /// Bytes QuickJS may have allocated at once (objects, strings, bytecode).
     pub memory_bytes: usize,
@@ -83,8 +121,9 @@ impl Cancel {
         Self::default()
     }
 
-    /// Asks the run to stop. It ends with [`SandboxError::Cancelled`] at QuickJS's next
-    /// interrupt poll, which comes many times a millisecond while JavaScript runs.
+    /// Asks the run to stop. It ends with [`SandboxError::Cancelled`]: [`run`] kills the child
+    /// within a few milliseconds; [`run_in_process`] stops at QuickJS's next interrupt poll,
+    /// which comes many times a millisecond while JavaScript runs.
     pub fn cancel(&self) {
         self.0.store(true, Ordering::Relaxed);
     }
@@ -94,8 +133,9 @@ impl Cancel {
     }
 }
 
-/// Why a run did not produce a result. Each message is a sentence a user can act on.
-#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+/// Why a run did not produce a result. Each message is a sentence a user can act on. The child
+/// sends it to the parent as JSON, hence serde.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum SandboxError {
     /// The code does not compile; the message names the line.
     #[error("the code does not compile: {0}")]
@@ -120,19 +160,30 @@ pub enum SandboxError {
     BadInput(String),
     #[error("the sandbox failed: {0}")]
     Crashed(String),
+    /// The sandbox program could not be found or started; the message names where it looked
+    /// and how to fix it.
+    #[error("code cannot run here: {0}")]
+    Unavailable(String),
 }
 
-/// How long past its limit a run may go before [`run`] stops waiting for its thread. A run
-/// normally ends at its interrupt, within milliseconds; this only covers a builtin that never
-/// polls.
-const GRACE: Duration = Duration::from_secs(2);
-
-/// How often the waiting caller looks at the cancel switch and the backstop deadline.
-const TICK: Duration = Duration::from_millis(50);
-
-/// Runs `code`'s `main(inputs)` and returns its result. Blocking: runs on a fresh thread and
-/// waits for it.
+/// Runs `code`'s `main(inputs)` in a locked-down child process and returns its result.
+/// Blocking: waits for the child. The program is found by [`Sandbox::locate`] at each call.
 pub fn run(
+    code: &str,
+    inputs: &serde_json::Value,
+    limits: &Limits,
+    cancel: &Cancel,
+) -> Result<serde_json::Map<String, serde_json::Value>, SandboxError> {
+    Sandbox::locate()?.run(code, inputs, limits, cancel)
+}
+
+/// Runs `code`'s `main(inputs)` in this process, on a fresh thread, and waits for it: the
+/// engine the child runs, with the same limits and errors but no isolation from the caller.
+///
+/// Should a builtin ever run on without polling QuickJS's interrupt, this stops waiting a
+/// grace period past the limit and reports the timeout (or the cancel), leaving that thread to
+/// end on its own when the call returns; in the child, exiting ends it.
+pub fn run_in_process(
     code: &str,
     inputs: &serde_json::Value,
     limits: &Limits,
@@ -142,70 +193,7 @@ pub fn run(
         return Err(SandboxError::Cancelled);
     }
     let inputs = serde_json::to_string(inputs).map_err(|e| SandboxError::BadInput(e.to_string()))?;
-    let started = Instant::now();
-    let (tx, rx) = mpsc::sync_channel(1);
-    let handle = {
-        let (code, limits, cancel) = (code.to_owned(), *limits, cancel.clone());
-        thread::Builder::new()
-            .name("hearth-sandbox".into())
-            .stack_size(limits.thread_stack())
-            .spawn(move || {
-                // The receiver may be gone if the caller stopped waiting; nothing to do then.
-                let _ = tx.send(engine::execute(&code, &inputs, &limits, &cancel, started));
-            })
-            .map_err(|e| SandboxError::Crashed(format!("could not start its thread: {e}")))?
-    };
-
-    // The backstop: the run's own deadline plus grace. `None` when the timeout is too large
-    // to add to a clock reading, which means "wait as long as it takes".
-    let give_up_at = started.checked_add(limits.timeout).and_then(|t| t.checked_add(GRACE));
-    let mut cancelled_at: Option<Instant> = None;
-    loop {
-        match rx.recv_timeout(TICK) {
-            Ok(result) => {
-                // The thread has sent its last word; joining only reaps it.
-                let _ = handle.join();
-                return result;
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(SandboxError::Crashed(match handle.join() {
-                    Err(panic) => format!("its thread panicked: {}", panic_message(&*panic)),
-                    Ok(()) => "its thread ended without a result".into(),
-                }));
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                let now = Instant::now();
-                if cancel.is_cancelled() {
-                    let at = *cancelled_at.get_or_insert(now);
-                    if now.duration_since(at) > GRACE {
-                        abandon("cancel");
-                        return Err(SandboxError::Cancelled);
-                    }
-                }
-                if give_up_at.is_some_and(|t| now > t) {
-                    abandon("time limit");
-                    return Err(SandboxError::Timeout(limits.timeout));
-                }
-            }
-        }
-    }
-}
-
-/// Leaves a sandbox thread that did not stop at its interrupt. Its runtime still has its
-/// memory limit, and the thread ends when the builtin it is stuck in returns; dropping the
-/// receiver makes its final send a no-op.
-fn abandon(why: &str) {
-    tracing::warn!(why, "a sandbox run did not stop at its interrupt; no longer waiting for its thread");
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic without a message".into()
-    }
+    thread::run(code, inputs, limits, cancel)
 }
 
 /// A duration the way a user reads it: "5 s", "300 ms", "1.5 s".

@@ -1,154 +1,13 @@
-//! The sandbox's contract, as tables: what code returns, what it cannot reach, and how each
-//! kind of runaway ends. Every bomb is followed by an ordinary run, to show the process (and
-//! the next run) is unharmed. Nothing here asserts how long a run took, only that it ended.
+//! Unit tests of the parts that need no child: how errors read, where the program is looked
+//! for, and the protocol's messages. The JavaScript contract and the child itself are tested
+//! through the real program in `tests/it`.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::{Value, json};
-
 use super::*;
-
-/// Small limits so the bombs go off quickly: 300 ms, 16 MiB, the default stack.
-fn test_limits() -> Limits {
-    Limits { memory_bytes: 16 * MIB, timeout: Duration::from_millis(300), ..Limits::default() }
-}
-
-/// What a run should come to.
-#[derive(Debug)]
-enum Want {
-    /// `main` returns this object.
-    Returns(Value),
-    /// The run fails with exactly this error.
-    Fails(SandboxError),
-    /// `main` throws, and the message contains this.
-    Throws(&'static str),
-    /// `main` returns a non-object, and the description contains this.
-    BadResult(&'static str),
-}
-
-fn check(code: &str, inputs: Value, want: Want) {
-    let got = run(code, &inputs, &test_limits(), &Cancel::new());
-    match (&want, &got) {
-        (Want::Returns(expected), Ok(map)) => {
-            assert_eq!(&Value::Object(map.clone()), expected, "code: {code}");
-        }
-        (Want::Fails(expected), Err(error)) => assert_eq!(error, expected, "code: {code}"),
-        (Want::Throws(part), Err(SandboxError::Thrown(message))) => {
-            assert!(message.contains(part), "code: {code}\nthrew: {message}\nwanted: {part}");
-        }
-        (Want::BadResult(part), Err(SandboxError::BadResult(what))) => {
-            assert!(what.contains(part), "code: {code}\nreturned: {what}\nwanted: {part}");
-        }
-        _ => panic!("code: {code}\ngot: {got:?}\nwanted: {want:?}"),
-    }
-}
-
-/// An ordinary run, to show that whatever ran before left nothing broken.
-fn still_works() {
-    check("function main(inputs) { return { doubled: inputs.n * 2 }; }", json!({ "n": 21 }), Want::Returns(json!({ "doubled": 42 })));
-}
-
-#[test]
-fn inputs_and_outputs_round_trip() {
-    let inputs = json!({
-        "text": "héllo wörld — 日本語 🌍 \u{0000} \"quoted\" \\ back",
-        "numbers": [0, -1, 1.5, 9007199254740991_i64, 1e-7, 123456789.125],
-        "nested": { "a": { "b": { "c": [1, { "d": null }, true, false] } } },
-        "empty": {},
-        "list": [],
-    });
-    check("function main(inputs) { return inputs; }", inputs.clone(), Want::Returns(inputs));
-    check(
-        "function main(inputs) {
-            return {
-                sum: inputs.xs.reduce((a, b) => a + b, 0),
-                upper: inputs.name.toUpperCase(),
-                length: [...inputs.name].length,
-                nested: { deep: [1, { two: 2 }, [3]] },
-                keys: Object.keys(inputs).sort(),
-            };
-        }",
-        json!({ "xs": [1, 2, 3.5], "name": "zoë 🐱" }),
-        Want::Returns(json!({
-            "sum": 6.5,
-            "upper": "ZOË 🐱",
-            "length": 5,
-            "nested": { "deep": [1, { "two": 2 }, [3]] },
-            "keys": ["name", "xs"],
-        })),
-    );
-    // What JSON cannot say is dropped or turned into null, exactly as JSON.stringify does.
-    check(
-        "function main() { return { gone: undefined, f() {}, nan: NaN, when: new Date(0) }; }",
-        json!({}),
-        Want::Returns(json!({ "nan": null, "when": "1970-01-01T00:00:00.000Z" })),
-    );
-}
-
-#[test]
-fn main_can_be_written_many_ways() {
-    for code in [
-        "function main(inputs) { return { v: inputs.x + 1 }; }",
-        "const main = (inputs) => ({ v: inputs.x + 1 });",
-        "let main = function (inputs) { return { v: inputs.x + 1 }; };",
-        "var helper = (x) => x + 1; function main(inputs) { return { v: helper(inputs.x) }; }",
-        "async function main(inputs) { await null; return { v: inputs.x + 1 }; }",
-        "function main(inputs) { return Promise.resolve({ v: inputs.x + 1 }); }",
-        "async function main(inputs) {
-            const v = await new Promise((resolve) => queueMicrotask(() => resolve(inputs.x)));
-            return { v: v + 1 };
-        }",
-        "'use strict'; function main(inputs) { return { v: inputs.x + 1 }; }",
-    ] {
-        check(code, json!({ "x": 1 }), Want::Returns(json!({ "v": 2 })));
-    }
-}
-
-#[test]
-fn results_that_are_not_plain_objects_are_refused() {
-    for (code, want) in [
-        ("function main() { return 42; }", "the number 42"),
-        ("function main() { return null; }", "null"),
-        ("function main() { return [1, 2]; }", "an array"),
-        ("function main() { }", "undefined"),
-        ("function main() { return undefined; }", "undefined"),
-        ("function main() { return 'text'; }", "a string"),
-        ("function main() { return true; }", "the boolean true"),
-        ("function main() { return () => 1; }", "a function"),
-        ("function main() { return 1n; }", "a BigInt"),
-        ("async function main() { return 42; }", "the number 42"),
-        ("function main() { return new Date(0); }", "JSON form is a string"),
-        ("function main() { const o = {}; o.self = o; return o; }", "circular"),
-        ("function main() { return { big: 1n }; }", "BigInt"),
-        ("async function main() { await new Promise(() => {}); }", "never settles"),
-    ] {
-        check(code, json!({}), Want::BadResult(want));
-    }
-}
-
-#[test]
-fn broken_code_is_reported() {
-    for (code, want) in [
-        (
-            "function main(inputs) {\n  return { a: 1 ;\n}",
-            Want::Fails(SandboxError::Syntax("Unexpected token ';' (line 2, column 17)".into())),
-        ),
-        ("function helper() { return {}; }", Want::Fails(SandboxError::NoMain)),
-        ("", Want::Fails(SandboxError::NoMain)),
-        ("var main = 5;", Want::Fails(SandboxError::NoMain)),
-        ("function main() { throw new Error('boom'); }", Want::Throws("Error: boom")),
-        (
-            "function main(inputs) {\n  let x;\n  return x.y;\n}",
-            Want::Throws("TypeError: cannot read property 'y' of undefined (at main, line 3)"),
-        ),
-        ("async function main() { await null; throw new RangeError('late'); }", Want::Throws("RangeError: late")),
-        ("function main() { return Promise.reject(new Error('no')); }", Want::Throws("Error: no")),
-        ("function main() { throw 'just a string'; }", Want::Throws("just a string")),
-        ("throw new Error('at the top');", Want::Throws("Error: at the top (line 1)")),
-    ] {
-        check(code, json!({}), want);
-    }
-}
+use crate::process::{candidates, locate_from};
+use crate::protocol::{Header, Reply, VERSION};
 
 #[test]
 fn errors_read_as_sentences() {
@@ -164,236 +23,111 @@ fn errors_read_as_sentences() {
         (SandboxError::NoMain, "the code does not define a function `main(inputs)`"),
         (SandboxError::Cancelled, "the run was cancelled"),
         (SandboxError::StackOverflow, "the code recursed too deeply (stack overflow)"),
+        (SandboxError::Unavailable("the sandbox program was not found".into()), "code cannot run here: the sandbox program was not found"),
     ] {
         assert_eq!(error.to_string(), text);
     }
 }
 
-#[test]
-fn the_host_is_out_of_reach() {
-    for (code, want) in [
-        ("function main() { return require('fs'); }", "ReferenceError: require is not defined"),
-        ("function main() { return fetch('http://x'); }", "ReferenceError: fetch is not defined"),
-        ("function main() { process.exit(1); }", "ReferenceError: process is not defined"),
-        ("async function main() { return await import('std'); }", "could not load module 'std'"),
-        ("async function main() { return await import('os'); }", "could not load module 'os'"),
-        ("async function main() { return await import('./x.js'); }", "could not load module"),
-        ("function main() { return std.open('/etc/passwd'); }", "ReferenceError: std is not defined"),
-        ("function main() { return os.exec(['ls']); }", "ReferenceError: os is not defined"),
-        ("function main() { return Deno.readTextFile('x'); }", "ReferenceError: Deno is not defined"),
-        ("function main() { return new XMLHttpRequest(); }", "ReferenceError: XMLHttpRequest is not defined"),
-        ("function main() { console.log('x'); }", "ReferenceError: console is not defined"),
-        ("function main() { setTimeout(() => {}, 1); }", "ReferenceError: setTimeout is not defined"),
-        // A wait that cannot be interrupted would outlive every limit; QuickJS refuses it.
-        ("function main() { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); }", "cannot block"),
-    ] {
-        check(code, json!({}), Want::Throws(want));
+/// A fake install tree in a temp dir: `files` are created (empty), `exe` is the running program.
+fn check_locate(files: &[&str], exe: &str, env: Option<&str>, want: Result<&str, &[&str]>) {
+    let root = tempfile::tempdir().expect("a temp dir");
+    let at = |rel: &str| root.path().join(rel);
+    for file in files {
+        let path = at(file);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("folders");
+        std::fs::write(&path, "").expect("a file");
     }
-    // Module syntax itself is not available: the code is a script.
-    let got = run("import * as std from 'std'; function main() { return {}; }", &json!({}), &test_limits(), &Cancel::new());
-    assert!(matches!(got, Err(SandboxError::Syntax(_))), "{got:?}");
-    check(
-        "function main() { return { std: typeof globalThis.std, os: typeof globalThis.os }; }",
-        json!({}),
-        Want::Returns(json!({ "std": "undefined", "os": "undefined" })),
+    let got = locate_from(env.map(|e| at(e).into_os_string()), Some(&at(exe)));
+    match (want, got) {
+        (Ok(found), Ok(sandbox)) => assert_eq!(sandbox.program(), at(found), "{files:?} from {exe}"),
+        (Err(parts), Err(SandboxError::Unavailable(why))) => {
+            for part in parts {
+                // A leading '/' is a path inside the fake tree.
+                let part = part.strip_prefix('/').map_or_else(|| (*part).to_owned(), |rel| at(rel).display().to_string());
+                assert!(why.contains(&part), "{files:?} from {exe}: {why}\nwanted: {part}");
+            }
+        }
+        (want, got) => panic!("{files:?} from {exe}: got {got:?}, wanted {want:?}"),
+    }
+}
+
+#[test]
+fn the_program_is_found_where_builds_and_packages_put_it() {
+    // Beside the executable: a build folder, or /usr/bin.
+    check_locate(&["bin/hearth", "bin/hearth-sandbox"], "bin/hearth", None, Ok("bin/hearth-sandbox"));
+    // The installed package: /usr/bin/hearth-desktop and /usr/lib/hearth/hearth-sandbox.
+    check_locate(
+        &["usr/bin/hearth-desktop", "usr/lib/hearth/hearth-sandbox"],
+        "usr/bin/hearth-desktop",
+        None,
+        Ok("usr/lib/hearth/hearth-sandbox"),
+    );
+    // A test or bench binary in target/release/deps, the program in target/release.
+    check_locate(
+        &["release/deps/hearth_core-0123", "release/hearth-sandbox"],
+        "release/deps/hearth_core-0123",
+        None,
+        Ok("release/hearth-sandbox"),
+    );
+    // Beside wins over the other places.
+    check_locate(
+        &["bin/hearth", "bin/hearth-sandbox", "lib/hearth/hearth-sandbox", "hearth-sandbox"],
+        "bin/hearth",
+        None,
+        Ok("bin/hearth-sandbox"),
+    );
+    // The environment variable wins over everything, and is the only place looked at when set.
+    check_locate(
+        &["bin/hearth", "bin/hearth-sandbox", "elsewhere/sandbox"],
+        "bin/hearth",
+        Some("elsewhere/sandbox"),
+        Ok("elsewhere/sandbox"),
+    );
+    check_locate(
+        &["bin/hearth", "bin/hearth-sandbox"],
+        "bin/hearth",
+        Some("nowhere/sandbox"),
+        Err(&["HEARTH_SANDBOX_BIN", "/nowhere/sandbox"]),
     );
 }
 
 #[test]
-fn the_global_object_holds_only_the_language() {
-    // The ECMAScript built-ins (with Annex B's escape/unescape), plus QuickJS's InternalError
-    // and queueMicrotask, which only schedules JavaScript on the run's own job queue.
-    const ALLOWED: &[&str] = &[
-        "AggregateError",
-        "Array",
-        "ArrayBuffer",
-        "AsyncDisposableStack",
-        "Atomics",
-        "BigInt",
-        "BigInt64Array",
-        "BigUint64Array",
-        "Boolean",
-        "DataView",
-        "Date",
-        "decodeURI",
-        "decodeURIComponent",
-        "DisposableStack",
-        "encodeURI",
-        "encodeURIComponent",
-        "Error",
-        "escape",
-        "eval",
-        "EvalError",
-        "FinalizationRegistry",
-        "Float16Array",
-        "Float32Array",
-        "Float64Array",
-        "Function",
-        "globalThis",
-        "Infinity",
-        "Int16Array",
-        "Int32Array",
-        "Int8Array",
-        "InternalError",
-        "isFinite",
-        "isNaN",
-        "Iterator",
-        "JSON",
-        "Map",
-        "Math",
-        "NaN",
-        "Number",
-        "Object",
-        "parseFloat",
-        "parseInt",
-        "Promise",
-        "Proxy",
-        "queueMicrotask",
-        "RangeError",
-        "ReferenceError",
-        "Reflect",
-        "RegExp",
-        "Set",
-        "SharedArrayBuffer",
-        "String",
-        "SuppressedError",
-        "Symbol",
-        "SyntaxError",
-        "TypeError",
-        "Uint16Array",
-        "Uint32Array",
-        "Uint8Array",
-        "Uint8ClampedArray",
-        "undefined",
-        "unescape",
-        "URIError",
-        "WeakMap",
-        "WeakRef",
-        "WeakSet",
-    ];
-    // What other JavaScript hosts put there, each a way out of the sandbox or a clock.
-    const DENIED: &[&str] = &[
-        "require",
-        "module",
-        "exports",
-        "process",
-        "global",
-        "Buffer",
-        "fetch",
-        "XMLHttpRequest",
-        "WebSocket",
-        "console",
-        "print",
-        "std",
-        "os",
-        "bjson",
-        "scriptArgs",
-        "gc",
-        "Deno",
-        "Bun",
-        "window",
-        "self",
-        "navigator",
-        "performance",
-        "setTimeout",
-        "setInterval",
-        "importScripts",
-        "atob",
-        "btoa",
-        "DOMException",
-    ];
-    let names = run(
-        // A lexical `main`, so that it is not itself a property of the global object.
-        "const main = () => ({ names: Object.getOwnPropertyNames(globalThis) });",
-        &json!({}),
-        &test_limits(),
-        &Cancel::new(),
-    )
-    .expect("listing the globals works");
-    let names: Vec<&str> = names["names"].as_array().expect("an array of names").iter().map(|n| n.as_str().expect("a name")).collect();
-    assert!(names.contains(&"JSON") && names.contains(&"Promise"), "{names:?}");
-    let denied: Vec<_> = names.iter().filter(|n| DENIED.contains(n)).collect();
-    assert!(denied.is_empty(), "host objects in the sandbox: {denied:?}");
-    let unknown: Vec<_> = names.iter().filter(|n| !ALLOWED.contains(n)).collect();
-    assert!(unknown.is_empty(), "globals outside the allow-list: {unknown:?}");
-}
-
-#[test]
-fn an_endless_loop_times_out() {
-    for code in [
-        "function main() { while (true) {} }",
-        "function main() { for (;;) { JSON.stringify({ a: [1, 2, 3] }); } }",
-        "async function main() { for (;;) await null; }",
-        "while (true) {} function main() { return {}; }",
-        // Catastrophic backtracking: the regexp engine polls the interrupt too.
-        "function main() { return { m: /^(a+)+$/.test('a'.repeat(40) + 'b') }; }",
-    ] {
-        check(code, json!({}), Want::Fails(SandboxError::Timeout(Duration::from_millis(300))));
-        still_works();
-    }
-}
-
-#[test]
-fn running_out_of_memory_is_reported() {
-    let oom = SandboxError::OutOfMemory { limit_bytes: 16 * MIB };
-    for code in [
-        "function main() { const a = []; for (let i = 0; ; i++) a.push('item ' + i); }",
-        // So full that QuickJS cannot allocate its "out of memory" error and throws null.
-        "function main() { const a = []; while (true) a.push('x' + a.length); }",
-        "function main() { const a = []; for (;;) a.push(new Array(1024).fill(1.5)); }",
-        "function main() { return { s: 'x'.repeat(64 * 1024 * 1024) }; }",
-        "function main() { let s = 'x'; for (;;) s = (s + s).split('').join(''); }",
-        "function main() { return { b: new ArrayBuffer(64 * 1024 * 1024) }; }",
-    ] {
-        check(code, json!({}), Want::Fails(oom.clone()));
-        still_works();
-    }
-}
-
-#[test]
-fn unbounded_recursion_overflows_the_stack() {
-    for code in [
-        "function f(n) { return f(n + 1) + 1; } function main() { return f(0); }",
-        "function main() { const o = {}; o.toString = function () { return '' + this; }; return { s: '' + o }; }",
-        "async function main() { const f = async (n) => (await f(n + 1)) + 1; return { v: await f(0) }; }",
-    ] {
-        check(code, json!({}), Want::Fails(SandboxError::StackOverflow));
-        still_works();
-    }
-}
-
-#[test]
-fn cancelling_from_another_thread_ends_the_run() {
-    let limits = Limits { timeout: Duration::from_secs(60), ..test_limits() };
-    let cancel = Cancel::new();
-    let canceller = {
-        let cancel = cancel.clone();
-        thread::spawn(move || {
-            thread::sleep(Duration::from_millis(100));
-            cancel.cancel();
-        })
-    };
-    let got = run("function main() { while (true) {} }", &json!({}), &limits, &cancel);
-    canceller.join().expect("the canceller ran");
-    assert_eq!(got, Err(SandboxError::Cancelled));
-    assert!(cancel.is_cancelled());
-    // A switch already thrown stops the next run before it starts.
-    let got = run("function main() { return {}; }", &json!({}), &limits, &cancel);
-    assert_eq!(got, Err(SandboxError::Cancelled));
-    still_works();
-}
-
-#[test]
-fn limits_out_of_range_are_made_safe() {
-    // Zero is "unlimited" to QuickJS; here it is a small, working limit.
-    let limits = Limits { memory_bytes: 0, stack_bytes: 0, timeout: Duration::from_secs(5) };
-    let got = run("function main() { return { ok: true }; }", &json!({}), &limits, &Cancel::new());
-    assert_eq!(got, Ok(json!({ "ok": true }).as_object().cloned().expect("an object")));
-    let got = run(
-        "function f(n) { return f(n + 1) + 1; } function main() { return f(0); }",
-        &json!({}),
-        &Limits { stack_bytes: 1 << 30, ..test_limits() },
-        &Cancel::new(),
+fn a_program_found_nowhere_says_where_it_looked_and_what_to_do() {
+    check_locate(
+        &["bin/hearth"],
+        "bin/hearth",
+        None,
+        Err(&[
+            "/bin/hearth-sandbox",
+            "/lib/hearth/hearth-sandbox",
+            "/hearth-sandbox",
+            "HEARTH_SANDBOX_BIN",
+            "cargo build --release -p hearth-sandbox",
+        ]),
     );
-    assert_eq!(got, Err(SandboxError::StackOverflow));
+    // A folder of that name is not the program.
+    check_locate(&["bin/hearth", "bin/hearth-sandbox/x"], "bin/hearth", None, Err(&["was not found"]));
+    assert_eq!(
+        candidates(Path::new("/usr/bin/hearth")),
+        [PathBuf::from("/usr/bin/hearth-sandbox"), PathBuf::from("/usr/lib/hearth/hearth-sandbox"), PathBuf::from("/usr/hearth-sandbox")]
+    );
+}
+
+#[test]
+fn messages_survive_the_pipe() {
+    let limits = Limits { memory_bytes: 3 * MIB, stack_bytes: 256 * KIB, timeout: Duration::from_millis(1500) };
+    let header: Header =
+        serde_json::from_str(&serde_json::to_string(&Header { version: VERSION, limits }).expect("written")).expect("read");
+    assert_eq!((header.version, header.limits), (VERSION, limits));
+    for result in [
+        Ok(serde_json::json!({ "a": [1, "two", null] }).as_object().cloned().expect("an object")),
+        Err(SandboxError::Timeout(Duration::from_millis(300))),
+        Err(SandboxError::OutOfMemory { limit_bytes: 16 * MIB }),
+        Err(SandboxError::Thrown("Error: boom (at main, line 1)".into())),
+    ] {
+        let text = serde_json::to_string(&Reply { version: VERSION, protections: None, result: result.clone() }).expect("written");
+        let reply: Reply = serde_json::from_str(&text).expect("read");
+        assert_eq!(reply.result, result);
+    }
 }
