@@ -2,7 +2,8 @@
 # model) is added as a custom OpenAI-compatible provider, its API token as the provider's key
 # in the real Secret Service. Replies through it match the model asked directly; a chat moves
 # between the remote and the local model with its history intact; a fallback chain answers
-# when a provider is down; a refused key is named; and the key never leaves the keychain.
+# when a provider is down; a refused key is named; the key never leaves the keychain, and
+# never goes to a host it was not given for.
 
 import secrets
 from pathlib import Path
@@ -149,7 +150,12 @@ def test_bad_provider_input_is_refused_clearly(hearth, start_hearth):
         assert_error(http.post("/api/v1/providers", json={**body, "kind": "nope", "base_url": "http://h/v1"}), 400, "invalid", "kind")
         assert_error(http.post("/api/v1/providers", json={**body, "name": "local", "base_url": "http://h/v1"}), 400, "invalid", "name")
         headers = {"Authorization": "Bearer sk-nope"}
-        assert_error(http.post("/api/v1/providers", json={**body, "base_url": "http://h/v1", "headers": headers}), 400, "invalid", "headers")
+        assert_error(http.post("/api/v1/providers", json={**body, "base_url": "https://h/v1", "headers": headers}), 400, "invalid", "headers")
+        for credential in ("x-goog-api-key", "api-key", "X-Auth-Token", "Cookie"):
+            assert_error(http.post("/api/v1/providers", json={**body, "base_url": "https://h/v1", "headers": {credential: "v"}}), 400, "invalid", "headers")
+        # Plain http only to this machine: elsewhere the key and the chats would travel readable.
+        r = assert_error(http.post("/api/v1/providers", json={**body, "base_url": "http://192.0.2.1:11434/v1"}), 400, "invalid", "base_url")
+        assert "https://" in r["message"], r
         assert_error(http.put("/api/v1/providers/nobody/key", json={"key": "k"}), 404, "not_found")
         assert_error(http.post("/v1/chat/completions", json={"model": "nobody/m", "messages": [{"role": "user", "content": "Hi"}]}), 404, "not_found", "model")
 
@@ -159,6 +165,70 @@ def test_bad_provider_input_is_refused_clearly(hearth, start_hearth):
         assert_error(r, 502, "upstream")
         assert "provider peer" in r.json()["error"]["message"] and "key was refused" in r.json()["error"]["message"]
         assert_error(http.post("/api/v1/providers/peer/test"), 502, "upstream")
+
+
+class Capture:
+    """A loopback HTTP server that answers a model list and keeps every request's headers:
+    the host someone with the API token would point a provider at."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        seen: list[dict[str, str]] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                seen.append({k.lower(): v for k, v in self.headers.items()})
+                body = b'{"data": [{"id": "captured"}]}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.requests = seen
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+def test_moving_a_provider_to_another_host_needs_its_key_again(hearth, start_hearth):
+    remote = hearth
+    local = start_hearth()
+    capture = Capture()
+    try:
+        with httpx.Client(base_url=local.base_url, headers=local.auth, timeout=120) as http:
+            add_provider(http, "mover", remote.base_url + "/v1", key=remote.token, default_model=MODEL)
+            # Another port is another host: while a key is stored, moving there without one is
+            # refused, and nothing changes.
+            r = http.patch("/api/v1/providers/mover", json={"base_url": capture.url + "/v1"})
+            assert "give the key again" in assert_error(r, 400, "invalid", "api_key")["message"]
+            assert http.get("/api/v1/providers/mover").json()["base_url"] == remote.base_url + "/v1"
+            assert http.post("/api/v1/providers/mover/test").status_code == 200
+            assert capture.requests == [], "the stored key went to the new host"
+
+            # With a new key in the same request it moves, and only the new key travels.
+            new_key = "sk-capture-" + secrets.token_hex(12)
+            r = http.patch("/api/v1/providers/mover", json={"base_url": capture.url + "/v1", "api_key": new_key})
+            assert r.status_code == 200, r.text
+            assert (r.json()["base_url"], r.json()["key"]["last_four"]) == (capture.url + "/v1", new_key[-4:])
+            assert new_key not in r.text and remote.token not in r.text
+            tested = http.post("/api/v1/providers/mover/test")
+            assert tested.status_code == 200 and tested.json()["models"] == ["captured"], tested.text
+            assert [h.get("authorization") for h in capture.requests] == [f"Bearer {new_key}"]
+            assert all(remote.token not in str(h) for h in capture.requests)
+    finally:
+        capture.close()
 
 
 def test_a_provider_key_never_leaves_the_keychain(start_hearth, tmp_path: Path):

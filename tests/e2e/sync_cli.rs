@@ -90,10 +90,10 @@ fn two_data_directories_sync_through_the_cli_and_status_tells_the_truth() {
     bed.start_server();
 
     // `hearth serve` runs the loop in the background and answers GET /api/v1/sync.
-    let served = serve(&desktop, "sync-test-token");
+    let served = serve(&desktop, "sync-test-token-0123456789abcdef");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let status = loop {
-        let (code, status) = http(&served.url, "GET", "/api/v1/sync", "sync-test-token", None);
+        let (code, status) = http(&served.url, "GET", "/api/v1/sync", "sync-test-token-0123456789abcdef", None);
         assert_eq!(code, 200, "{status}");
         if status["pending"]["changes"] == 0 || std::time::Instant::now() > deadline {
             break status;
@@ -105,7 +105,7 @@ fn two_data_directories_sync_through_the_cli_and_status_tells_the_truth() {
     assert_eq!(status["signed_in"], true);
     // Signing out from the CLI while the server runs: the server sees it too.
     desktop.json(&["sync", "logout"]);
-    let (_, status) = http(&served.url, "GET", "/api/v1/sync", "sync-test-token", None);
+    let (_, status) = http(&served.url, "GET", "/api/v1/sync", "sync-test-token-0123456789abcdef", None);
     assert_eq!((status["signed_in"].as_bool(), status["activity"].as_str()), (Some(false), Some("stopped")), "{status}");
     drop(served);
     laptop.json(&["sync", "now"]);
@@ -131,8 +131,10 @@ fn the_app_connects_signs_in_and_out_through_the_api() {
     auth.add_user("grace@example.com", password, &user);
     let device = Hearth::new();
     device.json(&["workspaces", "create", "--name", "Lab", "--handle", "lab"]);
-    let served = serve(&device, "ui-token");
-    let call = |method: &str, path: &str, body: Option<serde_json::Value>| http(&served.url, method, path, "ui-token", body.as_ref());
+    let served = serve(&device, "ui-token-0123456789abcdef01234567");
+    let call = |method: &str, path: &str, body: Option<serde_json::Value>| {
+        http(&served.url, method, path, "ui-token-0123456789abcdef01234567", body.as_ref())
+    };
 
     let (code, refused) = call("POST", "/api/v1/sync/connect", Some(serde_json::json!({ "url": "https://x.supabase.co" })));
     assert_eq!((code, refused["error"]["param"].as_str()), (400, Some("anon_key")), "{refused}");

@@ -40,11 +40,16 @@ pub(crate) enum ProvidersCommand {
     /// Change a provider
     Update {
         name: String,
+        /// A new API root; on another scheme, host or port it needs --key too (a stored key
+        /// only goes to the host it was set for)
         #[arg(long)]
         base_url: Option<String>,
         /// The default model; an empty value clears it
         #[arg(long)]
         model: Option<String>,
+        /// Also set the key, read as `key set` reads it (a prompt, or standard input)
+        #[arg(long)]
+        key: bool,
     },
     /// Use a provider again
     Enable { name: String },
@@ -111,11 +116,17 @@ pub(crate) fn run(cmd: ProvidersCommand, core: &Arc<Core>, out: &Output) -> CmdR
                 )
             });
         }
-        ProvidersCommand::Update { name, base_url, model: default_model } => {
+        ProvidersCommand::Update { name, base_url, model: default_model, key } => {
             let patch =
                 ProviderPatch { base_url, default_model: default_model.map(|m| Some(m).filter(|m| !m.is_empty())), ..Default::default() };
-            let p = core.update_provider(&name, &patch)?;
-            out.show(&p, || format!("updated {}", p.provider.name));
+            let key = if key {
+                core.provider(&name)?; // an unknown provider fails before the prompt
+                Some(read_key(&name)?)
+            } else {
+                None
+            };
+            let p = core.update_provider(&name, &patch, key.as_ref())?;
+            out.show(&p, || format!("updated {}\n{}", p.provider.name, key_hint(&p)));
         }
         ProvidersCommand::Enable { name } => toggle(core, out, &name, true)?,
         ProvidersCommand::Disable { name } => toggle(core, out, &name, false)?,
@@ -138,7 +149,7 @@ pub(crate) fn run(cmd: ProvidersCommand, core: &Arc<Core>, out: &Output) -> CmdR
 }
 
 fn toggle(core: &Core, out: &Output, name: &str, enabled: bool) -> CmdResult {
-    let p = core.update_provider(name, &ProviderPatch { enabled: Some(enabled), ..Default::default() })?;
+    let p = core.update_provider(name, &ProviderPatch { enabled: Some(enabled), ..Default::default() }, None)?;
     out.show(&p, || format!("{} {}", p.provider.name, if enabled { "enabled" } else { "disabled" }));
     Ok(())
 }

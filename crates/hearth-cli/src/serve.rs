@@ -1,15 +1,15 @@
 //! `hearth serve` and `hearth token show`: the app (API, UI, sync loop; `hearth-host`) on
-//! loopback, and its bearer token.
+//! loopback (or, with `--allow-remote` and TLS, another address), and its bearer token.
 
 use std::io::Write;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use hearth_core::Core;
-use hearth_host::{App, Options};
+use hearth_host::{App, Options, TlsFiles};
 
 use crate::cli::{CmdResult, Failure};
 use crate::output::Output;
@@ -22,9 +22,16 @@ pub(crate) struct ServeArgs {
     /// Port to listen on (0 picks a free one)
     #[arg(long, env = "HEARTH_PORT", default_value_t = 7337)]
     port: u16,
-    /// Allow listening on a non-loopback address (other machines can then reach the API)
+    /// Allow listening on a non-loopback address (other machines can then reach the API);
+    /// needs --tls-cert and --tls-key, since the token must not cross the network in clear
     #[arg(long)]
     allow_remote: bool,
+    /// Serve HTTPS with this PEM certificate chain (the server's certificate first)
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Another host name requests may be addressed to (repeatable)
     #[arg(long = "allowed-host", value_name = "NAME")]
     allowed_hosts: Vec<String>,
@@ -73,7 +80,7 @@ pub(crate) fn serve(args: ServeArgs, core: Arc<Core>, data_dir: &Path, default_m
         ));
     }
     if !args.host.is_loopback() {
-        eprintln!("hearth: WARNING: listening on {}: other machines can reach this API (it still needs the token)", args.host);
+        eprintln!("hearth: WARNING: listening on {}: other machines can reach this API (over TLS, with the token)", args.host);
     }
     let options = Options {
         host: args.host,
@@ -83,9 +90,10 @@ pub(crate) fn serve(args: ServeArgs, core: Arc<Core>, data_dir: &Path, default_m
         cors_origins: args.cors_origins,
         engine: hearth_llama::EngineConfig { slots: args.slots, context_per_slot: args.context, ..Default::default() },
         model_url: args.model_url.unwrap_or_else(|| hearth_types::DEFAULT_MODEL.url.to_owned()),
+        tls: args.tls_cert.zip(args.tls_key).map(|(cert, key)| TlsFiles { cert, key }),
     };
     let app = App::new(core, data_dir, default_model, options).map_err(host_failure)?;
-    let (app_link, token) = (args.app_link, app.token().to_owned());
+    let (app_link, token, scheme) = (args.app_link, app.token().to_owned(), app.scheme());
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {
@@ -94,10 +102,10 @@ pub(crate) fn serve(args: ServeArgs, core: Arc<Core>, data_dir: &Path, default_m
         tracing::info!(%local, "serving the API");
         // Scripts and tests wait for this line; it is printed only once connections are accepted.
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "hearth: listening on http://{local}").context("writing to stdout")?;
+        writeln!(stdout, "hearth: listening on {scheme}://{local}").context("writing to stdout")?;
         if app_link {
             // The page takes the token from the address once and removes it (as Jupyter does).
-            writeln!(stdout, "hearth: open the app at http://{local}/?token={token}").context("writing to stdout")?;
+            writeln!(stdout, "hearth: open the app at {scheme}://{local}/?token={token}").context("writing to stdout")?;
         }
         stdout.flush().context("writing to stdout")?;
         drop(stdout);

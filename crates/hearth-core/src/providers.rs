@@ -1,8 +1,10 @@
 //! Remote providers: their records (in the store), their keys (in the keychain, and only
 //! there), the clients that call them, the call log and the price table.
 //!
-//! A key goes in through [`Core::set_provider_key`] and never comes out: surfaces see a
-//! [`KeyState`] (set or not, the last four characters). Clients are cached per provider and
+//! A key goes in through [`Core::set_provider_key`] (or with a changed base URL through
+//! [`Core::update_provider`]) and never comes out: surfaces see a [`KeyState`] (set or not,
+//! the last four characters). A key only ever goes to the scheme, host and port it was given
+//! for: moving a provider to another origin needs its key again. Clients are cached per provider and
 //! rebuilt when the record or the key changes, so a key set from the CLI reaches a running
 //! server on its next call. Each provider keeps one circuit breaker for the life of the
 //! process, whatever its client.
@@ -10,7 +12,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use hearth_llm::remote::{Breaker, HttpRuntime, Protocol, Remote, RemoteConfig, RetryPolicy, Timeouts, check_base_url, preset_of};
+use hearth_llm::remote::{
+    Breaker, HttpRuntime, Protocol, Remote, RemoteConfig, RetryPolicy, Timeouts, check_base_url, preset_of, same_origin,
+};
 use hearth_secrets::{Secret, SecretError, SecretStore};
 use hearth_types::{
     KeyState, NewCall, NewProvider, Price, Provider, ProviderInfo, ProviderPatch, Timestamp, UsageRow, ValidationError, provider_name,
@@ -23,8 +27,12 @@ fn key_name(provider: &str) -> String {
     format!("provider:{provider}")
 }
 
-/// Headers that carry credentials: a key belongs in the keychain, not in a header on disk.
-const CREDENTIAL_HEADERS: &[&str] = &["authorization", "proxy-authorization", "x-api-key", "api-key", "cookie"];
+/// Words that mark a header name as a credential (`authorization`, `proxy-authorization`,
+/// `x-api-key`, Azure's `api-key`, `x-goog-api-key`, `x-auth-token`, `cookie`, a gateway's
+/// `helicone-auth`, ...): a key belongs in the keychain, not in a header stored in SQLite.
+/// Matching words rather than listing names catches the many spellings providers invent; a
+/// harmless header that happens to match is refused, which costs less than a stored key.
+const CREDENTIAL_WORDS: &[&str] = &["auth", "key", "token", "secret", "cookie", "password", "passwd", "credential"];
 
 /// Opens the secret store on first use (the keychain may prompt or be slow to answer, and
 /// most commands never need it).
@@ -109,12 +117,47 @@ impl Core {
         self.info(provider)
     }
 
-    pub fn update_provider(&self, name: &str, patch: &ProviderPatch) -> Result<ProviderInfo> {
+    /// Changes a provider; `key`, when given, replaces its key.
+    ///
+    /// A key goes only where it was given for: a new base URL on another scheme, host or port
+    /// is refused (field `api_key`) while a key is stored, unless the new key comes with it.
+    /// Whoever holds the API token could otherwise point the provider at their own host and
+    /// have the keychain's key sent there. With a new key, the old one is deleted before the
+    /// record changes, so a failure part-way leaves a provider without a key, never the old
+    /// key with the new host.
+    pub fn update_provider(&self, name: &str, patch: &ProviderPatch, key: Option<&Secret>) -> Result<ProviderInfo> {
         let mut patch = patch.clone();
         patch.base_url = patch.base_url.map(|u| check_base_url(&u).map_err(|e| ValidationError::new("base_url", e))).transpose()?;
         patch.headers = patch.headers.as_ref().map(checked_headers).transpose()?;
         patch.default_model = patch.default_model.map(|m| m.map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()));
+        let key = key.map(|k| checked_key(k, "api_key")).transpose()?;
+        let current = self.store.read(|r| r.provider(name))?;
+        let moved_from = patch.base_url.as_deref().filter(|url| !same_origin(url, &current.base_url)).map(|_| &current.base_url);
+        if let Some(old) = moved_from {
+            match &key {
+                None if self.secrets()?.get(&key_name(name))?.is_some() => {
+                    return Err(ValidationError::new(
+                        "api_key",
+                        format!(
+                            "the new base URL is on another host than {old}; give the key again with it (api_key, or `hearth providers update {name} --base-url URL --key`): a stored key only goes to the host it was set for"
+                        ),
+                    )
+                    .into());
+                }
+                None => {}
+                Some(_) => {
+                    self.secrets()?.delete(&key_name(name))?;
+                }
+            }
+        }
         let provider = self.store.write(|w| w.update_provider(name, &patch))?;
+        if let Some(key) = key {
+            self.secrets()?.set(&key_name(name), &key)?;
+            tracing::info!(provider = %name, "stored a provider key in the keychain");
+        }
+        if moved_from.is_some() {
+            tracing::info!(provider = %name, "moved a provider to another host");
+        }
         self.info(provider)
     }
 
@@ -162,11 +205,7 @@ impl Core {
     /// Keeps a provider's key in the keychain (and nowhere else).
     pub fn set_provider_key(&self, name: &str, key: &Secret) -> Result<ProviderInfo> {
         let provider = self.store.read(|r| r.provider(name))?;
-        let value = key.expose().trim();
-        if value.is_empty() || value.len() > 4096 || value.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(ValidationError::new("key", "must be one line of visible characters (the key as the provider shows it)").into());
-        }
-        self.secrets()?.set(&key_name(name), &Secret::new(value))?;
+        self.secrets()?.set(&key_name(name), &checked_key(key, "key")?)?;
         tracing::info!(provider = %name, "stored a provider key in the keychain");
         self.info(provider)
     }
@@ -262,13 +301,24 @@ pub fn since_days(days: u32) -> Option<Timestamp> {
     first.to_zoned(utc).ok().map(|z| z.timestamp())
 }
 
+/// A key as the keychain keeps it: trimmed, one line of visible characters. `field` is what
+/// the caller's input calls it.
+fn checked_key(key: &Secret, field: &'static str) -> Result<Secret> {
+    let value = key.expose().trim();
+    if value.is_empty() || value.len() > 4096 || value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(ValidationError::new(field, "must be one line of visible characters (the key as the provider shows it)").into());
+    }
+    Ok(Secret::new(value))
+}
+
 /// Header names are tokens, values are strings, and nothing carries a credential.
 fn checked_headers(headers: &serde_json::Map<String, serde_json::Value>) -> Result<serde_json::Map<String, serde_json::Value>> {
     for (name, value) in headers {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(ValidationError::new("headers", format!("{name:?} is not a header name")).into());
         }
-        if CREDENTIAL_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        let lower = name.to_ascii_lowercase();
+        if CREDENTIAL_WORDS.iter().any(|word| lower.contains(word)) {
             return Err(ValidationError::new(
                 "headers",
                 format!("{name} carries a credential; set the key with `hearth providers key set`"),

@@ -342,7 +342,7 @@ mod routing {
         assert_eq!(refused(NewProvider { headers, ..NewProvider::new("x", "openai") }), Some("headers"), "credentials go to the keychain");
         assert_eq!(core.add_provider(&NewProvider::new("work", "openai")).unwrap_err().code(), ErrorCode::Conflict);
         let bad_patch = ProviderPatch { base_url: Some("ftp://x".into()), ..Default::default() };
-        assert_eq!(core.update_provider("work", &bad_patch).unwrap_err().field(), Some("base_url"));
+        assert_eq!(core.update_provider("work", &bad_patch, None).unwrap_err().field(), Some("base_url"));
 
         assert_eq!(core.set_provider_key("work", &Secret::new("two words")).unwrap_err().field(), Some("key"));
         let keyed = core.set_provider_key("work", &Secret::new(KEY)).unwrap();
@@ -362,6 +362,66 @@ mod routing {
     }
 
     #[test]
+    fn moving_a_provider_to_another_host_needs_its_key_again() {
+        let core = Core::in_memory().unwrap().with_secrets(Arc::new(hearth_secrets::MemoryStore::new()));
+        let new = NewProvider { base_url: Some("https://one.example/v1".into()), ..NewProvider::new("work", "openai-compatible") };
+        core.add_provider(&new).unwrap();
+        core.set_provider_key("work", &Secret::new(KEY)).unwrap();
+        let to = |url: &str| ProviderPatch { base_url: Some(url.into()), ..Default::default() };
+        let stored = || core.secrets().unwrap().get("provider:work").unwrap().map(|s| s.expose().to_owned());
+
+        let same_host = core.update_provider("work", &to("https://ONE.example:443/v2"), None).unwrap();
+        assert_eq!((same_host.provider.base_url.as_str(), same_host.key.set), ("https://one.example/v2", true), "a new path keeps the key");
+        for elsewhere in ["https://two.example/v1", "https://one.example:8443/v1", "http://127.0.0.1:8080/v1"] {
+            let e = core.update_provider("work", &to(elsewhere), None).unwrap_err();
+            assert_eq!((e.code(), e.field()), (ErrorCode::Invalid, Some("api_key")), "{elsewhere}");
+            assert!(e.to_string().contains("give the key again"), "{e}");
+        }
+        assert_eq!(core.provider("work").unwrap().provider.base_url, "https://one.example/v2", "a refused move changes nothing");
+        assert_eq!(stored().as_deref(), Some(KEY));
+
+        let bad = core.update_provider("work", &to("https://two.example/v1"), Some(&Secret::new("two words"))).unwrap_err();
+        assert_eq!(bad.field(), Some("api_key"));
+        let moved = core.update_provider("work", &to("https://two.example/v1"), Some(&Secret::new("sk-new-host-key-7777"))).unwrap();
+        assert_eq!((moved.provider.base_url.as_str(), moved.key.last_four.as_deref()), ("https://two.example/v1", Some("7777")));
+        assert_eq!(stored().as_deref(), Some("sk-new-host-key-7777"), "only the new key is kept");
+
+        // Without a stored key there is nothing to send elsewhere: a keyless provider moves.
+        core.remove_provider_key("work").unwrap();
+        let keyless = core.update_provider("work", &to("http://localhost:11434/v1"), None).unwrap();
+        assert_eq!((keyless.provider.base_url.as_str(), keyless.key.set), ("http://localhost:11434/v1", false));
+    }
+
+    #[test]
+    fn headers_that_carry_credentials_are_refused_in_every_spelling() {
+        let core = Core::in_memory().unwrap().with_secrets(Arc::new(hearth_secrets::MemoryStore::new()));
+        let with_header = |name: &str| {
+            let mut headers = serde_json::Map::new();
+            headers.insert(name.into(), "v".into());
+            NewProvider { headers, ..NewProvider::new("x", "openai") }
+        };
+        for credential in [
+            "Authorization",
+            "Proxy-Authorization",
+            "x-api-key",
+            "api-key",
+            "X-Goog-Api-Key",
+            "x-auth-token",
+            "Cookie",
+            "Helicone-Auth",
+            "X-Amz-Security-Token",
+        ] {
+            let e = core.add_provider(&with_header(credential)).unwrap_err();
+            assert_eq!(e.field(), Some("headers"), "{credential}");
+            assert!(e.to_string().contains("carries a credential"), "{e}");
+        }
+        for plain in ["X-Title", "HTTP-Referer", "OpenAI-Organization"] {
+            core.add_provider(&with_header(plain)).unwrap();
+            core.remove_provider("x").unwrap();
+        }
+    }
+
+    #[test]
     fn names_route_by_their_provider_prefix() {
         let core = Arc::new(Core::in_memory().unwrap());
         add_dead(&core, "remote");
@@ -373,7 +433,7 @@ mod routing {
         assert_eq!((t.provider(), t.model()), ("remote", "org/model-1"), "only the first slash splits");
         assert_eq!(router.resolve("remote/").unwrap().model(), "m", "the provider's default model");
         assert!(matches!(router.resolve("nobody/x").unwrap_err(), Error::Model(hearth_llm::LlmError::ModelNotFound(m)) if m == "nobody/x"));
-        core.update_provider("remote", &ProviderPatch { enabled: Some(false), ..Default::default() }).unwrap();
+        core.update_provider("remote", &ProviderPatch { enabled: Some(false), ..Default::default() }, None).unwrap();
         assert_eq!(router.resolve("remote/x").unwrap_err().code(), ErrorCode::Invalid, "a disabled provider");
     }
 

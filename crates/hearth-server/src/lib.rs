@@ -9,8 +9,11 @@
 //! are refused (see `security`). Handlers run Core calls on blocking threads, since SQLite
 //! and the model are synchronous.
 //!
-//! Left out here: picking ports, reading environment variables, storing the token (the CLI
-//! does those), and TLS (the server is for loopback).
+//! [`serve`] speaks plain HTTP, or HTTPS with a [`Tls`] (`tls.rs`) for a server that other
+//! machines reach.
+//!
+//! Left out here: picking ports, reading environment variables and files (certificates
+//! included), storing the token (the CLI does those).
 
 mod app;
 mod docs;
@@ -22,6 +25,7 @@ mod replies;
 mod security;
 mod setup;
 mod sync;
+mod tls;
 mod ui;
 mod workflows;
 
@@ -43,6 +47,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, ApiResult};
+pub use security::check_cors_origin;
+pub use tls::{HANDSHAKE_TIMEOUT, Tls, TlsError};
 
 /// Reads a model file's header into a registration (the CLI hands in `hearth_llama::describe`).
 pub type Describe = Arc<dyn Fn(&Path, Option<&str>) -> Result<NewModel, ValidationError> + Send + Sync>;
@@ -187,6 +193,8 @@ impl Api {
             .route("/api/v1/runs/{run}", get(workflows::get_run))
             .route("/api/v1/runs/{run}/events", get(workflows::events))
             .route("/api/v1/runs/{run}/cancel", post(workflows::cancel))
+            .route("/api/v1/secrets", get(workflows::list_secrets))
+            .route("/api/v1/secrets/{name}", put(workflows::set_secret).delete(workflows::delete_secret))
             .route("/api/v1/settings", get(app::settings))
             .route("/api/v1/settings/{key}", put(app::put_setting))
             .merge(ui::routes())
@@ -222,12 +230,13 @@ impl Api {
     }
 }
 
-/// Serves `api` on `listener` until `shutdown` resolves, then stops accepting, ends the
-/// replies and streams in flight with their final events, and waits (up to `grace`) for
-/// open connections to finish.
+/// Serves `api` on `listener` (over TLS when `tls` is given) until `shutdown` resolves, then
+/// stops accepting, ends the replies and streams in flight with their final events, and waits
+/// (up to `grace`) for open connections to finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     api: Api,
+    tls: Option<Tls>,
     shutdown: impl std::future::Future<Output = ()> + Send,
     grace: Duration,
 ) -> std::io::Result<()> {
@@ -255,10 +264,23 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(router.clone());
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
-        let watched = graceful.watch(connection);
+        // Each connection is watched from here on, so a graceful stop waits for it (a
+        // handshake in progress included, which its timeout bounds).
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(e) = watched.await {
+            let served = match tls {
+                None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await,
+                Some(tls) => match tls.accept(stream).await {
+                    Ok(stream) => watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await,
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                },
+            };
+            if let Err(e) = served {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });

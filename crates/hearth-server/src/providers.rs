@@ -63,10 +63,16 @@ pub(crate) async fn get(State(state): State<AppState>, Path(name): Path<String>)
     Ok(Json(blocking(&state, move |core| core.provider(&name)).await?))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ProviderPatchIn {
+    /// On another scheme, host or port than the current one, it needs `api_key` in the same
+    /// request while a key is stored (400, field `api_key`, otherwise): a key only goes to the
+    /// host it was set for.
     base_url: Option<String>,
+    /// A new key for the provider, kept in the OS keychain like `PUT .../key`; no response
+    /// ever contains it.
+    api_key: Option<String>,
     /// An empty string clears it.
     default_model: Option<String>,
     #[schema(value_type = Option<Object>)]
@@ -74,8 +80,21 @@ pub(crate) struct ProviderPatchIn {
     enabled: Option<bool>,
 }
 
+impl std::fmt::Debug for ProviderPatchIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderPatchIn")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "redacted"))
+            .field("default_model", &self.default_model)
+            .field("headers", &self.headers)
+            .field("enabled", &self.enabled)
+            .finish()
+    }
+}
+
+/// Changes a provider. Moving it to another host takes its key in the same request.
 #[utoipa::path(patch, path = "/api/v1/providers/{name}", tag = "providers", params(("name" = String, Path)), request_body = ProviderPatchIn,
-    responses((status = 200, body = ProviderInfo), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ProviderInfo), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn update(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -87,7 +106,8 @@ pub(crate) async fn update(
         headers: p.headers,
         enabled: p.enabled,
     };
-    Ok(Json(blocking(&state, move |core| core.update_provider(&name, &patch)).await?))
+    let key = p.api_key.map(Secret::new);
+    Ok(Json(blocking(&state, move |core| core.update_provider(&name, &patch, key.as_ref())).await?))
 }
 
 /// Removes a provider and its key.

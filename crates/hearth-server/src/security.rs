@@ -5,12 +5,14 @@
 //! there. So every route but `/health` and the UI's own pages (which hold no data) needs the
 //! token (a page cannot know it), a request whose `Host` is not a loopback name or a
 //! configured one is refused before anything else (a rebinding page sends its own hostname),
-//! and CORS allows only configured origins.
+//! and CORS allows only configured origins, never `*`.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use hearth_types::ValidationError;
+use subtle::ConstantTimeEq;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::AppState;
@@ -72,25 +74,54 @@ pub(crate) async fn require_token(State(state): State<AppState>, request: Reques
         .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
         .map(str::trim);
     match presented {
-        Some(token) if constant_time_eq(token.as_bytes(), state.config.token.as_bytes()) => next.run(request).await,
+        Some(token) if token_matches(token, &state.config.token) => next.run(request).await,
         _ => ApiError::unauthorized().into_response(),
     }
 }
 
-/// Compares without an early exit, so timing does not reveal how much of a guess was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+/// Compares in constant time (`subtle`), so timing does not reveal how much of a guess was
+/// right. Only the length can show, and every token Hearth makes has the same one.
+fn token_matches(presented: &str, token: &str) -> bool {
+    presented.as_bytes().ct_eq(token.as_bytes()).into()
+}
+
+/// Checks an origin given for CORS: `scheme://host[:port]`, exactly as a browser sends it.
+/// `*` is refused: the token alone keeps other web pages out, and a wildcard would let any
+/// page the user opens read the API's answers (every chat, every key's last four) once it
+/// holds or guesses the token, or send requests the token rides along with.
+pub fn check_cors_origin(origin: &str) -> Result<(), ValidationError> {
+    let invalid = |why: String| Err(ValidationError::new("cors_origin", why));
+    if origin.contains('*') {
+        return invalid(format!(
+            "{origin:?}: a wildcard would let any web page use the API; name each origin that may (e.g. http://localhost:5173)"
+        ));
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return invalid(format!("{origin:?} is not an origin (scheme://host[:port], e.g. http://localhost:5173)"));
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if !matches!(scheme, "http" | "https")
+        || rest.is_empty()
+        || rest.contains(['/', '?', '#', '@'])
+        || HeaderValue::from_str(origin).is_err()
+    {
+        return invalid(format!("{origin:?} is not an origin (scheme://host[:port], no path, e.g. http://localhost:5173)"));
+    }
+    Ok(())
 }
 
 /// CORS: deny by default; allow the configured origins. (The desktop window loads the UI from
 /// this server, so it is same-origin and needs no exception; Tauri's own origins, which every
 /// Tauri app on the machine shares, are not allowed.)
 pub(crate) fn cors(origins: &[String]) -> CorsLayer {
-    let allowed: Vec<HeaderValue> =
-        origins.iter().map(String::as_str).filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok()).collect();
+    // Callers check origins with `check_cors_origin` first; a wildcard that slips past is
+    // dropped here rather than allowed (tower-http would also panic on it).
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .map(String::as_str)
+        .filter(|o| check_cors_origin(o).is_ok())
+        .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+        .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed))
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
@@ -128,8 +159,27 @@ mod tests {
 
     #[test]
     fn token_comparison() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(token_matches("abc", "abc"));
+        assert!(!token_matches("abc", "abd"));
+        assert!(!token_matches("abc", "abcd"));
+        assert!(!token_matches("", "abc"));
+    }
+
+    #[test]
+    fn cors_origins_are_exact_origins_never_a_wildcard() {
+        let check = |origin: &str, ok: bool| assert_eq!(check_cors_origin(origin).is_ok(), ok, "{origin}");
+        check("http://localhost:5173", true);
+        check("https://app.example.com", true);
+        check("https://app.example.com/", true);
+        check("*", false);
+        check("https://*.example.com", false);
+        check("null", false);
+        check("app.example.com", false);
+        check("https://app.example.com/path", false);
+        check("ftp://app.example.com", false);
+        check("https://", false);
+        assert!(check_cors_origin("*").unwrap_err().reason.contains("any web page"));
+        // A wildcard that reached the layer anyway is dropped, not a panic at start.
+        let _ = cors(&["*".to_owned(), "http://localhost:5173".to_owned()]);
     }
 }

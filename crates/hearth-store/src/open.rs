@@ -8,6 +8,12 @@
 //! Migrations run under `BEGIN IMMEDIATE` with the version read inside that lock, so two
 //! processes opening the same old or fresh file at once cannot both migrate it (the second
 //! finds the work done), and the backup is taken under the same lock.
+//!
+//! Every chat is in these files, so on Unix only their owner may read them: once the file is
+//! known to be ours, its folder is made 0700 and the database, its `-wal` and `-shm` and
+//! every backup 0600. Installs made before this rule are repaired at open, with a warning
+//! (others may already have read them). A folder or file whose mode cannot be changed (a
+//! file system without Unix permissions) is warned about, not refused.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
@@ -29,7 +35,10 @@ pub(crate) type Files<'a> = &'a [(&'static str, &'static str)];
 
 pub(crate) fn open_file(path: &Path, options: &OpenOptions, files: Files<'_>) -> Result<Store> {
     check_header(path)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+    let existed = path.exists();
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir_existed = dir.is_none_or(Path::exists);
+    if let Some(dir) = dir {
         std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
     }
     let located = |e: Error| e.locate(path, options.busy_timeout);
@@ -46,6 +55,9 @@ pub(crate) fn open_file(path: &Path, options: &OpenOptions, files: Files<'_>) ->
         return Err(untouched(located(e)));
     }
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
+    let backup_dir = options.backup_dir.clone().unwrap_or_else(|| path.with_file_name("backups"));
+    // Before anything is written: SQLite gives a new `-wal` and `-shm` the database's mode.
+    private::repair(dir, dir_existed, path, existed, &backup_dir);
 
     enable_wal(&conn, options.busy_timeout).map_err(|e| located(e.into()))?;
     // NORMAL in WAL mode: a power cut can lose the last commits but never corrupts the file,
@@ -53,7 +65,6 @@ pub(crate) fn open_file(path: &Path, options: &OpenOptions, files: Files<'_>) ->
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
 
-    let backup_dir = options.backup_dir.clone().unwrap_or_else(|| path.with_file_name("backups"));
     migrate(&mut conn, path, Some(&backup_dir), files).map_err(located)?;
     Ok(Store { conn: conn.into(), path: path.to_owned(), busy_timeout: options.busy_timeout })
 }
@@ -198,12 +209,79 @@ fn migrate(conn: &mut Connection, path: &Path, backup_dir: Option<&Path>, files:
 /// lock; in WAL mode a second, read-only connection still reads the last committed state,
 /// which is the database as it was before this migration.
 fn backup(path: &Path, dir: &Path, version: u32) -> Result<PathBuf> {
+    let existed = dir.exists();
     std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
+    private::restrict(dir, private::DIR, existed);
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("hearth");
     let when = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.3fZ");
     let target = dir.join(format!("{stem}-v{version}-{when}.db"));
+    // Made empty and private first (an empty file is an empty database to SQLite), so the
+    // copy is never readable by others, not even while it is written.
+    private::create(&target).map_err(|source| Error::Io { path: target.clone(), source })?;
     conn.backup(rusqlite::MAIN_DB, &target, None)?;
     tracing::info!(from = %path.display(), to = %target.display(), version, "backed up the database before migrating");
     Ok(target)
+}
+
+/// File modes: the database's folder and backups folder 0700, its files 0600 (Unix only;
+/// elsewhere these do nothing).
+mod private {
+    use std::path::Path;
+
+    pub(super) const DIR: u32 = 0o700;
+    pub(super) const FILE: u32 = 0o600;
+
+    /// Makes the folder, the database, its side files and its backups private. `warn`-worthy
+    /// are only things that were there before this open: a new file widened by the umask for
+    /// the moment between its creation and here holds nothing yet.
+    pub(super) fn repair(dir: Option<&Path>, dir_existed: bool, db: &Path, db_existed: bool, backups: &Path) {
+        if let Some(dir) = dir {
+            restrict(dir, DIR, dir_existed);
+        }
+        restrict(db, FILE, db_existed);
+        for suffix in ["-wal", "-shm"] {
+            restrict(Path::new(&format!("{}{suffix}", db.display())), FILE, true);
+        }
+        if let Ok(entries) = std::fs::read_dir(backups) {
+            restrict(backups, DIR, true);
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_file()) {
+                    restrict(&entry.path(), FILE, true);
+                }
+            }
+        }
+    }
+
+    /// Sets `mode` on `path` when its group or others have any access to it; `warn` says so
+    /// (they may have read it already). A missing path is left alone.
+    #[cfg(unix)]
+    pub(super) fn restrict(path: &Path, mode: u32, warn: bool) {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else { return };
+        let was = meta.permissions().mode() & 0o777;
+        if was & 0o077 == 0 {
+            return;
+        }
+        match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+            Ok(()) if warn => tracing::warn!(
+                path = %path.display(), was = %format!("{was:o}"), now = %format!("{mode:o}"),
+                "other users could read this; it is now private to you"
+            ),
+            Ok(()) => {}
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "could not make this private to you"),
+        }
+    }
+
+    #[cfg(not(unix))]
+    pub(super) fn restrict(_path: &Path, _mode: u32, _warn: bool) {}
+
+    /// Creates an empty file only its owner can read, failing if it exists.
+    pub(super) fn create(path: &Path) -> std::io::Result<()> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, FILE);
+        options.open(path).map(drop)
+    }
 }

@@ -286,6 +286,7 @@ export interface paths {
         delete: operations["remove"];
         options?: never;
         head?: never;
+        /** Changes a provider. Moving it to another host takes its key in the same request. */
         patch: operations["update"];
         trace?: never;
     };
@@ -428,6 +429,41 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secrets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The names of the workflow secrets set on this device (never their values). */
+        get: operations["list_secrets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secrets/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Sets a workflow secret: the value goes to the OS keychain; headers name it `{{secret:NAME}}`. */
+        put: operations["set_secret"];
+        post?: never;
+        /** Removes a workflow secret. */
+        delete: operations["delete_secret"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1212,6 +1248,11 @@ export interface components {
             last_four?: string | null;
             set: boolean;
         };
+        /**
+         * @description What becomes of this device's data when a different account signs in.
+         * @enum {string}
+         */
+        LocalDataIn: "keep" | "push";
         /** @description A GGUF model file on this device, as its header describes it. */
         LocalModel: {
             architecture: string;
@@ -1235,6 +1276,7 @@ export interface components {
         };
         LoginIn: {
             email: string;
+            local_data?: components["schemas"]["LocalDataIn"] | null;
             password: string;
         };
         /**
@@ -1417,6 +1459,16 @@ export interface components {
             protocol: string;
         };
         ProviderPatchIn: {
+            /**
+             * @description A new key for the provider, kept in the OS keychain like `PUT .../key`; no response
+             *     ever contains it.
+             */
+            api_key?: string | null;
+            /**
+             * @description On another scheme, host or port than the current one, it needs `api_key` in the same
+             *     request while a key is stored (400, field `api_key`, otherwise): a key only goes to the
+             *     host it was set for.
+             */
             base_url?: string | null;
             /** @description An empty string clears it. */
             default_model?: string | null;
@@ -1533,6 +1585,14 @@ export interface components {
             role: components["schemas"]["Role"];
             snippet: components["schemas"]["Snippet"];
             workspace_id: components["schemas"]["WorkspaceId"];
+        };
+        /** @description A secret's value: it goes to the OS keychain and is never answered back. */
+        SecretIn: {
+            value: string;
+        };
+        /** @description The names of the secrets http nodes can put in a header as `{{secret:NAME}}`. */
+        SecretNames: {
+            names: string[];
         };
         SendIn: {
             content: string;
@@ -2712,6 +2772,14 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3002,6 +3070,14 @@ export interface operations {
             };
             /** @description the body is over the limit */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3476,6 +3552,157 @@ export interface operations {
             };
         };
     };
+    list_secrets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretNames"];
+                };
+            };
+            /** @description a parameter or the body does not parse */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the keychain cannot be used */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_secret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecretIn"];
+            };
+        };
+        responses: {
+            /** @description set */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the keychain cannot be used */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_secret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a parameter or the body does not parse */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     settings: {
         parameters: {
             query?: never;
@@ -3726,6 +3953,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description this device syncs for another account: say what becomes of its data (`local_data`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description the body is over the limit */
             413: {
                 headers: {
@@ -3821,6 +4057,15 @@ export interface operations {
             };
             /** @description missing or wrong token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests in flight */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5219,6 +5464,14 @@ export interface operations {
                 };
             };
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

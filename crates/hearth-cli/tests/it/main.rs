@@ -318,8 +318,9 @@ fn the_api_token_is_made_once_and_kept_in_the_keychain() {
     // Each data directory has its own.
     let other = Env::new();
     assert_ne!(other.json(&["token", "show"])["token"], first.as_str());
-    let out = env.cmd().env("HEARTH_API_TOKEN", "from-env").args(["--json", "token", "show"]).output().unwrap();
-    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["token"], "from-env");
+    let from_env = "from-env-0123456789abcdef0123456789";
+    let out = env.cmd().env("HEARTH_API_TOKEN", from_env).args(["--json", "token", "show"]).output().unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["token"], from_env);
     // A token file from before the keychain moves into it.
     let legacy = Env::new();
     std::fs::write(legacy.dir.path().join("api-token"), "legacy-token-0123456789\n").unwrap();
@@ -333,4 +334,72 @@ fn serve_refuses_a_public_address_without_the_flag() {
     let env = Env::new();
     let stderr = env.fails(&["serve", "--host", "0.0.0.0", "--port", "0"], 3);
     assert!(stderr.contains("--allow-remote"), "{stderr}");
+}
+
+#[test]
+fn serve_refuses_a_wildcard_cors_origin_a_short_token_and_remote_access_without_tls() {
+    let env = Env::new();
+    // Each is refused before the server starts; were one accepted, serve would run on until
+    // the timeout.
+    let refused = |cmd: &mut Command| {
+        let out = cmd.timeout(std::time::Duration::from_secs(60)).output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let stderr = refused(env.cmd().args(["serve", "--port", "0", "--cors-origin", "*"]));
+    assert!(stderr.contains("cors_origin") && stderr.contains("any web page"), "{stderr}");
+    let stderr = refused(env.cmd().env("HEARTH_API_TOKEN", "short-token").args(["serve", "--port", "0"]));
+    assert!(stderr.contains("HEARTH_API_TOKEN") && stderr.contains("at least 32"), "{stderr}");
+    let stderr = refused(env.cmd().args(["serve", "--host", "0.0.0.0", "--allow-remote", "--port", "0"]));
+    assert!(stderr.contains("--tls-cert") && stderr.contains("unencrypted"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_folder_the_database_and_the_logs_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let mut cmd = Command::cargo_bin("hearth").unwrap();
+    cmd.env_remove("RUST_LOG").arg("--data-dir").arg(&data);
+    cmd.args(["workspaces", "create", "--name", "Private", "--handle", "private"]).assert().success();
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("hearth.db")), 0o600);
+    assert_eq!(mode(&data.join("logs")), 0o700);
+    let logs: Vec<PathBuf> = std::fs::read_dir(data.join("logs")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(!logs.is_empty());
+    for log in logs {
+        assert_eq!(mode(&log), 0o600, "{}", log.display());
+    }
+}
+
+/// Runs under `make test`'s private GNOME Keyring: the key lives in the Secret Service.
+#[test]
+fn moving_a_provider_to_another_host_takes_its_key_again() {
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "no D-Bus session: run through scripts/with-keyring.sh (make test does), which starts a real Secret Service"
+    );
+    let env = Env::new();
+    let name = format!("mover-{}", std::process::id());
+    env.json(&["providers", "add", &name, "--kind", "openai-compatible", "--base-url", "https://one.example/v1"]);
+    env.cmd().args(["providers", "key", "set", &name]).write_stdin("sk-first-host-key-0001\n").assert().success();
+
+    let stderr = env.fails(&["providers", "update", &name, "--base-url", "https://two.example/v1"], 3);
+    assert!(stderr.contains("api_key") && stderr.contains("--key"), "{stderr}");
+    assert_eq!(env.json(&["providers", "list"])[0]["base_url"], "https://one.example/v1", "nothing changed");
+    let stderr = env.fails(&["providers", "update", &name, "--base-url", "http://two.example/v1"], 3);
+    assert!(stderr.contains("https://"), "{stderr}");
+
+    let out = env
+        .cmd()
+        .args(["--json", "providers", "update", &name, "--base-url", "https://two.example/v1", "--key"])
+        .write_stdin("sk-second-host-key-0002\n")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let moved: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((moved["base_url"].as_str(), moved["key"]["last_four"].as_str()), (Some("https://two.example/v1"), Some("0002")));
+    env.cmd().args(["providers", "rm", &name]).assert().success();
 }

@@ -1,5 +1,10 @@
 //! The providers Hearth knows by name: which wire protocol each speaks, where, and whether it
 //! needs a key. `openai-compatible` is any other server speaking OpenAI's format.
+//!
+//! Also the rules a base URL must meet, since a provider's key and every message go to it:
+//! https, or plain http only to this machine (a local Ollama or llama.cpp server).
+
+use std::net::{IpAddr, Ipv6Addr};
 
 use reqwest::Url;
 
@@ -54,16 +59,24 @@ pub fn preset_of(kind: &str) -> Option<&'static Preset> {
     PRESETS.iter().find(|p| p.kind == kind)
 }
 
-/// Checks a base URL before it is saved: http or https, a host, and nothing that would put a
-/// secret on disk (credentials) or break path joining (a query or fragment). Returns it
-/// without a trailing slash.
+/// Checks a base URL before it is saved: https (or http to a loopback host), a host, and
+/// nothing that would put a secret on disk (credentials) or break path joining (a query or
+/// fragment). Returns it without a trailing slash.
 pub fn check_base_url(url: &str) -> Result<String, String> {
     let parsed = Url::parse(url.trim()).map_err(|e| format!("{url:?} is not a URL ({e})"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!("{url:?} must start with http:// or https://"));
+        return Err(format!("{url:?} must start with https:// (or http:// for a server on this machine)"));
     }
-    if parsed.host_str().is_none_or(str::is_empty) {
+    let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {
         return Err(format!("{url:?} has no host"));
+    };
+    // Plain http would send the key and every message readable to anyone on the way; on
+    // loopback there is no way.
+    if parsed.scheme() == "http" && !is_loopback(host) {
+        return Err(format!(
+            "{url:?} uses http://, which sends the key and the messages unencrypted; use https:// \
+             (http:// is allowed only for localhost, 127.0.0.0/8 and ::1)"
+        ));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err("a base URL must not carry credentials; set the key with `hearth providers key set NAME`".into());
@@ -72,6 +85,25 @@ pub fn check_base_url(url: &str) -> Result<String, String> {
         return Err(format!("{url:?} must not have a query or fragment"));
     }
     Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Whether a parsed URL's host (`Url::host_str`: IPv4 normalized, IPv6 in brackets) is this
+/// machine: `localhost`, 127.0.0.0/8 or ::1.
+fn is_loopback(host: &str) -> bool {
+    match host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => ip.is_loopback(),
+        Ok(IpAddr::V6(ip)) => ip == Ipv6Addr::LOCALHOST,
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// Whether two URLs share scheme, host and port (the default port spelled out or not), which
+/// is what decides who receives a provider's key. URLs that do not parse share nothing.
+pub fn same_origin(a: &str, b: &str) -> bool {
+    match (Url::parse(a.trim()), Url::parse(b.trim())) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -97,5 +129,38 @@ mod tests {
         assert!(check_base_url("https://user:sk-secret@example.com/v1").unwrap_err().contains("credentials"));
         assert!(check_base_url("https://example.com/v1?key=1").unwrap_err().contains("query"));
         assert!(check_base_url("file:///etc/passwd").is_err());
+    }
+
+    #[test]
+    fn plain_http_is_only_for_this_machine() {
+        for local in
+            ["http://localhost:11434/v1", "http://LOCALHOST/v1", "http://127.0.0.1:8080/v1", "http://127.9.8.7/v1", "http://[::1]:1234/v1"]
+        {
+            assert!(check_base_url(local).is_ok(), "{local}");
+        }
+        for remote in [
+            "http://example.com/v1",
+            "http://192.168.1.20:11434/v1",
+            "http://10.0.0.1/v1",
+            "http://[::ffff:7f00:1]/v1",
+            "http://localhost.example.com/v1",
+            "http://128.0.0.1/v1",
+        ] {
+            let e = check_base_url(remote).unwrap_err();
+            assert!(e.contains("https://") && e.contains("unencrypted"), "{remote}: {e}");
+        }
+        assert!(check_base_url("https://192.168.1.20:11434/v1").is_ok(), "https goes anywhere");
+    }
+
+    #[test]
+    fn the_origin_is_scheme_host_and_port() {
+        let check = |a: &str, b: &str, same: bool| assert_eq!(same_origin(a, b), same, "{a} {b}");
+        check("https://api.openai.com/v1", "https://api.openai.com/v2/other", true);
+        check("https://api.openai.com/v1", "https://API.openai.com:443/v1", true);
+        check("https://api.openai.com/v1", "http://api.openai.com/v1", false);
+        check("https://api.openai.com/v1", "https://api.openai.com:8443/v1", false);
+        check("https://api.openai.com/v1", "https://evil.example/v1", false);
+        check("http://127.0.0.1:8080/v1", "http://127.0.0.1:8081/v1", false);
+        check("not a url", "not a url", false);
     }
 }

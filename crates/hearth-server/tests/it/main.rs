@@ -1,5 +1,6 @@
 //! The router driven in-process (no socket) with a scripted model: the guards, the error
-//! shape, the OpenAI wire format and the reply event log. The real model and real clients
+//! shape, the OpenAI wire format and the reply event log; `tls.rs` serves it over HTTPS on a
+//! socket. The real model and real clients
 //! are exercised by `tests/api` (Python) in `make test`.
 
 use std::sync::Arc;
@@ -15,6 +16,8 @@ use hearth_types::{ModelSource, NewModel};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
+
+mod tls;
 
 const TOKEN: &str = "test-token";
 
