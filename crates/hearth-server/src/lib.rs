@@ -67,11 +67,25 @@ pub struct ServerConfig {
     /// Most model requests in flight at once, for `/v1` and for app replies each; past it,
     /// clients get 429 with `Retry-After` rather than an unbounded queue.
     pub max_in_flight: usize,
+    /// Most connections open at once; one more is closed as soon as it is accepted, so a
+    /// client that opens and holds many cannot use up the process's file descriptors.
+    pub max_connections: usize,
+    /// How long a write to a client may wait: a response or stream whose client stops reading
+    /// ends after this, instead of holding its connection and its reply's resources for good.
+    pub write_timeout: Duration,
 }
 
 impl ServerConfig {
     pub fn new(token: impl Into<String>) -> Self {
-        Self { token: token.into(), allowed_hosts: Vec::new(), cors_origins: Vec::new(), body_limit: 16 << 20, max_in_flight: 64 }
+        Self {
+            token: token.into(),
+            allowed_hosts: Vec::new(),
+            cors_origins: Vec::new(),
+            body_limit: 16 << 20,
+            max_in_flight: 64,
+            max_connections: 512,
+            write_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -244,6 +258,8 @@ pub async fn serve(
     use hyper_util::service::TowerToHyperService;
 
     let router = api.router();
+    let (max_connections, write_timeout) = (api.state.config.max_connections.max(1), api.state.config.write_timeout);
+    let connections = Arc::new(tokio::sync::Semaphore::new(max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     // A client that opens a connection and sends no request within this time is dropped.
@@ -262,7 +278,15 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, max_connections, "too many connections open; closing a new one");
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(write_timeout));
+        let stream = Box::pin(stream);
         let service = TowerToHyperService::new(router.clone());
         // Each connection is watched from here on, so a graceful stop waits for it (a
         // handshake in progress included, which its timeout bounds).
@@ -270,6 +294,7 @@ pub async fn serve(
         let builder = builder.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let served = match tls {
                 None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await,
                 Some(tls) => match tls.accept(stream).await {

@@ -61,10 +61,10 @@ impl Tls {
     }
 
     /// Runs the server side of the handshake on an accepted connection.
-    pub(crate) async fn accept(
-        &self,
-        stream: tokio::net::TcpStream,
-    ) -> std::io::Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+    pub(crate) async fn accept<S>(&self, stream: S) -> std::io::Result<tokio_rustls::server::TlsStream<S>>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.0.accept(stream)).await {
             Ok(accepted) => accepted,
             Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the TLS handshake took too long")),

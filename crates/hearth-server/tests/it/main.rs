@@ -1,6 +1,6 @@
 //! The router driven in-process (no socket) with a scripted model: the guards, the error
 //! shape, the OpenAI wire format and the reply event log; `tls.rs` serves it over HTTPS on a
-//! socket. The real model and real clients
+//! socket, `connections.rs` shows the connection cap and the write timeout there. The real model and real clients
 //! are exercised by `tests/api` (Python) in `make test`.
 
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+mod connections;
 mod tls;
 
 const TOKEN: &str = "test-token";
