@@ -79,14 +79,17 @@ run: build model
 
 # The dependency audit (cargo-deny, configured by deny.toml, which says what is accepted and
 # why): every crate's license, no second version of a crate without a reason, crates.io as the
-# only source. First in `make test`, so a dependency that breaks the policy fails in seconds,
-# not after the suites. cargo-deny comes from crates.io when missing (a few minutes).
+# only source, and no known vulnerability, unsound or unmaintained crate in the RustSec
+# snapshot shipped in third_party/ (scripts/audit-snapshot.sh). First in `make test`, so a
+# dependency that breaks the policy fails in seconds, not after the suites. cargo-deny comes
+# from crates.io when missing (a few minutes).
 CARGO_DENY ?= $(HOME)/.cargo/bin/cargo-deny
 audit: deps
 	@[ -x "$(CARGO_DENY)" ] || $(CARGO) install cargo-deny --version 0.20.2 --locked
 	"$(CARGO_DENY)" deny --locked check licenses bans sources
+	@CARGO_DENY="$(CARGO_DENY)" scripts/audit-snapshot.sh
 
-# Known vulnerabilities, unsound and unmaintained crates (the RustSec database, through
+# Known vulnerabilities, unsound and unmaintained crates (the live RustSec database, through
 # cargo-deny) and vulnerable UI runtime packages (npm audit). Not part of `make test`: both
 # databases are online services this project's machines cannot reach (RustSec's is a git
 # repository on GitHub; the npm registry here refuses the audit request), so here it fails,
