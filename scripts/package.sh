@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds Hearth's Debian package with the Tauri bundler: `hearth-desktop` (the window),
 # `hearth` on the PATH, a desktop entry and icons, llama.cpp's libraries and the
-# `hearth-sandbox` program (which runs workflow code nodes; both binaries look for it in
+# `hearth-sandbox` program (which runs workflow code nodes, found by both binaries in
 # ../lib/hearth) in /usr/lib/hearth, and the Debian packages it needs declared. Prints the
 # .deb's path on stdout.
 #
