@@ -410,9 +410,12 @@ async fn past_the_in_flight_limit_clients_are_told_to_retry() {
     assert_eq!(refused.json()["error"]["type"], "rate_limit_error");
     // Other heavy work counts against the same limit.
     let embed = json!({ "model": "m", "input": "hi" });
-    for (method, path, body) in
-        [("POST", "/v1/embeddings", Some(embed)), ("POST", "/api/v1/models/m/load", None), ("POST", "/api/v1/sync/now", None)]
-    {
+    for (method, path, body) in [
+        ("POST", "/v1/embeddings", Some(embed)),
+        ("POST", "/api/v1/models/m/load", None),
+        ("POST", "/api/v1/sync/now", None),
+        ("POST", "/api/v1/providers/p/test", None),
+    ] {
         check_error(&call(&api, method, path, body).await, 429, "busy");
     }
     // Dropping the open stream (the client went away) frees its place.
