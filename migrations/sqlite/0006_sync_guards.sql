@@ -15,6 +15,10 @@ CREATE TABLE sync_quarantine (
     PRIMARY KEY (tbl, row_id)
 ) STRICT;
 
+-- A pulled message's walk up the tree starts only when it already has replies here, in any
+-- chat; this answers that without scanning every message.
+CREATE INDEX messages_parent ON messages (parent_id) WHERE parent_id IS NOT NULL;
+
 -- The account this device's sync state belongs to (its client id, cursor and what the outbox
 -- already sent). Unlike user_id it stays after signing out, so signing in as someone else is
 -- seen as the change it is, not mixed into the first account's state.

@@ -6,7 +6,7 @@
 -- when it is written and never changes (edits and regenerations are new sibling messages), and
 -- a new message may not be the ancestor of its own parent. Both errors are integrity errors
 -- (23514), so sync_push rejects only the transaction that carried them, and a direct PATCH
--- through PostgREST fails the same way.
+-- through PostgREST fails the same way. A message's chat_id is fixed after insert the same way.
 
 create or replace function sync.message_tree() returns trigger
 language plpgsql security definer set search_path = '' as $$
@@ -14,6 +14,11 @@ begin
   if tg_op = 'UPDATE' then
     if new.parent_id is distinct from old.parent_id then
       raise exception 'a message''s parent_id cannot change after it is written (message %)', new.id
+        using errcode = '23514';
+    end if;
+    -- Moved to another chat, a message would take its branch along where walks do not expect it.
+    if new.chat_id is distinct from old.chat_id then
+      raise exception 'a message''s chat_id cannot change after it is written (message %)', new.id
         using errcode = '23514';
     end if;
     return new;
@@ -26,6 +31,9 @@ begin
   end if;
   -- Walk up from the parent (bounded, like the devices' walks); reaching the new row is a cycle.
   -- Only a row that already has replies can close one: an insert of a fresh id never walks.
+  -- One user's inserts that name a parent take turns (until commit): two at once that name each
+  -- other would each see no replies and both commit the loop.
+  perform pg_advisory_xact_lock(hashtextextended('hearth.message_tree:' || new.user_id::text, 0));
   if exists (select 1 from public.messages c where c.parent_id = new.id and c.user_id = new.user_id)
      and exists (
        with recursive up(id, depth) as (

@@ -288,8 +288,10 @@ def test_the_http_node_calls_a_local_server(http, site):
 
 
 def test_a_header_names_a_keychain_secret_that_never_reaches_the_definition(http, site):
-    assert http.put("/api/v1/secrets/SITE_KEY", json={"value": "s3cret-value"}).status_code == 204
-    assert "SITE_KEY" in http.get("/api/v1/secrets").json()["names"]
+    origin = site.split("/", 3)[0] + "//" + site.split("/", 3)[2]
+    set_ = http.put("/api/v1/secrets/SITE_KEY", json={"value": "s3cret-value", "origin": site + "/anything"})
+    assert set_.status_code == 200 and set_.json() == {"name": "SITE_KEY", "origin": origin}, set_.text
+    assert {"name": "SITE_KEY", "origin": origin} in http.get("/api/v1/secrets").json()["secrets"]
     w = http_flow(http, {"url": site + "/json", "headers": {"X-Key": "{{secret:SITE_KEY}}"}},
                   {"auth": "{{#h.body.auth#}}"})
     run = run_wait(http, w["id"])
@@ -301,7 +303,8 @@ def test_a_header_names_a_keychain_secret_that_never_reaches_the_definition(http
     assert http.delete("/api/v1/secrets/SITE_KEY").status_code == 404
     gone = run_wait(http, w["id"])
     assert gone["status"] == "failed" and 'the secret "SITE_KEY" is not set' in gone["error"], gone
-    assert http.put("/api/v1/secrets/bad name", json={"value": "x"}).status_code == 400
+    assert http.put("/api/v1/secrets/bad name", json={"value": "x", "origin": origin}).status_code == 400
+    assert http.put("/api/v1/secrets/OK", json={"value": "x", "origin": "not a url"}).status_code == 400
 
 
 def test_the_http_node_follows_redirects_only_within_its_origin_and_hides_secrets(http, site):

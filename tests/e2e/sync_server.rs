@@ -182,4 +182,13 @@ fn the_chat_tree_cannot_loop_by_push_or_by_patch() {
     assert!(body.to_string().contains("cannot change"), "{body}");
     let parent = psql(&bed.database, &["-c", &format!("select coalesce(parent_id::text, 'none') from public.messages where id = '{q}'")]);
     assert_eq!(parent.trim(), "none");
+    // Nor may a message move to another chat.
+    let other = json!({ "tx_seq": 8, "ops": [{ "table": "chats", "row": {
+        "id": "01a20000-0000-7000-8000-0000000000ca", "workspace_id": WS, "title": "Other",
+        "field_hlc": { "title": "1763840000011:00000:ab", "workspace_id": "1763840000011:00000:ab" } } }] });
+    let moved = json!({ "tx_seq": 9, "ops": [{ "table": "messages", "row": {
+        "id": r, "chat_id": "01a20000-0000-7000-8000-0000000000ca", "field_hlc": { "chat_id": "1763840000012:00000:ab" } } }] });
+    let result = push(&bed, &a, device, json!([other, moved]));
+    assert_eq!(statuses(&result), ["applied", "rejected"], "{result}");
+    assert!(result["results"][1]["message"].as_str().unwrap().contains("chat_id cannot change"), "{result}");
 }

@@ -56,8 +56,15 @@ pub(crate) enum WorkflowCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum SecretCommand {
-    /// Set a secret (its value read from a prompt, or stdin when it is not a terminal)
-    Set { name: String },
+    /// Set a secret for one origin (its value read from a prompt, or stdin when it is not a
+    /// terminal); it is sent only in requests to that origin
+    Set {
+        name: String,
+        /// Where the secret may be sent: a URL whose scheme, host and port are kept
+        /// (https://api.github.com)
+        #[arg(long)]
+        origin: String,
+    },
     /// The names of the secrets set (never their values)
     List,
     /// Remove a secret
@@ -188,15 +195,21 @@ pub(crate) fn run(cmd: WorkflowCommand, core: Arc<Core>, default_model: &Path, o
             });
         }
         WorkflowCommand::Run(args) => run_one(args, core, default_model, out)?,
-        WorkflowCommand::Secret(SecretCommand::Set { name }) => {
+        WorkflowCommand::Secret(SecretCommand::Set { name, origin }) => {
             hearth_core::workflow::check_secret_name(&name)?;
             let value = crate::prompt::read_hidden(&format!("Value of {name}: "))?;
-            core.set_workflow_secret(&name, &hearth_core::Secret::new(value))?;
-            out.show(&serde_json::json!({ "name": name }), || format!("set {name}: headers use it as {{{{secret:{name}}}}}"));
+            let set = core.set_workflow_secret(&name, &origin, &hearth_core::Secret::new(value))?;
+            out.show(&set, || format!("set {name} for {}: headers of requests there use it as {{{{secret:{name}}}}}", set.origin));
         }
         WorkflowCommand::Secret(SecretCommand::List) => {
-            let names = core.workflow_secrets()?;
-            out.show(&names, || if names.is_empty() { "no secrets".to_owned() } else { names.join("\n") });
+            let all = core.workflow_secrets()?;
+            out.show(&all, || {
+                if all.is_empty() {
+                    "no secrets".to_owned()
+                } else {
+                    table(&["NAME", "ORIGIN"], &all.iter().map(|s| vec![s.name.clone(), s.origin.clone()]).collect::<Vec<_>>())
+                }
+            });
         }
         WorkflowCommand::Secret(SecretCommand::Remove { name }) => {
             core.delete_workflow_secret(&name)?;

@@ -32,7 +32,7 @@ pub use import::{Imported, export, normalize, parse_definition};
 pub use machine::RunLimits;
 pub use runs::{EventStream, RunSource, Workflows};
 pub(crate) use secrets::NAMES_SETTING as SECRET_NAMES_SETTING;
-pub use secrets::check_name as check_secret_name;
+pub use secrets::{WorkflowSecret, check_name as check_secret_name};
 
 use crate::{Core, Error, Result};
 

@@ -290,44 +290,62 @@ pub(crate) async fn cancel(State(state): State<AppState>, Path(run): Path<String
     Ok(StatusCode::ACCEPTED)
 }
 
-/// The names of the secrets http nodes can put in a header as `{{secret:NAME}}`.
+/// A secret http nodes can put in a header as `{{secret:NAME}}`: its name and the one origin
+/// it is sent to, never its value.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct SecretNames {
-    names: Vec<String>,
+pub(crate) struct SecretOut {
+    name: String,
+    origin: String,
 }
 
-/// A secret's value: it goes to the OS keychain and is never answered back.
+impl From<hearth_core::workflow::WorkflowSecret> for SecretOut {
+    fn from(s: hearth_core::workflow::WorkflowSecret) -> Self {
+        Self { name: s.name, origin: s.origin }
+    }
+}
+
+/// The workflow secrets set on this device.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SecretList {
+    secrets: Vec<SecretOut>,
+}
+
+/// A secret's value and the origin (a URL: its scheme, host and port) it may be sent to. The
+/// value goes to the OS keychain and is never answered back.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SecretIn {
     value: String,
+    origin: String,
 }
 
 impl std::fmt::Debug for SecretIn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretIn").finish_non_exhaustive()
+        f.debug_struct("SecretIn").field("origin", &self.origin).finish_non_exhaustive()
     }
 }
 
-/// The names of the workflow secrets set on this device (never their values).
+/// The workflow secrets set on this device: names and origins, never values.
 #[utoipa::path(get, path = "/api/v1/secrets", operation_id = "list_secrets", tag = "workflows",
-    responses((status = 200, body = SecretNames), (status = 503, description = "the keychain cannot be used", body = ErrorBody)))]
-pub(crate) async fn list_secrets(State(state): State<AppState>) -> ApiResult<Json<SecretNames>> {
-    Ok(Json(SecretNames { names: blocking(&state, |core| core.workflow_secrets()).await? }))
+    responses((status = 200, body = SecretList), (status = 503, description = "the keychain cannot be used", body = ErrorBody)))]
+pub(crate) async fn list_secrets(State(state): State<AppState>) -> ApiResult<Json<SecretList>> {
+    let all = blocking(&state, |core| core.workflow_secrets()).await?;
+    Ok(Json(SecretList { secrets: all.into_iter().map(SecretOut::from).collect() }))
 }
 
-/// Sets a workflow secret: the value goes to the OS keychain; headers name it `{{secret:NAME}}`.
+/// Sets a workflow secret for one origin: the value goes to the OS keychain; headers of
+/// requests to that origin name it `{{secret:NAME}}`.
 #[utoipa::path(put, path = "/api/v1/secrets/{name}", operation_id = "set_secret", tag = "workflows", params(("name" = String, Path)),
     request_body = SecretIn,
-    responses((status = 204, description = "set"), (status = 400, body = ErrorBody), (status = 503, description = "the keychain cannot be used", body = ErrorBody)))]
+    responses((status = 200, body = SecretOut), (status = 400, body = ErrorBody), (status = 503, description = "the keychain cannot be used", body = ErrorBody)))]
 pub(crate) async fn set_secret(
     State(state): State<AppState>,
     Path(name): Path<String>,
     ApiJson(input): ApiJson<SecretIn>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Json<SecretOut>> {
     let secret = hearth_core::Secret::new(input.value);
-    blocking(&state, move |core| core.set_workflow_secret(&name, &secret)).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let origin = input.origin;
+    Ok(Json(blocking(&state, move |core| core.set_workflow_secret(&name, &origin, &secret)).await?.into()))
 }
 
 /// Removes a workflow secret.

@@ -37,8 +37,8 @@ pub use error::{Error, Result};
 pub use messages::Appended;
 pub use migrations::SCHEMA_VERSION;
 pub use sync::{
-    ApplyReport, Connection as SyncConnection, Cursor, LocalData, Pending, PendingTx, PulledRow, Quarantined, Rejection, SyncState, TxOutcome,
-    synced_columns,
+    ApplyReport, Connection as SyncConnection, Cursor, LocalData, Pending, PendingTx, PulledRow, Quarantined, Rejection, SyncState,
+    TxOutcome, synced_columns,
 };
 pub use workflows::{INTERRUPTED, NodeRecord};
 pub use writer::{OutboxRow, Writer};

@@ -235,24 +235,32 @@ impl Reader<'_> {
         let Some(leaf) = chat.active_leaf_id else {
             return Ok(Thread { chat, messages: Vec::new() });
         };
-        // The walk up stays in the chat and stops at MAX_THREAD_DEPTH, so a loop in the tree
-        // (which pulls refuse, but an older version may have stored) ends; the repeats it
-        // yields are dropped below.
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "WITH RECURSIVE path(id, depth) AS ( \
-                 SELECT ?1, 0 \
-                 UNION ALL SELECT m.parent_id, path.depth + 1 FROM messages m JOIN path ON m.id = path.id \
+        // First the ids up from the leaf (cheap, within the chat, bounded, each once even
+        // through a loop an older version may have stored), then each message read once.
+        let mut ids: Vec<MessageId> = self
+            .conn
+            .prepare_cached(&format!(
+                "WITH RECURSIVE path(id, depth) AS (SELECT ?1, 0 UNION ALL \
+                 SELECT m.parent_id, path.depth + 1 FROM messages m JOIN path ON m.id = path.id \
                  WHERE m.parent_id IS NOT NULL AND m.chat_id = ?2 AND path.depth < {MAX_THREAD_DEPTH}) \
-             SELECT {COLUMNS}, \
+                 SELECT id FROM path ORDER BY depth"
+            ))?
+            .query_map((leaf.to_string(), chat_id.to_string()), |r| get_id(r, "id"))?
+            .collect::<rusqlite::Result<_>>()?;
+        ids.reverse();
+        let ids = until_repeat(ids, |id| *id);
+        let list = serde_json::Value::from(ids.iter().map(ToString::to_string).collect::<Vec<_>>()).to_string();
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS}, \
                  (SELECT count(*) FROM messages s WHERE s.chat_id = m.chat_id AND s.parent_id IS m.parent_id \
                      AND s.deleted_at IS NULL AND (s.created_at, s.id) < (m.created_at, m.id)) AS sibling_index, \
                  (SELECT count(*) FROM messages s WHERE s.chat_id = m.chat_id AND s.parent_id IS m.parent_id \
                      AND s.deleted_at IS NULL) AS sibling_count \
-             FROM path JOIN messages m ON m.id = path.id \
-             WHERE m.deleted_at IS NULL ORDER BY path.depth DESC"
+             FROM json_each(?1) j JOIN messages m ON m.id = j.value \
+             WHERE m.chat_id = ?2 AND m.deleted_at IS NULL ORDER BY j.key"
         ))?;
         let messages: Vec<BranchMessage> = stmt
-            .query_map((leaf.to_string(), chat_id.to_string()), |row| {
+            .query_map((list, chat_id.to_string()), |row| {
                 Ok(BranchMessage {
                     message: from_row(row)?,
                     sibling_index: row.get("sibling_index")?,
@@ -260,7 +268,7 @@ impl Reader<'_> {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
-        Ok(Thread { chat, messages: until_repeat(messages, |m| m.message.id) })
+        Ok(Thread { chat, messages })
     }
 
     /// The live messages from the root down to `leaf` (a branch, whatever is on screen).

@@ -76,7 +76,7 @@ fn shipped_migrations_never_change() {
         ("0003_providers.sql", "d6b5599677d9a883ab68cab580be39b3b8cb2a5f7137d780afacd1b3de38965a"),
         ("0004_sync.sql", "4714d90256c8df9799c065d8d00f062c0ea1b00ffb701c2258a54f130cfdcebc"),
         ("0005_workflows.sql", "949839de8d56260acca0e63f926998f7bbe0e0f816d085afa16a0b615884e1c4"),
-        ("0006_sync_guards.sql", "0931c328843b49c06edde0f5487990802f1187901d2a14d67aea7c99f8c2aa6d"),
+        ("0006_sync_guards.sql", "1d4b9eec8332e77ff02f86d2a132b419a5b1fb7bd09031a8822e39b289f4681d"),
     ];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite");
     let mut on_disk: Vec<String> =
@@ -993,6 +993,17 @@ fn a_message_that_closes_a_cycle_is_quarantined_and_the_tree_stays_readable() {
     let thread: Vec<String> = desktop.read(|r| r.thread(c.id)).unwrap().messages.into_iter().map(|m| m.message.content).collect();
     assert_eq!(thread, ["question", "answer"]);
     assert_eq!(desktop.read(|r| r.sync_state()).unwrap().unwrap().cursor.version, 2);
+
+    // A loop built across chats: a reply arrives first in another chat, then its parent moves
+    // to that chat under it. The move is refused, whatever the parent.
+    let other = chat(&laptop, ws.id, "Other");
+    desktop.apply_pull(&[server_row(&laptop, "chats", &other.id.to_string(), json!({}))], None, 3).unwrap();
+    let z = MessageId::new().to_string();
+    desktop.apply_pull(&[message_row(other.id, &z, Some(&x), None)], None, 4).unwrap();
+    let report = desktop.apply_pull(&[message_row(other.id, &x, Some(&z), None)], None, 5).unwrap();
+    assert_eq!(report.quarantined, 1);
+    let kept = desktop.read(|r| r.quarantined()).unwrap();
+    assert!(kept.iter().any(|k| k.row_id == x && k.reason.contains("moves the message")), "{kept:?}");
 }
 
 #[test]
@@ -1190,4 +1201,33 @@ fn another_account_gets_a_fresh_sync_state_and_the_user_says_what_becomes_of_the
     assert_eq!(thread_text(&store, c2.id), before);
     let found = store.read(|r| r.search("question", Some(ws2.id), 10)).unwrap();
     assert_eq!(found.len(), 1, "the search index follows");
+}
+
+/// A row an older build kept aside (it did not know a value this one reads) applies at the next
+/// retry; one that is still bad stays aside.
+#[test]
+fn kept_rows_are_tried_again_and_apply_once_they_can() {
+    let laptop = connected();
+    let ws = workspace(&laptop, "home");
+    let desktop = connected();
+    let good = server_row(&laptop, "workspaces", &ws.id.to_string(), json!({}));
+    let mut bad = good.clone();
+    bad.row.insert("id".into(), json!(WorkspaceId::new().to_string()));
+    bad.row.insert("handle".into(), json!(""));
+    for row in [&good, &bad] {
+        desktop
+            .lock()
+            .execute(
+                "INSERT INTO sync_quarantine (tbl, row_id, reason, row, quarantined_at) VALUES ('workspaces', ?1, 'older build', ?2, 0)",
+                (row.row["id"].as_str().unwrap(), serde_json::Value::Object(row.row.clone()).to_string()),
+            )
+            .unwrap();
+    }
+    let report = desktop.retry_quarantined().unwrap();
+    assert_eq!((report.inserted, report.quarantined), (1, 1));
+    assert_eq!(desktop.read(|r| r.workspace(ws.id)).unwrap().handle.as_str(), "home");
+    let left = desktop.read(|r| r.quarantined()).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].row_id, bad.row["id"].as_str().unwrap());
+    assert!(left[0].reason.starts_with("handle"), "{}", left[0].reason);
 }

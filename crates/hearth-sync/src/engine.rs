@@ -184,6 +184,9 @@ impl Engine {
     async fn adopt(&self, state: SyncState, session: &Session, local: Option<LocalData>) -> Result<SyncState> {
         let Some(owner) = state.owner_id.clone().filter(|o| *o != session.user_id) else { return Ok(state) };
         let Some(local) = local else { return Err(Error::AccountChanged { previous: owner }) };
+        // No round may be going while the state changes under it: one would write the old
+        // account's cursor into the new state. The next round starts from the fresh one.
+        let _one = self.round_lock.lock().await;
         tracing::info!(previous = %owner, user = %session.user_id, ?local, "sync: another account signed in; starting a fresh sync state");
         self.secrets.delete(&secret_name(&state.client_id))?;
         let fresh = self.store.switch_sync_account(&session.user_id, local)?;
@@ -439,6 +442,11 @@ impl Engine {
         // cursor; it is only applied after the one before it, so the saved cursor never runs
         // ahead of the rows applied.
         self.set_activity(Activity::Pulling);
+        // Rows kept aside by an older build may apply now (a cheap no-op when there are none).
+        let retried = self.blocking(|s| s.retry_quarantined()).await?;
+        if retried.inserted + retried.updated > 0 {
+            tracing::info!(applied = retried.inserted + retried.updated, "sync: rows kept aside before apply now");
+        }
         let mut page = self.pull_page(&state, &rest, self.state()?.cursor).await?;
         loop {
             let (rows, next, head, more) = (page.rows, page.next, page.head, page.has_more);

@@ -112,7 +112,7 @@ mod tests {
         const PINNED: &[(&str, &str)] = &[
             ("0001", "741504dc2e9d6bd5bc40bd4c13a26bd669fec0bfd229deb35edb4c11dc7eb401"),
             ("0002", "11a0fd6329ae8ce4d00b10133cac6e6fa71c75edef05edd4cacf609d2d05796e"),
-            ("0003", "cd73ade3ab372cace660c78f766fbab5aaf386b7bc9ed604cd8aeeb179b30bdc"),
+            ("0003", "89ac301d3a06cdc1735a11bfd58f4eb402e55e0b7843e1f073e7db8678516858"),
         ];
         assert_eq!(FILES.len(), PINNED.len(), "every file is pinned");
         for ((version, name, sql), (pinned_version, hash)) in FILES.iter().zip(PINNED) {

@@ -441,7 +441,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The names of the workflow secrets set on this device (never their values). */
+        /** The workflow secrets set on this device: names and origins, never values. */
         get: operations["list_secrets"];
         put?: never;
         post?: never;
@@ -459,7 +459,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Sets a workflow secret: the value goes to the OS keychain; headers name it `{{secret:NAME}}`. */
+        /**
+         * Sets a workflow secret for one origin: the value goes to the OS keychain; headers of
+         *     requests to that origin name it `{{secret:NAME}}`.
+         */
         put: operations["set_secret"];
         post?: never;
         /** Removes a workflow secret. */
@@ -1586,13 +1589,25 @@ export interface components {
             snippet: components["schemas"]["Snippet"];
             workspace_id: components["schemas"]["WorkspaceId"];
         };
-        /** @description A secret's value: it goes to the OS keychain and is never answered back. */
+        /**
+         * @description A secret's value and the origin (a URL: its scheme, host and port) it may be sent to. The
+         *     value goes to the OS keychain and is never answered back.
+         */
         SecretIn: {
+            origin: string;
             value: string;
         };
-        /** @description The names of the secrets http nodes can put in a header as `{{secret:NAME}}`. */
-        SecretNames: {
-            names: string[];
+        /** @description The workflow secrets set on this device. */
+        SecretList: {
+            secrets: components["schemas"]["SecretOut"][];
+        };
+        /**
+         * @description A secret http nodes can put in a header as `{{secret:NAME}}`: its name and the one origin
+         *     it is sent to, never its value.
+         */
+        SecretOut: {
+            name: string;
+            origin: string;
         };
         SendIn: {
             content: string;
@@ -3574,7 +3589,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SecretNames"];
+                    "application/json": components["schemas"]["SecretList"];
                 };
             };
             /** @description a parameter or the body does not parse */
@@ -3621,12 +3636,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description set */
-            204: {
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["SecretOut"];
+                };
             };
             400: {
                 headers: {

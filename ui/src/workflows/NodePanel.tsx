@@ -124,7 +124,7 @@ function HttpForm({ config, set }: FormProps) {
         </div>
       </div>
       <KeyValueRows legend="Headers" noun="header" value={config.headers} onChange={(headers) => set({ headers: Object.keys(headers).length ? headers : undefined })} />
-      <small className="muted">To send a key, store it as a secret (`hearth workflow secret set NAME`, or PUT /api/v1/secrets/NAME) and write {'{{secret:NAME}}'} in the value: it stays in the keychain.</small>
+      <small className="muted">To send a key, store it as a secret for the URL's origin (`hearth workflow secret set NAME --origin URL`, or PUT /api/v1/secrets/NAME) and write {'{{secret:NAME}}'} in the value: it stays in the keychain.</small>
       {exposed.length > 0 && (
         <p className="warn-text" role="alert">
           {exposed.join(', ')}: this looks like a key. Written here it is saved in plain text with the workflow, synced and exported with it. Store it as a secret and write {'{{secret:NAME}}'} instead.

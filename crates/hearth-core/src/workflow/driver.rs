@@ -52,9 +52,22 @@ pub(crate) struct RunOptions {
     /// Every http node may reach local and private addresses (the
     /// `workflows.allow_local_network` setting), not only those that allow it themselves.
     pub(crate) allow_local_network: bool,
-    /// Where `{{secret:NAME}}` in header values is looked up: `Err` says why there is no
-    /// keychain (a node that names a secret fails with it).
-    pub(crate) secrets: Option<Result<Arc<dyn SecretStore>, String>>,
+    /// Where `{{secret:NAME}}` in header values is looked up, and the origin each secret may go
+    /// to: `Err` says why there is no keychain (a node that names a secret fails with it).
+    pub(crate) secrets: Option<Result<Secrets, String>>,
+}
+
+/// The keychain and the origin each workflow secret is bound to.
+#[derive(Clone)]
+pub(crate) struct Secrets {
+    pub(crate) store: Arc<dyn SecretStore>,
+    pub(crate) origins: Map<String, Value>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets").field("names", &self.origins.keys().collect::<Vec<_>>()).finish_non_exhaustive()
+    }
 }
 
 /// Runs `machine` to its end. Returns the final status.
@@ -156,22 +169,29 @@ fn human(d: Duration) -> String {
 }
 
 /// An http task with the `{{secret:NAME}}` of its header values filled in from the keychain
-/// (on a blocking thread: the keychain answers over D-Bus). Other tasks as they are.
-async fn with_secrets(task: Task, secrets: Option<Result<Arc<dyn SecretStore>, String>>) -> Result<Task, String> {
+/// (on a blocking thread: the keychain answers over D-Bus), each only for the origin it is
+/// bound to. Other tasks as they are.
+async fn with_secrets(task: Task, secrets: Option<Result<Secrets, String>>) -> Result<Task, String> {
     let Task::Http { method, url, headers, body, max_bytes, allow_local } = task else { return Ok(task) };
     if !headers.iter().any(|(_, v)| !super::secrets::references(v).is_empty()) {
         return Ok(Task::Http { method, url, headers, body, max_bytes, allow_local });
     }
-    let store = match secrets {
-        Some(Ok(store)) => store,
+    let secrets = match secrets {
+        Some(Ok(secrets)) => secrets,
         Some(Err(why)) => return Err(format!("a header names a secret, but the keychain cannot be used: {why}")),
         None => return Err("a header names a secret, but this run has no keychain".to_owned()),
     };
+    let to = hearth_llm::fetch::origin(&url)
+        .ok_or_else(|| format!("{:?} has no origin to send a secret to", hearth_llm::fetch::redact_url(&url)))?;
     let headers = tokio::task::spawn_blocking(move || {
-        headers.into_iter().map(|(k, v)| super::secrets::resolve(&v, store.as_ref()).map(|v| (k, v))).collect::<Result<Vec<_>, String>>()
+        headers
+            .into_iter()
+            .map(|(k, v)| super::secrets::resolve(&v, &to, &secrets.origins, secrets.store.as_ref()).map(|v| (k, v)))
+            .collect::<Result<Vec<_>, _>>()
     })
     .await
-    .map_err(|e| format!("reading the secrets failed: {e}"))??;
+    .map_err(|e| format!("reading the secrets failed: {e}"))?
+    .map_err(|e| e.to_string())?;
     Ok(Task::Http { method, url, headers, body, max_bytes, allow_local })
 }
 

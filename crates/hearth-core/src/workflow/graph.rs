@@ -167,8 +167,9 @@ impl Plan {
 
 const MAX_RETRIES: u64 = 5;
 const MAX_MEMORY_MB: u64 = 512;
-/// A response body becomes one value of the run: at most what a value may be.
-const MAX_RESPONSE_BYTES: u64 = super::template::MAX_VALUE_BYTES as u64;
+/// A response body becomes one value of the run, beside its status and headers: a MiB under
+/// what a node's outputs may be, so the largest allowed body still fits.
+const MAX_RESPONSE_BYTES: u64 = (super::template::MAX_VALUE_BYTES - (1 << 20)) as u64;
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 pub(crate) fn valid_node_id(id: &str) -> bool {

@@ -70,10 +70,17 @@ pub(crate) fn render_headers(scope: &Scope, headers: &Map<String, Value>) -> Res
     headers
         .iter()
         .map(|(name, v)| {
-            let value = match v {
-                Value::String(t) => scope.render_text(t)?,
-                other => other.to_string(),
+            let (value, written) = match v {
+                Value::String(t) => (scope.render_text(t)?, super::secrets::references(t).len()),
+                other => (other.to_string(), 0),
             };
+            // Only the node's own text names secrets: a value from an earlier node (a model's
+            // answer, a fetched page) that says `{{secret:...}}` must not be filled in.
+            if super::secrets::references(&value).len() != written {
+                return Err(StepError(format!(
+                    "header {name:?}: a value from an earlier node names a secret, which only the node's own text may"
+                )));
+            }
             if value.contains(['\r', '\n']) {
                 return Err(StepError(format!("header {name:?}: the value holds a line break (CR or LF), which a header value may not")));
             }

@@ -20,7 +20,7 @@ use hearth_types::{Graph, Run, RunDetail, RunEvent, RunEventKind, RunId, RunStat
 use serde_json::{Map, Value};
 use tokio::task::JoinHandle;
 
-use super::driver::{RunOptions, Services, drive};
+use super::driver::{RunOptions, Secrets, Services, drive};
 use super::graph::plan;
 use super::machine::{Machine, RunLimits, check_inputs};
 use super::record::{LiveRun, Recorder};
@@ -166,7 +166,12 @@ impl Workflows {
         let allow_local_network = self.core.settings()?.get(crate::ALLOW_LOCAL_NETWORK_SETTING) == Some(&Value::Bool(true));
         // The keychain is opened only for a run that names a secret.
         let names_secret = serde_json::to_string(&graph).is_ok_and(|g| g.contains("{{secret:"));
-        let secrets = names_secret.then(|| self.core.secrets().map_err(|e| e.to_string()));
+        let secrets = if names_secret {
+            let origins = self.core.workflow_secret_origins()?;
+            Some(self.core.secrets().map(|store| Secrets { store, origins }).map_err(|e| e.to_string()))
+        } else {
+            None
+        };
         let options = RunOptions { allow_local_network, secrets };
         let run = Run {
             id: RunId::new(),

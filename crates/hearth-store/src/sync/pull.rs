@@ -41,7 +41,9 @@ pub struct Quarantined {
     pub row_id: String,
     /// Why it was not applied.
     pub reason: String,
-    /// The row as the server sent it.
+    /// The row as the server sent it. Kept here, not in the sync status (it may hold a whole
+    /// message, and the status goes out on every change).
+    #[serde(skip_serializing)]
     pub row: Value,
     pub quarantined_at: hearth_types::Timestamp,
 }
@@ -128,6 +130,36 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Applies every quarantined row again: a newer Hearth may read what an older one could
+    /// not (a role or a graph it did not know), and the cursor has moved past those rows, so
+    /// they would otherwise stay out for good. A row that still cannot apply stays.
+    pub fn retry_quarantined(&self) -> Result<ApplyReport> {
+        self.sync_tx(|tx| {
+            let kept: Vec<(String, String)> = tx
+                .prepare_cached("SELECT tbl, row FROM sync_quarantine ORDER BY quarantined_at, tbl, row_id")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut report = ApplyReport::default();
+            let mut newest: Option<Hlc> = None;
+            let mut chats: Vec<String> = Vec::new();
+            for (table, row) in kept {
+                let Ok(Value::Object(row)) = serde_json::from_str(&row) else { continue };
+                if let Some(chat) = apply_one(tx, &PulledRow { table, row }, &mut report, &mut newest)? {
+                    chats.push(chat);
+                }
+            }
+            chats.sort();
+            chats.dedup();
+            for chat in &chats {
+                follow_branch(tx, chat)?;
+            }
+            observe(tx, newest, now_ms())?;
+            Ok(report)
+        })
+    }
+}
+
 /// Applies one row in a savepoint, or quarantines it. Returns the chat whose branch may need
 /// to follow it.
 fn apply_one(tx: &Transaction<'_>, pulled: &PulledRow, report: &mut ApplyReport, newest: &mut Option<Hlc>) -> Result<Option<String>> {
@@ -187,11 +219,18 @@ fn check_and_apply(
     Ok(chat.map(str::to_owned))
 }
 
-/// Refuses a message that would break the chat tree: a parent that is itself, one of its own
-/// descendants (a cycle) or a message of another chat, and a second use of a chat's
-/// idempotency key.
+/// Refuses a message that would break the chat tree: a move to another chat, a parent that is
+/// itself, one of its own descendants (a cycle) or a message of another chat, and a second use
+/// of a chat's idempotency key.
 fn check_message(tx: &Transaction<'_>, id: &str, row: &Map<String, Value>) -> RowResult<()> {
     let chat = row.get("chat_id").and_then(Value::as_str).unwrap_or("");
+    // A message stays in its chat: moved, it would take its branch (or a loop) along into a
+    // chat whose walks do not expect it.
+    let stored_chat: Option<String> =
+        tx.prepare_cached("SELECT chat_id FROM messages WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional()?;
+    if stored_chat.as_deref().is_some_and(|c| c != chat) {
+        return refuse(format!("it moves the message from chat {} to chat {chat}", stored_chat.unwrap_or_default()));
+    }
     if let Some(key) = row.get("idempotency_key").and_then(Value::as_str) {
         let other: Option<String> = tx
             .prepare_cached("SELECT id FROM messages WHERE chat_id = ?1 AND idempotency_key = ?2 AND id <> ?3")?
@@ -210,14 +249,15 @@ fn check_message(tx: &Transaction<'_>, id: &str, row: &Map<String, Value>) -> Ro
     if parent_chat.as_deref().is_some_and(|c| c != chat) {
         return refuse(format!("its parent {parent} belongs to another chat"));
     }
-    // Only a message that already has replies here can close a cycle; most rows arrive before
-    // their replies (pages follow server order), which spares them the walk.
+    // Only a message that already has replies here (in any chat: a reply may have come first,
+    // naming a chat of its own) can close a cycle; most rows arrive before their replies (pages
+    // follow server order), which spares them the walk.
     let current: Option<Option<String>> =
         tx.prepare_cached("SELECT parent_id FROM messages WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional()?;
     if current.as_ref().is_some_and(|p| p.as_deref() == Some(parent)) {
-        return Ok(()); // the parent does not change
+        return Ok(()); // the parent does not change (nor the chat: checked above)
     }
-    let has_replies = tx.prepare_cached("SELECT 1 FROM messages WHERE chat_id = ?1 AND parent_id = ?2 LIMIT 1")?.exists((chat, id))?;
+    let has_replies = tx.prepare_cached("SELECT 1 FROM messages WHERE parent_id = ?1 LIMIT 1")?.exists([id])?;
     if !has_replies {
         return Ok(());
     }
