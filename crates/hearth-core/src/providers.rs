@@ -134,6 +134,18 @@ impl Core {
         let current = self.store.read(|r| r.provider(name))?;
         let moved_from = patch.base_url.as_deref().filter(|url| !same_origin(url, &current.base_url)).map(|_| &current.base_url);
         if let Some(old) = moved_from {
+            // Headers stored before the credential rule could carry a key too: they do not
+            // follow the provider to another host unless this same change replaces them.
+            let kept_headers = if patch.headers.is_some() { None } else { Some(&current.headers) };
+            if let Some(name_) =
+                kept_headers.and_then(|h| h.keys().find(|k| CREDENTIAL_WORDS.iter().any(|w| k.to_ascii_lowercase().contains(w))))
+            {
+                return Err(ValidationError::new(
+                    "headers",
+                    format!("the stored header {name_:?} looks like a credential and would go to the new host; set the headers again with the new base URL"),
+                )
+                .into());
+            }
             match &key {
                 None if self.secrets()?.get(&key_name(name))?.is_some() => {
                     return Err(ValidationError::new(

@@ -390,6 +390,16 @@ mod routing {
         core.remove_provider_key("work").unwrap();
         let keyless = core.update_provider("work", &to("http://localhost:11434/v1"), None).unwrap();
         assert_eq!((keyless.provider.base_url.as_str(), keyless.key.set), ("http://localhost:11434/v1", false));
+
+        // A credential header stored before the header rule (written here behind Core's
+        // check) does not follow the provider elsewhere either, unless the move replaces it.
+        let mut headers = serde_json::Map::new();
+        headers.insert("x-goog-api-key".into(), "AIza-old".into());
+        core.store.write(|w| w.update_provider("work", &ProviderPatch { headers: Some(headers), ..Default::default() })).unwrap();
+        let e = core.update_provider("work", &to("https://three.example/v1"), None).unwrap_err();
+        assert_eq!(e.field(), Some("headers"), "{e}");
+        let cleared = ProviderPatch { headers: Some(serde_json::Map::new()), ..to("https://three.example/v1") };
+        assert_eq!(core.update_provider("work", &cleared, None).unwrap().provider.base_url, "https://three.example/v1");
     }
 
     #[test]

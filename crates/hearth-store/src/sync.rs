@@ -91,7 +91,9 @@ pub struct PendingTx {
 #[serde(rename_all = "snake_case")]
 pub enum LocalData {
     /// It stays on this device and is not sent to the new account (changes not yet pushed to
-    /// the old one stay unsent too); only what is changed from now on syncs.
+    /// the old one stay unsent too). Its rows keep the first account's ids, so a later change
+    /// to one of them is refused by the server (row-level security, or a parent the new account
+    /// does not have) and listed with the refused changes: it never lands in either account.
     Keep,
     /// It is sent to the new account, every row as it stands.
     Push,
