@@ -91,7 +91,7 @@ fn is_loopback_authority(authority: &str) -> bool {
         Some(v6) => v6.split(']').next().unwrap_or(""),
         None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
     };
-    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    hearth_types::is_loopback_host(host)
 }
 
 /// The anon key goes into a header: printable ASCII only.

@@ -11,6 +11,7 @@ mod error;
 mod hlc;
 mod ids;
 mod inputs;
+mod net;
 #[cfg(feature = "openapi")]
 mod openapi;
 mod providers;
@@ -23,6 +24,7 @@ pub use error::ValidationError;
 pub use hlc::{Hlc, NodeId};
 pub use ids::{ChatId, MessageId, ModelId, RunId, WorkflowId, WorkspaceId};
 pub use inputs::{ChatPatch, MessagePatch, NewChat, NewMessage, NewModel, NewWorkspace, WorkspacePatch, model_name, non_blank};
+pub use net::is_loopback_host;
 pub use providers::{CallOutcome, KeyState, NewCall, NewProvider, Price, Provider, ProviderInfo, ProviderPatch, UsageRow, provider_name};
 pub use records::{BranchMessage, Chat, LocalModel, Message, ModelSource, SearchHit, Snippet, Thread, Workspace};
 pub use values::{Handle, MessageStatus, Role, Timezone};

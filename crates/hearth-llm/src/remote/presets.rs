@@ -4,8 +4,6 @@
 //! Also the rules a base URL must meet, since a provider's key and every message go to it:
 //! https, or plain http only to this machine (a local Ollama or llama.cpp server).
 
-use std::net::{IpAddr, Ipv6Addr};
-
 use reqwest::Url;
 
 /// A wire protocol.
@@ -90,11 +88,7 @@ pub fn check_base_url(url: &str) -> Result<String, String> {
 /// Whether a parsed URL's host (`Url::host_str`: IPv4 normalized, IPv6 in brackets) is this
 /// machine: `localhost`, 127.0.0.0/8 or ::1.
 fn is_loopback(host: &str) -> bool {
-    match host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
-        Ok(IpAddr::V4(ip)) => ip.is_loopback(),
-        Ok(IpAddr::V6(ip)) => ip == Ipv6Addr::LOCALHOST,
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
-    }
+    hearth_types::is_loopback_host(host)
 }
 
 /// Whether two URLs share scheme, host and port (the default port spelled out or not), which
@@ -134,7 +128,16 @@ mod tests {
     #[test]
     fn plain_http_is_only_for_this_machine() {
         for local in
-            ["http://localhost:11434/v1", "http://LOCALHOST/v1", "http://127.0.0.1:8080/v1", "http://127.9.8.7/v1", "http://[::1]:1234/v1"]
+            // An IPv4-mapped 127.0.0.1 is this machine too (the rule shared with sync and the
+            // database migration: hearth_types::is_loopback_host).
+            [
+                "http://localhost:11434/v1",
+                "http://LOCALHOST/v1",
+                "http://127.0.0.1:8080/v1",
+                "http://127.9.8.7/v1",
+                "http://[::1]:1234/v1",
+                "http://[::ffff:7f00:1]/v1",
+            ]
         {
             assert!(check_base_url(local).is_ok(), "{local}");
         }
@@ -142,7 +145,7 @@ mod tests {
             "http://example.com/v1",
             "http://192.168.1.20:11434/v1",
             "http://10.0.0.1/v1",
-            "http://[::ffff:7f00:1]/v1",
+            "http://[::ffff:a00:1]/v1",
             "http://localhost.example.com/v1",
             "http://128.0.0.1/v1",
         ] {

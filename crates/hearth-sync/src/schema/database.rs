@@ -225,8 +225,7 @@ fn reach(hosts: &[Host], hostaddrs: &[IpAddr]) -> Reach {
             .iter()
             .map(|host| match host {
                 Host::Unix(_) => Reach::UnixSocket,
-                Host::Tcp(name) if name.eq_ignore_ascii_case("localhost") => Reach::Loopback,
-                Host::Tcp(name) if name.parse::<IpAddr>().is_ok_and(|ip| local(&ip)) => Reach::Loopback,
+                Host::Tcp(name) if hearth_types::is_loopback_host(name) => Reach::Loopback,
                 Host::Tcp(_) => Reach::Network,
             })
             .collect()
