@@ -12,6 +12,7 @@
 //! A quarantined row is never applied. A newer version of it (fixed on the server or by the
 //! device that wrote it) replaces its entry, or clears it when it applies.
 
+use std::borrow::Borrow;
 use std::collections::HashSet;
 
 use hearth_types::{Graph, Handle, Hlc, MessageStatus, Role};
@@ -104,20 +105,7 @@ impl Store {
     /// cannot be applied safely is quarantined (see the module docs), never applied.
     pub fn apply_pull(&self, rows: &[PulledRow], cursor: Option<&Cursor>, head: i64) -> Result<ApplyReport> {
         self.sync_tx(|tx| {
-            let mut report = ApplyReport::default();
-            let mut newest: Option<Hlc> = None;
-            let mut chats: Vec<String> = Vec::new();
-            for pulled in rows {
-                if let Some(chat) = apply_one(tx, pulled, &mut report, &mut newest)? {
-                    chats.push(chat);
-                }
-            }
-            chats.sort();
-            chats.dedup();
-            for chat in &chats {
-                follow_branch(tx, chat)?;
-            }
-            observe(tx, newest, now_ms())?;
+            let report = apply_rows(tx, rows)?;
             match cursor {
                 Some(c) => tx.execute(
                     "UPDATE sync_state SET cursor_version = ?1, cursor_id = ?2, head = max(?3, ?1), last_pull_at = ?4 WHERE id = 1",
@@ -140,24 +128,33 @@ impl Store {
                 .prepare_cached("SELECT tbl, row FROM sync_quarantine ORDER BY quarantined_at, tbl, row_id")?
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            let mut report = ApplyReport::default();
-            let mut newest: Option<Hlc> = None;
-            let mut chats: Vec<String> = Vec::new();
-            for (table, row) in kept {
-                let Ok(Value::Object(row)) = serde_json::from_str(&row) else { continue };
-                if let Some(chat) = apply_one(tx, &PulledRow { table, row }, &mut report, &mut newest)? {
-                    chats.push(chat);
-                }
-            }
-            chats.sort();
-            chats.dedup();
-            for chat in &chats {
-                follow_branch(tx, chat)?;
-            }
-            observe(tx, newest, now_ms())?;
-            Ok(report)
+            let rows = kept.into_iter().filter_map(|(table, row)| match serde_json::from_str(&row) {
+                Ok(Value::Object(row)) => Some(PulledRow { table, row }),
+                _ => None,
+            });
+            apply_rows(tx, rows)
         })
     }
+}
+
+/// Applies (or quarantines) each row, then moves the branches on screen and the clock after
+/// what applied.
+fn apply_rows<R: Borrow<PulledRow>>(tx: &Transaction<'_>, rows: impl IntoIterator<Item = R>) -> Result<ApplyReport> {
+    let mut report = ApplyReport::default();
+    let mut newest: Option<Hlc> = None;
+    let mut chats: Vec<String> = Vec::new();
+    for pulled in rows {
+        if let Some(chat) = apply_one(tx, pulled.borrow(), &mut report, &mut newest)? {
+            chats.push(chat);
+        }
+    }
+    chats.sort();
+    chats.dedup();
+    for chat in &chats {
+        follow_branch(tx, chat)?;
+    }
+    observe(tx, newest, now_ms())?;
+    Ok(report)
 }
 
 /// Applies one row in a savepoint, or quarantines it. Returns the chat whose branch may need
