@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use tokio::task::JoinHandle;
 
 use super::driver::{RunOptions, Secrets, Services, drive};
-use super::graph::plan;
+use super::graph::{Step, plan};
 use super::machine::{Machine, RunLimits, check_inputs};
 use super::record::{LiveRun, Recorder};
 use crate::{Core, Error, Result};
@@ -164,8 +164,12 @@ impl Workflows {
         let inputs = check_inputs(&checked, inputs).map_err(|e| hearth_types::ValidationError::new("inputs", e.to_string()))?;
         let default_model = self.core.default_model()?.map(|m| m.name);
         let allow_local_network = self.core.settings()?.get(crate::ALLOW_LOCAL_NETWORK_SETTING) == Some(&Value::Bool(true));
-        // The keychain is opened only for a run that names a secret.
-        let names_secret = serde_json::to_string(&graph).is_ok_and(|g| g.contains("{{secret:"));
+        // The keychain is opened only for a run whose http headers name a secret (the only
+        // place validation lets one be).
+        let names_secret = checked.nodes.iter().any(|n| match &n.step {
+            Step::Http { headers, .. } => headers.values().any(|v| v.as_str().is_some_and(|t| !super::secrets::references(t).is_empty())),
+            _ => false,
+        });
         let secrets = if names_secret {
             let origins = self.core.workflow_secret_origins()?;
             Some(self.core.secrets().map(|store| Secrets { store, origins }).map_err(|e| e.to_string()))

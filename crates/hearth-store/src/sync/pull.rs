@@ -123,6 +123,11 @@ impl Store {
     /// not (a role or a graph it did not know), and the cursor has moved past those rows, so
     /// they would otherwise stay out for good. A row that still cannot apply stays.
     pub fn retry_quarantined(&self) -> Result<ApplyReport> {
+        // Every round calls this: with nothing kept aside, no write transaction is taken.
+        let any = self.read(|r| Ok(r.conn.prepare_cached("SELECT 1 FROM sync_quarantine LIMIT 1")?.exists([])?))?;
+        if !any {
+            return Ok(ApplyReport::default());
+        }
         self.sync_tx(|tx| {
             let kept: Vec<(String, String)> = tx
                 .prepare_cached("SELECT tbl, row FROM sync_quarantine ORDER BY quarantined_at, tbl, row_id")?
