@@ -26,7 +26,7 @@ packages=(
   # The default model and the API tests' clients (the openai SDK, Schemathesis) from PyPI.
   python3 python3-pip python3-venv
   # The real Secret Service the keychain tests run against.
-  dbus-daemon gnome-keyring
+  dbus-daemon dbus-bin gnome-keyring
   # The sync test bed's database, and the certificates of its TLS tests (openssl).
   postgresql-15 openssl
 )

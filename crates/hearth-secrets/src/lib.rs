@@ -126,9 +126,16 @@ impl Keychain {
     }
 
     /// Checks that the Secret Service takes writes: reads succeed even while it is locked,
-    /// so a probe item is written and deleted.
+    /// so a probe item is written and deleted. Each probe is an item of its own: Hearth
+    /// processes open the keychain at the same moment (the app, `hearth chat`, a script's
+    /// `hearth serve`), and with one shared name each could delete the item another was
+    /// writing, which reads as a keychain that is not there.
     fn probed(store: Arc<keyring_core::CredentialStore>, service: &str) -> Result<Self> {
-        let probe = store.build(service, "hearth-probe", None).and_then(|e| {
+        static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("hearth-probe-{}-{n}-{nanos}", std::process::id());
+        let probe = store.build(service, &name, None).and_then(|e| {
             e.set_password("probe")?;
             e.delete_credential()
         });

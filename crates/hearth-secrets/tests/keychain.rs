@@ -53,3 +53,21 @@ fn a_secret_survives_a_process_restart_and_is_deleted() {
     assert!(!keychain.delete(&name).unwrap());
     assert_eq!(keychain.get(&name).unwrap(), None);
 }
+
+/// Opening the keychain probes that it takes writes. Many Hearth processes open it at once
+/// (the app, `hearth chat` in a terminal, a script's `hearth serve`); each probe must be its
+/// own item, or one process deletes the item another is writing and the keychain looks
+/// unavailable to it.
+#[test]
+fn many_processes_can_open_the_keychain_at_once() {
+    keychain();
+    let opens: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(|| {
+                (0..10).map(|_| Keychain::secret_service(SERVICE).map(|_| ()).map_err(|e| e.to_string())).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let failures: Vec<String> = opens.into_iter().flat_map(|t| t.join().unwrap()).filter_map(Result::err).collect();
+    assert_eq!(failures, Vec::<String>::new(), "opening the keychain failed while others opened it");
+}
