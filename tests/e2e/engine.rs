@@ -12,7 +12,7 @@ use std::time::Duration;
 use hearth_e2e::gemma_model;
 use hearth_llama::{EngineConfig, LlamaEngine, ModelSpec, Resolver};
 use hearth_llm::{
-    CancelToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, EmbedInput, FinishReason, LlmError, ResponseFormat, SamplingParams,
+    CancellationToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, EmbedInput, FinishReason, LlmError, ResponseFormat, SamplingParams,
     similarity,
 };
 use hearth_types::Role;
@@ -41,7 +41,7 @@ fn ask(prompt: &str, params: SamplingParams) -> ChatRequest {
 }
 
 fn reply(engine: &LlamaEngine, prompt: &str, params: SamplingParams) -> (String, FinishReason) {
-    let (text, reason, usage, _) = engine.chat(ask(prompt, params), CancelToken::new()).unwrap().collect_text().unwrap();
+    let (text, reason, usage, _) = engine.chat(ask(prompt, params), CancellationToken::new()).unwrap().collect_text().unwrap();
     assert!(usage.prompt_tokens > 0);
     (text, reason)
 }
@@ -65,7 +65,8 @@ fn batching_does_not_change_results() {
     let engine = LlamaEngine::new(EngineConfig { context_per_slot: Some(2048), ..EngineConfig::default() }, resolver());
     let prompts = ["Tell me about cats.", "What is 2 plus 2?", "Describe a mountain.", "Say hello in French."];
     let alone: Vec<(String, FinishReason)> = prompts.iter().map(|p| reply(&engine, p, SamplingParams::greedy(40))).collect();
-    let streams: Vec<_> = prompts.iter().map(|p| engine.chat(ask(p, SamplingParams::greedy(40)), CancelToken::new()).unwrap()).collect();
+    let streams: Vec<_> =
+        prompts.iter().map(|p| engine.chat(ask(p, SamplingParams::greedy(40)), CancellationToken::new()).unwrap()).collect();
     let together: Vec<(String, FinishReason)> = streams
         .into_iter()
         .map(|s| {
@@ -84,13 +85,13 @@ fn long_prompts_decoded_alongside_do_not_change_a_reply() {
     let engine = LlamaEngine::new(EngineConfig { context_per_slot: Some(4096), ..EngineConfig::default() }, resolver());
     let alone = reply(&engine, "Name three colors.", SamplingParams::greedy(48));
     let long: Vec<String> = (0..3).map(|i| format!("{} {i}", "The quick brown fox jumps over the lazy dog. ".repeat(150))).collect();
-    let mut mine = engine.chat(ask("Name three colors.", SamplingParams::greedy(48)), CancelToken::new()).unwrap();
+    let mut mine = engine.chat(ask("Name three colors.", SamplingParams::greedy(48)), CancellationToken::new()).unwrap();
     // Wait for its first token, so the others join mid-reply.
     let first = match mine.next().unwrap().unwrap() {
         ChatEvent::Delta(d) => d,
         other => panic!("{other:?}"),
     };
-    let others: Vec<_> = long.iter().map(|p| engine.chat(ask(p, SamplingParams::greedy(8)), CancelToken::new()).unwrap()).collect();
+    let others: Vec<_> = long.iter().map(|p| engine.chat(ask(p, SamplingParams::greedy(8)), CancellationToken::new()).unwrap()).collect();
     let (rest, reason, _, _) = mine.collect_text().unwrap();
     for other in others {
         other.collect_text().unwrap();
@@ -101,7 +102,7 @@ fn long_prompts_decoded_alongside_do_not_change_a_reply() {
 #[test]
 fn control_tokens_typed_in_a_message_stay_text() {
     let prompt_tokens = |text: &str| {
-        let stream = engine().chat(ask(text, SamplingParams::greedy(1)), CancelToken::new()).unwrap();
+        let stream = engine().chat(ask(text, SamplingParams::greedy(1)), CancellationToken::new()).unwrap();
         stream.collect_text().unwrap().2.prompt_tokens
     };
     // The template's own markers are one control token each: `x` makes the prompt
@@ -131,7 +132,7 @@ fn a_stop_string_ends_the_reply_and_is_not_in_it() {
 
 #[test]
 fn cancelling_stops_within_one_step() {
-    let cancel = CancelToken::new();
+    let cancel = CancellationToken::new();
     let params = SamplingParams { temperature: 0.7, seed: 9, max_tokens: 400, ..SamplingParams::default() };
     let mut stream = engine().chat(ask("Write a long story about a dragon.", params), cancel.clone()).unwrap();
     let mut deltas = 0;
@@ -169,7 +170,7 @@ fn cancelling_stops_within_one_step() {
 #[test]
 fn cjk_and_emoji_stream_as_whole_characters() {
     let params = SamplingParams { temperature: 0.8, seed: 3, max_tokens: 64, ..SamplingParams::default() };
-    let stream = engine().chat(ask("日本の首都はどこですか？🗼 絵文字で答えて 😀🎉", params), CancelToken::new()).unwrap();
+    let stream = engine().chat(ask("日本の首都はどこですか？🗼 絵文字で答えて 😀🎉", params), CancellationToken::new()).unwrap();
     let mut text = String::new();
     for event in stream {
         if let ChatEvent::Delta(d) = event.unwrap() {
@@ -199,13 +200,13 @@ fn paraphrases_embed_closer_than_unrelated_sentences() {
 #[test]
 fn bad_requests_are_refused_and_the_engine_keeps_serving() {
     let e = engine();
-    let err = e.chat(ask("hi", SamplingParams { temperature: -1.0, ..SamplingParams::default() }), CancelToken::new()).unwrap_err();
+    let err = e.chat(ask("hi", SamplingParams { temperature: -1.0, ..SamplingParams::default() }), CancellationToken::new()).unwrap_err();
     assert!(matches!(err, LlmError::Invalid { field: "temperature", .. }), "{err:?}");
     let mut unknown = ask("hi", SamplingParams::greedy(4));
     unknown.model = "no-such-model".into();
-    assert!(matches!(e.chat(unknown, CancelToken::new()), Err(LlmError::ModelNotFound(_))));
+    assert!(matches!(e.chat(unknown, CancellationToken::new()), Err(LlmError::ModelNotFound(_))));
     let long = "word ".repeat(6000);
-    let err = e.chat(ask(&long, SamplingParams::greedy(4)), CancelToken::new()).unwrap_err();
+    let err = e.chat(ask(&long, SamplingParams::greedy(4)), CancellationToken::new()).unwrap_err();
     assert!(matches!(err, LlmError::ContextOverflow { context: 4096, .. }), "{err:?}");
     assert!(err.to_string().contains("shorten"), "{err}");
     // Still serving.
@@ -236,7 +237,7 @@ fn broken_model_files_are_refused_clearly() {
     for (name, _) in files.iter() {
         let mut request = ask("hi", SamplingParams::greedy(4));
         request.model = (*name).into();
-        let err = engine.chat(request, CancelToken::new()).unwrap_err();
+        let err = engine.chat(request, CancellationToken::new()).unwrap_err();
         assert!(matches!(err, LlmError::Load { .. }), "{name}: {err:?}");
         let text = err.to_string();
         assert!(text.contains(name), "{text}");
@@ -249,7 +250,7 @@ fn a_context_too_big_for_memory_is_reported_as_such() {
     // the machine refuses: both are out-of-memory errors, and the engine carries on.
     for (per_slot, slots) in [(1u32 << 30, 4u32), (1 << 24, 1)] {
         let engine = LlamaEngine::new(EngineConfig { context_per_slot: Some(per_slot), slots, ..EngineConfig::default() }, resolver());
-        let err = engine.chat(ask("hi", SamplingParams::greedy(4)), CancelToken::new()).unwrap_err();
+        let err = engine.chat(ask("hi", SamplingParams::greedy(4)), CancellationToken::new()).unwrap_err();
         assert!(matches!(err, LlmError::OutOfMemory { .. }), "{per_slot} x {slots}: {err:?}");
     }
 }
@@ -300,7 +301,7 @@ fn the_second_turn_reuses_the_cached_prefix() {
         .collect();
     chat.push(ChatMessage::new(Role::User, "Summarize.".to_string()));
     let first = ChatRequest::new(MODEL, chat.clone(), SamplingParams::greedy(6));
-    let (answer, _, usage, _) = engine.chat(first, CancelToken::new()).unwrap().collect_text().unwrap();
+    let (answer, _, usage, _) = engine.chat(first, CancellationToken::new()).unwrap().collect_text().unwrap();
     assert!(usage.prompt_tokens > 1000, "{usage:?}");
     assert_eq!(usage.cached_prompt_tokens, 0);
 
@@ -310,7 +311,7 @@ fn the_second_turn_reuses_the_cached_prefix() {
     chat.push(ChatMessage::new(Role::Assistant, answer));
     chat.push(ChatMessage::new(Role::User, "Shorter, please.".to_string()));
     let second = ChatRequest::new(MODEL, chat, SamplingParams::greedy(4));
-    let (_, _, usage2, _) = engine.chat(second, CancelToken::new()).unwrap().collect_text().unwrap();
+    let (_, _, usage2, _) = engine.chat(second, CancellationToken::new()).unwrap().collect_text().unwrap();
     // Everything of the first turn's prompt was already in the cache; only the new tail is read.
     assert!(usage2.cached_prompt_tokens >= usage.prompt_tokens, "{usage2:?} after {usage:?}");
     assert!(usage2.prompt_tokens - usage2.cached_prompt_tokens < 64, "{usage2:?}");

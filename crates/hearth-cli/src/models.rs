@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use hearth_core::{Core, ReplyRequest, Router, WorkspaceRef};
 use hearth_llama::EngineConfig;
-use hearth_llm::{CancelToken, LlmError, SamplingParams};
+use hearth_llm::{CancellationToken, LlmError, SamplingParams};
 use hearth_types::{ChatId, LocalModel, ModelSource};
 
 use crate::cli::{CmdResult, Failure};
@@ -111,7 +111,7 @@ fn fetch(core: &Core, default_path: &Path, url: Option<String>, out: &Output) ->
     if !default_path.is_file() {
         let url = url.unwrap_or_else(|| catalog.url.to_owned());
         let client = hearth_llm::download::client().map_err(|e| Failure::Other(anyhow::anyhow!(e)))?;
-        let cancel = CancelToken::new();
+        let cancel = CancellationToken::new();
         let on_interrupt = cancel.clone();
         ctrlc::set_handler(move || on_interrupt.cancel()).map_err(|e| Failure::Other(e.into()))?;
         let progress = Progress::new(out.is_json());
@@ -241,7 +241,7 @@ pub(crate) fn chat(args: ChatArgs, core: Arc<Core>, default_path: &Path, out: &O
     };
     let engine = hearth_host::local_engine(core.clone(), EngineConfig { slots: 1, ..EngineConfig::default() });
     let router = Router::new(core.clone(), Arc::new(engine));
-    let cancel = CancelToken::new();
+    let cancel = CancellationToken::new();
     let on_interrupt = cancel.clone();
     // Ctrl-C stops the reply within one decoding step; what was written is kept as cancelled.
     ctrlc::set_handler(move || on_interrupt.cancel()).map_err(|e| Failure::Other(e.into()))?;

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use hearth_core::workflow::{RunLimits, RunSource, Services, Workflows};
 use hearth_core::{Core, CoreConfig};
 use hearth_llm::fetch::{Fetch, FetchError, FetchFuture, FetchRequest};
-use hearth_llm::{CancelToken, ChatModel, ChatRequest, ChatStream, EmbedInput, Embeddings, LlmError};
+use hearth_llm::{CancellationToken, ChatModel, ChatRequest, ChatStream, EmbedInput, Embeddings, LlmError};
 use hearth_types::{Graph, RunStatus};
 use serde_json::{Map, Value, json};
 
@@ -35,7 +35,7 @@ const ROUNDS: usize = 5;
 struct Nothing;
 
 impl ChatModel for Nothing {
-    fn chat(&self, _: ChatRequest, _: CancelToken) -> Result<ChatStream, LlmError> {
+    fn chat(&self, _: ChatRequest, _: CancellationToken) -> Result<ChatStream, LlmError> {
         Err(LlmError::Unsupported("no model in this benchmark".into()))
     }
     fn embed(&self, _: &str, _: &[EmbedInput]) -> Result<Embeddings, LlmError> {

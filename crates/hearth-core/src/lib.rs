@@ -5,8 +5,11 @@
 //! (the edges parse handles, ids and timezones with `hearth-types`), and each use case runs as
 //! one store action, so it commits (with its outbox rows) or changes nothing.
 //!
-//! Core names no foreign system: no SQLite, no HTTP, no model runtime. Later issues hand it
-//! those as trait objects (`Arc<dyn ChatModel>`, `Arc<dyn SecretStore>`).
+//! Core names no foreign system: no SQLite, no HTTP, no model runtime, no keychain. It reaches
+//! them through their adapter crates (`hearth-store`, `hearth-sync`, `hearth-sandbox`) or is
+//! handed them as trait objects: the model a reply runs on (`&dyn ChatModel`), the secret store
+//! (`Arc<dyn SecretStore>`, the OS keychain unless `with_secrets` gives another), and a
+//! workflow run's models and HTTP client (`workflow::Services`).
 
 mod error;
 mod models;

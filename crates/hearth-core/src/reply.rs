@@ -14,7 +14,7 @@
 //!
 //! [`Core::reply`] does both, for callers that wait (the CLI).
 
-use hearth_llm::{CancelToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, FinishReason, LlmError, SamplingParams, Usage};
+use hearth_llm::{CancellationToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, FinishReason, LlmError, SamplingParams, Usage};
 use hearth_types::{ChatId, Message, MessageId, MessagePatch, MessageStatus, NewMessage, Role, ValidationError};
 
 use crate::{AddMessage, Core, Result};
@@ -63,7 +63,13 @@ pub struct Reply {
 impl Core {
     /// Adds the person's message and streams the model's reply to `on_text`. A model error is
     /// saved on the reply message (status `error`) and returned as the error.
-    pub fn reply(&self, request: &ReplyRequest, model: &dyn ChatModel, cancel: &CancelToken, on_text: impl FnMut(&str)) -> Result<Reply> {
+    pub fn reply(
+        &self,
+        request: &ReplyRequest,
+        model: &dyn ChatModel,
+        cancel: &CancellationToken,
+        on_text: impl FnMut(&str),
+    ) -> Result<Reply> {
         let started = self.start_reply(request)?;
         if started.replayed {
             let answer = started.answer;
@@ -154,7 +160,7 @@ impl Core {
         &self,
         started: StartedReply,
         model: &dyn ChatModel,
-        cancel: &CancelToken,
+        cancel: &CancellationToken,
         mut on_text: impl FnMut(&str),
     ) -> Result<Reply> {
         let StartedReply { question, answer, request, .. } = started;

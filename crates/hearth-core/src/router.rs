@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use hearth_llm::remote::Remote;
 use hearth_llm::{
-    CancelToken, ChatEvent, ChatModel, ChatRequest, ChatStream, CompletionRequest, EmbedInput, Embeddings, FinishReason, LlmError,
+    CancellationToken, ChatEvent, ChatModel, ChatRequest, ChatStream, CompletionRequest, EmbedInput, Embeddings, FinishReason, LlmError,
     ModelHost,
 };
 use hearth_types::{CallOutcome, NewCall};
@@ -140,7 +140,7 @@ impl Router {
     }
 
     /// Starts one model: resolve, then call.
-    fn start(&self, name: &str, request: &ChatRequest, cancel: &CancelToken) -> Result<(Target, ChatStream)> {
+    fn start(&self, name: &str, request: &ChatRequest, cancel: &CancellationToken) -> Result<(Target, ChatStream)> {
         let target = self.resolve(name)?;
         let request = ChatRequest { model: target.model().to_owned(), fallbacks: Vec::new(), ..request.clone() };
         let stream = match &target {
@@ -186,7 +186,7 @@ enum Outcome {
 }
 
 impl ChatModel for Router {
-    fn chat(&self, request: ChatRequest, cancel: CancelToken) -> Result<ChatStream, LlmError> {
+    fn chat(&self, request: ChatRequest, cancel: CancellationToken) -> Result<ChatStream, LlmError> {
         let names: Vec<String> = std::iter::once(request.model.clone()).chain(request.fallbacks.iter().cloned()).collect();
         let mut moves: Vec<ChatEvent> = Vec::new();
         for (i, name) in names.iter().enumerate() {
@@ -247,7 +247,7 @@ impl ChatModel for Router {
         result
     }
 
-    fn complete(&self, request: CompletionRequest, cancel: CancelToken) -> Result<ChatStream, LlmError> {
+    fn complete(&self, request: CompletionRequest, cancel: CancellationToken) -> Result<ChatStream, LlmError> {
         let target = self.resolve(&request.model).map_err(core_error)?;
         let started = Instant::now();
         let result = match &target {
@@ -274,7 +274,7 @@ impl Router {
         first: Option<Result<ChatEvent, LlmError>>,
         moves: Vec<ChatEvent>,
         started: Instant,
-        cancel: CancelToken,
+        cancel: CancellationToken,
     ) -> ChatStream {
         let (tx, rx) = std::sync::mpsc::channel();
         let router = self.clone();

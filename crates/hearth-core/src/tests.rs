@@ -112,7 +112,7 @@ mod scripted {
     }
 
     impl ChatModel for Scripted {
-        fn chat(&self, request: ChatRequest, cancel: CancelToken) -> Result<ChatStream, LlmError> {
+        fn chat(&self, request: ChatRequest, cancel: CancellationToken) -> Result<ChatStream, LlmError> {
             request.params.validate()?;
             self.seen.lock().unwrap().push(request);
             let (tx, rx) = mpsc::channel();
@@ -163,7 +163,7 @@ fn a_reply_is_streamed_and_stored_complete() {
     core.add_message(chat, &AddMessage::user("earlier question")).unwrap();
     let model = scripted::Scripted { deltas: vec!["Hel", "lo"], end: Ok(hearth_llm::FinishReason::Stop), seen: Default::default() };
     let mut streamed = String::new();
-    let reply = core.reply(&request(chat, "hi"), &model, &hearth_llm::CancelToken::new(), |t| streamed.push_str(t)).unwrap();
+    let reply = core.reply(&request(chat, "hi"), &model, &hearth_llm::CancellationToken::new(), |t| streamed.push_str(t)).unwrap();
     assert_eq!(streamed, "Hello");
     assert_eq!(reply.answer.content, "Hello");
     assert_eq!(reply.answer.status, MessageStatus::Complete);
@@ -182,7 +182,7 @@ fn a_reply_is_streamed_and_stored_complete() {
 fn a_cancelled_reply_keeps_its_partial_text() {
     let (core, chat) = reply_setup("");
     let model = scripted::Scripted { deltas: vec!["par", "tial"], end: Ok(hearth_llm::FinishReason::Cancelled), seen: Default::default() };
-    let reply = core.reply(&request(chat, "go"), &model, &hearth_llm::CancelToken::new(), |_| {}).unwrap();
+    let reply = core.reply(&request(chat, "go"), &model, &hearth_llm::CancellationToken::new(), |_| {}).unwrap();
     assert_eq!((reply.answer.status, reply.answer.content.as_str()), (MessageStatus::Cancelled, "partial"));
     assert!(model.seen.lock().unwrap()[0].messages.iter().all(|m| m.role != Role::System), "no empty system prompt");
 }
@@ -192,7 +192,7 @@ fn a_failed_reply_is_stored_as_an_error_and_returned() {
     let (core, chat) = reply_setup("");
     let model =
         scripted::Scripted { deltas: vec!["so far"], end: Err(hearth_llm::LlmError::Engine("boom".into())), seen: Default::default() };
-    let err = core.reply(&request(chat, "go"), &model, &hearth_llm::CancelToken::new(), |_| {}).unwrap_err();
+    let err = core.reply(&request(chat, "go"), &model, &hearth_llm::CancellationToken::new(), |_| {}).unwrap_err();
     assert_eq!(err.code(), ErrorCode::Unavailable);
     let last = core.thread(chat).unwrap().messages.pop().unwrap().message;
     assert_eq!(
@@ -203,7 +203,7 @@ fn a_failed_reply_is_stored_as_an_error_and_returned() {
     // A refused request (bad parameter) is stored as an error too; nothing stays "streaming".
     let mut bad = request(chat, "again");
     bad.params.temperature = -1.0;
-    let err = core.reply(&bad, &model, &hearth_llm::CancelToken::new(), |_| {}).unwrap_err();
+    let err = core.reply(&bad, &model, &hearth_llm::CancellationToken::new(), |_| {}).unwrap_err();
     assert_eq!((err.code(), err.field()), (ErrorCode::Invalid, Some("temperature")));
     let last = core.thread(chat).unwrap().messages.pop().unwrap().message;
     assert_eq!(last.status, MessageStatus::Error);
@@ -213,13 +213,13 @@ fn a_failed_reply_is_stored_as_an_error_and_returned() {
 fn answering_again_regenerates_a_reply_or_answers_an_edit() {
     let (core, chat) = reply_setup("");
     let model = scripted::Scripted { deltas: vec!["first"], end: Ok(hearth_llm::FinishReason::Stop), seen: Default::default() };
-    let first = core.reply(&request(chat, "q"), &model, &hearth_llm::CancelToken::new(), |_| {}).unwrap();
+    let first = core.reply(&request(chat, "q"), &model, &hearth_llm::CancellationToken::new(), |_| {}).unwrap();
     let greedy = hearth_llm::SamplingParams::greedy(8);
 
     // Regenerate: a reply names its question; the new answer is a sibling, shown now.
     let again = core.start_answer(first.answer.id, "m", greedy.clone()).unwrap();
     assert_eq!((again.question.id, again.answer.parent_id), (first.question.id, Some(first.question.id)));
-    let again = core.run_reply(again, &model, &hearth_llm::CancelToken::new(), |_| {}).unwrap();
+    let again = core.run_reply(again, &model, &hearth_llm::CancellationToken::new(), |_| {}).unwrap();
     let thread = core.thread(chat).unwrap().messages;
     assert_eq!((thread[1].message.id, thread[1].sibling_index, thread[1].sibling_count), (again.answer.id, 1, 2));
     let ids: Vec<_> = core.siblings(first.answer.id).unwrap().into_iter().map(|m| m.id).collect();
@@ -233,7 +233,7 @@ fn answering_again_regenerates_a_reply_or_answers_an_edit() {
     let edited = core.edit_message(first.question.id, "q, put better").unwrap();
     let answer = core.start_answer(edited.id, "m", greedy.clone()).unwrap();
     assert_eq!((answer.question.id, answer.answer.parent_id), (edited.id, Some(edited.id)));
-    core.run_reply(answer, &model, &hearth_llm::CancelToken::new(), |_| {}).unwrap();
+    core.run_reply(answer, &model, &hearth_llm::CancellationToken::new(), |_| {}).unwrap();
     assert_eq!(contents(&core, chat), ["q, put better", "first"]);
     assert_eq!(model.seen.lock().unwrap()[2].messages.last().unwrap().content, "q, put better");
 
@@ -247,8 +247,8 @@ fn a_replayed_send_returns_the_first_reply_and_asks_nothing() {
     let (core, chat) = reply_setup("");
     let model = scripted::Scripted { deltas: vec!["once"], end: Ok(hearth_llm::FinishReason::Stop), seen: Default::default() };
     let keyed = ReplyRequest { idempotency_key: Some("k".into()), ..request(chat, "hi") };
-    let first = core.reply(&keyed, &model, &hearth_llm::CancelToken::new(), |_| {}).unwrap();
-    let again = core.reply(&keyed, &model, &hearth_llm::CancelToken::new(), |_| {}).unwrap();
+    let first = core.reply(&keyed, &model, &hearth_llm::CancellationToken::new(), |_| {}).unwrap();
+    let again = core.reply(&keyed, &model, &hearth_llm::CancellationToken::new(), |_| {}).unwrap();
     assert_eq!((again.question.id, again.answer.id), (first.question.id, first.answer.id));
     assert_eq!(again.answer.content, "once");
     assert_eq!(model.seen.lock().unwrap().len(), 1, "the model answered once");
@@ -292,7 +292,7 @@ mod routing {
     use std::time::Duration;
 
     use hearth_llm::remote::{RetryPolicy, Timeouts};
-    use hearth_llm::{CancelToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, FinishReason, SamplingParams};
+    use hearth_llm::{CancellationToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, FinishReason, SamplingParams};
     use hearth_secrets::Secret;
     use hearth_types::{MessageStatus, NewProvider, ProviderPatch, Role, WorkspacePatch};
 
@@ -457,7 +457,7 @@ mod routing {
         let router = Router::new(core.clone(), local.clone());
         let mut request = ChatRequest::new("first/m", vec![ChatMessage::new(Role::User, "hi")], SamplingParams::greedy(4));
         request.fallbacks = vec!["second/m".into(), "gemma".into()];
-        let events: Vec<ChatEvent> = router.chat(request, CancelToken::new()).unwrap().map(Result::unwrap).collect();
+        let events: Vec<ChatEvent> = router.chat(request, CancellationToken::new()).unwrap().map(Result::unwrap).collect();
         let moves: Vec<(&str, &str)> = events
             .iter()
             .filter_map(|e| if let ChatEvent::Fallback { from, to, .. } = e { Some((from.as_str(), to.as_str())) } else { None })
@@ -473,7 +473,7 @@ mod routing {
 
         // Without a fallback the failure is the caller's.
         let alone = ChatRequest::new("first/m", vec![ChatMessage::new(Role::User, "hi")], SamplingParams::greedy(4));
-        assert!(router.chat(alone, CancelToken::new()).is_err());
+        assert!(router.chat(alone, CancellationToken::new()).is_err());
         // A bad parameter is the request's fault: no other model is tried.
         let mut bad = ChatRequest::new(
             "first/m",
@@ -481,7 +481,7 @@ mod routing {
             SamplingParams { max_tokens: 0, ..SamplingParams::greedy(4) },
         );
         bad.fallbacks = vec!["gemma".into()];
-        assert!(matches!(router.chat(bad, CancelToken::new()), Err(hearth_llm::LlmError::Invalid { field: "max_tokens", .. })));
+        assert!(matches!(router.chat(bad, CancellationToken::new()), Err(hearth_llm::LlmError::Invalid { field: "max_tokens", .. })));
     }
 
     #[test]
@@ -502,8 +502,9 @@ mod routing {
         let local = Arc::new(scripted::Scripted { deltas: vec!["hello"], end: Ok(FinishReason::Stop), seen: Default::default() });
         let router = Router::new(core.clone(), local);
         let model = core.reply_model(chat.id).unwrap();
-        let reply =
-            core.reply(&ReplyRequest::new(chat.id, "hi", model, SamplingParams::greedy(4)), &router, &CancelToken::new(), |_| {}).unwrap();
+        let reply = core
+            .reply(&ReplyRequest::new(chat.id, "hi", model, SamplingParams::greedy(4)), &router, &CancellationToken::new(), |_| {})
+            .unwrap();
         assert_eq!(reply.answer.status, MessageStatus::Complete);
         assert_eq!((reply.answer.model.as_deref(), reply.answer.provider.as_deref()), (Some("gemma"), Some("local")));
         let notice = reply.answer.notice.unwrap();
@@ -614,7 +615,7 @@ mod routing {
         let router = Router::new(core.clone(), local.clone());
         let mut shown = String::new();
         let request = ReplyRequest::new(chat.id, "hi", "flaky/", SamplingParams::greedy(8));
-        let e = core.reply(&request, &router, &CancelToken::new(), |t| shown.push_str(t)).unwrap_err();
+        let e = core.reply(&request, &router, &CancellationToken::new(), |t| shown.push_str(t)).unwrap_err();
         assert!(e.to_string().contains("provider flaky: the connection broke mid-reply"), "{e}");
         assert_eq!(e.code(), ErrorCode::Upstream);
         assert_eq!(shown, "Hello");
@@ -630,7 +631,11 @@ mod routing {
     struct FailsInStream;
 
     impl ChatModel for FailsInStream {
-        fn chat(&self, request: ChatRequest, cancel: CancelToken) -> std::result::Result<hearth_llm::ChatStream, hearth_llm::LlmError> {
+        fn chat(
+            &self,
+            request: ChatRequest,
+            cancel: CancellationToken,
+        ) -> std::result::Result<hearth_llm::ChatStream, hearth_llm::LlmError> {
             let (tx, rx) = std::sync::mpsc::channel();
             if request.model == "broken" {
                 tx.send(Err(hearth_llm::LlmError::Engine("died before its first token".into()))).unwrap();
@@ -666,7 +671,7 @@ mod routing {
         let router = Router::new(core, Arc::new(FailsInStream));
         let mut request = ChatRequest::new("broken", vec![ChatMessage::new(Role::User, "hi")], SamplingParams::greedy(4));
         request.fallbacks = vec!["good".into()];
-        let cancel = CancelToken::new();
+        let cancel = CancellationToken::new();
         let events: Vec<ChatEvent> = router.chat(request, cancel.clone()).unwrap().map(Result::unwrap).collect();
         assert!(
             matches!(&events[0], ChatEvent::Fallback { from, to, reason } if from == "broken" && to == "good" && reason.contains("died"))

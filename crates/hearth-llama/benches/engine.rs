@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hearth_llama::{EngineConfig, LlamaEngine, ModelSpec};
-use hearth_llm::{CancelToken, ChatMessage, ChatModel, ChatRequest, LlmError, SamplingParams, Timings, Usage};
+use hearth_llm::{CancellationToken, ChatMessage, ChatModel, ChatRequest, LlmError, SamplingParams, Timings, Usage};
 use hearth_types::Role;
 
 const THREADS: u32 = 2;
@@ -52,7 +52,7 @@ fn engine(model: &Path, slots: u32, prefix_cache: bool) -> LlamaEngine {
 fn run(engine: &LlamaEngine, messages: Vec<ChatMessage>, params: SamplingParams) -> (String, Usage, Timings) {
     let request = ChatRequest::new("bench", messages, params);
     let (text, _, usage, timings) =
-        engine.chat(request, CancelToken::new()).and_then(|s| s.collect_text()).unwrap_or_else(|e: LlmError| panic!("{e}"));
+        engine.chat(request, CancellationToken::new()).and_then(|s| s.collect_text()).unwrap_or_else(|e: LlmError| panic!("{e}"));
     (text, usage, timings)
 }
 
@@ -170,7 +170,7 @@ fn main() {
             let streams: Vec<_> = (0..n)
                 .map(|i| {
                     let request = ChatRequest::new("bench", user(format!("Story number {i}:")), params.clone());
-                    batched.chat(request, CancelToken::new()).unwrap()
+                    batched.chat(request, CancellationToken::new()).unwrap()
                 })
                 .collect();
             let tokens: u32 = streams.into_iter().map(|s| s.collect_text().unwrap().2.completion_tokens).sum();

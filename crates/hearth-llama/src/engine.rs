@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use hearth_llm::{
-    CancelToken, ChatModel, ChatRequest, ChatStream, CompletionRequest, EmbedInput, Embeddings, LlmError, ModelHost, SamplingParams,
+    CancellationToken, ChatModel, ChatRequest, ChatStream, CompletionRequest, EmbedInput, Embeddings, LlmError, ModelHost, SamplingParams,
 };
 
 use crate::worker::{self, ChatJob, Command, EmbedJob, LoadJob, Prompt};
@@ -108,7 +108,7 @@ impl LlamaEngine {
     }
 
     /// Hands a generation request to the worker and waits until it is accepted.
-    fn start(&self, model: &str, prompt: Prompt, params: SamplingParams, cancel: CancelToken) -> Result<ChatStream, LlmError> {
+    fn start(&self, model: &str, prompt: Prompt, params: SamplingParams, cancel: CancellationToken) -> Result<ChatStream, LlmError> {
         params.validate()?;
         let spec = (self.resolve)(model)?;
         let grammar = params.format.as_ref().map(crate::grammar::gbnf).transpose()?;
@@ -140,14 +140,14 @@ impl Drop for LlamaEngine {
 }
 
 impl ChatModel for LlamaEngine {
-    fn chat(&self, request: ChatRequest, cancel: CancelToken) -> Result<ChatStream, LlmError> {
+    fn chat(&self, request: ChatRequest, cancel: CancellationToken) -> Result<ChatStream, LlmError> {
         if request.messages.is_empty() {
             return Err(LlmError::Invalid { field: "messages", reason: "must hold at least one message".into() });
         }
         self.start(&request.model, Prompt::Chat(request.messages), request.params, cancel)
     }
 
-    fn complete(&self, request: CompletionRequest, cancel: CancelToken) -> Result<ChatStream, LlmError> {
+    fn complete(&self, request: CompletionRequest, cancel: CancellationToken) -> Result<ChatStream, LlmError> {
         if request.prompt.is_empty() {
             return Err(LlmError::Invalid { field: "prompt", reason: "must not be empty".into() });
         }

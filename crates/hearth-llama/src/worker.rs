@@ -24,7 +24,9 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use hearth_llm::{CancelToken, ChatEvent, ChatMessage, EmbedInput, Embeddings, FinishReason, LlmError, SamplingParams, Timings, Usage};
+use hearth_llm::{
+    CancellationToken, ChatEvent, ChatMessage, EmbedInput, Embeddings, FinishReason, LlmError, SamplingParams, Timings, Usage,
+};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
 use llama_cpp_2::llama_backend::LlamaBackend;
@@ -61,7 +63,7 @@ pub(crate) struct ChatJob {
     pub(crate) params: SamplingParams,
     /// The GBNF grammar of `params.format`, converted before the job reached this thread.
     pub(crate) grammar: Option<String>,
-    pub(crate) cancel: CancelToken,
+    pub(crate) cancel: CancellationToken,
     pub(crate) events: Sender<Result<ChatEvent, LlmError>>,
     /// Answered once the request is accepted (or refused) by the worker.
     pub(crate) ack: SyncSender<Result<(), LlmError>>,

@@ -28,7 +28,7 @@ use hearth_types::CatalogModel;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use crate::CancelToken;
+use crate::CancellationToken;
 use crate::remote::error_chain;
 
 /// How often a wait looks at the cancel flag.
@@ -99,7 +99,7 @@ pub async fn download_model(
     model: &CatalogModel,
     dest: &Path,
     progress: &(dyn Fn(Progress) + Send + Sync),
-    cancel: &CancelToken,
+    cancel: &CancellationToken,
 ) -> Result<(), DownloadError> {
     let dir = dest.parent().unwrap_or(Path::new(".")).to_owned();
     std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, model, format!("creating {}", dir.display()), e))?;
@@ -128,7 +128,7 @@ async fn fetch_archive(
     model: &CatalogModel,
     archive: &Path,
     progress: &(dyn Fn(Progress) + Send + Sync),
-    cancel: &CancelToken,
+    cancel: &CancellationToken,
 ) -> Result<(), DownloadError> {
     let total = model.archive_bytes;
     let mut have = std::fs::metadata(archive).map(|m| m.len()).unwrap_or(0);
@@ -292,7 +292,7 @@ fn content_range_start(response: &reqwest::Response) -> Option<u64> {
 }
 
 /// Awaits `fut`, giving up when `cancel` is set.
-async fn or_cancel<F: Future>(fut: F, cancel: &CancelToken) -> Result<F::Output, DownloadError> {
+async fn or_cancel<F: Future>(fut: F, cancel: &CancellationToken) -> Result<F::Output, DownloadError> {
     let mut fut = std::pin::pin!(fut);
     loop {
         if cancel.is_cancelled() {
@@ -343,7 +343,7 @@ struct Inner {
     dest: PathBuf,
     register: Register,
     status: Mutex<FetchStatus>,
-    running: Mutex<Option<(CancelToken, tokio::task::JoinHandle<()>)>>,
+    running: Mutex<Option<(CancellationToken, tokio::task::JoinHandle<()>)>>,
 }
 
 impl std::fmt::Debug for ModelFetch {
@@ -397,7 +397,7 @@ impl ModelFetch {
         {
             return self.status();
         }
-        let cancel = CancelToken::new();
+        let cancel = CancellationToken::new();
         self.set(|s| {
             s.state = FetchState::Downloading;
             s.error = None;
@@ -433,7 +433,7 @@ impl ModelFetch {
         change(&mut self.inner.status.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
-    async fn run(&self, cancel: CancelToken) {
+    async fn run(&self, cancel: CancellationToken) {
         let began = Instant::now();
         let resumed_from = std::fs::metadata(archive_path(&self.inner.dest)).map(|m| m.len()).unwrap_or(0);
         let report = |p: Progress| {

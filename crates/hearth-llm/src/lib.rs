@@ -2,7 +2,7 @@
 //!
 //! A [`ChatModel`] takes a [`ChatRequest`] and answers with a [`ChatStream`] of
 //! [`ChatEvent`]s: the reply's text as it is produced, then one `Finished` with the finish
-//! reason, token usage and timings. A [`CancelToken`] stops a reply early; the stream then
+//! reason, token usage and timings. A [`CancellationToken`] stops a reply early; the stream then
 //! ends with `FinishReason::Cancelled`. Errors are [`LlmError`] values, each naming what a
 //! caller can act on (a bad field, a missing model, a prompt too long for the context).
 //!
@@ -18,8 +18,6 @@ pub mod fetch;
 mod params;
 pub mod remote;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 
 use hearth_types::Role;
@@ -161,18 +159,18 @@ pub enum ChatEvent {
 #[derive(Debug)]
 pub struct ChatStream {
     events: Receiver<Result<ChatEvent, LlmError>>,
-    cancel: CancelToken,
+    cancel: CancellationToken,
 }
 
 impl ChatStream {
-    pub fn new(events: Receiver<Result<ChatEvent, LlmError>>, cancel: CancelToken) -> Self {
+    pub fn new(events: Receiver<Result<ChatEvent, LlmError>>, cancel: CancellationToken) -> Self {
         Self { events, cancel }
     }
 
     /// Drops a stream that has already ended without cancelling its token, which the caller
     /// may share with other work (a router moving on to the next model).
     pub fn release(mut self) {
-        self.cancel = CancelToken::new();
+        self.cancel = CancellationToken::new();
     }
 
     /// The next event if one is already waiting; never blocks.
@@ -207,40 +205,23 @@ impl Drop for ChatStream {
     }
 }
 
-/// Stops a reply. Clones share the flag; cancelling is idempotent.
-#[derive(Clone, Debug, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
+/// Stops a reply (and anything else Hearth cancels): tokio's token, the one cancel type of
+/// the whole project. Clones share it, cancelling is idempotent, and a child token
+/// (`child_token`) is cancelled with its parent, which is how a server's shutdown reaches
+/// every request it runs. Checking it needs no runtime, so the engine's threads poll it too.
+pub use tokio_util::sync::CancellationToken;
 
-impl CancelToken {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-
-    /// Whether two tokens are clones of one another.
-    pub fn same(&self, other: &CancelToken) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-/// Anything that can answer a chat: the local engine, later remote providers.
+/// Anything that can answer a chat: the local engine, a remote provider, Core's router over both.
 pub trait ChatModel: Send + Sync {
     /// Starts a reply. Errors found before generation starts (a bad parameter, an unknown
     /// model, a prompt longer than the context) come back here; later ones in the stream.
-    fn chat(&self, request: ChatRequest, cancel: CancelToken) -> Result<ChatStream, LlmError>;
+    fn chat(&self, request: ChatRequest, cancel: CancellationToken) -> Result<ChatStream, LlmError>;
 
     /// One embedding per text, pooled and L2-normalized.
     fn embed(&self, model: &str, inputs: &[EmbedInput]) -> Result<Embeddings, LlmError>;
 
     /// Continues raw text. Models that only chat refuse it.
-    fn complete(&self, request: CompletionRequest, cancel: CancelToken) -> Result<ChatStream, LlmError> {
+    fn complete(&self, request: CompletionRequest, cancel: CancellationToken) -> Result<ChatStream, LlmError> {
         let _ = (request, cancel);
         Err(LlmError::Unsupported("this model only takes chat requests".into()))
     }

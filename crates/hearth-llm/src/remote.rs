@@ -40,7 +40,9 @@ use serde_json::{Value, json};
 pub use policy::{Admit, Breaker, RetryPolicy};
 pub use presets::{PRESETS, Preset, Protocol, check_base_url, preset_of, same_origin};
 
-use crate::{CancelToken, ChatEvent, ChatModel, ChatRequest, ChatStream, EmbedInput, Embeddings, FinishReason, LlmError, RemoteFailure};
+use crate::{
+    CancellationToken, ChatEvent, ChatModel, ChatRequest, ChatStream, EmbedInput, Embeddings, FinishReason, LlmError, RemoteFailure,
+};
 
 /// A provider's wire format turned into Hearth's events, one server-sent event at a time.
 pub(crate) trait ProtocolStream: Send {
@@ -198,7 +200,7 @@ impl Remote {
 }
 
 impl ChatModel for Remote {
-    fn chat(&self, request: ChatRequest, cancel: CancelToken) -> Result<ChatStream, LlmError> {
+    fn chat(&self, request: ChatRequest, cancel: CancellationToken) -> Result<ChatStream, LlmError> {
         request.params.validate()?;
         self.check_key()?;
         let (path, body, parser): (_, _, Box<dyn ProtocolStream>) = match self.inner.config.protocol {
@@ -357,7 +359,7 @@ impl From<RemoteFailure> for Stop {
 }
 
 /// Resolves when `cancel` is set (polled: the token is a plain flag).
-async fn cancelled(cancel: &CancelToken) {
+async fn cancelled(cancel: &CancellationToken) {
     while !cancel.is_cancelled() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -373,7 +375,7 @@ impl Inner {
     }
 
     /// Runs a chat call to its end: retries, the breaker, cancellation.
-    async fn drive(&self, path: &str, body: Value, mut parser: Box<dyn ProtocolStream>, cancel: CancelToken, mut out: Outlet) {
+    async fn drive(&self, path: &str, body: Value, mut parser: Box<dyn ProtocolStream>, cancel: CancellationToken, mut out: Outlet) {
         let body = serde_json::to_vec(&body).expect("JSON values serialize");
         let mut retry = 0;
         loop {
@@ -420,7 +422,7 @@ impl Inner {
         path: &str,
         body: &[u8],
         parser: &mut dyn ProtocolStream,
-        cancel: &CancelToken,
+        cancel: &CancellationToken,
         out: &mut Outlet,
     ) -> Result<(), Stop> {
         let request =

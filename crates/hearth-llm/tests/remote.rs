@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hearth_llm::remote::{Breaker, HttpRuntime, Protocol, Remote, RemoteConfig, RetryPolicy, Timeouts};
-use hearth_llm::{CancelToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, FinishReason, LlmError, RemoteFailure, SamplingParams};
+use hearth_llm::{
+    CancellationToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, FinishReason, LlmError, RemoteFailure, SamplingParams,
+};
 use hearth_secrets::Secret;
 use hearth_types::Role;
 use wiremock::matchers::{header, method, path};
@@ -64,7 +66,7 @@ fn ask() -> ChatRequest {
 async fn chat(remote: &Remote) -> Result<(String, Vec<Result<ChatEvent, LlmError>>), LlmError> {
     let remote = remote.clone();
     tokio::task::spawn_blocking(move || {
-        let stream = remote.chat(ask(), CancelToken::new())?;
+        let stream = remote.chat(ask(), CancellationToken::new())?;
         let events: Vec<_> = stream.collect();
         let text = events.iter().filter_map(|e| if let Ok(ChatEvent::Delta(d)) = e { Some(d.as_str()) } else { None }).collect();
         Ok((text, events))
@@ -372,7 +374,7 @@ async fn cancelling_closes_the_connection() {
         closed_tx.send(closed).unwrap();
     });
     let remote = remote(config(url));
-    let cancel = CancelToken::new();
+    let cancel = CancellationToken::new();
     let token = cancel.clone();
     let events = tokio::task::spawn_blocking(move || {
         let mut stream = remote.chat(ask(), token.clone()).unwrap();

@@ -12,13 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hearth_llm::fetch::{Fetch, FetchError, FetchRequest};
-use hearth_llm::{CancelToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, SamplingParams};
+use hearth_llm::{CancellationToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, SamplingParams};
 use hearth_secrets::SecretStore;
 use hearth_types::{Role, RunStatus};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
 use super::machine::{Effect, Failure, Input, Machine, Outcome, Task};
 use super::record::Recorder;
@@ -258,7 +257,7 @@ async fn attempt(
                 params.max_tokens = m;
             }
             let request = ChatRequest::new(model.clone(), messages, params);
-            let flag = CancelToken::new();
+            let flag = CancellationToken::new();
             let models = services.models.clone();
             let worker_flag = flag.clone();
             // The model API is blocking: read the stream on a blocking thread.

@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use hearth_llm::fetch::{Fetch, FetchError, FetchFuture, FetchRequest, FetchResponse};
-use hearth_llm::{CancelToken, ChatEvent, ChatModel, ChatRequest, ChatStream, EmbedInput, Embeddings, FinishReason, LlmError, Usage};
+use hearth_llm::{CancellationToken, ChatEvent, ChatModel, ChatRequest, ChatStream, EmbedInput, Embeddings, FinishReason, LlmError, Usage};
 use hearth_types::{Graph, NodeStatus, RunEvent, RunEventKind, RunStatus};
 use serde_json::{Map, Value, json};
 
@@ -456,7 +456,7 @@ struct Scripted {
 }
 
 impl ChatModel for Scripted {
-    fn chat(&self, request: ChatRequest, cancel: CancelToken) -> Result<ChatStream, LlmError> {
+    fn chat(&self, request: ChatRequest, cancel: CancellationToken) -> Result<ChatStream, LlmError> {
         let (tx, rx) = mpsc::channel();
         let (reply, hang) = (format!("{} <{}>", self.reply, request.messages.last().unwrap().content), self.hang);
         let flag = cancel.clone();

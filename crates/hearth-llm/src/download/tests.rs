@@ -97,7 +97,7 @@ async fn serve(body: Vec<u8>, mode: Mode) -> (String, Arc<Mutex<Vec<Option<Strin
 }
 
 async fn fetch(url: &str, model: &CatalogModel, dest: &Path) -> Result<(), DownloadError> {
-    download_model(&client().unwrap(), url, model, dest, &|_| {}, &CancelToken::new()).await
+    download_model(&client().unwrap(), url, model, dest, &|_| {}, &CancellationToken::new()).await
 }
 
 fn payload() -> Vec<u8> {
@@ -114,7 +114,9 @@ async fn a_download_lands_whole_and_leaves_no_partial_files() {
     let dest = dir.path().join("models").join("model.gguf");
     let reports = Arc::new(Mutex::new(Vec::new()));
     let log = reports.clone();
-    download_model(&client().unwrap(), &url, &model, &dest, &move |p| log.lock().unwrap().push(p), &CancelToken::new()).await.unwrap();
+    download_model(&client().unwrap(), &url, &model, &dest, &move |p| log.lock().unwrap().push(p), &CancellationToken::new())
+        .await
+        .unwrap();
     assert_eq!(std::fs::read(&dest).unwrap(), payload);
     let names: Vec<_> = std::fs::read_dir(dest.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, ["model.gguf"]);
@@ -201,7 +203,7 @@ async fn a_cancel_stops_the_download_and_keeps_the_part() {
     let (url, _) = serve(body, Mode::Normal).await;
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("model.gguf");
-    let cancel = CancelToken::new();
+    let cancel = CancellationToken::new();
     cancel.cancel();
     let err = download_model(&client().unwrap(), &url, &model, &dest, &|_| {}, &cancel).await.unwrap_err();
     assert!(matches!(err, DownloadError::Cancelled), "{err:?}");
@@ -234,7 +236,7 @@ async fn the_background_fetch_reports_progress_and_registers_once_done() {
         (done.state, done.received_bytes, done.total_bytes, done.error),
         (FetchState::Done, model.archive_bytes, model.archive_bytes, None)
     );
-    assert_eq!(*registered.lock().unwrap(), [dest.clone()]);
+    assert_eq!(*registered.lock().unwrap(), std::slice::from_ref(&dest));
 
     // A registry that refuses fails the fetch with its reason.
     let (body, model) = archive(&payload);

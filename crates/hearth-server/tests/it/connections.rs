@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hearth_llm::{CancelToken, ChatEvent, ChatModel, ChatRequest, ChatStream, EmbedInput, LlmError, ModelHost};
+use hearth_llm::{CancellationToken, ChatEvent, ChatModel, ChatRequest, ChatStream, EmbedInput, LlmError, ModelHost};
 use hearth_server::ServerConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 struct Firehose;
 
 impl ChatModel for Firehose {
-    fn chat(&self, _: ChatRequest, cancel: CancelToken) -> Result<ChatStream, LlmError> {
+    fn chat(&self, _: ChatRequest, cancel: CancellationToken) -> Result<ChatStream, LlmError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(4);
         let watch = cancel.clone();
         std::thread::spawn(move || {
