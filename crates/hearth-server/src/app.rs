@@ -293,11 +293,11 @@ pub(crate) async fn send(
     }
 
     let params = sampling(input.temperature, input.max_tokens, input.seed)?;
-    state.replies.check_room()?;
+    let slot = state.replies.reserve()?;
     let requested = input.model.clone().filter(|m| !m.is_empty());
     let content = input.content;
     let router = state.models.clone();
-    let started = start_in_background(&state, move |core| {
+    let started = start_in_background(&state, slot, move |core| {
         let model = answering_model(core, &router, requested, chat)?;
         let request = ReplyRequest { parent_id, idempotency_key: key, ..ReplyRequest::new(chat, content, model, params) };
         core.start_reply(&request)
@@ -337,27 +337,31 @@ fn sampling(temperature: Option<f32>, max_tokens: Option<u32>, seed: Option<u64>
     Ok(params)
 }
 
-/// Stores a reply's messages with `start` and starts the model, as one detached task: if the
-/// request is dropped (the client went away) between the two, the stored reply still runs
-/// rather than staying `streaming` with nothing behind it.
+/// Stores a reply's messages with `start` and starts the model in the place `slot` holds, as
+/// one task the server owns: if the request is dropped (the client went away) between the
+/// two, the stored reply still runs rather than staying `streaming` with nothing behind it. A
+/// replayed send (its idempotency key was seen) starts nothing and frees the place.
 async fn start_in_background(
     state: &AppState,
+    slot: crate::limits::Slot,
     start: impl FnOnce(&hearth_core::Core) -> hearth_core::Result<hearth_core::StartedReply> + Send + 'static,
 ) -> ApiResult<hearth_core::StartedReply> {
     let task_state = state.clone();
-    tokio::spawn(
-        async move {
-            let started = blocking(&task_state, start).await?;
-            if !started.replayed {
-                let s = &task_state;
-                s.replies.spawn(s.core.clone(), s.models.clone(), s.metrics.clone(), started.clone());
+    state
+        .replies
+        .track(
+            async move {
+                let started = blocking(&task_state, start).await?;
+                if !started.replayed {
+                    let s = &task_state;
+                    s.replies.spawn(slot, s.core.clone(), s.models.clone(), s.metrics.clone(), started.clone());
+                }
+                Ok::<_, ApiError>(started)
             }
-            Ok::<_, ApiError>(started)
-        }
-        .instrument(tracing::Span::current()),
-    )
-    .await
-    .map_err(ApiError::internal)?
+            .instrument(tracing::Span::current()),
+        )
+        .await
+        .map_err(ApiError::internal)?
 }
 
 /// A started reply's answer: its event stream, or 202 (200 when replayed) with its messages.
@@ -402,10 +406,10 @@ pub(crate) async fn answer(
 ) -> ApiResult<Response> {
     let id = message_id(&message)?;
     let params = sampling(input.temperature, input.max_tokens, input.seed)?;
-    state.replies.check_room()?;
+    let slot = state.replies.reserve()?;
     let requested = input.model.filter(|m| !m.is_empty());
     let router = state.models.clone();
-    let started = start_in_background(&state, move |core| {
+    let started = start_in_background(&state, slot, move |core| {
         let model = answering_model(core, &router, requested, core.message(id)?.chat_id)?;
         core.start_answer(id, &model, params)
     })

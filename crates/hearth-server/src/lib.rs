@@ -18,6 +18,7 @@
 mod app;
 mod docs;
 mod error;
+mod limits;
 mod metrics;
 mod openai;
 mod providers;
@@ -99,7 +100,8 @@ pub(crate) struct AppState {
     config: Arc<ServerConfig>,
     metrics: Arc<metrics::Metrics>,
     replies: Arc<replies::Replies>,
-    streams: openai::SharedStreams,
+    /// Places for the `/v1` model requests and other heavy work (`limits.rs`).
+    room: Arc<limits::Room>,
     /// Workflow runs going on in this process.
     workflows: Arc<hearth_core::workflow::Workflows>,
     /// The default model's download, for a first run without it (`setup.rs`).
@@ -123,7 +125,8 @@ impl std::fmt::Debug for Api {
 
 impl Api {
     pub fn new(core: Arc<Core>, models: Arc<dyn ModelHost>, describe: Describe, config: ServerConfig) -> Self {
-        let limit = config.max_in_flight.max(1);
+        let limit = config.max_in_flight;
+        let closing = tokio_util::sync::CancellationToken::new();
         let router = Arc::new(hearth_core::Router::new(core.clone(), models));
         let services = hearth_core::workflow::Services {
             models: router.clone(),
@@ -137,9 +140,9 @@ impl Api {
             describe,
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::new()),
-            replies: Arc::new(replies::Replies::new(limit)),
-            streams: Arc::new(openai::Streams::new(limit)),
-            closing: tokio_util::sync::CancellationToken::new(),
+            replies: Arc::new(replies::Replies::new(limits::Room::new(limit, closing.clone()))),
+            room: Arc::new(limits::Room::new(limit, closing.clone())),
+            closing,
             model_fetch: None,
         };
         Self { state }
@@ -234,8 +237,8 @@ impl Api {
     /// Ends every reply and stream in flight (each saves what it has) and waits for the
     /// replies to be stored.
     pub async fn shutdown(&self) {
+        // Every reply, stream and held slot has a child of this token.
         self.state.closing.cancel();
-        self.state.streams.cancel_all();
         self.state.replies.shutdown().await;
         self.state.workflows.shutdown().await;
         if let Some(fetch) = &self.state.model_fetch {

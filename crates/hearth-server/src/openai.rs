@@ -14,7 +14,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use hearth_llm::{
-    CancelToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, ChatStream, CompletionRequest, EmbedInput, FinishReason, LlmError,
+    CancellationToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, ChatStream, CompletionRequest, EmbedInput, FinishReason, LlmError,
     ResponseFormat, SamplingParams, Usage,
 };
 use hearth_types::Role;
@@ -25,6 +25,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::limits::Slot;
 use crate::{ApiJson, AppState, blocking};
 
 // ------------------------------------------------------------------ models
@@ -409,7 +410,7 @@ async fn workflow_completion(state: AppState, workflow: &str, req: &ChatCompleti
     let messages = req.messages.iter().map(InMessage::to_chat).collect::<ApiResult<Vec<_>>>()?;
     let question = messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone());
     let question = question.ok_or_else(|| ApiError::invalid("messages", "a workflow needs a user message for its input"))?;
-    let slot = StreamGuard { streams: state.streams.clone(), token: state.streams.register()? };
+    let slot = hold(&state)?;
     let runs = state.workflows.clone();
     let handle = tokio::runtime::Handle::current();
     let run = tokio::task::spawn_blocking(move || {
@@ -468,7 +469,7 @@ struct RunWatch {
     workflows: Arc<hearth_core::workflow::Workflows>,
     run: hearth_types::RunId,
     done: bool,
-    _slot: StreamGuard,
+    _slot: Slot,
 }
 
 /// What a finished workflow run answers.
@@ -697,38 +698,29 @@ pub(crate) async fn embeddings(State(state): State<AppState>, ApiJson(req): ApiJ
 
 // ------------------------------------------------------------------ streams
 
-/// A model request that the model host accepted, with what cancels it.
+/// A model request that the model host accepted, with the place it holds (dropping it
+/// cancels the request).
 pub(crate) struct Started {
     stream: ChatStream,
-    guard: StreamGuard,
+    guard: Slot,
 }
 
-/// A `/v1` model request's registration: dropping it (the request is done, or its client went
-/// away) cancels the model request and forgets it.
-pub(crate) struct StreamGuard {
-    streams: SharedStreams,
-    token: CancelToken,
-}
-
-impl Drop for StreamGuard {
-    fn drop(&mut self) {
-        self.token.cancel();
-        self.streams.forget(&self.token);
-    }
-}
-
-/// A place among the `max_in_flight` requests for work that is not a stream but just as heavy
-/// (embeddings, a model load, a provider test, a sync round): held until the response, so a
-/// flood of them gets 429s like a flood of chats does, and shutdown cancels them with the rest.
-pub(crate) fn hold(state: &AppState) -> ApiResult<StreamGuard> {
-    Ok(StreamGuard { streams: state.streams.clone(), token: state.streams.register()? })
+/// A place among the `max_in_flight` requests (`limits.rs`) for a model request, or for work
+/// that is not a stream but just as heavy (embeddings, a model load, a provider test, a sync
+/// round): held until the response, so a flood of them gets 429s like a flood of chats does,
+/// and shutdown cancels them with the rest.
+pub(crate) fn hold(state: &AppState) -> ApiResult<Slot> {
+    state.room.take()
 }
 
 /// Starts a model request on a blocking thread, so that refusals (unknown model, prompt too
 /// long, bad parameters) become the HTTP status before any body is sent.
-async fn start(state: &AppState, begin: impl FnOnce(CancelToken) -> Result<ChatStream, LlmError> + Send + 'static) -> ApiResult<Started> {
-    let guard = StreamGuard { streams: state.streams.clone(), token: state.streams.register()? };
-    let token = guard.token.clone();
+async fn start(
+    state: &AppState,
+    begin: impl FnOnce(CancellationToken) -> Result<ChatStream, LlmError> + Send + 'static,
+) -> ApiResult<Started> {
+    let guard = hold(state)?;
+    let token = guard.cancel_token();
     let stream = tokio::task::spawn_blocking(move || begin(token)).await.map_err(ApiError::internal)??;
     Ok(Started { stream, guard })
 }
@@ -797,55 +789,3 @@ fn openai_stream(
         });
     Sse::new(events).keep_alive(KeepAlive::default()).into_response()
 }
-
-/// The answer when `ServerConfig::max_in_flight` model requests already run.
-pub(crate) fn busy(limit: usize) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::TOO_MANY_REQUESTS,
-        "busy",
-        format!("{limit} model requests are already running; retry when some have finished"),
-    )
-}
-
-/// The cancel tokens of the `/v1` requests in flight, so shutdown can end them.
-#[derive(Debug)]
-pub(crate) struct Streams {
-    inner: std::sync::Mutex<(Vec<CancelToken>, bool)>,
-    limit: usize,
-}
-
-impl Streams {
-    pub(crate) fn new(limit: usize) -> Self {
-        Self { inner: Default::default(), limit }
-    }
-
-    /// A token for a new request; already cancelled once shutdown has begun. Past the limit
-    /// the client is told to come back later (429) rather than queued without bound.
-    fn register(&self) -> ApiResult<CancelToken> {
-        let token = CancelToken::new();
-        let mut inner = self.inner.lock().expect("streams lock");
-        if inner.0.len() >= self.limit {
-            return Err(busy(self.limit));
-        }
-        if inner.1 {
-            token.cancel();
-        }
-        inner.0.push(token.clone());
-        Ok(token)
-    }
-
-    fn forget(&self, token: &CancelToken) {
-        self.inner.lock().expect("streams lock").0.retain(|t| !t.same(token));
-    }
-
-    /// Cancels every request in flight and every one that starts from now on.
-    pub(crate) fn cancel_all(&self) {
-        let mut inner = self.inner.lock().expect("streams lock");
-        inner.1 = true;
-        for t in &inner.0 {
-            t.cancel();
-        }
-    }
-}
-
-pub(crate) type SharedStreams = Arc<Streams>;

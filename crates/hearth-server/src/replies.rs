@@ -7,20 +7,23 @@
 //! after the last id it saw (`Last-Event-ID`) and then waits for more. Logs of finished
 //! replies are kept, up to a bound, so a client that lost the end can still read it.
 //!
-//! Every reply task is owned here: [`Replies::shutdown`] cancels them all and waits for each
-//! to save what it has.
+//! Every reply task is owned here (a `TaskTracker`): [`Replies::shutdown`] waits for each to
+//! save what it has, after the server's closing token (each reply's token is a child of it)
+//! has cancelled them. A reply holds its place in the room (`limits.rs`) from before its
+//! messages are stored until it has saved its outcome.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use hearth_core::{Core, StartedReply};
-use hearth_llm::{CancelToken, ChatModel};
+use hearth_llm::{CancellationToken, ChatModel};
 use hearth_types::MessageId;
 use serde_json::json;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio_util::task::TaskTracker;
 
 use crate::error::ApiError;
+use crate::limits::{Room, Slot};
 use crate::metrics::Metrics;
 
 /// How many finished replies keep their logs.
@@ -52,7 +55,7 @@ struct Entry {
     log: Mutex<Log>,
     /// Bumped after every change to the log; readers wait on it.
     changed: watch::Sender<u64>,
-    cancel: CancelToken,
+    cancel: CancellationToken,
 }
 
 impl Entry {
@@ -84,40 +87,44 @@ struct Reader {
 pub(crate) struct Replies {
     entries: Mutex<HashMap<MessageId, Arc<Entry>>>,
     finished: Mutex<VecDeque<MessageId>>,
-    tasks: Mutex<Tasks>,
-    /// Most replies running at once.
-    limit: usize,
-}
-
-#[derive(Debug, Default)]
-struct Tasks {
-    running: Vec<JoinHandle<()>>,
-    /// Set by shutdown: a reply started after it is cancelled at once (it still runs, to
-    /// store itself as `cancelled`, and shutdown waits for it).
-    closing: bool,
+    /// Places for the replies running at once.
+    room: Room,
+    /// Every reply task, and every task that is storing a reply before it starts.
+    tasks: TaskTracker,
 }
 
 impl Replies {
-    pub(crate) fn new(limit: usize) -> Self {
-        Self { entries: Mutex::default(), finished: Mutex::default(), tasks: Mutex::default(), limit }
+    pub(crate) fn new(room: Room) -> Self {
+        Self { entries: Mutex::default(), finished: Mutex::default(), room, tasks: TaskTracker::new() }
     }
 
-    /// Refuses (429) when `limit` replies already run.
-    pub(crate) fn check_room(&self) -> Result<(), ApiError> {
-        let mut tasks = self.tasks.lock().expect("replies lock");
-        tasks.running.retain(|t| !t.is_finished());
-        if tasks.running.len() < self.limit { Ok(()) } else { Err(crate::openai::busy(self.limit)) }
+    /// A place for a new reply, taken before its messages are stored; 429 when every place
+    /// is taken. Dropped unused (the store refused), it frees the place.
+    pub(crate) fn reserve(&self) -> Result<Slot, ApiError> {
+        self.room.take()
     }
 
-    /// Runs a started reply on a blocking thread and logs its events.
-    pub(crate) fn spawn(self: &Arc<Self>, core: Arc<Core>, model: Arc<dyn ChatModel>, metrics: Arc<Metrics>, started: StartedReply) {
+    /// Runs `start` as a task shutdown waits for (storing a reply, then spawning it).
+    pub(crate) fn track<F: std::future::Future + Send + 'static>(&self, start: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F::Output: Send + 'static,
+    {
+        self.tasks.spawn(start)
+    }
+
+    /// Runs a started reply on a blocking thread, in the place `slot` holds, and logs its
+    /// events; the place is freed once the reply has saved its outcome.
+    pub(crate) fn spawn(
+        self: &Arc<Self>,
+        slot: Slot,
+        core: Arc<Core>,
+        model: Arc<dyn ChatModel>,
+        metrics: Arc<Metrics>,
+        started: StartedReply,
+    ) {
         let id = started.answer.id;
         let (changed, _) = watch::channel(0);
-        let entry = Arc::new(Entry { log: Mutex::new(Log { events: Vec::new(), done: false }), changed, cancel: CancelToken::new() });
-        let mut tasks = self.tasks.lock().expect("replies lock");
-        if tasks.closing {
-            entry.cancel.cancel();
-        }
+        let entry = Arc::new(Entry { log: Mutex::new(Log { events: Vec::new(), done: false }), changed, cancel: slot.cancel_token() });
         entry.update(|log| {
             log.push(
                 "message_start",
@@ -134,7 +141,7 @@ impl Replies {
         let replies = self.clone();
         // The reply's log lines carry the id of the request that started it.
         let span = tracing::Span::current();
-        let task = tokio::task::spawn_blocking(move || {
+        self.tasks.spawn_blocking(move || {
             let _entered = span.enter();
             metrics.active_streams.inc();
             // A bug in a reply must still end its log, or its readers would wait forever.
@@ -162,10 +169,9 @@ impl Replies {
                 }
                 log.done = true;
             });
+            drop(slot);
             replies.retire(id);
         });
-        tasks.running.retain(|t| !t.is_finished());
-        tasks.running.push(task);
     }
 
     /// Forgets the oldest finished logs past the bound.
@@ -223,16 +229,10 @@ impl Replies {
         })))
     }
 
-    /// Cancels every running reply, and any started from now on, and waits until each has
-    /// saved its outcome.
+    /// Waits until every reply has saved its outcome. The server's closing token, cancelled
+    /// first, has cancelled them all (and any started from now on).
     pub(crate) async fn shutdown(&self) {
-        self.tasks.lock().expect("replies lock").closing = true;
-        for entry in self.entries.lock().expect("replies lock").values() {
-            entry.cancel.cancel();
-        }
-        loop {
-            let Some(task) = self.tasks.lock().expect("replies lock").running.pop() else { break };
-            let _ = task.await;
-        }
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 }

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use hearth_core::Core;
 use hearth_llm::{
-    CancelToken, ChatEvent, ChatModel, ChatRequest, ChatStream, EmbedInput, FinishReason, LlmError, ModelHost, Timings, Usage,
+    CancellationToken, ChatEvent, ChatModel, ChatRequest, ChatStream, EmbedInput, FinishReason, LlmError, ModelHost, Timings, Usage,
 };
 use hearth_server::{Api, ServerConfig};
 use hearth_types::{ModelSource, NewModel};
@@ -26,7 +26,7 @@ const TOKEN: &str = "test-token";
 struct Scripted;
 
 impl ChatModel for Scripted {
-    fn chat(&self, request: ChatRequest, cancel: CancelToken) -> Result<ChatStream, LlmError> {
+    fn chat(&self, request: ChatRequest, cancel: CancellationToken) -> Result<ChatStream, LlmError> {
         if request.model != "m" {
             return Err(LlmError::ModelNotFound(request.model));
         }
@@ -58,7 +58,7 @@ impl ModelHost for Scripted {
 struct Endless;
 
 impl ChatModel for Endless {
-    fn chat(&self, _: ChatRequest, cancel: CancelToken) -> Result<ChatStream, LlmError> {
+    fn chat(&self, _: ChatRequest, cancel: CancellationToken) -> Result<ChatStream, LlmError> {
         let (tx, rx) = std::sync::mpsc::channel();
         tx.send(Ok(ChatEvent::Delta("...".into()))).unwrap();
         let watch = cancel.clone();
@@ -432,4 +432,27 @@ async fn past_the_in_flight_limit_clients_are_told_to_retry() {
     }
     assert!(again.is_some(), "the place was not freed");
     api.shutdown().await;
+}
+
+/// Sends that arrive together at the limit: exactly as many start as there is room for. The
+/// room is taken before the messages are stored and held by the reply, not checked first and
+/// taken after the store write (which let every send that arrived during that write through).
+#[tokio::test]
+async fn sends_arriving_together_at_the_limit_do_not_all_start() {
+    let api = api_with(Arc::new(Endless), ServerConfig { max_in_flight: 2, ..ServerConfig::new(TOKEN) });
+    call(&api, "POST", "/api/v1/workspaces", Some(json!({ "name": "Work", "handle": "work" }))).await;
+    let chat = call(&api, "POST", "/api/v1/workspaces/work/chats", Some(json!({ "title": "t", "model": "m" }))).await.json();
+    let path = format!("/api/v1/chats/{}/messages", chat["id"].as_str().unwrap());
+    // One task polls them all: each send runs up to its store write before the next begins.
+    let sends = (0..6).map(|i| call(&api, "POST", &path, Some(json!({ "content": format!("hi {i}") }))));
+    let answers = futures_util::future::join_all(sends).await;
+    let mut statuses: Vec<u16> = answers.iter().map(|a| a.status.as_u16()).collect();
+    statuses.sort_unstable();
+    // Answering again counts against the same room.
+    let question = answers.iter().find(|a| a.status == StatusCode::ACCEPTED).unwrap().json()["message"]["id"].as_str().unwrap().to_owned();
+    let again = call(&api, "POST", &format!("/api/v1/messages/{question}/reply"), Some(json!({}))).await;
+    // Ended before asserting: endless replies left running would keep the test from ending.
+    api.shutdown().await;
+    assert_eq!(statuses, [202, 202, 429, 429, 429, 429], "{:?}", answers.iter().map(|a| &a.body).collect::<Vec<_>>());
+    check_error(&again, 429, "busy");
 }
