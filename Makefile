@@ -2,11 +2,11 @@
 #   make run    install what is missing, build, and start Hearth
 #   make test   install what is missing and run every test, end-to-end suite included
 #   make package        the .deb (portable engine, own target folder); package-test installs it
-# Helpers: make deps | model | ui | build | check-deps | audit | audit-advisories | testbed | bench | tidy
+# Helpers: make deps | model | ui | build | check-deps | lint | audit | audit-advisories | testbed | bench | tidy
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help deps model gemma wheel ui build check-deps audit audit-advisories run test testbed bench tidy package package-test
+.PHONY: help deps model gemma wheel ui build check-deps lint audit audit-advisories run test testbed bench tidy package package-test
 
 # Build output lives outside the clone so CI runs and later clones reuse it.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/hearth/target
@@ -89,6 +89,20 @@ audit: deps
 	"$(CARGO_DENY)" deny --locked check licenses bans sources
 	@CARGO_DENY="$(CARGO_DENY)" scripts/audit-snapshot.sh
 
+# The lint gate, early in `make test` (so CI runs it): formatting, clippy with every warning
+# an error (on the release profile, so it reuses the build's compiled build scripts, llama.cpp
+# among them), ESLint on the UI (hooks and accessibility rules), and no unused dependency
+# (cargo-machete, from crates.io when missing: a minute).
+CARGO_MACHETE ?= $(HOME)/.cargo/bin/cargo-machete
+lint: deps ui
+	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --release --workspace --all-targets -- -D warnings
+	@[ -x "$(CARGO_MACHETE)" ] || $(CARGO) install cargo-machete --version 0.9.2 --locked
+	"$(CARGO_MACHETE)"
+	cd ui && npm run --silent lint
+
 # Known vulnerabilities, unsound and unmaintained crates (the live RustSec database, through
 # cargo-deny) and vulnerable UI runtime packages (npm audit). Not part of `make test`: both
 # databases are online services this project's machines cannot reach (RustSec's is a git
@@ -109,11 +123,13 @@ testbed: deps
 	@[ -x "$(POSTRUST)" ] || $(CARGO) install postrust-server --version 3.1.0
 	@[ -x "$(TAURI_DRIVER)" ] || $(CARGO) install tauri-driver --version 2.1.0
 
-test: audit build check-deps model gemma wheel testbed
+test: audit lint build check-deps model gemma wheel testbed
 	@# Inside a private D-Bus session with an unlocked GNOME Keyring: the keychain tests need
 	@# a real Secret Service.
 	@# The sync tests run against PostgreSQL 15 and postrust (tests/src/testbed.rs).
 	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" HEARTH_E2E_GEMMA="$(GEMMA)" POSTRUST_BIN="$(POSTRUST)" scripts/with-keyring.sh $(CARGO) test --locked --release --workspace
+	@# The keychain tests plain `cargo test` leaves out (they need the Secret Service above).
+	scripts/with-keyring.sh $(CARGO) test --locked --release -p hearth-secrets --test keychain -- --ignored
 	@# The HTTP API through real clients: the openai SDK, raw HTTP, and Schemathesis; remote
 	@# providers keep their keys in the same kind of private keyring.
 	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" HEARTH_E2E_WHEEL="$(WHEEL)" scripts/with-keyring.sh scripts/api-tests.sh
