@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a command inside a private D-Bus session with an unlocked GNOME Keyring, the real
-# Secret Service the keychain tests need (TESTBED.md's recipe). The keyring's files go to a
-# throwaway folder, so a developer's own keyrings are never touched.
+# Secret Service the keychain tests need. The keyring's files go to a throwaway folder, so a
+# developer's own keyrings are never touched.
 set -euo pipefail
 if [ "${HEARTH_IN_KEYRING_SESSION:-}" != 1 ]; then
   for tool in dbus-run-session dbus-send gnome-keyring-daemon; do

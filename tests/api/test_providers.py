@@ -79,7 +79,7 @@ def test_a_second_hearth_answers_through_the_remote_path(hearth, start_hearth):
 
         # Greedy decoding through the provider gives what the provider's model gives directly.
         # The prompt is new to the provider, and asked directly twice first: a prompt the
-        # engine has cached can decode differently from a cold one (see ARCHITECTURE.md), so
+        # engine has cached can decode differently from a cold one (docs/llama-determinism.md), so
         # both sides compared here read it from the cache.
         messages = [{"role": "user", "content": f"Name three colours, {secrets.token_hex(3)}."}]
         with sdk(local) as via, sdk(remote) as direct:

@@ -1,9 +1,8 @@
 //! The command line: clap definitions, global options, and dispatch to the commands.
 //!
-//! Exit codes are stable so scripts can branch on them: 0 success, 1 internal error, 2 usage
-//! error, 3 invalid input, 4 not found, 5 conflict, 6 unusable database (damaged, foreign or
-//! newer schema), 7 database locked, 8 model or keychain unavailable, 9 a remote provider failed
-//! or refused, 10 a provider's rate limit.
+//! Exit codes are stable so scripts can branch on them. `Failure::exit_code` is the one
+//! mapping (2, usage, is clap's); `EXIT_CODES` below lists them for `--help`, and the README's
+//! "Using the CLI" repeats that list: change all three together.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -11,9 +11,10 @@
 //! blocking thread. A locked or absent keychain is an error ([`SecretError::Unavailable`]),
 //! never a reason to write the secret anywhere else.
 //!
-//! Left for later (issue [4]): keyutils keeps secrets only until reboot, and in a process
-//! without a session keyring (some services, CI) its writes are refused; joining a session
-//! keyring at start needs `keyctl`, which this crate does not do yet.
+//! Left out: keyutils keeps secrets only until reboot, and in a process without a session
+//! keyring (some services, CI) its writes are refused; joining a session keyring at start
+//! needs `keyctl`, which this crate does not do. Callers that need a secret to last (the API
+//! token, in `hearth-host`'s `token.rs`) ask [`SecretStore::backend`] and keep it elsewhere.
 
 mod memory;
 

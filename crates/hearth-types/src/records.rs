@@ -1,7 +1,8 @@
-//! The records Hearth stores and shows: workspaces, chats, messages, threads and search hits.
+//! The records Hearth stores and shows: workspaces, chats, messages, threads, search hits and
+//! local models (providers and workflows have modules of their own).
 //!
-//! These are read models: the store builds them, Core returns them, the CLI and (later) the
-//! API serialize them. Sync bookkeeping (`field_hlc`, outbox rows) stays inside the store.
+//! These are read models: the store builds them, Core returns them, the CLI and the API
+//! serialize them. Sync bookkeeping (`field_hlc`, outbox rows) stays inside the store.
 
 use serde::{Deserialize, Serialize};
 
