@@ -196,6 +196,15 @@ test('Ctrl+K finds the message, highlighted, and opens it', async () => {
   assert.ok(page.url().startsWith(chatUrl), `the chat opens (${page.url()})`);
 });
 
+/** Waits until the chat shows its stored messages: loaded, and no reply streaming. */
+async function conversationShown() {
+  await page.waitForFunction(
+    () =>
+      document.querySelectorAll('article.msg[data-message-id]').length > 0 &&
+      !document.querySelector('[aria-label="Loading the chat"], [data-testid="streaming-indicator"], .messages[aria-busy="true"]'),
+  );
+}
+
 /** What the conversation shows: each message's role, status, branch position and text. */
 async function snapshot() {
   return page.evaluate(() =>
@@ -211,7 +220,7 @@ async function snapshot() {
 test('after a reload everything is still there', async () => {
   await page.goto(chatUrl);
   await users().first().waitFor();
-  await page.waitForTimeout(500);
+  await conversationShown();
   const before = await snapshot();
   assert.ok(before.length >= 4, `the chat shows its messages (${before.length})`);
   await page.reload();
@@ -221,27 +230,37 @@ test('after a reload everything is still there', async () => {
   assert.deepEqual(afterReload, before);
   assert.equal(afterReload[0].text, first);
   assert.equal(afterReload[0].branch, '1/2', 'search opened the original branch');
-  if (afterReload.some((m) => m.status === 'cancelled')) {
-    assert.ok(afterReload.some((m) => m.status === 'cancelled' && m.text === stoppedText), 'the stopped partial text is kept');
-  }
   const id = chatUrl.split('/').pop();
   await page.locator(`.chat-item[data-chat-id="${id}"]`).waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.getItem('hearth.token')), TOKEN);
   await shot('chat-after-reload');
+  // The stopped reply is the first of the last reply's two versions, and the server may show
+  // either after the edit: show the first, which still has its partial text.
+  const lastReply = assistants().last();
+  if ((await lastReply.getByTestId('branch-position').textContent()) !== '1/2') {
+    await lastReply.getByRole('button', { name: 'Previous branch' }).click();
+  }
+  await page.waitForFunction(() => [...document.querySelectorAll('article[data-role="assistant"] [data-testid="branch-position"]')].pop()?.textContent === '1/2');
+  await conversationShown();
+  const stoppedShown = await snapshot();
+  assert.ok(stoppedShown.some((m) => m.status === 'cancelled' && m.text === stoppedText), 'the stopped partial text is kept');
 });
 
 test('screenshots of every screen', async () => {
-  for (const [name, label] of [
-    ['workspaces', 'Workspaces'],
-    ['models', 'Models'],
-    ['providers', 'Providers'],
-    ['sync', 'Sync'],
-    ['settings', 'Settings'],
-  ]) {
+  /** @type {[string, string, () => import('playwright-core').Locator][]} */
+  const screens = [
+    ['workspaces', 'Workspaces', () => page.locator('.ws-item')],
+    ['models', 'Models', () => page.locator('table.table tbody tr')],
+    ['providers', 'Providers', () => page.locator('.provider-list').or(page.getByText('No provider yet.'))],
+    ['sync', 'Sync', () => page.locator('dl.details')],
+    ['settings', 'Settings', () => page.getByRole('heading', { name: 'Appearance' })],
+  ];
+  for (const [name, label, ready] of screens) {
     await page.getByRole('navigation', { name: 'Screens' }).getByRole('link', { name: label }).click();
     await page.locator('.screen').waitFor();
-    await page.locator('.screen-loading, .busy').first().waitFor({ state: 'detached', timeout: 10_000 }).catch(() => {});
-    await page.waitForTimeout(300);
+    // Each screen's own content, loaded, and no loading or busy bar left.
+    await ready().first().waitFor({ timeout: 10_000 });
+    await page.waitForFunction(() => !document.querySelector('.screen-loading, .busy'), null, { timeout: 10_000 });
     await shot(name);
   }
   // The models table lists the local model.

@@ -32,16 +32,33 @@ async function shot(name) {
 const node = (id) => page.getByTestId(`wf-node-${id}`);
 const panel = () => page.getByTestId('wf-panel');
 
-/** Waits until the element stops moving (the canvas fits the view after a node is added). */
+/**
+ * Waits until the element stops moving (the canvas fits the view after a node is added):
+ * watched in the page every frame, until its box has not changed for 150 ms (6 s at most).
+ */
 async function settled(locator) {
-  let last = '';
-  for (let i = 0; i < 50; i++) {
-    const box = JSON.stringify(await locator.boundingBox());
-    if (box === last && box !== 'null') return;
-    last = box;
-    await page.waitForTimeout(120);
-  }
-  throw new Error('the canvas never settled');
+  await locator.waitFor();
+  await locator.evaluate(
+    (el) =>
+      new Promise((resolve, reject) => {
+        const deadline = performance.now() + 6000;
+        let last = '';
+        let since = performance.now();
+        const frame = (now) => {
+          const r = el.getBoundingClientRect();
+          const box = `${r.x},${r.y},${r.width},${r.height}`;
+          if (box !== last) {
+            last = box;
+            since = now;
+          } else if (now - since >= 150 && r.width > 0) {
+            return resolve(undefined);
+          }
+          if (now > deadline) return reject(new Error('the canvas never settled'));
+          requestAnimationFrame(frame);
+        };
+        requestAnimationFrame(frame);
+      }),
+  );
 }
 
 async function center(locator) {

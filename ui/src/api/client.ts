@@ -1,31 +1,24 @@
 // The HTTP client: relative URLs (same origin: `hearth serve`, the desktop window, or Vite's
 // proxy), the bearer token, errors in the API's shape, and a 401 anywhere back to the token
-// screen.
+// screen. The routes in `api` are typed against the OpenAPI document through openapi-fetch.
+import createClient from 'openapi-fetch';
+import type { paths } from './schema';
 import type {
+  BodyOf,
   BranchMessage,
-  Chat,
   ChatFields,
   ConnectIn,
   ErrorObject,
   FetchStatus,
   ImportIn,
-  JsonOf,
-  LocalModel,
   LoginIn,
-  Message,
-  ModelList,
   NewChatIn,
-  PresetOut,
   ProviderIn,
-  ProviderInfo,
   ProviderPatchIn,
-  SearchHit,
   SendIn,
   Settings,
   SyncRound,
   SyncStatus,
-  Thread,
-  Workspace,
   WorkspaceFields,
 } from './types';
 
@@ -90,15 +83,29 @@ export async function errorFrom(res: Response): Promise<ApiError> {
 
 /** A raw request with the token; throws ApiError on a non-2xx answer. */
 export async function request(method: string, path: string, init: { body?: unknown; headers?: HeadersInit; signal?: AbortSignal } = {}): Promise<Response> {
-  const headers = authHeaders(init.headers);
-  let body: BodyInit | undefined;
+  const headers = new Headers(init.headers);
+  let body: string | undefined;
   if (init.body !== undefined) {
     headers.set('Content-Type', 'application/json');
     body = JSON.stringify(init.body);
   }
+  return send({ method, url: path, headers, body, signal: init.signal });
+}
+
+/** What one request is: a relative URL, and a body already serialized. */
+interface Outgoing {
+  method: string;
+  url: string;
+  headers: Headers;
+  body?: BodyInit | null;
+  signal?: AbortSignal | null;
+}
+
+/** Sends a request with the token. Network failures and non-2xx answers throw ApiError. */
+async function send({ method, url, headers, body, signal }: Outgoing): Promise<Response> {
   let res: Response;
   try {
-    res = await fetch(path, { method, headers, body, signal: init.signal });
+    res = await fetch(url, { method, headers: authHeaders(headers), body, signal: signal ?? undefined });
   } catch (e) {
     if ((e as Error)?.name === 'AbortError') throw e;
     throw new ApiError(0, {
@@ -111,76 +118,109 @@ export async function request(method: string, path: string, init: { body?: unkno
   return res;
 }
 
-export async function json<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-  const res = await request(method, path, { body, signal });
-  if (res.status === 204) return undefined as T;
-  const text = await res.text();
-  return (text ? JSON.parse(text) : undefined) as T;
+/**
+ * What openapi-fetch builds for a call, kept as given: its URL stays relative (a `Request`
+ * would resolve it, and there is no base to resolve it against outside a browser).
+ */
+class OutgoingRequest implements Outgoing {
+  readonly url: string;
+  readonly method: string;
+  readonly headers: Headers;
+  readonly body?: BodyInit | null;
+  readonly signal?: AbortSignal | null;
+  constructor(url: string, init: RequestInit = {}) {
+    this.url = url;
+    this.method = init.method ?? 'GET';
+    this.headers = new Headers(init.headers);
+    this.body = init.body;
+    this.signal = init.signal;
+  }
 }
 
-const enc = encodeURIComponent;
+/**
+ * The routes of the OpenAPI document (`schema.ts`), typed: a path, a parameter or a body the
+ * document does not have is a compile error. Requests go through `send`, so a non-2xx answer
+ * throws the same ApiError as everywhere else and a call resolves only with a success.
+ */
+export const http = createClient<paths>({
+  Request: OutgoingRequest as unknown as typeof Request,
+  fetch: (r: Request) => send(r as unknown as OutgoingRequest),
+});
+
+/** The body of a successful answer (`send` has thrown for any other). */
+async function ok<T>(call: Promise<{ data?: T }>): Promise<T> {
+  return (await call).data as T;
+}
+
+/**
+ * The body of a successful answer that the document describes more loosely than the UI reads
+ * it (an open object, a plain string for a closed set): the path, parameters and body are still
+ * checked against the document; only the answer takes the UI's type (see `types.ts`).
+ */
+export async function okAs<T>(call: Promise<{ data?: unknown }>): Promise<T> {
+  return (await call).data as T;
+}
 
 // --- the routes the UI uses -------------------------------------------------------------
 
 export const api = {
   // workspaces
-  workspaces: () => json<JsonOf<'/api/v1/workspaces', 'get'>>('GET', '/api/v1/workspaces'),
-  createWorkspace: (body: { name: string; handle: string; system_prompt?: string; default_model?: string; timezone?: string }) =>
-    json<Workspace>('POST', '/api/v1/workspaces', body),
-  updateWorkspace: (ws: string, body: WorkspaceFields) => json<Workspace>('PATCH', `/api/v1/workspaces/${enc(ws)}`, body),
-  deleteWorkspace: (ws: string) => json<void>('DELETE', `/api/v1/workspaces/${enc(ws)}`),
+  workspaces: () => ok(http.GET('/api/v1/workspaces')),
+  createWorkspace: (body: BodyOf<'/api/v1/workspaces', 'post'>) => ok(http.POST('/api/v1/workspaces', { body })),
+  updateWorkspace: (ws: string, body: WorkspaceFields) => ok(http.PATCH('/api/v1/workspaces/{workspace}', { params: { path: { workspace: ws } }, body })),
+  deleteWorkspace: (ws: string) => ok(http.DELETE('/api/v1/workspaces/{workspace}', { params: { path: { workspace: ws } } })),
 
   // chats
-  chats: (ws: string) => json<Chat[]>('GET', `/api/v1/workspaces/${enc(ws)}/chats`),
-  createChat: (ws: string, body: NewChatIn) => json<Chat>('POST', `/api/v1/workspaces/${enc(ws)}/chats`, body),
-  updateChat: (id: string, body: ChatFields) => json<Chat>('PATCH', `/api/v1/chats/${enc(id)}`, body),
-  deleteChat: (id: string) => json<void>('DELETE', `/api/v1/chats/${enc(id)}`),
-  thread: (id: string) => json<Thread>('GET', `/api/v1/chats/${enc(id)}/messages`),
-  branch: (chat: string, messageId: string) => json<Thread>('POST', `/api/v1/chats/${enc(chat)}/branch`, { message_id: messageId }),
+  chats: (ws: string) => ok(http.GET('/api/v1/workspaces/{workspace}/chats', { params: { path: { workspace: ws } } })),
+  createChat: (ws: string, body: NewChatIn) => ok(http.POST('/api/v1/workspaces/{workspace}/chats', { params: { path: { workspace: ws } }, body })),
+  updateChat: (id: string, body: ChatFields) => ok(http.PATCH('/api/v1/chats/{chat}', { params: { path: { chat: id } }, body })),
+  deleteChat: (id: string) => ok(http.DELETE('/api/v1/chats/{chat}', { params: { path: { chat: id } } })),
+  thread: (id: string) => ok(http.GET('/api/v1/chats/{chat}/messages', { params: { path: { chat: id } } })),
+  branch: (chat: string, messageId: string) =>
+    ok(http.POST('/api/v1/chats/{chat}/branch', { params: { path: { chat } }, body: { message_id: messageId } })),
 
   // messages
-  editMessage: (id: string, content: string) => json<Message>('PATCH', `/api/v1/messages/${enc(id)}`, { content }),
+  editMessage: (id: string, content: string) => ok(http.PATCH('/api/v1/messages/{message}', { params: { path: { message: id } }, body: { content } })),
   /** The message and its siblings, oldest first (the `< 2/3 >` switcher). */
-  siblings: (id: string) => json<JsonOf<'/api/v1/messages/{message}/siblings', 'get'>>('GET', `/api/v1/messages/${enc(id)}/siblings`),
-  cancelReply: (id: string) => json<void>('POST', `/api/v1/replies/${enc(id)}/cancel`),
-  search: (q: string, limit = 20, signal?: AbortSignal) =>
-    json<SearchHit[]>('GET', `/api/v1/search?q=${enc(q)}&limit=${limit}`, undefined, signal),
+  siblings: (id: string) => ok(http.GET('/api/v1/messages/{message}/siblings', { params: { path: { message: id } } })),
+  cancelReply: (id: string) => ok(http.POST('/api/v1/replies/{message}/cancel', { params: { path: { message: id } } })),
+  search: (q: string, limit = 20, signal?: AbortSignal) => ok(http.GET('/api/v1/search', { params: { query: { q, limit } }, signal })),
 
   // models
-  openaiModels: () => json<ModelList>('GET', '/v1/models'),
-  localModels: () => json<LocalModel[]>('GET', '/api/v1/models'),
-  importModel: (body: ImportIn) => json<LocalModel>('POST', '/api/v1/models', body),
-  loadModel: (name: string) => json<LocalModel>('POST', `/api/v1/models/${enc(name)}/load`),
-  unloadModel: () => json<unknown>('POST', '/api/v1/models/unload'),
-  setDefaultModel: (name: string) => json<unknown>('PUT', '/api/v1/models/default', { name }),
-  removeModel: (name: string) => json<void>('DELETE', `/api/v1/models/${enc(name)}`),
+  openaiModels: () => ok(http.GET('/v1/models')),
+  localModels: () => ok(http.GET('/api/v1/models')),
+  importModel: (body: ImportIn) => ok(http.POST('/api/v1/models', { body })),
+  loadModel: (name: string) => ok(http.POST('/api/v1/models/{name}/load', { params: { path: { name } } })),
+  unloadModel: () => ok(http.POST('/api/v1/models/unload')),
+  setDefaultModel: (name: string) => ok(http.PUT('/api/v1/models/default', { body: { name } })),
+  removeModel: (name: string) => ok(http.DELETE('/api/v1/models/{name}', { params: { path: { name } } })),
   /** The default model's download: where it stands. */
-  modelFetch: (signal?: AbortSignal) => json<FetchStatus>('GET', '/api/v1/models/fetch', undefined, signal),
+  modelFetch: (signal?: AbortSignal) => okAs<FetchStatus>(http.GET('/api/v1/models/fetch', { signal })),
   /** Starts the download, or resumes a partial one (202); when one is running, its status. */
-  startModelFetch: () => json<FetchStatus>('POST', '/api/v1/models/fetch'),
-  cancelModelFetch: () => json<FetchStatus>('POST', '/api/v1/models/fetch/cancel'),
+  startModelFetch: () => okAs<FetchStatus>(http.POST('/api/v1/models/fetch')),
+  cancelModelFetch: () => okAs<FetchStatus>(http.POST('/api/v1/models/fetch/cancel')),
 
   // providers
-  providers: () => json<ProviderInfo[]>('GET', '/api/v1/providers'),
-  presets: () => json<PresetOut[]>('GET', '/api/v1/providers/presets'),
-  addProvider: (body: ProviderIn) => json<ProviderInfo>('POST', '/api/v1/providers', body),
-  updateProvider: (name: string, body: ProviderPatchIn) => json<ProviderInfo>('PATCH', `/api/v1/providers/${enc(name)}`, body),
-  removeProvider: (name: string) => json<void>('DELETE', `/api/v1/providers/${enc(name)}`),
-  setProviderKey: (name: string, key: string) => json<ProviderInfo>('PUT', `/api/v1/providers/${enc(name)}/key`, { key }),
-  removeProviderKey: (name: string) => json<ProviderInfo>('DELETE', `/api/v1/providers/${enc(name)}/key`),
-  testProvider: (name: string) => json<ProviderInfo>('POST', `/api/v1/providers/${enc(name)}/test`),
+  providers: () => ok(http.GET('/api/v1/providers')),
+  presets: () => ok(http.GET('/api/v1/providers/presets')),
+  addProvider: (body: ProviderIn) => ok(http.POST('/api/v1/providers', { body })),
+  updateProvider: (name: string, body: ProviderPatchIn) => ok(http.PATCH('/api/v1/providers/{name}', { params: { path: { name } }, body })),
+  removeProvider: (name: string) => ok(http.DELETE('/api/v1/providers/{name}', { params: { path: { name } } })),
+  setProviderKey: (name: string, key: string) => ok(http.PUT('/api/v1/providers/{name}/key', { params: { path: { name } }, body: { key } })),
+  removeProviderKey: (name: string) => ok(http.DELETE('/api/v1/providers/{name}/key', { params: { path: { name } } })),
+  testProvider: (name: string) => ok(http.POST('/api/v1/providers/{name}/test', { params: { path: { name } } })),
 
   // settings
-  settings: () => json<Settings>('GET', '/api/v1/settings'),
-  putSetting: (key: string, value: unknown) => json<unknown>('PUT', `/api/v1/settings/${enc(key)}`, { value }),
+  settings: () => okAs<Settings>(http.GET('/api/v1/settings')),
+  putSetting: (key: string, value: unknown) => ok(http.PUT('/api/v1/settings/{key}', { params: { path: { key } }, body: { value } })),
 
   // sync
-  syncStatus: () => json<SyncStatus>('GET', '/api/v1/sync'),
-  syncNow: () => json<SyncRound>('POST', '/api/v1/sync/now'),
-  syncConnect: (body: ConnectIn) => json<SyncStatus>('POST', '/api/v1/sync/connect', body),
+  syncStatus: () => okAs<SyncStatus>(http.GET('/api/v1/sync')),
+  syncNow: () => okAs<SyncRound>(http.POST('/api/v1/sync/now')),
+  syncConnect: (body: ConnectIn) => okAs<SyncStatus>(http.POST('/api/v1/sync/connect', { body })),
   /** The password goes to the server once (it keeps the session in the keychain), never to storage. */
-  syncLogin: (body: LoginIn) => json<SyncStatus>('POST', '/api/v1/sync/login', body),
-  syncLogout: () => json<SyncStatus>('POST', '/api/v1/sync/logout'),
+  syncLogin: (body: LoginIn) => okAs<SyncStatus>(http.POST('/api/v1/sync/login', { body })),
+  syncLogout: () => okAs<SyncStatus>(http.POST('/api/v1/sync/logout')),
 };
 
 export type { BranchMessage, SendIn };

@@ -1,8 +1,9 @@
 // Streams a reply: the response of a send / regenerate / edit-reply request *is* the reply's
 // SSE stream (`Accept: text/event-stream`). When the connection drops before the last event,
 // it resumes from GET /api/v1/replies/{id}/events with `Last-Event-ID`.
-import { ApiError, authHeaders, errorFrom, request } from './client';
-import { readSSE, type SSEEvent } from './sse';
+import { ApiError, request } from './client';
+import { followResumable, GaveUp } from './resumable';
+import type { SSEEvent } from './sse';
 import type { ErrorObject, ReplyEnd, ReplyStart, Sent } from './types';
 
 export interface ReplyHandlers {
@@ -25,15 +26,6 @@ export interface ReplyOptions {
   lastEventId?: number;
 }
 
-export const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      reject(new DOMException('aborted', 'AbortError'));
-    });
-  });
-
 /** POST a JSON body asking for the reply's event stream. Throws ApiError on an HTTP error. */
 export async function postForStream(path: string, body: unknown, signal?: AbortSignal, extraHeaders?: Record<string, string>): Promise<Response> {
   return request('POST', path, { body, signal, headers: { Accept: 'text/event-stream', ...extraHeaders } });
@@ -54,16 +46,10 @@ export function openReplyEvents(replyId: string, lastEventId: number, signal?: A
 export async function runReply(start: (signal?: AbortSignal) => Promise<Response>, h: ReplyHandlers, opts: ReplyOptions = {}): Promise<void> {
   const { signal, maxResumes = 5, backoffMs = 400 } = opts;
   let replyId: string | null = opts.replyId ?? null;
-  let lastId = opts.lastEventId ?? 0;
+  const lastEventId = opts.lastEventId ? String(opts.lastEventId) : '';
   let finished = false;
 
   const onEvent = (ev: SSEEvent) => {
-    if (finished) return;
-    const n = Number(ev.id);
-    if (ev.id !== '' && Number.isFinite(n)) {
-      if (n <= lastId) return; // already seen (a resumed stream starts after it anyway)
-      lastId = n;
-    }
     let data: unknown;
     try {
       data = JSON.parse(ev.data);
@@ -105,69 +91,26 @@ export async function runReply(start: (signal?: AbortSignal) => Promise<Response
       h.onError({ message: 'Hearth stored the message but started no reply.' });
       return;
     }
-    res = await openReplyEvents(replyId, lastId, signal);
+    res = await openReplyEvents(replyId, Number(lastEventId) || 0, signal);
   }
 
-  let failures = 0;
-  for (;;) {
-    const before = lastId;
-    try {
-      if (!res.body) throw new Error('no body');
-      await readSSE(res.body, onEvent, signal);
-    } catch (e) {
-      if ((e as Error)?.name === 'AbortError' || signal?.aborted) throw e;
-      // a dropped connection: resume below
-    }
-    if (finished) return;
-    if (lastId > before) failures = 0;
-    if (!replyId || failures >= maxResumes) {
-      h.onError({
-        message: 'The connection to Hearth dropped before the reply finished',
-        code: 'unreachable',
-      });
-      return;
-    }
-    // Resume after the last event seen, waiting a little longer each time.
-    for (;;) {
-      failures++;
-      await sleep(backoffMs * 2 ** (failures - 1), signal);
-      try {
-        res = await openReplyEvents(replyId, lastId, signal);
-        break;
-      } catch (e) {
-        if ((e as Error)?.name === 'AbortError') throw e;
-        if (e instanceof ApiError && e.status !== 0 && e.status < 500) {
-          h.onError({ message: e.message, code: e.code, type: e.type });
-          return;
-        }
-        if (failures >= maxResumes) {
-          h.onError({ message: 'The connection to Hearth dropped before the reply finished', code: 'unreachable' });
-          return;
-        }
-      }
-    }
-  }
-}
-
-/** Opens a long-lived SSE stream (the sync status) with the token; reconnects until aborted. */
-export async function followEvents(path: string, onEvent: (ev: SSEEvent) => void, signal: AbortSignal, onDown?: (err: unknown) => void): Promise<void> {
-  let wait = 1000;
-  while (!signal.aborted) {
-    try {
-      const res = await fetch(path, { headers: authHeaders({ Accept: 'text/event-stream' }), signal });
-      if (!res.ok) {
-        const err = await errorFrom(res);
-        if (res.status === 401) return;
-        throw err;
-      }
-      wait = 1000;
-      if (res.body) await readSSE(res.body, onEvent, signal);
-    } catch (e) {
-      if (signal.aborted) return;
-      onDown?.(e);
-    }
-    if (signal.aborted) return;
-    await sleep(wait, signal).catch(() => {});
-    wait = Math.min(wait * 2, 30000);
+  try {
+    await followResumable({
+      first: res,
+      lastEventId,
+      connect: (after, s) => openReplyEvents(replyId!, Number(after) || 0, s),
+      onEvent,
+      finished: () => finished,
+      // A refused resume (the reply is gone, the token refused) will not get better.
+      fatal: (e) => e instanceof ApiError && e.status !== 0 && e.status < 500,
+      canResume: () => replyId !== null,
+      signal,
+      maxRetries: maxResumes,
+      backoffMs,
+    });
+  } catch (e) {
+    if (e instanceof GaveUp) h.onError({ message: 'The connection to Hearth dropped before the reply finished', code: 'unreachable' });
+    else if (e instanceof ApiError) h.onError({ message: e.message, code: e.code, type: e.type });
+    else throw e;
   }
 }

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { readSSE, SSEParser, type SSEEvent } from './sse';
+import { describe, expect, it, vi } from 'vitest';
+import { readSSE, type SSEEvent } from './sse';
 
 const stream = `id: 1\r\nevent: message_start\r\ndata: {"message_id":"m1"}\r\n\r\n: keep-alive\r\n\r\nid: 2\r\nevent: delta\r\ndata: {"text":"Héllo 👋"}\r\n\r\nid: 3\nevent: delta\ndata: {"text":" world"}\n\nid: 4\revent: message_end\rdata: {"finish_reason":"stop"}\r\r`;
 
@@ -10,54 +10,63 @@ const expected: SSEEvent[] = [
   { event: 'message_end', data: '{"finish_reason":"stop"}', id: '4' },
 ];
 
-function parseIn(chunks: string[]): SSEEvent[] {
-  const p = new SSEParser();
-  const out: SSEEvent[] = [];
-  for (const c of chunks) out.push(...p.feed(c));
-  return out;
+/** A response body made of these byte chunks. */
+function body(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(c) {
+      for (const chunk of chunks) c.enqueue(chunk);
+      c.close();
+    },
+  });
 }
 
-describe('SSEParser', () => {
-  it('parses a whole stream with CRLF, LF and CR line ends, comments and ids', () => {
-    expect(parseIn([stream])).toEqual(expected);
+async function read(chunks: Uint8Array[]): Promise<SSEEvent[]> {
+  const got: SSEEvent[] = [];
+  await readSSE(body(chunks), (e) => got.push(e));
+  return got;
+}
+
+const enc = new TextEncoder();
+
+describe('readSSE', () => {
+  it('reads CRLF, LF and CR line ends, comments and ids', async () => {
+    expect(await read([enc.encode(stream)])).toEqual(expected);
   });
 
-  it('gives the same events however the stream is split (every split point, also between CR and LF)', () => {
-    for (let i = 0; i <= stream.length; i++) {
-      expect(parseIn([stream.slice(0, i), stream.slice(i)])).toEqual(expected);
+  it('gives the same events however the stream is split (every split point, also between CR and LF)', async () => {
+    const bytes = enc.encode(stream);
+    for (let i = 0; i <= bytes.length; i++) {
+      expect(await read([bytes.slice(0, i), bytes.slice(i)])).toEqual(expected);
     }
   });
 
-  it('gives the same events one character at a time', () => {
-    expect(parseIn([...stream])).toEqual(expected);
-  });
-
-  it('joins data lines, defaults the event type, keeps the last id, ignores events without data', () => {
-    const p = new SSEParser();
-    const evs = p.feed('data: a\ndata:b\ndata\n\nid: 7\n\nevent: x\n\ndata: c\n\n');
-    expect(evs).toEqual([
-      { event: 'message', data: 'a\nb\n', id: '' },
-      { event: 'message', data: 'c', id: '7' },
-    ]);
-    expect(p.lastEventId).toBe('7');
-  });
-
-  it('strips a leading BOM and drops an unfinished event at the end', () => {
-    const p = new SSEParser();
-    expect(p.feed('\ufeffdata: x\n\ndata: half')).toEqual([{ event: 'message', data: 'x', id: '' }]);
-    expect(p.end()).toEqual([]);
-  });
-
   it('reads a byte stream whose chunks split UTF-8 characters', async () => {
-    const bytes = new TextEncoder().encode(stream);
-    const body = new ReadableStream<Uint8Array>({
-      start(c) {
-        for (let i = 0; i < bytes.length; i += 3) c.enqueue(bytes.slice(i, i + 3));
-        c.close();
-      },
-    });
+    const bytes = enc.encode(stream);
+    const chunks: Uint8Array[] = [];
+    for (let i = 0; i < bytes.length; i += 3) chunks.push(bytes.slice(i, i + 3));
+    expect(await read(chunks)).toEqual(expected);
+  });
+
+  it('joins data lines, defaults the event type, drops a leading BOM and an unfinished last event', async () => {
+    expect(await read([enc.encode('\ufeffdata: a\ndata:b\n\nevent: x\n\ndata: c\n\ndata: half')])).toEqual([
+      { event: 'message', data: 'a\nb', id: '' },
+      { event: 'message', data: 'c', id: '' },
+    ]);
+  });
+
+  it('stops with an AbortError when the signal aborts, and removes its abort listener', async () => {
+    const ctrl = new AbortController();
+    const add = vi.spyOn(ctrl.signal, 'addEventListener');
+    const remove = vi.spyOn(ctrl.signal, 'removeEventListener');
+    const open = new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(enc.encode('data: one\n\n')) });
     const got: SSEEvent[] = [];
-    await readSSE(body, (e) => got.push(e));
-    expect(got).toEqual(expected);
+    const done = readSSE(open, (e) => {
+      got.push(e);
+      ctrl.abort();
+    }, ctrl.signal);
+    await expect(done).rejects.toMatchObject({ name: 'AbortError' });
+    expect(got).toHaveLength(1);
+    expect(add).toHaveBeenCalledTimes(1);
+    expect(remove).toHaveBeenCalledWith('abort', add.mock.calls[0][1]);
   });
 });

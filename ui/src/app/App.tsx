@@ -1,14 +1,19 @@
-import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+// The app's root once a token is known: loads the shared data, holds the actions on it, and
+// lays out the sidebar, the header and the screen for the current route.
+import { lazy, Suspense, useCallback, useEffect, useMemo, useState, type ReactElement } from 'react';
 import { api, describeError } from '../api/client';
-import { followEvents } from '../api/replies';
-import type { Chat, ModelObject, Settings, SyncStatus, Theme, Workspace } from '../api/types';
+import type { Chat, ModelObject, Settings, Theme, Workspace } from '../api/types';
 import { ChatView } from '../chat/ChatView';
+import { createOutbox } from '../chat/outbox';
 import { Header } from '../components/Header';
 import { Sidebar } from '../components/Sidebar';
-import { Toasts, type Toast } from '../components/Toasts';
+import { Toasts } from '../components/Toasts';
 import { UNDO_MS, useDeferredDelete } from '../lib/deferred';
-import { navigate, useRoute } from '../lib/router';
-import { AppContext, type AppState, type ToastInput } from './context';
+import { navigate, useRoute, type Route } from '../lib/router';
+import { useLatest } from '../lib/useLatest';
+import { AppContext, type AppState } from './context';
+import { SyncProvider } from './SyncProvider';
+import { createToastStore } from './toastStore';
 
 const Models = lazy(() => import('../screens/Models'));
 const Providers = lazy(() => import('../screens/Providers'));
@@ -25,43 +30,73 @@ export function applyTheme(theme: Theme | undefined) {
   document.documentElement.dataset.theme = dark ? 'dark' : 'light';
 }
 
+/** The screen for a route. Keyed so that another chat or workflow is a fresh component. */
+function screenFor(route: Route, threadNonce: number, wsId: string | null): ReactElement {
+  switch (route.name) {
+    case 'models':
+      return <Models />;
+    case 'providers':
+      return <Providers />;
+    case 'sync':
+      return <Sync />;
+    case 'settings':
+      return <SettingsScreen />;
+    case 'workspaces':
+      return <Workspaces />;
+    case 'workflows':
+      return <Workflows />;
+    case 'workflow':
+      return <WorkflowEditor key={route.id} id={route.id} />;
+    case 'chat':
+      return <ChatView key={`${route.chatId}:${threadNonce}`} chatId={route.chatId} focusMessageId={route.messageId} />;
+    default:
+      return <ChatView key={`new:${wsId}`} chatId={null} />;
+  }
+}
+
+/**
+ * The app: its shared data, the actions on it, and the frame around the screens.
+ *
+ * Re-renders stay where the change is: toasts live in a store only <Toasts> reads, the sync
+ * status in <SyncProvider>, the context value is rebuilt only when one of its members
+ * changes (every action is a stable callback), and the screen element is rebuilt only when
+ * the route asks for another one, so opening the sidebar or the search re-renders no screen.
+ */
 export function App({ token }: { token: string }) {
   const route = useRoute();
   const [workspaces, setWorkspaces] = useState<Workspace[]>([]);
   const [wsId, setWsId] = useState<string | null>(null);
-  const [chats, setChats] = useState<Chat[]>([]);
+  // The chats of one workspace; another workspace's list is never shown, even for the moment
+  // before the new one has loaded.
+  const [chatsOf, setChatsOf] = useState<{ ws: string | null; list: Chat[] }>({ ws: null, list: [] });
   const [models, setModels] = useState<ModelObject[]>([]);
   const [modelsLoaded, setModelsLoaded] = useState(false);
   const [settings, setSettings] = useState<Settings>({});
-  const [sync, setSync] = useState<SyncStatus | null>(null);
-  const [toasts, setToasts] = useState<Toast[]>([]);
   const [currentChat, setCurrentChat] = useState<Chat | null>(null);
   const [draftModel, setDraftModel] = useState('');
   const [searchOpen, setSearchOpen] = useState(false);
   const [threadNonce, setThreadNonce] = useState(0);
   const [bootError, setBootError] = useState<string | null>(null);
   const [ready, setReady] = useState(false);
-  const [sidebarOpen, setSidebarOpen] = useState(false);
-  const toastId = useRef(0);
-  const wsRef = useRef<string | null>(null);
-  wsRef.current = wsId;
-
-  const toast = useCallback((t: ToastInput) => {
-    const id = ++toastId.current;
-    setToasts((prev) => [...prev, { ...t, id }]);
-  }, []);
-  const dismiss = useCallback((id: number) => setToasts((prev) => prev.filter((t) => t.id !== id)), []);
+  // The route the sidebar was opened on: it is open only until the route changes.
+  const [sidebarRoute, setSidebarRoute] = useState<Route | null>(null);
+  const sidebarOpen = sidebarRoute === route;
+  const [toasts] = useState(createToastStore);
+  const [outbox] = useState(createOutbox);
+  const toast = toasts.push;
+  const wsRef = useLatest(wsId);
+  const currentChatRef = useLatest(currentChat);
 
   const reloadChats = useCallback(async () => {
     const ws = wsRef.current;
     if (!ws) return;
     try {
       const list = await api.chats(ws);
-      if (wsRef.current === ws) setChats(list);
+      if (wsRef.current === ws) setChatsOf({ ws, list });
     } catch (e) {
       toast({ text: `Could not load the chats: ${describeError(e)}`, kind: 'error' });
     }
-  }, [toast]);
+  }, [toast, wsRef]);
 
   const loadModels = useCallback(async () => {
     try {
@@ -85,36 +120,35 @@ export function App({ token }: { token: string }) {
   }, []);
 
   // First load: settings, workspaces (a first "Personal" one when there is none), models.
-  const boot = useCallback(async () => {
-    setBootError(null);
-    try {
-      const [s, list] = await Promise.all([api.settings(), api.workspaces()]);
-      setSettings(s);
-      applyTheme(s['ui.theme']);
-      let wss = list;
-      if (wss.length === 0) {
-        try {
-          wss = [await api.createWorkspace({ name: 'Personal', handle: 'personal' })];
-        } catch {
-          wss = await api.workspaces();
-        }
-      }
-      setWorkspaces(wss);
-      const preferred = typeof s['ui.workspace'] === 'string' ? s['ui.workspace'] : null;
-      setWsId(wss.find((w) => w.id === preferred)?.id ?? wss[0]?.id ?? null);
-      setReady(true);
-      loadModels();
-    } catch (e) {
-      setBootError(describeError(e));
-    }
-  }, [loadModels]);
+  const boot = useCallback(
+    () =>
+      Promise.all([api.settings(), api.workspaces()])
+        .then(async ([s, list]) => {
+          setSettings(s);
+          applyTheme(s['ui.theme']);
+          let wss = list;
+          if (wss.length === 0) {
+            try {
+              wss = [await api.createWorkspace({ name: 'Personal', handle: 'personal' })];
+            } catch {
+              wss = await api.workspaces();
+            }
+          }
+          setWorkspaces(wss);
+          const preferred = typeof s['ui.workspace'] === 'string' ? s['ui.workspace'] : null;
+          setWsId(wss.find((w) => w.id === preferred)?.id ?? wss[0]?.id ?? null);
+          setReady(true);
+          loadModels();
+        })
+        .catch((e) => setBootError(describeError(e))),
+    [loadModels],
+  );
 
   useEffect(() => {
     boot();
   }, [boot]);
 
   useEffect(() => {
-    setChats([]);
     if (wsId) reloadChats();
   }, [wsId, reloadChats]);
 
@@ -128,25 +162,6 @@ export function App({ token }: { token: string }) {
     return () => mq.removeEventListener?.('change', on);
   }, [settings]);
 
-  // Sync status: the current one, then its event stream.
-  useEffect(() => {
-    const ctrl = new AbortController();
-    api.syncStatus().then(setSync, () => {});
-    followEvents(
-      '/api/v1/sync/events',
-      (ev) => {
-        if (ev.event !== 'status') return;
-        try {
-          setSync(JSON.parse(ev.data));
-        } catch {
-          /* ignore a malformed event */
-        }
-      },
-      ctrl.signal,
-    );
-    return () => ctrl.abort();
-  }, []);
-
   const selectWorkspace = useCallback(
     (id: string) => {
       if (id === wsRef.current) return;
@@ -156,7 +171,7 @@ export function App({ token }: { token: string }) {
         () => {},
       );
     },
-    [],
+    [wsRef],
   );
 
   const putSetting = useCallback(async (key: string, value: unknown) => {
@@ -164,21 +179,25 @@ export function App({ token }: { token: string }) {
     setSettings((s) => ({ ...s, [key]: value }));
   }, []);
 
-  const upsertChat = useCallback((chat: Chat) => {
-    setChats((prev) => {
-      if (chat.workspace_id !== wsRef.current) return prev;
-      const i = prev.findIndex((c) => c.id === chat.id);
-      const next = i === -1 ? [chat, ...prev] : prev.map((c) => (c.id === chat.id ? chat : c));
-      return sortChats(next);
-    });
-    setCurrentChat((c) => (c && c.id === chat.id ? chat : c));
-  }, []);
+  const upsertChat = useCallback(
+    (chat: Chat) => {
+      setChatsOf((prev) => {
+        if (chat.workspace_id !== wsRef.current) return prev;
+        const list = prev.ws === chat.workspace_id ? prev.list : [];
+        const i = list.findIndex((c) => c.id === chat.id);
+        const next = i === -1 ? [chat, ...list] : list.map((c) => (c.id === chat.id ? chat : c));
+        return { ws: chat.workspace_id, list: sortChats(next) };
+      });
+      setCurrentChat((c) => (c && c.id === chat.id ? chat : c));
+    },
+    [wsRef],
+  );
 
   // Delete with Undo: hidden at once, DELETE sent when the toast expires.
-  const deferred = useDeferredDelete(async (id) => {
+  const { hidden, remove: hideChat, undo: unhideChat } = useDeferredDelete(async (id) => {
     try {
       await api.deleteChat(id);
-      setChats((prev) => prev.filter((c) => c.id !== id));
+      setChatsOf((prev) => ({ ...prev, list: prev.list.filter((c) => c.id !== id) }));
     } catch (e) {
       toast({ text: `The chat could not be deleted: ${describeError(e)}`, kind: 'error' });
     }
@@ -186,16 +205,16 @@ export function App({ token }: { token: string }) {
 
   const deleteChat = useCallback(
     (chat: Chat) => {
-      deferred.remove(chat.id);
-      if (currentChat?.id === chat.id) navigate({ name: 'new' });
+      hideChat(chat.id);
+      if (currentChatRef.current?.id === chat.id) navigate({ name: 'new' });
       toast({
         text: `Deleted “${chat.title || 'New chat'}”`,
         actionLabel: 'Undo',
-        onAction: () => deferred.undo(chat.id),
+        onAction: () => unhideChat(chat.id),
         timeout: UNDO_MS,
       });
     },
-    [deferred, currentChat, toast],
+    [hideChat, unhideChat, currentChatRef, toast],
   );
 
   // When the chat on screen belongs to another workspace (opened from search), follow it.
@@ -206,8 +225,13 @@ export function App({ token }: { token: string }) {
         setWsId(chat.workspace_id);
       }
     },
-    [workspaces],
+    [workspaces, wsRef],
   );
+
+  const openSearch = useCallback(() => setSearchOpen(true), []);
+  const closeSearch = useCallback(() => setSearchOpen(false), []);
+  const bumpThread = useCallback(() => setThreadNonce((n) => n + 1), []);
+  const toggleSidebar = useCallback(() => setSidebarRoute((r) => (r === route ? null : route)), [route]);
 
   // Keyboard: Ctrl+K search, Ctrl+N (or Alt+N) new chat.
   useEffect(() => {
@@ -231,97 +255,97 @@ export function App({ token }: { token: string }) {
     };
   }, []);
 
-  useEffect(() => setSidebarOpen(false), [route]);
+  const workspace = useMemo(() => workspaces.find((w) => w.id === wsId) ?? null, [workspaces, wsId]);
+  const chats = chatsOf.ws === wsId ? chatsOf.list : NO_CHATS;
+  const visibleChats = useMemo(() => chats.filter((c) => !hidden.has(c.id)), [chats, hidden]);
 
-  const workspace = workspaces.find((w) => w.id === wsId) ?? null;
-  const visibleChats = useMemo(() => chats.filter((c) => !deferred.hidden.has(c.id)), [chats, deferred.hidden]);
+  const ctx = useMemo<AppState>(
+    () => ({
+      token,
+      workspaces,
+      workspace,
+      selectWorkspace,
+      reloadWorkspaces,
+      chats: visibleChats,
+      reloadChats,
+      upsertChat,
+      currentChat,
+      setCurrentChat: noteChat,
+      deleteChat,
+      models,
+      modelsLoaded,
+      reloadModels,
+      settings,
+      putSetting,
+      toast,
+      draftModel,
+      setDraftModel,
+      openSearch,
+      threadNonce,
+      bumpThread,
+      outbox,
+    }),
+    [
+      token,
+      workspaces,
+      workspace,
+      selectWorkspace,
+      reloadWorkspaces,
+      visibleChats,
+      reloadChats,
+      upsertChat,
+      currentChat,
+      noteChat,
+      deleteChat,
+      models,
+      modelsLoaded,
+      reloadModels,
+      settings,
+      putSetting,
+      toast,
+      draftModel,
+      openSearch,
+      threadNonce,
+      bumpThread,
+      outbox,
+    ],
+  );
 
-  const ctx: AppState = {
-    token,
-    workspaces,
-    workspace,
-    selectWorkspace,
-    reloadWorkspaces,
-    chats: visibleChats,
-    reloadChats,
-    upsertChat,
-    currentChat,
-    setCurrentChat: noteChat,
-    deleteChat,
-    models,
-    modelsLoaded,
-    reloadModels,
-    settings,
-    putSetting,
-    sync,
-    setSync,
-    toast,
-    draftModel,
-    setDraftModel,
-    openSearch: () => setSearchOpen(true),
-    threadNonce,
-    bumpThread: () => setThreadNonce((n) => n + 1),
-  };
+  const screen = useMemo(() => screenFor(route, threadNonce, wsId), [route, threadNonce, wsId]);
 
+  let body: ReactElement;
   if (bootError) {
-    return (
+    body = (
       <main className="token-screen">
         <div className="card token-card" role="alert">
           <h1>Hearth is not answering</h1>
           <p>{bootError}</p>
-          <button className="btn primary" onClick={boot}>
+          <button
+            className="btn primary"
+            onClick={() => {
+              setBootError(null);
+              boot();
+            }}
+          >
             Try again
           </button>
         </div>
       </main>
     );
-  }
-  if (!ready) {
-    return (
+  } else if (!ready) {
+    body = (
       <div className="boot" role="status" aria-label="Loading">
         <div className="progress indeterminate" />
       </div>
     );
-  }
-
-  const isChat = route.name === 'chat' || route.name === 'new';
-  let screen;
-  switch (route.name) {
-    case 'models':
-      screen = <Models />;
-      break;
-    case 'providers':
-      screen = <Providers />;
-      break;
-    case 'sync':
-      screen = <Sync />;
-      break;
-    case 'settings':
-      screen = <SettingsScreen />;
-      break;
-    case 'workspaces':
-      screen = <Workspaces />;
-      break;
-    case 'workflows':
-      screen = <Workflows />;
-      break;
-    case 'workflow':
-      screen = <WorkflowEditor key={route.id} id={route.id} />;
-      break;
-    case 'chat':
-      screen = <ChatView key={`${route.chatId}:${threadNonce}`} chatId={route.chatId} focusMessageId={route.messageId} />;
-      break;
-    default:
-      screen = <ChatView key={`new:${wsId}`} chatId={null} />;
-  }
-
-  return (
-    <AppContext.Provider value={ctx}>
+  } else {
+    const isChat = route.name === 'chat' || route.name === 'new';
+    body = (
       <div className={`app${sidebarOpen ? ' sidebar-open' : ''}`}>
         <Sidebar route={route} />
-        <div className="scrim" onClick={() => setSidebarOpen(false)} aria-hidden="true" />
+        <div className="scrim" onClick={() => setSidebarRoute(null)} aria-hidden="true" />
         <div className="main">
-          <Header route={route} onMenu={() => setSidebarOpen((o) => !o)} />
+          <Header route={route} onMenu={toggleSidebar} />
           <div className={isChat ? 'content chat-content' : route.name === 'workflow' ? 'content editor-content' : 'content'}>
             <Suspense
               fallback={
@@ -334,16 +358,25 @@ export function App({ token }: { token: string }) {
             </Suspense>
           </div>
         </div>
-        <Toasts toasts={toasts} onDismiss={dismiss} />
+        <Toasts store={toasts} />
         {searchOpen && (
           <Suspense fallback={null}>
-            <SearchDialog onClose={() => setSearchOpen(false)} />
+            <SearchDialog onClose={closeSearch} />
           </Suspense>
         )}
       </div>
+    );
+  }
+
+  return (
+    <AppContext.Provider value={ctx}>
+      <SyncProvider>{body}</SyncProvider>
     </AppContext.Provider>
   );
 }
+
+/** The same empty list each time, so a workspace still loading does not look like a change. */
+const NO_CHATS: Chat[] = [];
 
 export function sortChats(list: Chat[]): Chat[] {
   return [...list].sort((a, b) => {

@@ -1,5 +1,8 @@
+// What the app shares with its screens: the data and actions of `AppContext`, and the sync
+// status in a context of its own (see `useSync`).
 import { createContext, useContext } from 'react';
 import type { Chat, ModelObject, Settings, SyncStatus, Workspace } from '../api/types';
+import type { Outbox } from '../chat/outbox';
 
 export interface ToastInput {
   text: string;
@@ -30,8 +33,6 @@ export interface AppState {
   reloadModels(): Promise<void>;
   settings: Settings;
   putSetting(key: string, value: unknown): Promise<void>;
-  sync: SyncStatus | null;
-  setSync(s: SyncStatus): void;
   toast(t: ToastInput): void;
   /** The model picked for the chat not created yet. */
   draftModel: string;
@@ -40,13 +41,33 @@ export interface AppState {
   /** Bumped to make the chat view reload its thread (after a search opens a branch). */
   threadNonce: number;
   bumpThread(): void;
+  /** First messages typed on the "new chat" screen, waiting for their chat's view. */
+  outbox: Outbox;
 }
 
 export const AppContext = createContext<AppState | null>(null);
 
+/** The app's data and actions. The value changes only when one of its members does. */
 export function useApp(): AppState {
   const ctx = useContext(AppContext);
   if (!ctx) throw new Error('useApp outside <AppContext>');
+  return ctx;
+}
+
+/**
+ * The sync status, in a context of its own: it changes with every sync event, and only the
+ * header's badge and the Sync screen read it.
+ */
+export interface SyncState {
+  sync: SyncStatus | null;
+  setSync(s: SyncStatus): void;
+}
+
+export const SyncContext = createContext<SyncState | null>(null);
+
+export function useSync(): SyncState {
+  const ctx = useContext(SyncContext);
+  if (!ctx) throw new Error('useSync outside <SyncContext>');
   return ctx;
 }
 

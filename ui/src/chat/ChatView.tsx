@@ -1,4 +1,7 @@
-import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+// One chat: its stored thread (the current branch), the reply being written, and the message
+// box. The live reply is the `liveReply` state machine; this file is its driver: it makes the
+// requests, feeds the stream's events to the machine, and cancels or aborts what it started.
+import { memo, useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { api, describeError } from '../api/client';
 import { openReplyEvents, postForStream, runReply } from '../api/replies';
 import type { AnswerIn, BranchMessage, Chat, ReplyEnd, SendIn } from '../api/types';
@@ -6,19 +9,19 @@ import { localModels, useApp } from '../app/context';
 import { ModelSetup } from '../components/ModelSetup';
 import { navigate } from '../lib/router';
 import { StreamingText } from '../lib/streamingText';
+import { useLatest } from '../lib/useLatest';
 import { switchBranch, newId, titleFrom } from './actions';
 import { Composer, replyMaxTokens } from './Composer';
+import { IDLE, liveOf, liveReply } from './liveReply';
 import { MessageItem, type MessageActions } from './MessageItem';
 import { StreamingMessage } from './StreamingMessage';
 
-/** A reply in flight, shown after the first `base` messages of the thread. */
-interface Live {
+/** Where a reply shows and what it answers: the `send` event without its stream. */
+interface ReplyPlace {
   base: number;
   user?: { content: string };
-  replyId: string | null;
-  stream: StreamingText;
   model: string | null;
-  stopRequested: boolean;
+  replyId?: string;
 }
 
 /** The body of POST /api/v1/messages/{id}/reply (regenerate, or answer an edit). */
@@ -29,9 +32,6 @@ function answerBody(model: string | null): AnswerIn {
   if (max) body.max_tokens = max;
   return body;
 }
-
-/** A first message typed on the "new chat" screen, sent once its chat exists. */
-const outbox = new Map<string, { content: string; maxTokens?: number }>();
 
 const MessageList = memo(function MessageList({
   messages,
@@ -58,23 +58,25 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string | null; fo
   const [thread, setThread] = useState<BranchMessage[]>([]);
   const [loading, setLoading] = useState(!!chatId);
   const [loadError, setLoadError] = useState<string | null>(null);
-  const [live, setLive] = useState<Live | null>(null);
-  const [inlineError, setInlineError] = useState<string | null>(null);
+  const [state, dispatch] = useReducer(liveReply, IDLE);
   const [switching, setSwitching] = useState(false);
   const [restore, setRestore] = useState<{ text: string } | null>(null);
-  const liveRef = useRef<Live | null>(null);
-  const abortRef = useRef<AbortController | null>(null);
+  /** The reply this view is running, from its request to its settled thread: one at a time. */
+  const running = useRef<AbortController | null>(null);
   const scrollRef = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
   const chatRef = useRef<Chat | null>(null);
-  const appRef = useRef(app);
-  appRef.current = app;
+  const appRef = useLatest(app);
+  const live = liveOf(state);
 
-  const setChat = useCallback((chat: Chat) => {
-    chatRef.current = chat;
-    appRef.current.setCurrentChat(chat);
-    appRef.current.upsertChat(chat);
-  }, []);
+  const setChat = useCallback(
+    (chat: Chat) => {
+      chatRef.current = chat;
+      appRef.current.setCurrentChat(chat);
+      appRef.current.upsertChat(chat);
+    },
+    [appRef],
+  );
 
   const scrollToEnd = useCallback(() => {
     const el = scrollRef.current;
@@ -89,31 +91,31 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string | null; fo
     return t;
   }, [chatId, setChat]);
 
-  /** Runs a reply stream to its end, showing it live, then shows the stored thread. */
+  /**
+   * Runs a reply stream to its end, showing it live, then shows the stored thread. Resolves
+   * false when the request itself failed (nothing was stored, the text can go back in the box).
+   */
   const runLive = useCallback(
-    async (l: Live, start: (signal?: AbortSignal) => Promise<Response>, opts: { replyId?: string } = {}): Promise<boolean> => {
+    async (place: ReplyPlace, start: (signal?: AbortSignal) => Promise<Response>): Promise<boolean> => {
+      if (running.current) return false;
       const ctrl = new AbortController();
-      abortRef.current = ctrl;
-      liveRef.current = l;
-      setLive(l);
-      setInlineError(null);
+      running.current = ctrl;
+      const stream = new StreamingText();
+      dispatch({ type: 'send', ...place, stream });
       stick.current = true;
       let failure: string | null = null;
       let end: ReplyEnd | null = null;
+      let replyId = place.replyId ?? null;
       let ok = true;
       try {
         await runReply(
           start,
           {
             onStart: (s) => {
-              l.replyId = s.message_id;
-              if (s.model && !l.model) {
-                l.model = s.model;
-                setLive({ ...l });
-              }
-              if (l.stopRequested) api.cancelReply(s.message_id).catch(() => {});
+              replyId = s.message_id;
+              dispatch({ type: 'started', replyId: s.message_id, model: s.model ?? null });
             },
-            onDelta: (text) => l.stream.append(text),
+            onDelta: (text) => stream.append(text),
             onEnd: (e) => {
               end = e;
             },
@@ -121,32 +123,76 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string | null; fo
               failure = describeError(Object.assign(new Error(e.message), e));
             },
           },
-          { signal: ctrl.signal, replyId: opts.replyId },
+          { signal: ctrl.signal, replyId: place.replyId },
         );
       } catch (e) {
-        if ((e as Error)?.name === 'AbortError') return false;
+        if ((e as Error)?.name === 'AbortError') {
+          if (running.current === ctrl) running.current = null;
+          dispatch({ type: 'aborted' });
+          return false;
+        }
         failure = describeError(e);
         ok = false;
       }
-      l.stream.flush();
-      if (abortRef.current === ctrl) abortRef.current = null;
+      stream.flush();
+      dispatch({ type: 'ended' });
       let shown: BranchMessage[] | null = null;
       try {
         shown = (await reload())?.messages ?? null;
       } catch {
         /* keep what is on screen */
       }
-      liveRef.current = null;
-      setLive(null);
       // A failed reply is stored with its error and shows it; other failures show here.
       const stored = end as ReplyEnd | null;
-      const failedShown = shown?.some((m) => m.status === 'error' && m.id === (stored?.message.id ?? l.replyId));
-      if (failure && !failedShown) setInlineError(failure);
+      const failedShown = shown?.some((m) => m.status === 'error' && m.id === (stored?.message.id ?? replyId));
+      if (running.current === ctrl) running.current = null;
+      dispatch({ type: 'settled', error: failure && !failedShown ? failure : null });
       appRef.current.reloadChats();
       return ok;
     },
-    [reload],
+    [reload, appRef],
   );
+
+  // Stop: cancel the reply once it is asked for and the reply's id is known (a Stop pressed
+  // before the first event waits for it).
+  const cancelId = live && live.stopRequested ? live.replyId : null;
+  useEffect(() => {
+    if (!cancelId) return;
+    api.cancelReply(cancelId).catch((e) => dispatch({ type: 'failed', message: `Could not stop the reply: ${describeError(e)}` }));
+  }, [cancelId]);
+
+  const stop = useCallback(() => dispatch({ type: 'stop' }), []);
+
+  const sendImpl = async (content: string, maxTokens?: number): Promise<boolean> => {
+    dispatch({ type: 'dismiss' });
+    if (!chatId) {
+      const ws = app.workspace;
+      if (!ws) return false;
+      try {
+        const chat = await api.createChat(ws.id, { title: titleFrom(content), model: app.draftModel || null });
+        app.outbox.put(chat.id, { content, maxTokens });
+        app.upsertChat(chat);
+        app.setDraftModel('');
+        navigate({ name: 'chat', chatId: chat.id });
+        return true;
+      } catch (e) {
+        dispatch({ type: 'failed', message: `Could not create the chat: ${describeError(e)}` });
+        return false;
+      }
+    }
+    if (running.current) return false;
+    const chat = chatRef.current;
+    const body: SendIn = { content, idempotency_key: newId() };
+    if (maxTokens) body.max_tokens = maxTokens;
+    const ok = await runLive({ base: thread.length, user: { content }, model: chat?.model ?? null }, (signal) =>
+      postForStream(`/api/v1/chats/${encodeURIComponent(chatId)}/messages`, body, signal),
+    );
+    if (ok && chat && !chat.title) {
+      api.updateChat(chatId, { title: titleFrom(content) }).then(setChat, () => {});
+    }
+    return ok;
+  };
+  const send = useLatest(sendImpl);
 
   // Load the thread; attach to a reply still streaming; send a first message from the outbox.
   useEffect(() => {
@@ -163,18 +209,13 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string | null; fo
         setChat(t.chat);
         setLoading(false);
         const last = t.messages[t.messages.length - 1];
-        const first = outbox.get(chatId);
+        const first = appRef.current.outbox.take(chatId);
         if (first) {
-          outbox.delete(chatId);
           send.current(first.content, first.maxTokens).then((ok) => {
             if (!ok && !cancelled) setRestore({ text: first.content });
           });
         } else if (last && last.role === 'assistant' && (last.status === 'streaming' || last.status === 'pending')) {
-          runLive(
-            { base: t.messages.length - 1, replyId: last.id, stream: new StreamingText(), model: last.model ?? null, stopRequested: false },
-            (signal) => openReplyEvents(last.id, 0, signal),
-            { replyId: last.id },
-          );
+          runLive({ base: t.messages.length - 1, model: last.model ?? null, replyId: last.id }, (signal) => openReplyEvents(last.id, 0, signal));
         }
       } catch (e) {
         if (!cancelled) {
@@ -185,9 +226,9 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string | null; fo
     })();
     return () => {
       cancelled = true;
-      abortRef.current?.abort();
+      running.current?.abort();
     };
-  }, [chatId, runLive, setChat]);
+  }, [chatId, runLive, setChat, appRef, send]);
 
   // Scroll to a message opened from search.
   useEffect(() => {
@@ -206,85 +247,45 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string | null; fo
     }
   }, [loading, focusMessageId, thread, scrollToEnd]);
 
-  const stop = useCallback(() => {
-    const l = liveRef.current;
-    if (!l) return;
-    l.stopRequested = true;
-    if (l.replyId) api.cancelReply(l.replyId).catch((e) => setInlineError(`Could not stop the reply: ${describeError(e)}`));
-  }, []);
-
   // Esc stops the reply.
   useEffect(() => {
     const on = (e: KeyboardEvent) => {
-      if (e.key === 'Escape' && liveRef.current && !e.defaultPrevented) stop();
+      if (e.key === 'Escape' && running.current && !e.defaultPrevented) stop();
     };
     window.addEventListener('keydown', on);
     return () => window.removeEventListener('keydown', on);
   }, [stop]);
 
-  const sendImpl = async (content: string, maxTokens?: number): Promise<boolean> => {
-    setInlineError(null);
-    if (!chatId) {
-      const ws = app.workspace;
-      if (!ws) return false;
-      try {
-        const chat = await api.createChat(ws.id, { title: titleFrom(content), model: app.draftModel || null });
-        outbox.set(chat.id, { content, maxTokens });
-        app.upsertChat(chat);
-        app.setDraftModel('');
-        navigate({ name: 'chat', chatId: chat.id });
-        return true;
-      } catch (e) {
-        setInlineError(`Could not create the chat: ${describeError(e)}`);
-        return false;
-      }
-    }
-    if (liveRef.current) return false;
-    const chat = chatRef.current;
-    const body: SendIn = { content, idempotency_key: newId() };
-    if (maxTokens) body.max_tokens = maxTokens;
-    const ok = await runLive(
-      { base: thread.length, user: { content }, replyId: null, stream: new StreamingText(), model: chat?.model ?? null, stopRequested: false },
-      (signal) => postForStream(`/api/v1/chats/${encodeURIComponent(chatId)}/messages`, body, signal),
-    );
-    if (ok && chat && !chat.title) {
-      api.updateChat(chatId, { title: titleFrom(content) }).then(setChat, () => {});
-    }
-    return ok;
-  };
-  const send = useRef(sendImpl);
-  send.current = sendImpl;
-
   const actions: MessageActions = useMemo(
     () => ({
       onRegenerate: (m) => {
-        if (!chatId || liveRef.current) return;
+        if (!chatId || running.current) return;
         const i = thread.findIndex((x) => x.id === m.id);
         const model = chatRef.current?.model || null;
-        runLive({ base: i === -1 ? thread.length : i, replyId: null, stream: new StreamingText(), model, stopRequested: false }, (signal) =>
+        runLive({ base: i === -1 ? thread.length : i, model }, (signal) =>
           postForStream(`/api/v1/messages/${encodeURIComponent(m.id)}/reply`, answerBody(model), signal),
         );
       },
       onEdit: async (m, content) => {
-        if (!chatId || liveRef.current) return;
-        setInlineError(null);
+        if (!chatId || running.current) return;
+        dispatch({ type: 'dismiss' });
         let edited;
         try {
           edited = await api.editMessage(m.id, content);
         } catch (e) {
-          setInlineError(`Could not edit the message: ${describeError(e)}`);
+          dispatch({ type: 'failed', message: `Could not edit the message: ${describeError(e)}` });
           return;
         }
         const i = thread.findIndex((x) => x.id === m.id);
         const model = chatRef.current?.model || null;
-        runLive({ base: i === -1 ? thread.length : i, user: { content }, replyId: null, stream: new StreamingText(), model, stopRequested: false }, (signal) =>
+        runLive({ base: i === -1 ? thread.length : i, user: { content }, model }, (signal) =>
           postForStream(`/api/v1/messages/${encodeURIComponent(edited.id)}/reply`, answerBody(model), signal),
         );
       },
       onSwitch: async (m, direction) => {
-        if (!chatId || liveRef.current) return;
+        if (!chatId || running.current) return;
         setSwitching(true);
-        setInlineError(null);
+        dispatch({ type: 'dismiss' });
         try {
           const t = await switchBranch(chatId, m, direction);
           if (t) {
@@ -292,7 +293,7 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string | null; fo
             setChat(t.chat);
           }
         } catch (e) {
-          setInlineError(`Could not switch branches: ${describeError(e)}`);
+          dispatch({ type: 'failed', message: `Could not switch branches: ${describeError(e)}` });
         } finally {
           setSwitching(false);
         }
@@ -308,6 +309,7 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string | null; fo
   };
 
   const shown = live ? thread.slice(0, live.base) : thread;
+  const inlineError = state.phase === 'error' ? state.message : (live?.notice ?? null);
   const empty = !loading && shown.length === 0 && !live;
   // No model on this device: the empty chat offers one. Without any model at all (no provider
   // either) a message could not be answered, so there is no message box until there is one.
@@ -350,7 +352,7 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string | null; fo
           {inlineError && (
             <div className="inline-error" role="alert">
               {inlineError}
-              <button className="icon-btn" aria-label="Dismiss the error" onClick={() => setInlineError(null)}>
+              <button className="icon-btn" aria-label="Dismiss the error" onClick={() => dispatch({ type: 'dismiss' })}>
                 ×
               </button>
             </div>

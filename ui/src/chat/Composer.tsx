@@ -48,9 +48,13 @@ export function Composer({
     if (!streaming) ref.current?.focus();
   }, [streaming]);
 
-  useEffect(() => {
+  // A new `restore` puts its text back into an empty box. Done while rendering (React's pattern
+  // for state that follows a prop) rather than in an effect, so the box never shows empty first.
+  const [restored, setRestored] = useState<{ text: string } | null>(null);
+  if ((restore ?? null) !== restored) {
+    setRestored(restore ?? null);
     if (restore?.text) setText((cur) => cur || restore.text);
-  }, [restore]);
+  }
 
   const submit = async () => {
     const t = text.trim();

@@ -43,6 +43,7 @@ function EditBox({ initial, onSave, onCancel }: { initial: string; onSave: (text
   };
   return (
     <div className="edit-box">
+      {/* eslint-disable-next-line jsx-a11y/no-autofocus -- the box appears because the user just chose Edit, so focus follows their action */}
       <textarea aria-label="Edit message" value={text} autoFocus rows={Math.min(10, Math.max(2, text.split('\n').length))} onChange={(e) => setText(e.target.value)} onKeyDown={onKey} />
       <div className="edit-actions">
         <button className="btn" onClick={onCancel}>

@@ -1,5 +1,8 @@
+// The bar above the screen: the sidebar button, the chat's model picker or the screen's
+// title, and the sync badge.
+import { memo } from 'react';
 import { api, describeError } from '../api/client';
-import { effectiveDefault, useApp } from '../app/context';
+import { effectiveDefault, useApp, useSync } from '../app/context';
 import type { Route } from '../lib/router';
 import { Icon } from './Icon';
 import { ModelPicker } from './ModelPicker';
@@ -15,7 +18,12 @@ const titles: Record<string, string> = {
   workflow: 'Workflow',
 };
 
-export function Header({ route, onMenu }: { route: Route; onMenu: () => void }) {
+/** The badge reads the sync status itself, so a sync event re-renders it and not the header. */
+function LiveSyncBadge() {
+  return <SyncBadge status={useSync().sync} />;
+}
+
+export const Header = memo(function Header({ route, onMenu }: { route: Route; onMenu: () => void }) {
   const app = useApp();
   const isChat = route.name === 'chat' || route.name === 'new';
   const chat = route.name === 'chat' && app.currentChat?.id === route.chatId ? app.currentChat : null;
@@ -53,8 +61,8 @@ export function Header({ route, onMenu }: { route: Route; onMenu: () => void }) 
         <h1 className="header-title">{titles[route.name] ?? ''}</h1>
       )}
       <div className="header-right">
-        <SyncBadge status={app.sync} />
+        <LiveSyncBadge />
       </div>
     </header>
   );
-}
+});

@@ -5,6 +5,7 @@ import { ApiError, api, describeError } from '../api/client';
 import type { FetchStatus } from '../api/types';
 import { localModels, useApp } from '../app/context';
 import { hrefFor } from '../lib/router';
+import { useLatest } from '../lib/useLatest';
 import { formatBytes } from './Busy';
 
 /** How often the download's status is asked for while it runs. */
@@ -47,80 +48,85 @@ export function ModelSetup({ onImport, onReady }: { onImport?: () => void; onRea
   const [pending, setPending] = useState(false);
   /** This server does not download models (404): only the import is offered. */
   const [noFetch, setNoFetch] = useState(false);
-  const alive = useRef(true);
-  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
-  const inFlight = useRef<AbortController | null>(null);
-  const readySent = useRef(false);
-  const appRef = useRef(app);
-  appRef.current = app;
-  const onReadyRef = useRef(onReady);
-  onReadyRef.current = onReady;
+  const appRef = useLatest(app);
+  const onReadyRef = useLatest(onReady);
+  /** The status poller, made and owned by the mount effect below; null once unmounted. */
+  const poller = useRef<{ stop(): void; apply(st: FetchStatus): void } | null>(null);
 
-  // Only refs and state setters below: safe to call from any render's closure.
-  const stopPolling = () => {
-    if (timer.current) clearTimeout(timer.current);
-    timer.current = null;
-    inFlight.current?.abort();
-    inFlight.current = null;
-  };
+  // Asks for the download's status once, then keeps asking while it runs. Everything the
+  // poller holds (its timer, its request in flight) lives in this effect and ends with it.
+  useEffect(() => {
+    let alive = true;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    let inFlight: AbortController | null = null;
+    let readySent = false;
 
-  const apply = (st: FetchStatus) => {
-    if (!alive.current) return;
-    setStatus(st);
-    if (running(st)) {
-      if (timer.current) clearTimeout(timer.current);
-      timer.current = setTimeout(() => poll(false), POLL_MS);
-    } else if (st.present && !readySent.current) {
-      readySent.current = true;
-      Promise.all([appRef.current.reloadModels(), onReadyRef.current?.()]).catch(() => {});
-    }
-  };
+    const stop = () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      inFlight?.abort();
+      inFlight = null;
+    };
 
-  const poll = async (first: boolean) => {
-    timer.current = null;
-    const ctrl = new AbortController();
-    inFlight.current = ctrl;
-    try {
-      const st = await api.modelFetch(ctrl.signal);
-      if (inFlight.current !== ctrl) return;
-      inFlight.current = null;
-      if (!first) setRequestError(null);
-      apply(st);
-    } catch (e) {
-      if (inFlight.current !== ctrl || !alive.current) return;
-      inFlight.current = null;
-      // Before anything was asked, say nothing: the download button is there. While the
-      // download runs, say what went wrong and keep asking (the server may be back soon).
-      if (first) {
-        if (e instanceof ApiError && e.status === 404) setNoFetch(true);
-        return;
+    const apply = (st: FetchStatus) => {
+      if (!alive) return;
+      setStatus(st);
+      if (running(st)) {
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(() => poll(false), POLL_MS);
+      } else if (st.present && !readySent) {
+        readySent = true;
+        Promise.all([appRef.current.reloadModels(), onReadyRef.current?.()]).catch(() => {});
       }
-      setRequestError(describeError(e, 'models'));
-      timer.current = setTimeout(() => poll(false), RETRY_MS);
-    }
-  };
+    };
 
+    const poll = async (first: boolean) => {
+      timer = null;
+      const ctrl = new AbortController();
+      inFlight = ctrl;
+      try {
+        const st = await api.modelFetch(ctrl.signal);
+        if (inFlight !== ctrl) return;
+        inFlight = null;
+        if (!first) setRequestError(null);
+        apply(st);
+      } catch (e) {
+        if (inFlight !== ctrl || !alive) return;
+        inFlight = null;
+        // Before anything was asked, say nothing: the download button is there. While the
+        // download runs, say what went wrong and keep asking (the server may be back soon).
+        if (first) {
+          if (e instanceof ApiError && e.status === 404) setNoFetch(true);
+          return;
+        }
+        setRequestError(describeError(e, 'models'));
+        timer = setTimeout(() => poll(false), RETRY_MS);
+      }
+    };
+
+    poller.current = { stop, apply };
+    poll(true);
+    return () => {
+      alive = false;
+      stop();
+      poller.current = null;
+    };
+  }, [appRef, onReadyRef]);
+
+  /** Starts or cancels the download; its answer restarts the polling when the download runs. */
   const ask = async (call: () => Promise<FetchStatus>) => {
-    stopPolling();
+    poller.current?.stop();
     setRequestError(null);
     setPending(true);
     try {
-      apply(await call());
+      const st = await call();
+      poller.current?.apply(st);
     } catch (e) {
-      if (alive.current) setRequestError(describeError(e, 'models'));
+      if (poller.current) setRequestError(describeError(e, 'models'));
     } finally {
-      if (alive.current) setPending(false);
+      if (poller.current) setPending(false);
     }
   };
-
-  useEffect(() => {
-    alive.current = true;
-    poll(true);
-    return () => {
-      alive.current = false;
-      stopPolling();
-    };
-  }, []);
 
   const model = status?.model ?? FALLBACK;
   const state = status?.state ?? 'idle';

@@ -40,6 +40,7 @@ const ChatItem = memo(function ChatItem({
           className="rename-input"
           aria-label="Chat title"
           value={title}
+          // eslint-disable-next-line jsx-a11y/no-autofocus -- the field appears because the user just chose Rename, so focus follows their action
           autoFocus
           onChange={(e) => setTitle(e.target.value)}
           onKeyDown={onKey}
@@ -82,7 +83,7 @@ const ChatItem = memo(function ChatItem({
 
 const NEW_WORKSPACE = '__new_workspace__';
 
-export function Sidebar({ route }: { route: Route }) {
+export const Sidebar = memo(function Sidebar({ route }: { route: Route }) {
   const app = useApp();
 
   const update = async (chat: Chat, fields: { pinned?: boolean; title?: string }) => {
@@ -174,4 +175,4 @@ export function Sidebar({ route }: { route: Route }) {
       </nav>
     </aside>
   );
-}
+});

@@ -1,9 +1,6 @@
-import { useEffect } from 'react';
-import type { ToastInput } from '../app/context';
-
-export interface Toast extends ToastInput {
-  id: number;
-}
+// The toast host: the only component that re-renders when a toast comes or goes.
+import { useEffect, useSyncExternalStore } from 'react';
+import type { Toast, ToastStore } from '../app/toastStore';
 
 function ToastItem({ toast, onDismiss }: { toast: Toast; onDismiss: (id: number) => void }) {
   useEffect(() => {
@@ -31,11 +28,12 @@ function ToastItem({ toast, onDismiss }: { toast: Toast; onDismiss: (id: number)
   );
 }
 
-export function Toasts({ toasts, onDismiss }: { toasts: Toast[]; onDismiss: (id: number) => void }) {
+export function Toasts({ store }: { store: ToastStore }) {
+  const toasts = useSyncExternalStore(store.subscribe, store.snapshot);
   return (
     <div className="toasts" aria-live="polite">
       {toasts.map((t) => (
-        <ToastItem key={t.id} toast={t} onDismiss={onDismiss} />
+        <ToastItem key={t.id} toast={t} onDismiss={store.dismiss} />
       ))}
     </div>
   );

@@ -36,7 +36,7 @@ export function TokenScreen({ onToken, refused }: { onToken: (token: string) => 
     <main className="token-screen">
       <form className="card token-card" onSubmit={submit} aria-labelledby="token-title">
         <h1 id="token-title">Connect to Hearth</h1>
-        <p>
+        <p id="token-help">
           This page needs the API token of the Hearth server it talks to. In a terminal, run
           <code className="cmd">hearth token show</code>
           and paste what it prints.
@@ -49,7 +49,8 @@ export function TokenScreen({ onToken, refused }: { onToken: (token: string) => 
             spellCheck={false}
             value={value}
             onChange={(e) => setValue(e.target.value)}
-            aria-describedby={error ? 'token-error' : undefined}
+            aria-describedby={error ? 'token-help token-error' : 'token-help'}
+            // eslint-disable-next-line jsx-a11y/no-autofocus -- the screen exists to take this paste, and the field's description reads out the instructions it skips
             autoFocus
           />
         </label>

@@ -1,14 +1,14 @@
 // Delete with Undo: the item hides at once and the real delete runs only when the Undo window
 // expires. Timers live in the page, so closing the page first deletes nothing.
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { useLatest } from './useLatest';
 
 export const UNDO_MS = 6000;
 
 export function useDeferredDelete(commit: (id: string) => void | Promise<void>, delay = UNDO_MS) {
   const [hidden, setHidden] = useState<ReadonlySet<string>>(() => new Set());
   const timers = useRef(new Map<string, ReturnType<typeof setTimeout>>());
-  const commitRef = useRef(commit);
-  commitRef.current = commit;
+  const commitRef = useLatest(commit);
 
   useEffect(() => {
     const t = timers.current;
@@ -41,7 +41,7 @@ export function useDeferredDelete(commit: (id: string) => void | Promise<void>, 
         }, delay),
       );
     },
-    [delay, unhide],
+    [delay, unhide, commitRef],
   );
 
   const undo = useCallback(

@@ -22,10 +22,13 @@ export default function Models() {
     pathInput.current?.focus();
   };
 
-  const load = useCallback(async () => {
-    const r = await run('Loading the models…', () => api.localModels());
-    if (r.ok) setModels(r.value);
-  }, [run]);
+  const load = useCallback(
+    () =>
+      run('Loading the models…', () => api.localModels()).then((r) => {
+        if (r.ok) setModels(r.value);
+      }),
+    [run],
+  );
 
   useEffect(() => {
     load();

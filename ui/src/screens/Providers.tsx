@@ -237,13 +237,16 @@ export default function Providers() {
   const [presets, setPresets] = useState<PresetOut[]>([]);
   const { label, error, setError, run } = useBusy();
 
-  const load = useCallback(async () => {
-    const r = await run('Loading the providers…', () => Promise.all([api.providers(), api.presets()]));
-    if (r.ok) {
-      setProviders(r.value[0]);
-      setPresets(r.value[1]);
-    }
-  }, [run]);
+  const load = useCallback(
+    () =>
+      run('Loading the providers…', () => Promise.all([api.providers(), api.presets()])).then((r) => {
+        if (r.ok) {
+          setProviders(r.value[0]);
+          setPresets(r.value[1]);
+        }
+      }),
+    [run],
+  );
 
   useEffect(() => {
     load();

@@ -1,7 +1,7 @@
 import { fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SyncStatus } from '../api/types';
-import { AppContext } from '../app/context';
+import { AppContext, SyncContext } from '../app/context';
 import { appStub } from '../test/appStub';
 import Sync from './Sync';
 
@@ -30,8 +30,10 @@ describe('<Sync>', () => {
       }),
     );
     render(
-      <AppContext.Provider value={appStub({ sync: signedOut })}>
-        <Sync />
+      <AppContext.Provider value={appStub()}>
+        <SyncContext.Provider value={{ sync: signedOut, setSync: () => {} }}>
+          <Sync />
+        </SyncContext.Provider>
       </AppContext.Provider>,
     );
     const fill = () => {

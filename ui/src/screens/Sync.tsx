@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import type { SyncStatus } from '../api/types';
-import { useApp } from '../app/context';
+import { useSync } from '../app/context';
 import { BusyBar, ErrorNote, formatDate } from '../components/Busy';
 import { syncSummary } from '../components/SyncBadge';
 import { useBusy } from '../lib/useBusy';
@@ -17,8 +17,7 @@ function explain(e: unknown, cli: string): unknown {
 }
 
 export default function Sync() {
-  const app = useApp();
-  const s = app.sync;
+  const { sync: s, setSync } = useSync();
   const { label, busy, error, setError, run } = useBusy();
   const [url, setUrl] = useState('');
   const [anonKey, setAnonKey] = useState('');
@@ -33,8 +32,8 @@ export default function Sync() {
   const summary = syncSummary(s);
 
   const refresh = async (v?: unknown) => {
-    if (isStatus(v)) app.setSync(v);
-    else app.setSync(await api.syncStatus());
+    if (isStatus(v)) setSync(v);
+    else setSync(await api.syncStatus());
   };
 
   const connect = async (e: FormEvent) => {
@@ -85,7 +84,7 @@ export default function Sync() {
     if (r.ok) {
       const { round } = r.value;
       setNote(`Sent ${round.pushed}, received ${round.pulled}${round.rejected ? `, ${round.rejected} refused` : ''}.`);
-      app.setSync(r.value.status);
+      setSync(r.value.status);
     }
   };
 

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import { useMemo, useState, type FormEvent } from 'react';
 import { api } from '../api/client';
 import type { Workspace } from '../api/types';
 import { useApp } from '../app/context';
@@ -42,7 +42,7 @@ function Editor({ ws, onSaved }: { ws: Workspace; onSaved: (ws: Workspace) => vo
   const [fallback, setFallback] = useState<string[]>(fallbackOf(ws));
   const [adding, setAdding] = useState('');
   const [saved, setSaved] = useState(false);
-  const zones = useMemo(timezones, []);
+  const zones = useMemo(() => timezones(), []);
   const modelIds = app.models.map((m) => m.id);
 
   const save = async (e: FormEvent) => {
@@ -183,16 +183,15 @@ function Editor({ ws, onSaved }: { ws: Workspace; onSaved: (ws: Workspace) => vo
 
 export default function Workspaces() {
   const app = useApp();
-  const [selected, setSelected] = useState<string | null>(app.workspace?.id ?? null);
+  // The workspace picked on this screen; until one is picked (or after the picked one is
+  // deleted), the app's current workspace.
+  const [picked, setSelected] = useState<string | null>(null);
+  const selected = picked ?? app.workspace?.id ?? null;
   const [newName, setNewName] = useState('');
   const [newHandle, setNewHandle] = useState('');
   const [handleEdited, setHandleEdited] = useState(false);
   const [confirm, setConfirm] = useState(false);
   const { label, busy, error, setError, run } = useBusy();
-
-  useEffect(() => {
-    if (!selected && app.workspace) setSelected(app.workspace.id);
-  }, [selected, app.workspace]);
 
   const ws = app.workspaces.find((w) => w.id === selected) ?? null;
 

@@ -1,6 +1,7 @@
 // The app's shared state for component tests: every field present and inert, so a test
 // renders a screen without the app around it, and overrides only what it is about.
 import type { AppState } from '../app/context';
+import { createOutbox } from '../chat/outbox';
 
 export function appStub(overrides: Partial<AppState> = {}): AppState {
   const noop = () => {};
@@ -22,14 +23,13 @@ export function appStub(overrides: Partial<AppState> = {}): AppState {
     reloadModels: async () => {},
     settings: {},
     putSetting: async () => {},
-    sync: null,
-    setSync: noop,
     toast: noop,
     draftModel: '',
     setDraftModel: noop,
     openSearch: noop,
     threadNonce: 0,
     bumpThread: noop,
+    outbox: createOutbox(),
     ...overrides,
   };
 }

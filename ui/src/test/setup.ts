@@ -23,3 +23,16 @@ if (typeof globalThis.DOMMatrixReadOnly === 'undefined') {
     }
   } as unknown as typeof DOMMatrixReadOnly;
 }
+
+// jsdom has <dialog> but not its modal methods. Only what the app relies on: `showModal`
+// opens it, `close` closes it and fires `close`. (Escape's `cancel` is fired by the tests.)
+if (typeof HTMLDialogElement !== 'undefined' && !HTMLDialogElement.prototype.showModal) {
+  HTMLDialogElement.prototype.showModal = function (this: HTMLDialogElement) {
+    this.setAttribute('open', '');
+  };
+  HTMLDialogElement.prototype.close = function (this: HTMLDialogElement) {
+    if (!this.hasAttribute('open')) return;
+    this.removeAttribute('open');
+    this.dispatchEvent(new Event('close'));
+  };
+}

@@ -10,6 +10,7 @@ import type { Problem, Workflow } from './types';
 
 /** A file name from a workflow name (no path separators or characters file systems refuse). */
 export function fileNameFor(name: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what a file name must not hold
   const base = name.replace(/[\\/:*?"<>|\u0000-\u001f]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 100) || 'workflow';
   return `${base}.json`;
 }
@@ -45,10 +46,13 @@ export default function WorkflowList() {
   const fileInput = useRef<HTMLInputElement>(null);
   const { label, busy, error, setError, run } = useBusy();
 
-  const load = useCallback(async () => {
-    const r = await run('Loading the workflows…', () => wfApi.list());
-    if (r.ok) setList(r.value);
-  }, [run]);
+  const load = useCallback(
+    () =>
+      run('Loading the workflows…', () => wfApi.list()).then((r) => {
+        if (r.ok) setList(r.value);
+      }),
+    [run],
+  );
 
   useEffect(() => {
     load();

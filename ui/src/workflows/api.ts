@@ -1,26 +1,31 @@
 // The workflow routes (docs/workflows.md), through the app's request helpers so the token,
 // errors and the 401 trip to the token screen work as everywhere else.
-import { ApiError, json, request } from '../api/client';
-import { sleep } from '../api/replies';
-import { readSSE, type SSEEvent } from '../api/sse';
+import { ApiError, http, okAs, request } from '../api/client';
+import { followResumable, GaveUp } from '../api/resumable';
+import type { SSEEvent } from '../api/sse';
 import type { Definition, Graph, Problem, Run, RunDetail, RunEvent, Validation, Workflow, WorkflowFields } from './types';
 
 const enc = encodeURIComponent;
 
+/** The workflow routes. Paths, parameters and bodies are checked against the OpenAPI document;
+ * answers take the editor's stricter types (checked against the document in `types.ts`). */
 export const wfApi = {
-  list: () => json<Workflow[]>('GET', '/api/v1/workflows'),
-  get: (id: string) => json<Workflow>('GET', `/api/v1/workflows/${enc(id)}`),
-  create: (body: Required<Pick<WorkflowFields, 'name' | 'nodes' | 'edges'>> & WorkflowFields) => json<Workflow>('POST', '/api/v1/workflows', body),
-  update: (id: string, body: WorkflowFields) => json<Workflow>('PATCH', `/api/v1/workflows/${enc(id)}`, body),
-  remove: (id: string) => json<void>('DELETE', `/api/v1/workflows/${enc(id)}`),
-  validate: (graph: Graph, signal?: AbortSignal) => json<Validation>('POST', '/api/v1/workflows/validate', graph, signal),
+  list: () => okAs<Workflow[]>(http.GET('/api/v1/workflows')),
+  get: (id: string) => okAs<Workflow>(http.GET('/api/v1/workflows/{workflow}', { params: { path: { workflow: id } } })),
+  create: (body: Required<Pick<WorkflowFields, 'name' | 'nodes' | 'edges'>> & WorkflowFields) => okAs<Workflow>(http.POST('/api/v1/workflows', { body })),
+  update: (id: string, body: WorkflowFields) => okAs<Workflow>(http.PATCH('/api/v1/workflows/{workflow}', { params: { path: { workflow: id } }, body })),
+  remove: (id: string) => okAs<void>(http.DELETE('/api/v1/workflows/{workflow}', { params: { path: { workflow: id } } })),
+  validate: (graph: Graph, signal?: AbortSignal) => okAs<Validation>(http.POST('/api/v1/workflows/validate', { body: graph, signal })),
   /** `doc` is the file's parsed JSON, in any format import accepts. */
-  import: (doc: unknown, name?: string) => json<Workflow>('POST', `/api/v1/workflows/import${name ? `?name=${enc(name)}` : ''}`, doc),
-  export: (id: string) => json<Definition>('GET', `/api/v1/workflows/${enc(id)}/export`),
-  startRun: (id: string, inputs: Record<string, unknown>) => json<Run>('POST', `/api/v1/workflows/${enc(id)}/runs`, { inputs, wait: false }),
-  runs: (id: string) => json<Run[]>('GET', `/api/v1/workflows/${enc(id)}/runs`),
-  run: (runId: string) => json<RunDetail>('GET', `/api/v1/runs/${enc(runId)}`),
-  cancelRun: (runId: string) => json<unknown>('POST', `/api/v1/runs/${enc(runId)}/cancel`),
+  // Whatever JSON the file holds goes as it is: the server's problems say what is wrong with it.
+  import: (doc: unknown, name?: string) =>
+    okAs<Workflow>(http.POST('/api/v1/workflows/import', { params: { query: name ? { name } : {} }, body: doc as Record<string, unknown> })),
+  export: (id: string) => okAs<Definition>(http.GET('/api/v1/workflows/{workflow}/export', { params: { path: { workflow: id } } })),
+  startRun: (id: string, inputs: Record<string, unknown>) =>
+    okAs<Run>(http.POST('/api/v1/workflows/{workflow}/runs', { params: { path: { workflow: id } }, body: { inputs, wait: false } })),
+  runs: (id: string) => okAs<Run[]>(http.GET('/api/v1/workflows/{workflow}/runs', { params: { path: { workflow: id } } })),
+  run: (runId: string) => okAs<RunDetail>(http.GET('/api/v1/runs/{run}', { params: { path: { run: runId } } })),
+  cancelRun: (runId: string) => okAs<unknown>(http.POST('/api/v1/runs/{run}/cancel', { params: { path: { run: runId } } })),
 };
 
 /** The problems an `invalid_workflow` error lists (import, runs), else none. */
@@ -66,7 +71,6 @@ export async function followRun(
   let last = after;
   let finished = false;
   const handle = (ev: SSEEvent) => {
-    if (finished) return;
     let data: RunEvent;
     try {
       data = JSON.parse(ev.data);
@@ -74,7 +78,8 @@ export async function followRun(
       return;
     }
     if (!data || typeof data !== 'object') return;
-    const seq = typeof data.seq === 'number' ? data.seq : Number(ev.id);
+    // The run's own sequence number, when an event carries it beside (or instead of) its id.
+    const seq = typeof data.seq === 'number' ? data.seq : ev.id !== '' ? Number(ev.id) : NaN;
     if (Number.isFinite(seq)) {
       if (seq <= last) return;
       last = seq;
@@ -84,22 +89,22 @@ export async function followRun(
     if (data.type === 'run_finished') finished = true;
   };
 
-  let failures = 0;
-  for (;;) {
-    const before = last;
-    try {
-      const res = await openRunEvents(runId, last, signal);
-      if (res.body) await readSSE(res.body, handle, signal);
-    } catch (e) {
-      if ((e as Error)?.name === 'AbortError' || signal?.aborted) throw e;
+  try {
+    await followResumable({
+      lastEventId: after > 0 ? String(after) : '',
+      connect: (lastEventId, s) => openRunEvents(runId, Math.max(last, Number(lastEventId) || 0), s),
+      onEvent: handle,
+      finished: () => finished,
       // A 4xx will not get better by asking again (an unknown run, the token refused).
-      if (e instanceof ApiError && e.status >= 400 && e.status < 500) throw e;
-    }
-    if (finished) return;
-    failures = last > before ? 1 : failures + 1;
-    if (failures > maxResumes) {
+      fatal: (e) => e instanceof ApiError && e.status >= 400 && e.status < 500,
+      signal,
+      maxRetries: maxResumes,
+      backoffMs,
+    });
+  } catch (e) {
+    if (e instanceof GaveUp) {
       throw new ApiError(0, { message: 'The connection to Hearth dropped before the run finished', type: 'network', code: 'unreachable' });
     }
-    await sleep(backoffMs * 2 ** (failures - 1), signal);
+    throw e;
   }
 }
