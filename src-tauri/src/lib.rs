@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use hearth_core::{Core, CoreConfig};
-use hearth_host::{App, Options, Running};
+use hearth_host::{Host, Options, Running};
 use tauri::menu::{Menu, MenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, RunEvent, WebviewUrl, WebviewWindowBuilder};
@@ -137,7 +137,7 @@ fn start() -> Result<(Running, Option<hearth_host::logging::WorkerGuard>), Strin
     if let Some(url) = std::env::var("HEARTH_MODEL_URL").ok().filter(|u| !u.is_empty()) {
         options.model_url = url;
     }
-    let app = App::new(core, &data_dir, &default_model, options).map_err(|e| e.to_string())?;
+    let app = Host::new(core, &data_dir, &default_model, options).map_err(|e| e.to_string())?;
     let running = hearth_host::spawn(app).map_err(|e| e.to_string())?;
     tracing::info!(url = %running.url, data_dir = %data_dir.display(), "desktop app serving");
     Ok((running, guard))

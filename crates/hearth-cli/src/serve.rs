@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use hearth_core::Core;
-use hearth_host::{App, Options, TlsFiles};
+use hearth_host::{Host, Options, TlsFiles};
 
 use crate::cli::{CmdResult, Failure};
 use crate::output::Output;
@@ -92,7 +92,7 @@ pub(crate) fn serve(args: ServeArgs, core: Arc<Core>, data_dir: &Path, default_m
         model_url: args.model_url.unwrap_or_else(|| hearth_types::DEFAULT_MODEL.url.to_owned()),
         tls: args.tls_cert.zip(args.tls_key).map(|(cert, key)| TlsFiles { cert, key }),
     };
-    let app = App::new(core, data_dir, default_model, options).map_err(host_failure)?;
+    let app = Host::new(core, data_dir, default_model, options).map_err(host_failure)?;
     let (app_link, token, scheme) = (args.app_link, app.token().to_owned(), app.scheme());
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;

@@ -2,7 +2,7 @@
 //! without it in the same run.
 //!
 //! 1. A chain of 1,000 `variable` nodes, each reading the one before (`{{#v0041.x#}}` plus a
-//!    transform), run through [`Workflows`] on a file database: validation, the state
+//!    transform), run through [`WorkflowRuns`] on a file database: validation, the state
 //!    machine, reference resolution, every event and record written. The reference does the
 //!    same substitutions in a plain loop over a map. Goal: under 0.1 ms per node.
 //! 2. A fan-out of 100 `code` nodes (a fresh QuickJS sandbox each, at most 4 at once) into
@@ -19,7 +19,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hearth_core::workflow::{RunLimits, RunSource, Services, Workflows};
+use hearth_core::workflow::{RunLimits, RunSource, Services, WorkflowRuns};
 use hearth_core::{Core, CoreConfig};
 use hearth_llm::fetch::{Fetch, FetchError, FetchFuture, FetchRequest};
 use hearth_llm::{CancellationToken, ChatModel, ChatRequest, ChatStream, EmbedInput, Embeddings, LlmError};
@@ -153,7 +153,7 @@ fn main() {
     let services = Services { models: Arc::new(Nothing), default_model: None, http: Arc::new(Nothing) };
     // The default limit of 500 steps would (rightly) stop the 1,000-node chain.
     let limits = RunLimits { max_steps: 10_000, ..RunLimits::default() };
-    let workflows = Arc::new(Workflows::new(core, services).with_limits(limits));
+    let workflows = Arc::new(WorkflowRuns::new(core, services).with_limits(limits));
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
 
     let (chain, fan) = (chain(), fan_out());

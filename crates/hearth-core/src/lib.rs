@@ -40,7 +40,7 @@ pub use hearth_secrets::{Secret, SecretError, SecretStore};
 pub use hearth_store::{Appended, SCHEMA_VERSION, sqlite_version};
 pub use providers::since_days;
 pub use reply::{Reply, ReplyRequest, StartedReply};
-pub use router::{ModelEntry, Router, Target};
+pub use router::{ModelEntry, ModelRouter, Target};
 pub use sync::{
     SupabaseDatabase, SupabasePlaintext, SyncEndpoints, SyncEngine, SyncError, SyncLocalData, SyncOptions, SyncProgress, SyncRound,
     SyncStatus, supabase_schema,

@@ -64,18 +64,18 @@ pub(crate) fn provider_of(model: &str) -> &str {
 
 /// Routes model calls (see the module docs). Cheap to clone.
 #[derive(Clone)]
-pub struct Router {
+pub struct ModelRouter {
     core: Arc<Core>,
     local: Arc<dyn ModelHost>,
 }
 
-impl std::fmt::Debug for Router {
+impl std::fmt::Debug for ModelRouter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Router").finish_non_exhaustive()
+        f.debug_struct("ModelRouter").finish_non_exhaustive()
     }
 }
 
-impl Router {
+impl ModelRouter {
     pub fn new(core: Arc<Core>, local: Arc<dyn ModelHost>) -> Self {
         Self { core, local }
     }
@@ -185,7 +185,7 @@ enum Outcome {
     Failed(String),
 }
 
-impl ChatModel for Router {
+impl ChatModel for ModelRouter {
     fn chat(&self, request: ChatRequest, cancel: CancellationToken) -> Result<ChatStream, LlmError> {
         let names: Vec<String> = std::iter::once(request.model.clone()).chain(request.fallbacks.iter().cloned()).collect();
         let mut moves: Vec<ChatEvent> = Vec::new();
@@ -264,7 +264,7 @@ impl ChatModel for Router {
     }
 }
 
-impl Router {
+impl ModelRouter {
     /// Passes a call's events on (after `moves`, and the `first` event already read) and logs
     /// the call when it ends, before its last event goes out.
     fn watch(
@@ -343,7 +343,7 @@ fn core_error(e: crate::Error) -> LlmError {
     }
 }
 
-impl ModelHost for Router {
+impl ModelHost for ModelRouter {
     fn load(&self, model: &str) -> Result<(), LlmError> {
         match self.resolve(model).map_err(core_error)? {
             Target::Local { model } => self.local.load(&model),

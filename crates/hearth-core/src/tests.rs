@@ -436,7 +436,7 @@ mod routing {
         let core = Arc::new(Core::in_memory().unwrap());
         add_dead(&core, "remote");
         let local = Arc::new(scripted::Scripted { deltas: vec![], end: Ok(FinishReason::Stop), seen: Default::default() });
-        let router = Router::new(core.clone(), local);
+        let router = ModelRouter::new(core.clone(), local);
         assert!(matches!(router.resolve("gemma").unwrap(), Target::Local { model } if model == "gemma"));
         assert!(matches!(router.resolve("local/gemma").unwrap(), Target::Local { model } if model == "gemma"));
         let t = router.resolve("remote/org/model-1").unwrap();
@@ -454,7 +454,7 @@ mod routing {
         add_dead(&core, "first");
         add_dead(&core, "second");
         let local = Arc::new(scripted::Scripted { deltas: vec!["from ", "local"], end: Ok(FinishReason::Stop), seen: Default::default() });
-        let router = Router::new(core.clone(), local.clone());
+        let router = ModelRouter::new(core.clone(), local.clone());
         let mut request = ChatRequest::new("first/m", vec![ChatMessage::new(Role::User, "hi")], SamplingParams::greedy(4));
         request.fallbacks = vec!["second/m".into(), "gemma".into()];
         let events: Vec<ChatEvent> = router.chat(request, CancellationToken::new()).unwrap().map(Result::unwrap).collect();
@@ -500,7 +500,7 @@ mod routing {
         assert_eq!(core.update_workspace(&notes, &bad).unwrap_err().field(), Some("settings"));
         let chat = core.create_chat(&notes, "t", Some("cloud/m".into())).unwrap();
         let local = Arc::new(scripted::Scripted { deltas: vec!["hello"], end: Ok(FinishReason::Stop), seen: Default::default() });
-        let router = Router::new(core.clone(), local);
+        let router = ModelRouter::new(core.clone(), local);
         let model = core.reply_model(chat.id).unwrap();
         let reply = core
             .reply(&ReplyRequest::new(chat.id, "hi", model, SamplingParams::greedy(4)), &router, &CancellationToken::new(), |_| {})
@@ -612,7 +612,7 @@ mod routing {
         core.update_workspace(&notes, &WorkspacePatch { settings: Some(settings), ..Default::default() }).unwrap();
         let chat = core.create_chat(&notes, "t", Some("flaky/".into())).unwrap();
         let local = Arc::new(scripted::Scripted { deltas: vec!["never"], end: Ok(FinishReason::Stop), seen: Default::default() });
-        let router = Router::new(core.clone(), local.clone());
+        let router = ModelRouter::new(core.clone(), local.clone());
         let mut shown = String::new();
         let request = ReplyRequest::new(chat.id, "hi", "flaky/", SamplingParams::greedy(8));
         let e = core.reply(&request, &router, &CancellationToken::new(), |t| shown.push_str(t)).unwrap_err();
@@ -668,7 +668,7 @@ mod routing {
     #[test]
     fn a_model_that_fails_before_its_first_token_falls_back_without_cancelling_the_next() {
         let core = Arc::new(Core::in_memory().unwrap());
-        let router = Router::new(core, Arc::new(FailsInStream));
+        let router = ModelRouter::new(core, Arc::new(FailsInStream));
         let mut request = ChatRequest::new("broken", vec![ChatMessage::new(Role::User, "hi")], SamplingParams::greedy(4));
         request.fallbacks = vec!["good".into()];
         let cancel = CancellationToken::new();

@@ -7,7 +7,7 @@
 //! - `machine.rs` decides what runs, what is skipped and when the run ends.
 //! - `driver.rs` performs model calls, code and HTTP with their time limits and cancellation.
 //! - `record.rs` numbers events, publishes them live and writes runs in batches.
-//! - `runs.rs` is [`Workflows`], the service that owns the runs going on in this process.
+//! - `runs.rs` is [`WorkflowRuns`], the service that owns the runs going on in this process.
 //! - `import.rs` reads the accepted formats and writes the canonical one.
 //! - `secrets.rs` keeps the keychain secrets http headers name as `{{secret:NAME}}`.
 //!
@@ -30,7 +30,7 @@ pub use driver::Services;
 pub use graph::{MAX_EDGES, MAX_NODES, NODE_TYPES, Plan, Problem, plan, validate};
 pub use import::{Imported, export, normalize, parse_definition};
 pub use machine::RunLimits;
-pub use runs::{EventStream, RunSource, Workflows};
+pub use runs::{EventStream, RunSource, WorkflowRuns};
 pub(crate) use secrets::NAMES_SETTING as SECRET_NAMES_SETTING;
 pub use secrets::{WorkflowSecret, check_name as check_secret_name};
 

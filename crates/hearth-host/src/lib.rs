@@ -2,14 +2,17 @@
 //! the UI) and the background sync loop, started and stopped as one. `hearth serve` and the
 //! desktop shell both run exactly this, so the window and a browser see the same app.
 //!
-//! Flow: [`App::new`] opens nothing itself (it takes an open [`Core`]); it registers the
+//! Flow: [`Host::new`] opens nothing itself (it takes an open [`Core`]); it registers the
 //! default model file, makes sure there is a workspace to chat in, fetches the API token
 //! (`token.rs`) and builds the engine and the API (with TLS, which a non-loopback address
-//! requires). [`App::bind`] listens on the configured port (or, when allowed, a free one if
-//! that port is taken); [`App::serve`] runs until its shutdown future resolves, then ends
+//! requires). [`Host::bind`] listens on the configured port (or, when allowed, a free one if
+//! that port is taken); [`Host::serve`] runs until its shutdown future resolves, then ends
 //! the replies in flight and the sync loop and waits for both. [`spawn`] does all that on a
-//! thread with its own runtime, for a caller that has no async runtime of its own to lend
-//! (the desktop shell), and [`Running::stop`] joins it.
+//! thread with its own runtime, and [`Running::stop`] joins it. The desktop shell uses it: Tauri
+//! has a tokio runtime of its own (`tauri::async_runtime`, which the shell uses for its own
+//! tasks), but the API keeps a runtime apart, so its blocking model work and its graceful stop
+//! never wait on the window's event loop, and the window closing stops it exactly as Ctrl-C
+//! stops `hearth serve`.
 //!
 //! Left out: signals and printing (the CLI's), windows (the shell's).
 
@@ -112,7 +115,7 @@ impl Default for Options {
 }
 
 /// The assembled app, ready to serve.
-pub struct App {
+pub struct Host {
     api: Api,
     tls: Option<Tls>,
     token: String,
@@ -120,13 +123,13 @@ pub struct App {
     options: Options,
 }
 
-impl std::fmt::Debug for App {
+impl std::fmt::Debug for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("options", &self.options).finish_non_exhaustive()
+        f.debug_struct("Host").field("options", &self.options).finish_non_exhaustive()
     }
 }
 
-impl App {
+impl Host {
     /// Builds the app over an open Core (see the module docs).
     pub fn new(core: Arc<Core>, data_dir: &Path, default_model: &Path, options: Options) -> Result<Self> {
         for origin in &options.cors_origins {
@@ -258,7 +261,7 @@ impl Drop for Running {
 }
 
 /// Serves `app` on a new thread with its own runtime; returns once it accepts connections.
-pub fn spawn(app: App) -> Result<Running> {
+pub fn spawn(app: Host) -> Result<Running> {
     // The bound address, sent once listening; a thread that fails drops the sender instead
     // and returns its error.
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<SocketAddr>();

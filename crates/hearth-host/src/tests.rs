@@ -7,22 +7,22 @@ use std::sync::Arc;
 
 use super::*;
 
-fn app(port: u16, any_port_if_taken: bool) -> App {
+fn app(port: u16, any_port_if_taken: bool) -> Host {
     let core = Arc::new(Core::in_memory().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let options = Options { port, any_port_if_taken, ..Options::default() };
-    App::new(core, dir.path(), &dir.path().join("no-model.gguf"), options).unwrap()
+    Host::new(core, dir.path(), &dir.path().join("no-model.gguf"), options).unwrap()
 }
 
 #[test]
 fn a_first_start_has_a_workspace_and_a_token() {
     let core = Arc::new(Core::in_memory().unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let app = App::new(core.clone(), dir.path(), &dir.path().join("none.gguf"), Options::default()).unwrap();
+    let app = Host::new(core.clone(), dir.path(), &dir.path().join("none.gguf"), Options::default()).unwrap();
     assert_eq!(core.workspaces().unwrap().iter().map(|w| w.handle.as_str()).collect::<Vec<_>>(), ["personal"]);
     assert_eq!(app.token().len(), 64);
     // The same data directory keeps its token.
-    let again = App::new(core.clone(), dir.path(), &dir.path().join("none.gguf"), Options::default()).unwrap();
+    let again = Host::new(core.clone(), dir.path(), &dir.path().join("none.gguf"), Options::default()).unwrap();
     assert_eq!(again.token(), app.token());
     assert_eq!(core.workspaces().unwrap().len(), 1, "no second workspace");
 }
@@ -66,7 +66,7 @@ fn a_damaged_default_model_file_does_not_stop_the_app() {
     let dir = tempfile::tempdir().unwrap();
     let broken = dir.path().join("gemma.gguf");
     std::fs::write(&broken, b"GGUF but cut short").unwrap();
-    let app = App::new(core.clone(), dir.path(), &broken, Options { port: 0, ..Options::default() }).unwrap();
+    let app = Host::new(core.clone(), dir.path(), &broken, Options { port: 0, ..Options::default() }).unwrap();
     assert_eq!(app.token().len(), 64);
     assert!(core.models().unwrap().is_empty(), "nothing registered from a damaged file");
     let token = app.token().to_owned();
@@ -80,7 +80,7 @@ fn a_wildcard_cors_origin_is_refused_at_start() {
     let core = Arc::new(Core::in_memory().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let options = Options { cors_origins: vec!["http://localhost:5173".into(), "*".into()], ..Options::default() };
-    let err = App::new(core, dir.path(), &dir.path().join("none.gguf"), options).unwrap_err();
+    let err = Host::new(core, dir.path(), &dir.path().join("none.gguf"), options).unwrap_err();
     assert!(matches!(&err, Error::Core(e) if e.field() == Some("cors_origin")), "{err:?}");
     assert!(err.to_string().contains("any web page"), "{err}");
 }
@@ -91,7 +91,7 @@ fn tls_files_make_an_https_server_and_remote_access_needs_them() {
     let files = TlsFiles { cert: testdata.join("localhost.pem"), key: testdata.join("localhost.key") };
     let core = Arc::new(Core::in_memory().unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let new = |options: Options| App::new(core.clone(), dir.path(), &dir.path().join("none.gguf"), options);
+    let new = |options: Options| Host::new(core.clone(), dir.path(), &dir.path().join("none.gguf"), options);
 
     let remote = Options { host: "0.0.0.0".parse().unwrap(), port: 0, ..Options::default() };
     let err = new(remote).unwrap_err();

@@ -32,8 +32,8 @@ use std::sync::mpsc::{Sender, SyncSender};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::StreamExt;
-use hearth_secrets::Secret;
 use hearth_types::Role;
+use hearth_types::Secret;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LOCATION, RETRY_AFTER};
 use serde_json::{Value, json};
 

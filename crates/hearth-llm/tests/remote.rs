@@ -12,8 +12,8 @@ use hearth_llm::remote::{Breaker, HttpRuntime, Protocol, Remote, RemoteConfig, R
 use hearth_llm::{
     CancellationToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, FinishReason, LlmError, RemoteFailure, SamplingParams,
 };
-use hearth_secrets::Secret;
 use hearth_types::Role;
+use hearth_types::Secret;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

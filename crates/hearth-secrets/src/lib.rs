@@ -21,41 +21,10 @@ mod memory;
 use std::fmt;
 use std::sync::Arc;
 
+/// The value type lives with the domain nouns, so crates that only carry a secret (a remote
+/// provider's key) do not build the keychain stack.
+pub use hearth_types::Secret;
 pub use memory::MemoryStore;
-
-/// A secret value. Its `Debug` and `Display` never show it; [`Secret::expose`] does, for the
-/// one place that must send it (an HTTP header).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// The last four characters, for "a key ending in …abcd is set" (none for short secrets,
-    /// where four characters would be most of it).
-    pub fn hint(&self) -> Option<String> {
-        let chars: Vec<char> = self.0.chars().collect();
-        (chars.len() >= 12).then(|| chars[chars.len() - 4..].iter().collect())
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(redacted)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("••••")
-    }
-}
 
 /// Why a secret could not be read or kept.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -169,7 +138,7 @@ fn map_error(backend: &'static str, e: keyring_core::Error) -> SecretError {
 impl SecretStore for Keychain {
     fn get(&self, name: &str) -> Result<Option<Secret>> {
         match self.entry(name)?.get_password() {
-            Ok(value) => Ok(Some(Secret(value))),
+            Ok(value) => Ok(Some(Secret::new(value))),
             Err(keyring_core::Error::NoEntry) => Ok(None),
             Err(e) => Err(map_error(self.backend, e)),
         }

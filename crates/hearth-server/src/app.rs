@@ -310,7 +310,7 @@ pub(crate) async fn send(
 /// the default. An unknown one is the sender's mistake (404), found before anything is stored.
 fn answering_model(
     core: &hearth_core::Core,
-    router: &hearth_core::Router,
+    router: &hearth_core::ModelRouter,
     requested: Option<String>,
     chat: ChatId,
 ) -> hearth_core::Result<String> {

@@ -10,33 +10,16 @@ use axum::response::Html;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{app, error, openai, providers, setup, sync, workflows};
+use crate::{error, openai};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Hearth API", description = "Hearth's local HTTP API: OpenAI-compatible `/v1` and the app's own `/api/v1`. \
         Every route but `/health` and the UI's pages (`/`, `/assets/*`) needs `Authorization: Bearer <token>` (`hearth token show`)."),
-    paths(
-        crate::health, crate::metrics_text, openapi_json, page,
-        openai::list_models, openai::get_model, openai::chat_completions, openai::completions, openai::embeddings,
-        app::list_workspaces, app::create_workspace, app::get_workspace, app::update_workspace, app::delete_workspace,
-        app::list_chats, app::create_chat, app::get_chat, app::update_chat, app::delete_chat,
-        app::thread, app::send, app::switch_branch, app::edit_message, app::delete_message, app::answer, app::siblings,
-        app::events, app::cancel,
-        app::search,
-        app::list_local_models, app::import_model, app::remove_model, app::load_model, app::unload_model, app::set_default_model,
-        setup::status, setup::start, setup::cancel,
-        app::settings, app::put_setting,
-        providers::list, providers::add, providers::presets, providers::get, providers::update, providers::remove,
-        providers::set_key, providers::remove_key, providers::test,
-        providers::usage, providers::prices, providers::set_price, providers::remove_price,
-        sync::status, sync::now, sync::events, sync::connect, sync::login, sync::logout,
-        workflows::list, workflows::create, workflows::get, workflows::update, workflows::delete, workflows::validate,
-        workflows::import, workflows::export, workflows::start_run, workflows::list_runs, workflows::get_run, workflows::events,
-        workflows::cancel, workflows::list_secrets, workflows::set_secret, workflows::delete_secret,
-    ),
+    // The paths come from the router (`documented_routes` in lib.rs); this one is routed by
+    // hand there, its model name taking slashes.
+    paths(openai::get_model),
     components(schemas(error::ErrorBody)),
-    modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]
 pub(crate) struct ApiDoc;
@@ -78,7 +61,9 @@ impl Modify for BearerAuth {
 fn document() -> &'static utoipa::openapi::OpenApi {
     static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
     DOC.get_or_init(|| {
-        let mut doc = ApiDoc::openapi();
+        let mut doc = crate::openapi_document();
+        // After the paths are in: it adds the answers every route can give to each of them.
+        BearerAuth.modify(&mut doc);
         doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
         doc
     })

@@ -39,13 +39,16 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::get;
 use hearth_core::Core;
 use hearth_llm::ModelHost;
 use hearth_types::{NewModel, ValidationError};
 use serde::de::DeserializeOwned;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use error::{ApiError, ApiResult};
 pub use security::check_cors_origin;
@@ -95,7 +98,7 @@ impl ServerConfig {
 pub(crate) struct AppState {
     core: Arc<Core>,
     /// Every model: the local engine and the providers, behind one router.
-    models: Arc<hearth_core::Router>,
+    models: Arc<hearth_core::ModelRouter>,
     describe: Describe,
     config: Arc<ServerConfig>,
     metrics: Arc<metrics::Metrics>,
@@ -103,7 +106,7 @@ pub(crate) struct AppState {
     /// Places for the `/v1` model requests and other heavy work (`limits.rs`).
     room: Arc<limits::Room>,
     /// Workflow runs going on in this process.
-    workflows: Arc<hearth_core::workflow::Workflows>,
+    workflows: Arc<hearth_core::workflow::WorkflowRuns>,
     /// The default model's download, for a first run without it (`setup.rs`).
     model_fetch: Option<hearth_llm::download::ModelFetch>,
     /// Cancelled when the server shuts down: endless streams (sync status) end with it, so a
@@ -127,14 +130,14 @@ impl Api {
     pub fn new(core: Arc<Core>, models: Arc<dyn ModelHost>, describe: Describe, config: ServerConfig) -> Self {
         let limit = config.max_in_flight;
         let closing = tokio_util::sync::CancellationToken::new();
-        let router = Arc::new(hearth_core::Router::new(core.clone(), models));
+        let router = Arc::new(hearth_core::ModelRouter::new(core.clone(), models));
         let services = hearth_core::workflow::Services {
             models: router.clone(),
             default_model: None,
             http: Arc::new(hearth_llm::fetch::HttpFetch::new()),
         };
         let state = AppState {
-            workflows: Arc::new(hearth_core::workflow::Workflows::new(core.clone(), services)),
+            workflows: Arc::new(hearth_core::workflow::WorkflowRuns::new(core.clone(), services)),
             models: router,
             core,
             describe,
@@ -158,62 +161,11 @@ impl Api {
     pub fn router(&self) -> Router {
         let state = self.state.clone();
         let request_id = HeaderName::from_static("x-request-id");
-        Router::new()
-            .route("/health", get(health))
-            .route("/metrics", get(metrics_text))
-            .route("/openapi.json", get(docs::openapi_json))
-            .route("/docs", get(docs::page))
-            .route("/v1/models", get(openai::list_models))
+        let (documented, _) = documented_routes().split_for_parts();
+        documented
+            // A model name may hold slashes (`provider/model`): the document names this
+            // route `/v1/models/{model}` (docs.rs), which axum would match one segment only.
             .route("/v1/models/{*model}", get(openai::get_model))
-            .route("/v1/chat/completions", post(openai::chat_completions))
-            .route("/v1/completions", post(openai::completions))
-            .route("/v1/embeddings", post(openai::embeddings))
-            .route("/api/v1/workspaces", get(app::list_workspaces).post(app::create_workspace))
-            .route("/api/v1/workspaces/{workspace}", get(app::get_workspace).patch(app::update_workspace).delete(app::delete_workspace))
-            .route("/api/v1/workspaces/{workspace}/chats", get(app::list_chats).post(app::create_chat))
-            .route("/api/v1/chats/{chat}", get(app::get_chat).patch(app::update_chat).delete(app::delete_chat))
-            .route("/api/v1/chats/{chat}/messages", get(app::thread).post(app::send))
-            .route("/api/v1/chats/{chat}/branch", post(app::switch_branch))
-            .route("/api/v1/messages/{message}", axum::routing::patch(app::edit_message).delete(app::delete_message))
-            .route("/api/v1/messages/{message}/reply", post(app::answer))
-            .route("/api/v1/messages/{message}/siblings", get(app::siblings))
-            .route("/api/v1/replies/{message}/events", get(app::events))
-            .route("/api/v1/replies/{message}/cancel", post(app::cancel))
-            .route("/api/v1/sync", get(sync::status))
-            .route("/api/v1/sync/now", post(sync::now))
-            .route("/api/v1/sync/events", get(sync::events))
-            .route("/api/v1/sync/connect", post(sync::connect))
-            .route("/api/v1/sync/login", post(sync::login))
-            .route("/api/v1/sync/logout", post(sync::logout))
-            .route("/api/v1/search", get(app::search))
-            .route("/api/v1/models", get(app::list_local_models).post(app::import_model))
-            .route("/api/v1/models/default", put(app::set_default_model))
-            .route("/api/v1/models/fetch", get(setup::status).post(setup::start))
-            .route("/api/v1/models/fetch/cancel", post(setup::cancel))
-            .route("/api/v1/models/unload", post(app::unload_model))
-            .route("/api/v1/models/{name}", axum::routing::delete(app::remove_model))
-            .route("/api/v1/models/{name}/load", post(app::load_model))
-            .route("/api/v1/providers", get(providers::list).post(providers::add))
-            .route("/api/v1/providers/presets", get(providers::presets))
-            .route("/api/v1/providers/{name}", get(providers::get).patch(providers::update).delete(providers::remove))
-            .route("/api/v1/providers/{name}/key", put(providers::set_key).delete(providers::remove_key))
-            .route("/api/v1/providers/{name}/test", post(providers::test))
-            .route("/api/v1/usage", get(providers::usage))
-            .route("/api/v1/usage/prices", get(providers::prices).put(providers::set_price))
-            .route("/api/v1/usage/prices/{provider}/{model}", axum::routing::delete(providers::remove_price))
-            .route("/api/v1/workflows", get(workflows::list).post(workflows::create))
-            .route("/api/v1/workflows/validate", post(workflows::validate))
-            .route("/api/v1/workflows/import", post(workflows::import))
-            .route("/api/v1/workflows/{workflow}", get(workflows::get).patch(workflows::update).delete(workflows::delete))
-            .route("/api/v1/workflows/{workflow}/export", get(workflows::export))
-            .route("/api/v1/workflows/{workflow}/runs", get(workflows::list_runs).post(workflows::start_run))
-            .route("/api/v1/runs/{run}", get(workflows::get_run))
-            .route("/api/v1/runs/{run}/events", get(workflows::events))
-            .route("/api/v1/runs/{run}/cancel", post(workflows::cancel))
-            .route("/api/v1/secrets", get(workflows::list_secrets))
-            .route("/api/v1/secrets/{name}", put(workflows::set_secret).delete(workflows::delete_secret))
-            .route("/api/v1/settings", get(app::settings))
-            .route("/api/v1/settings/{key}", put(app::put_setting))
             .merge(ui::routes())
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
@@ -395,6 +347,74 @@ pub(crate) async fn health() -> axum::Json<Health> {
 #[utoipa::path(get, path = "/metrics", tag = "server", responses((status = 200, content((String = "text/plain")))))]
 pub(crate) async fn metrics_text(State(state): State<AppState>) -> Response {
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response()
+}
+
+/// Every documented route, each registered from its handler's `#[utoipa::path]` (method and
+/// path): the router and the OpenAPI document (`docs.rs`) come from this one list, so a route
+/// cannot be served undocumented or documented and not served. Handlers that share a path
+/// share a `routes!`. Left out, and routed by hand in [`Api::router`]: `GET /v1/models/{model}`
+/// (its name may hold slashes; documented in `docs.rs`) and the UI's pages (not API).
+fn documented_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(metrics_text))
+        .routes(routes!(docs::openapi_json))
+        .routes(routes!(docs::page))
+        .routes(routes!(openai::list_models))
+        .routes(routes!(openai::chat_completions))
+        .routes(routes!(openai::completions))
+        .routes(routes!(openai::embeddings))
+        .routes(routes!(app::list_workspaces, app::create_workspace))
+        .routes(routes!(app::get_workspace, app::update_workspace, app::delete_workspace))
+        .routes(routes!(app::list_chats, app::create_chat))
+        .routes(routes!(app::get_chat, app::update_chat, app::delete_chat))
+        .routes(routes!(app::thread, app::send))
+        .routes(routes!(app::switch_branch))
+        .routes(routes!(app::edit_message, app::delete_message))
+        .routes(routes!(app::answer))
+        .routes(routes!(app::siblings))
+        .routes(routes!(app::events))
+        .routes(routes!(app::cancel))
+        .routes(routes!(sync::status))
+        .routes(routes!(sync::now))
+        .routes(routes!(sync::events))
+        .routes(routes!(sync::connect))
+        .routes(routes!(sync::login))
+        .routes(routes!(sync::logout))
+        .routes(routes!(app::search))
+        .routes(routes!(app::list_local_models, app::import_model))
+        .routes(routes!(app::set_default_model))
+        .routes(routes!(setup::status, setup::start))
+        .routes(routes!(setup::cancel))
+        .routes(routes!(app::unload_model))
+        .routes(routes!(app::remove_model))
+        .routes(routes!(app::load_model))
+        .routes(routes!(providers::list, providers::add))
+        .routes(routes!(providers::presets))
+        .routes(routes!(providers::get, providers::update, providers::remove))
+        .routes(routes!(providers::set_key, providers::remove_key))
+        .routes(routes!(providers::test))
+        .routes(routes!(providers::usage))
+        .routes(routes!(providers::prices, providers::set_price))
+        .routes(routes!(providers::remove_price))
+        .routes(routes!(workflows::list, workflows::create))
+        .routes(routes!(workflows::validate))
+        .routes(routes!(workflows::import))
+        .routes(routes!(workflows::get, workflows::update, workflows::delete))
+        .routes(routes!(workflows::export))
+        .routes(routes!(workflows::list_runs, workflows::start_run))
+        .routes(routes!(workflows::get_run))
+        .routes(routes!(workflows::events))
+        .routes(routes!(workflows::cancel))
+        .routes(routes!(workflows::list_secrets))
+        .routes(routes!(workflows::set_secret, workflows::delete_secret))
+        .routes(routes!(app::settings))
+        .routes(routes!(app::put_setting))
+}
+
+/// The OpenAPI document of every route (served by `docs.rs`).
+fn openapi_document() -> utoipa::openapi::OpenApi {
+    documented_routes().into_openapi()
 }
 
 async fn not_found() -> ApiError {

@@ -466,7 +466,7 @@ async fn workflow_completion(state: AppState, workflow: &str, req: &ChatCompleti
 /// A workflow run answering as a model: cancelled if dropped before it ends (the client went
 /// away), holding its in-flight slot meanwhile.
 struct RunWatch {
-    workflows: Arc<hearth_core::workflow::Workflows>,
+    workflows: Arc<hearth_core::workflow::WorkflowRuns>,
     run: hearth_types::RunId,
     done: bool,
     _slot: Slot,

@@ -565,10 +565,10 @@ impl Engine {
 /// The wait before attempt `failures + 1`: doubling from the minimum up to the maximum, with
 /// the upper half jittered so devices that went offline together do not return together.
 pub(crate) fn backoff(options: &Options, failures: u32) -> Duration {
-    let base = options.min_backoff.saturating_mul(1u32 << failures.saturating_sub(1).min(20)).min(options.max_backoff);
+    // The clock's nanoseconds are random enough to spread devices apart.
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let half = base / 2;
-    half + half.mul_f64(f64::from(nanos % 1000) / 1000.0)
+    let jitter = f64::from(nanos % 1000) / 1000.0;
+    hearth_types::backoff(options.min_backoff, options.max_backoff, failures.saturating_sub(1), jitter)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! (a handle typed by a user, a timezone read from a request) become these types at the edge
 //! and stay valid from then on.
 
+mod backoff;
 mod catalog;
 mod error;
 mod hlc;
@@ -16,9 +17,11 @@ mod net;
 mod openapi;
 mod providers;
 mod records;
+mod secret;
 mod values;
 mod workflows;
 
+pub use backoff::backoff;
 pub use catalog::{CatalogModel, DEFAULT_MODEL};
 pub use error::ValidationError;
 pub use hlc::{Hlc, NodeId};
@@ -27,6 +30,7 @@ pub use inputs::{ChatPatch, MessagePatch, NewChat, NewMessage, NewModel, NewWork
 pub use net::is_loopback_host;
 pub use providers::{CallOutcome, KeyState, NewCall, NewProvider, Price, Provider, ProviderInfo, ProviderPatch, UsageRow, provider_name};
 pub use records::{BranchMessage, Chat, LocalModel, Message, ModelSource, SearchHit, Snippet, Thread, Workspace};
+pub use secret::Secret;
 pub use values::{Handle, MessageStatus, Role, Timezone};
 pub use workflows::{
     Edge, Graph, NewWorkflow, Node, NodeRun, NodeStatus, Position, Run, RunDetail, RunEvent, RunEventKind, RunStatus, Workflow,

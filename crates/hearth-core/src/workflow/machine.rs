@@ -438,8 +438,12 @@ impl<'p> Machine<'p> {
         self.running += 1;
         match task {
             Ok(task) => {
-                // Backoff between attempts: 100 ms, 200 ms, 400 ms, ... at most 2 s.
-                let delay = if attempt > 1 { Duration::from_millis((100u64 << (attempt - 2).min(5)).min(2000)) } else { Duration::ZERO };
+                // Backoff between attempts: 100 ms, 200 ms, 400 ms, ... at most 2 s; no
+                // jitter, so the machine stays a pure function of its events.
+                let delay = match attempt {
+                    0 | 1 => Duration::ZERO,
+                    n => hearth_types::backoff(Duration::from_millis(100), Duration::from_secs(2), n - 2, 1.0),
+                };
                 fx.push(Effect::Execute { node, attempt, task, timeout: n.timeout, delay });
             }
             // A reference that does not resolve fails the node now, with no IO; retrying

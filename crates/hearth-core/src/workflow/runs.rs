@@ -1,13 +1,13 @@
-//! [`Workflows`]: the service that starts runs, owns them while they go, serves their events
+//! [`WorkflowRuns`]: the service that starts runs, owns them while they go, serves their events
 //! (live from memory, or replayed from the database) and stops them all at shutdown.
 //!
-//! Every run is a tokio task held here; [`Workflows::shutdown`] refuses new runs, cancels
+//! Every run is a tokio task held here; [`WorkflowRuns::shutdown`] refuses new runs, cancels
 //! each and waits for it to record its end. A run another process started (the CLI beside
 //! the app) is followed through the database: its events are polled until it finishes.
 //!
 //! A process that dies leaves its runs `running`. Each running run's recorder writes a
 //! heartbeat every 2 s; one whose heartbeat is older than 15 s is ended as failed
-//! ("interrupted") by [`Workflows::sweep`], which runs when the service starts and before
+//! ("interrupted") by [`WorkflowRuns::sweep`], which runs when the service starts and before
 //! runs are read, listed, cancelled or followed. A process never sweeps its own live runs.
 
 use std::collections::HashMap;
@@ -59,7 +59,7 @@ struct State {
 }
 
 /// The runs of this process (see the module docs). Cheap to share behind an `Arc`.
-pub struct Workflows {
+pub struct WorkflowRuns {
     core: Arc<Core>,
     services: Services,
     limits: RunLimits,
@@ -68,16 +68,16 @@ pub struct Workflows {
     state: Mutex<State>,
 }
 
-impl std::fmt::Debug for Workflows {
+impl std::fmt::Debug for WorkflowRuns {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Workflows").field("limits", &self.limits).finish_non_exhaustive()
+        f.debug_struct("WorkflowRuns").field("limits", &self.limits).finish_non_exhaustive()
     }
 }
 
 /// Ends a run's live entry however its task ends (a panic or an abort included), so no
 /// reader waits for a log that will not grow.
 struct Ending {
-    workflows: Arc<Workflows>,
+    workflows: Arc<WorkflowRuns>,
     live: Arc<LiveRun>,
     run: RunId,
 }
@@ -92,7 +92,7 @@ impl Drop for Ending {
     }
 }
 
-impl Workflows {
+impl WorkflowRuns {
     /// The service, after ending the runs a stopped process left `running` (a failure to is
     /// logged: the next sweep tries again).
     pub fn new(core: Arc<Core>, services: Services) -> Self {

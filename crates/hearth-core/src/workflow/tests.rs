@@ -15,7 +15,7 @@ use super::graph::{Plan, plan, validate};
 use super::import::normalize;
 use super::machine::{Effect, Failure, Input, Machine, Outcome, RunLimits, Task, check_inputs};
 use super::template::Scope;
-use super::{RunSource, Services, Workflows};
+use super::{RunSource, Services, WorkflowRuns};
 use crate::Core;
 
 fn graph(v: Value) -> Graph {
@@ -504,14 +504,14 @@ impl Fetch for Web {
     }
 }
 
-fn service(hang: bool) -> Arc<Workflows> {
+fn service(hang: bool) -> Arc<WorkflowRuns> {
     let core = Arc::new(Core::in_memory().unwrap());
     let services = Services {
         models: Arc::new(Scripted { reply: "hello there", hang }),
         default_model: Some("scripted".into()),
         http: Arc::new(Web { hang }),
     };
-    Arc::new(Workflows::new(core, services))
+    Arc::new(WorkflowRuns::new(core, services))
 }
 
 fn llm_flow() -> Graph {
@@ -527,7 +527,7 @@ fn inputs(v: Value) -> Map<String, Value> {
     v.as_object().unwrap().clone()
 }
 
-async fn collect(wf: &Arc<Workflows>, id: hearth_types::RunId, after: u64) -> Vec<RunEvent> {
+async fn collect(wf: &Arc<WorkflowRuns>, id: hearth_types::RunId, after: u64) -> Vec<RunEvent> {
     use futures_util::StreamExt;
     wf.events(id, after).unwrap().collect().await
 }
@@ -616,7 +616,7 @@ async fn node_timeouts_and_the_wall_time_limit_end_hung_work() {
 
     // Without a node timeout, the run's wall time ends it.
     let wf = Arc::new(
-        Workflows::new(
+        WorkflowRuns::new(
             wf.core().clone(),
             Services { models: Arc::new(Scripted { reply: "", hang: true }), default_model: None, http: Arc::new(Web { hang: true }) },
         )
@@ -678,7 +678,7 @@ async fn a_run_left_running_by_a_dead_process_is_marked_interrupted() {
     // A fresh heartbeat belongs to a live process: left alone by the service's sweep.
     let services =
         Services { models: Arc::new(Scripted { reply: "", hang: false }), default_model: None, http: Arc::new(Web { hang: false }) };
-    let wf = Arc::new(Workflows::new(core.clone(), services));
+    let wf = Arc::new(WorkflowRuns::new(core.clone(), services));
     assert_eq!(wf.run(dead.id).unwrap().run.status, RunStatus::Running);
     // Once stale, it was left by a process that died; a caller's own runs are kept.
     assert_eq!(core.store.write(|w| w.interrupt_runs(-1, &[kept.id])).unwrap(), 1);
@@ -807,7 +807,7 @@ async fn fetched(config: Value, given: Value, setting: Option<Value>) -> (hearth
     }
     let web = Arc::new(Recording::default());
     let services = Services { models: Arc::new(Scripted { reply: "", hang: false }), default_model: None, http: web.clone() };
-    let wf = Arc::new(Workflows::new(core, services));
+    let wf = Arc::new(WorkflowRuns::new(core, services));
     let declared = json!([{"name": "p", "type": "string"}, {"name": "q", "type": "string"}, {"name": "o", "type": "object"}]);
     let g = graph(json!({
         "nodes": [start(declared), node("h", "http", config), output(json!({"s": "{{#h.status#}}"}))],
@@ -972,7 +972,7 @@ async fn runs_past_the_limit_at_once_are_refused_until_one_ends() {
         default_model: Some("scripted".into()),
         http: Arc::new(Web { hang: true }),
     };
-    let wf = Arc::new(Workflows::new(core, services).with_max_runs(2));
+    let wf = Arc::new(WorkflowRuns::new(core, services).with_max_runs(2));
     let source = || RunSource::Definition { name: "flow".into(), graph: llm_flow() };
     let first = wf.start(source(), &inputs(json!({"q": "a"}))).unwrap();
     wf.start(source(), &inputs(json!({"q": "b"}))).unwrap();
@@ -993,7 +993,7 @@ async fn a_header_takes_a_keychain_secret_that_never_reaches_the_definition_or_t
     assert_eq!(core.workflow_secrets().unwrap(), [set]);
     let web = Arc::new(Recording::default());
     let services = Services { models: Arc::new(Scripted { reply: "", hang: false }), default_model: None, http: web.clone() };
-    let wf = Arc::new(Workflows::new(core.clone(), services));
+    let wf = Arc::new(WorkflowRuns::new(core.clone(), services));
     let flow = |header: &str| {
         graph(json!({
             "nodes": [start(json!([])),

@@ -34,14 +34,13 @@ impl RetryPolicy {
     /// How long to wait before retry number `retry` (0 for the first), or `None` to give up.
     /// `retry_after` is what the provider asked for; `jitter` is uniform in `[0, 1)`.
     ///
-    /// The backoff is "equal jitter": half of `base * 2^retry` fixed, half random, so clients
-    /// that failed together do not come back together. A `Retry-After` is honoured as a floor.
+    /// The backoff is the project's one formula (`hearth_types::backoff`: doubling, with equal
+    /// jitter). A `Retry-After` is honoured as a floor.
     pub fn delay(&self, retry: u32, retry_after: Option<Duration>, jitter: f64) -> Option<Duration> {
         if retry >= self.max_retries {
             return None;
         }
-        let backoff = self.base.saturating_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX)).min(self.max_delay);
-        let backoff = backoff / 2 + backoff.div_f64(2.0).mul_f64(jitter.clamp(0.0, 1.0));
+        let backoff = hearth_types::backoff(self.base, self.max_delay, retry, jitter);
         match retry_after {
             Some(asked) if asked > self.max_retry_after => None,
             Some(asked) => Some(asked.max(backoff)),

@@ -1,8 +1,8 @@
 //! Recorded provider streams (in `testdata/`) parse to the right events; request bodies say
 //! what each API expects.
 
-use hearth_secrets::Secret;
 use hearth_types::Role;
+use hearth_types::Secret;
 use serde_json::json;
 
 use super::anthropic::AnthropicStream;
