@@ -22,7 +22,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use hearth_core::{Core, CoreConfig};
+use hearth_core::Core;
 use hearth_host::{Host, Options, Running};
 use tauri::menu::{Menu, MenuItem};
 use tauri::tray::TrayIconBuilder;
@@ -131,7 +131,7 @@ fn start() -> Result<(Running, Option<hearth_host::logging::WorkerGuard>), Strin
         Some(path) => PathBuf::from(path),
         None => hearth_host::default_model_file(&data_dir),
     };
-    let core = Arc::new(Core::open(&CoreConfig::new(&data_dir)).map_err(|e| e.to_string())?);
+    let core = Arc::new(hearth_host::open_core(&data_dir).map_err(|e| e.to_string())?);
     let mut options = Options { port: port(&core), any_port_if_taken: true, ..Options::default() };
     // A mirror of the default model's download (the file's hash is checked either way).
     if let Some(url) = std::env::var("HEARTH_MODEL_URL").ok().filter(|u| !u.is_empty()) {

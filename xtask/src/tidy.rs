@@ -27,7 +27,8 @@ const LAYERS: &[(&str, Option<&[&str]>)] = &[
     ("hearth-sandbox", Some(&["hearth-types"])),
     ("hearth-core", Some(&["hearth-types", "hearth-store", "hearth-secrets", "hearth-llm", "hearth-sync", "hearth-sandbox"])),
     ("hearth-server", Some(&["hearth-types", "hearth-core", "hearth-llm"])),
-    ("hearth-host", Some(&["hearth-types", "hearth-core", "hearth-server", "hearth-llama", "hearth-llm"])),
+    // The composition root: it alone picks the OS keychain as Core's secret store.
+    ("hearth-host", Some(&["hearth-types", "hearth-core", "hearth-server", "hearth-llama", "hearth-llm", "hearth-secrets"])),
     ("hearth-cli", Some(&["hearth-types", "hearth-core", "hearth-host", "hearth-llama", "hearth-llm", "hearth-secrets", "hearth-sync"])),
     ("hearth-desktop", Some(&["hearth-types", "hearth-core", "hearth-host"])),
     ("hearth-e2e", None),

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use hearth_core::{Core, CoreConfig, ErrorCode};
+use hearth_core::ErrorCode;
 
 use crate::output::Output;
 use crate::{commands, doctor, models, providers, serve, sync};
@@ -159,7 +159,7 @@ pub(crate) fn main() -> ExitCode {
 }
 
 fn run(command: Command, data_dir: &Path, default_model: &Path, out: &Output) -> CmdResult {
-    let open = || Core::open(&CoreConfig::new(data_dir));
+    let open = || hearth_host::open_core(data_dir);
     match command {
         Command::Doctor(args) => doctor::run(&args, data_dir, default_model, out),
         Command::Models(cmd) => models::models(cmd, &open()?, default_model, out),

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use hearth_core::{Core, CoreConfig, StoreStatus};
+use hearth_core::StoreStatus;
 use hearth_secrets::SecretStore as _;
 use serde::Serialize;
 
@@ -44,7 +44,7 @@ struct Part {
 }
 
 pub(crate) fn run(_args: &DoctorArgs, data_dir: &Path, model: &Path, out: &Output) -> CmdResult {
-    let (database, failure) = match Core::open(&CoreConfig::new(data_dir)).and_then(|core| core.store_status()) {
+    let (database, failure) = match hearth_host::open_core(data_dir).and_then(|core| core.store_status()) {
         Ok(status) => (DatabaseReport { ok: status.integrity_problems.is_empty(), status: Some(status), error: None }, None),
         Err(e) => (DatabaseReport { ok: false, status: None, error: Some(e.to_string()) }, Some(e)),
     };
@@ -120,7 +120,7 @@ fn model_part(path: &Path) -> Part {
 /// when one runs, else the kernel's keyutils store.
 fn keychain_part() -> Part {
     let name = "keychain";
-    match hearth_secrets::Keychain::open(hearth_core::KEYCHAIN_SERVICE) {
+    match hearth_secrets::Keychain::open(hearth_host::KEYCHAIN_SERVICE) {
         Ok(k) if hearth_host::keeps_across_reboots(k.backend()) => {
             Part { name, present: true, detail: format!("{}: provider keys and the API token are kept there", k.backend()) }
         }

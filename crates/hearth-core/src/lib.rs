@@ -8,8 +8,9 @@
 //! Core names no foreign system: no SQLite, no HTTP, no model runtime, no keychain. It reaches
 //! them through their adapter crates (`hearth-store`, `hearth-sync`, `hearth-sandbox`) or is
 //! handed them as trait objects: the model a reply runs on (`&dyn ChatModel`), the secret store
-//! (`Arc<dyn SecretStore>`, the OS keychain unless `with_secrets` gives another), and a
-//! workflow run's models and HTTP client (`workflow::Services`).
+//! (`Arc<dyn SecretStore>`, opened on first use by the `SecretsOpener` the entry point passes
+//! to `Core::open`; `hearth_host::open_core` gives the OS keychain), and a workflow run's
+//! models and HTTP client (`workflow::Services`).
 
 mod error;
 mod models;
@@ -38,7 +39,7 @@ pub const KEEP_ALIVE_SETTING: &str = "model_keep_alive_secs";
 pub const ALLOW_LOCAL_NETWORK_SETTING: &str = "workflows.allow_local_network";
 pub use hearth_secrets::{Secret, SecretError, SecretStore};
 pub use hearth_store::{Appended, SCHEMA_VERSION, sqlite_version};
-pub use providers::since_days;
+pub use providers::{SecretsOpener, since_days};
 pub use reply::{Reply, ReplyRequest, StartedReply};
 pub use router::{ModelEntry, ModelRouter, Target};
 pub use sync::{
@@ -154,9 +155,6 @@ pub struct StoreStatus {
     pub pending_changes: u64,
 }
 
-/// The service name Hearth's secrets are kept under in the OS keychain.
-pub const KEYCHAIN_SERVICE: &str = "hearth";
-
 /// The facade. Cheap to share behind an `Arc`; every method is safe to call from any thread.
 pub struct Core {
     store: std::sync::Arc<Store>,
@@ -166,6 +164,12 @@ pub struct Core {
     sync: std::sync::OnceLock<std::sync::Arc<SyncEngine>>,
 }
 
+/// A fresh in-memory secret store as a [`SecretsOpener`], for tests and throwaway Cores.
+pub fn memory_secrets() -> SecretsOpener {
+    let store: std::sync::Arc<dyn hearth_secrets::SecretStore> = std::sync::Arc::new(hearth_secrets::MemoryStore::new());
+    std::sync::Arc::new(move || Ok(store.clone()))
+}
+
 impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Core").field("store", &self.store).field("secrets", &self.secrets.get()).finish_non_exhaustive()
@@ -173,25 +177,22 @@ impl std::fmt::Debug for Core {
 }
 
 impl Core {
-    /// Opens (creating if needed) the data directory and its database.
-    pub fn open(config: &CoreConfig) -> Result<Self> {
+    /// Opens (creating if needed) the data directory and its database. `secrets` opens the
+    /// secret store on first use: the entry point decides which (`hearth_host::open_core`
+    /// gives the OS keychain), so Core names no keychain itself.
+    pub fn open(config: &CoreConfig, secrets: SecretsOpener) -> Result<Self> {
         let options = OpenOptions { busy_timeout: config.busy_timeout, backup_dir: Some(config.data_dir.join("backups")) };
         let store = Store::open_with(config.data_dir.join(DATABASE_FILE), &options)?;
         tracing::info!(db = %store.path().display(), "opened the store");
-        Ok(Self::over(store))
+        Ok(Self::over(store, secrets))
     }
 
     /// A Core over a private in-memory database and a memory secret store, for tests.
     pub fn in_memory() -> Result<Self> {
-        Ok(Self::over(Store::open_in_memory()?).with_secrets(std::sync::Arc::new(hearth_secrets::MemoryStore::new())))
+        Ok(Self::over(Store::open_in_memory()?, memory_secrets()))
     }
 
-    /// A Core whose secrets live in the OS keychain, opened on first use.
-    fn over(store: Store) -> Self {
-        let open_secrets: providers::SecretsOpener = std::sync::Arc::new(|| {
-            let keychain = hearth_secrets::Keychain::open(KEYCHAIN_SERVICE)?;
-            Ok(std::sync::Arc::new(keychain) as std::sync::Arc<dyn hearth_secrets::SecretStore>)
-        });
+    fn over(store: Store, open_secrets: SecretsOpener) -> Self {
         Self {
             store: std::sync::Arc::new(store),
             secrets: std::sync::OnceLock::new(),

@@ -35,8 +35,8 @@ fn key_name(provider: &str) -> String {
 const CREDENTIAL_WORDS: &[&str] = &["auth", "key", "token", "secret", "cookie", "password", "passwd", "credential"];
 
 /// Opens the secret store on first use (the keychain may prompt or be slow to answer, and
-/// most commands never need it).
-pub(crate) type SecretsOpener = Arc<dyn Fn() -> std::result::Result<Arc<dyn SecretStore>, SecretError> + Send + Sync>;
+/// most commands never need it). The entry point hands one to [`Core::open`].
+pub type SecretsOpener = Arc<dyn Fn() -> std::result::Result<Arc<dyn SecretStore>, SecretError> + Send + Sync>;
 
 /// A cached client with the provider record and key it was built from (rebuilt when either changes).
 type CachedClient = (Provider, Option<Secret>, Remote);
@@ -73,7 +73,7 @@ impl Core {
         Ok(self.secrets.get_or_init(|| (self.open_secrets)()).clone()?)
     }
 
-    /// Uses `store` for secrets instead of the OS keychain.
+    /// Uses `store` for secrets instead of the one [`Core::open`] was given.
     pub fn with_secrets(mut self, store: Arc<dyn SecretStore>) -> Self {
         self.secrets = OnceLock::from(Ok(store));
         self

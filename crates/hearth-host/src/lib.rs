@@ -33,6 +33,24 @@ use hearth_types::{DEFAULT_MODEL, Handle, ModelSource, NewWorkspace};
 
 pub use token::{MIN_TOKEN_LEN, api_token, keeps_across_reboots};
 
+/// The service name Hearth's secrets are kept under in the OS keychain.
+pub const KEYCHAIN_SERVICE: &str = "hearth";
+
+/// The OS keychain as Core's secret store, opened on first use: most commands never need it,
+/// and it may prompt or be slow to answer.
+pub fn os_keychain() -> hearth_core::SecretsOpener {
+    Arc::new(|| {
+        let keychain = hearth_secrets::Keychain::open(KEYCHAIN_SERVICE)?;
+        Ok(Arc::new(keychain) as Arc<dyn hearth_secrets::SecretStore>)
+    })
+}
+
+/// Opens the data folder's Core with its secrets in the OS keychain: how every entry point
+/// (the CLI, `hearth serve`, the desktop shell) opens it.
+pub fn open_core(data_dir: &Path) -> hearth_core::Result<Core> {
+    Core::open(&hearth_core::CoreConfig::new(data_dir), os_keychain())
+}
+
 /// Why the app could not start or stop.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
