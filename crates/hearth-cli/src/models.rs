@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use hearth_core::{Core, ModelRouter, ReplyRequest, WorkspaceRef};
+use hearth_core::{Core, ReplyRequest, WorkspaceRef};
 use hearth_llama::EngineConfig;
 use hearth_llm::{CancellationToken, LlmError, SamplingParams};
 use hearth_types::{ChatId, LocalModel, ModelSource};
@@ -240,7 +240,7 @@ pub(crate) fn chat(args: ChatArgs, core: Arc<Core>, default_path: &Path, out: &O
         }
     };
     let engine = hearth_host::local_engine(core.clone(), EngineConfig { slots: 1, ..EngineConfig::default() });
-    let router = ModelRouter::new(core.clone(), Arc::new(engine));
+    let router = hearth_host::model_router(core.clone(), Arc::new(engine));
     let cancel = CancellationToken::new();
     let on_interrupt = cancel.clone();
     // Ctrl-C stops the reply within one decoding step; what was written is kept as cancelled.
@@ -249,7 +249,7 @@ pub(crate) fn chat(args: ChatArgs, core: Arc<Core>, default_path: &Path, out: &O
     let request = ReplyRequest::new(chat.id, text, model.clone(), params);
     let stdout = std::io::stdout();
     let json = out.is_json();
-    let reply = core.reply(&request, &router, &cancel, |piece| {
+    let reply = core.reply(&request, &*router, &cancel, |piece| {
         if !json {
             let mut lock = stdout.lock();
             let _ = lock.write_all(piece.as_bytes());

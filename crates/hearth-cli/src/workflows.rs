@@ -13,7 +13,7 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use futures_util::StreamExt as _;
 use hearth_core::Core;
-use hearth_core::workflow::{RunSource, Services, WorkflowRuns};
+use hearth_core::workflow::RunSource;
 use hearth_llama::EngineConfig;
 use hearth_types::{NodeStatus, RunEventKind, RunStatus, Workflow, WorkflowId};
 use serde_json::{Map, Value};
@@ -227,15 +227,14 @@ fn run_one(args: RunArgs, core: Arc<Core>, default_model: &Path, out: &Output) -
     };
     let inputs = parse_inputs(&args.inputs)?;
     let engine = hearth_host::local_engine(core.clone(), EngineConfig { slots: 1, ..EngineConfig::default() });
-    let router = hearth_core::ModelRouter::new(core.clone(), Arc::new(engine));
-    let services = Services { models: Arc::new(router), default_model: None, http: Arc::new(hearth_llm::fetch::HttpFetch::new()) };
+    let models = hearth_host::model_router(core.clone(), Arc::new(engine));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Failure::Other(anyhow::anyhow!("could not start the runtime: {e}")))?;
     let detail = runtime.block_on(async {
-        let workflows = Arc::new(WorkflowRuns::new(core.clone(), services));
+        let workflows = hearth_host::workflow_runs(core.clone(), models);
         // The handler goes in before the run starts, so a Ctrl-C at any moment is heard: it
         // cancels the run once there is one (the run records its end, the command reports it).
         let current: Arc<std::sync::Mutex<Option<hearth_types::RunId>>> = Arc::default();

@@ -51,6 +51,17 @@ pub fn open_core(data_dir: &Path) -> hearth_core::Result<Core> {
     Core::open(&hearth_core::CoreConfig::new(data_dir), os_keychain())
 }
 
+/// Every model behind one router: `local` (the engine) and the configured providers.
+pub fn model_router(core: Arc<Core>, local: Arc<dyn hearth_llm::ModelHost>) -> Arc<hearth_core::ModelRouter> {
+    Arc::new(hearth_core::ModelRouter::new(core, local))
+}
+
+/// The workflow runs of this process, over `models` and the guarded HTTP client of http nodes.
+pub fn workflow_runs(core: Arc<Core>, models: Arc<hearth_core::ModelRouter>) -> Arc<hearth_core::workflow::WorkflowRuns> {
+    let services = hearth_core::workflow::Services { models, default_model: None, http: Arc::new(hearth_llm::fetch::HttpFetch::new()) };
+    Arc::new(hearth_core::workflow::WorkflowRuns::new(core, services))
+}
+
 /// Why the app could not start or stop.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -181,7 +192,9 @@ impl Host {
             let core = core.clone();
             Arc::new(move |path: &Path| register_fetched(&core, path).map_err(|e| e.to_string()))
         });
-        let api = Api::new(core, engine, describe, config).with_model_fetch(fetch);
+        let models = model_router(core.clone(), engine);
+        let workflows = workflow_runs(core.clone(), models.clone());
+        let api = Api::new(core, models, workflows, describe, config).with_model_fetch(fetch);
         Ok(Self { api, tls, token, sync, options })
     }
 

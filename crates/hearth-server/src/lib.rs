@@ -41,7 +41,6 @@ use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hearth_core::Core;
-use hearth_llm::ModelHost;
 use hearth_types::{NewModel, ValidationError};
 use serde::de::DeserializeOwned;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -127,18 +126,20 @@ impl std::fmt::Debug for Api {
 }
 
 impl Api {
-    pub fn new(core: Arc<Core>, models: Arc<dyn ModelHost>, describe: Describe, config: ServerConfig) -> Self {
+    /// The API over parts assembled elsewhere (`hearth-host`): Core, every model behind one
+    /// router, and the workflow runs of this process. The server builds none of them.
+    pub fn new(
+        core: Arc<Core>,
+        models: Arc<hearth_core::ModelRouter>,
+        workflows: Arc<hearth_core::workflow::WorkflowRuns>,
+        describe: Describe,
+        config: ServerConfig,
+    ) -> Self {
         let limit = config.max_in_flight;
         let closing = tokio_util::sync::CancellationToken::new();
-        let router = Arc::new(hearth_core::ModelRouter::new(core.clone(), models));
-        let services = hearth_core::workflow::Services {
-            models: router.clone(),
-            default_model: None,
-            http: Arc::new(hearth_llm::fetch::HttpFetch::new()),
-        };
         let state = AppState {
-            workflows: Arc::new(hearth_core::workflow::WorkflowRuns::new(core.clone(), services)),
-            models: router,
+            workflows,
+            models,
             core,
             describe,
             config: Arc::new(config),

@@ -107,7 +107,14 @@ fn api_with(model: Arc<dyn ModelHost>, config: ServerConfig) -> Api {
     })
     .unwrap();
     let describe: hearth_server::Describe = Arc::new(|_, _| Err(hearth_types::ValidationError::new("path", "not a model")));
-    Api::new(core, model, describe, config)
+    let models = Arc::new(hearth_core::ModelRouter::new(core.clone(), model));
+    let services = hearth_core::workflow::Services {
+        models: models.clone(),
+        default_model: None,
+        http: Arc::new(hearth_llm::fetch::HttpFetch::new()),
+    };
+    let workflows = Arc::new(hearth_core::workflow::WorkflowRuns::new(core.clone(), services));
+    Api::new(core, models, workflows, describe, config)
 }
 
 struct Answer {
