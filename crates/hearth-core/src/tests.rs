@@ -99,49 +99,16 @@ fn status_reports_a_sound_database() {
 // ---------------------------------------------------------------- replies, with a scripted model
 
 mod scripted {
-    use std::sync::Mutex;
-    use std::sync::mpsc;
+    use hearth_llm::testing::ScriptedModel;
+    use hearth_llm::{FinishReason, LlmError, Usage};
 
-    use hearth_llm::*;
-
-    /// Plays back fixed deltas, then finishes (or fails); records what it was asked.
-    pub(crate) struct Scripted {
-        pub(crate) deltas: Vec<&'static str>,
-        pub(crate) end: Result<FinishReason, LlmError>,
-        pub(crate) seen: Mutex<Vec<ChatRequest>>,
-    }
-
-    impl ChatModel for Scripted {
-        fn chat(&self, request: ChatRequest, cancel: CancellationToken) -> Result<ChatStream, LlmError> {
-            request.params.validate()?;
-            self.seen.lock().unwrap().push(request);
-            let (tx, rx) = mpsc::channel();
-            for d in &self.deltas {
-                if cancel.is_cancelled() {
-                    break;
-                }
-                tx.send(Ok(ChatEvent::Delta((*d).to_owned()))).unwrap();
-            }
-            let usage = Usage { prompt_tokens: 7, completion_tokens: self.deltas.len() as u32, cached_prompt_tokens: 0 };
-            match &self.end {
-                Ok(reason) => tx.send(Ok(ChatEvent::Finished { reason: *reason, usage, timings: Timings::default() })).unwrap(),
-                Err(e) => tx.send(Err(e.clone())).unwrap(),
-            }
-            Ok(ChatStream::new(rx, cancel))
-        }
-
-        fn embed(&self, _: &str, _: &[hearth_llm::EmbedInput]) -> Result<hearth_llm::Embeddings, LlmError> {
-            Ok(hearth_llm::Embeddings::default())
-        }
-    }
-
-    impl ModelHost for Scripted {
-        fn load(&self, _: &str) -> Result<(), LlmError> {
-            Ok(())
-        }
-        fn unload(&self) {}
-        fn loaded(&self) -> Option<String> {
-            None
+    /// Plays back `pieces`, then ends with `end`; reports 7 prompt tokens.
+    pub(crate) fn scripted(pieces: &[&str], end: Result<FinishReason, LlmError>) -> ScriptedModel {
+        let usage = Usage { prompt_tokens: 7, completion_tokens: pieces.len() as u32, cached_prompt_tokens: 0 };
+        let model = ScriptedModel::new(pieces.iter().copied()).with_usage(usage);
+        match end {
+            Ok(reason) => model.finishing(reason),
+            Err(e) => model.failing(e),
         }
     }
 }
@@ -161,7 +128,7 @@ fn request(chat: ChatId, text: &str) -> ReplyRequest {
 fn a_reply_is_streamed_and_stored_complete() {
     let (core, chat) = reply_setup("Be brief.");
     core.add_message(chat, &AddMessage::user("earlier question")).unwrap();
-    let model = scripted::Scripted { deltas: vec!["Hel", "lo"], end: Ok(hearth_llm::FinishReason::Stop), seen: Default::default() };
+    let model = scripted::scripted(&["Hel", "lo"], Ok(hearth_llm::FinishReason::Stop));
     let mut streamed = String::new();
     let reply = core.reply(&request(chat, "hi"), &model, &hearth_llm::CancellationToken::new(), |t| streamed.push_str(t)).unwrap();
     assert_eq!(streamed, "Hello");
@@ -171,7 +138,7 @@ fn a_reply_is_streamed_and_stored_complete() {
     assert_eq!(reply.answer.parent_id, Some(reply.question.id));
     assert!(reply.answer.latency_ms.is_some());
     // The model saw the system prompt and the branch, ending with the new question.
-    let seen = model.seen.lock().unwrap();
+    let seen = model.seen();
     let roles: Vec<_> = seen[0].messages.iter().map(|m| (m.role, m.content.as_str())).collect();
     assert_eq!(roles, [(Role::System, "Be brief."), (Role::User, "earlier question"), (Role::User, "hi")]);
     let thread: Vec<_> = core.thread(chat).unwrap().messages.into_iter().map(|m| m.message.content).collect();
@@ -181,17 +148,16 @@ fn a_reply_is_streamed_and_stored_complete() {
 #[test]
 fn a_cancelled_reply_keeps_its_partial_text() {
     let (core, chat) = reply_setup("");
-    let model = scripted::Scripted { deltas: vec!["par", "tial"], end: Ok(hearth_llm::FinishReason::Cancelled), seen: Default::default() };
+    let model = scripted::scripted(&["par", "tial"], Ok(hearth_llm::FinishReason::Cancelled));
     let reply = core.reply(&request(chat, "go"), &model, &hearth_llm::CancellationToken::new(), |_| {}).unwrap();
     assert_eq!((reply.answer.status, reply.answer.content.as_str()), (MessageStatus::Cancelled, "partial"));
-    assert!(model.seen.lock().unwrap()[0].messages.iter().all(|m| m.role != Role::System), "no empty system prompt");
+    assert!(model.seen()[0].messages.iter().all(|m| m.role != Role::System), "no empty system prompt");
 }
 
 #[test]
 fn a_failed_reply_is_stored_as_an_error_and_returned() {
     let (core, chat) = reply_setup("");
-    let model =
-        scripted::Scripted { deltas: vec!["so far"], end: Err(hearth_llm::LlmError::Engine("boom".into())), seen: Default::default() };
+    let model = scripted::scripted(&["so far"], Err(hearth_llm::LlmError::Engine("boom".into())));
     let err = core.reply(&request(chat, "go"), &model, &hearth_llm::CancellationToken::new(), |_| {}).unwrap_err();
     assert_eq!(err.code(), ErrorCode::Unavailable);
     let last = core.thread(chat).unwrap().messages.pop().unwrap().message;
@@ -212,7 +178,7 @@ fn a_failed_reply_is_stored_as_an_error_and_returned() {
 #[test]
 fn answering_again_regenerates_a_reply_or_answers_an_edit() {
     let (core, chat) = reply_setup("");
-    let model = scripted::Scripted { deltas: vec!["first"], end: Ok(hearth_llm::FinishReason::Stop), seen: Default::default() };
+    let model = scripted::scripted(&["first"], Ok(hearth_llm::FinishReason::Stop));
     let first = core.reply(&request(chat, "q"), &model, &hearth_llm::CancellationToken::new(), |_| {}).unwrap();
     let greedy = hearth_llm::SamplingParams::greedy(8);
 
@@ -225,7 +191,7 @@ fn answering_again_regenerates_a_reply_or_answers_an_edit() {
     let ids: Vec<_> = core.siblings(first.answer.id).unwrap().into_iter().map(|m| m.id).collect();
     assert_eq!(ids, [first.answer.id, again.answer.id]);
     // The model read the same conversation both times, not the first answer.
-    let seen = model.seen.lock().unwrap();
+    let seen = model.seen();
     assert_eq!(seen[0].messages, seen[1].messages);
     drop(seen);
 
@@ -235,7 +201,7 @@ fn answering_again_regenerates_a_reply_or_answers_an_edit() {
     assert_eq!((answer.question.id, answer.answer.parent_id), (edited.id, Some(edited.id)));
     core.run_reply(answer, &model, &hearth_llm::CancellationToken::new(), |_| {}).unwrap();
     assert_eq!(contents(&core, chat), ["q, put better", "first"]);
-    assert_eq!(model.seen.lock().unwrap()[2].messages.last().unwrap().content, "q, put better");
+    assert_eq!(model.seen()[2].messages.last().unwrap().content, "q, put better");
 
     // A message that does not exist cannot be answered.
     let err = core.start_answer(MessageId::new(), "m", greedy).unwrap_err();
@@ -245,13 +211,13 @@ fn answering_again_regenerates_a_reply_or_answers_an_edit() {
 #[test]
 fn a_replayed_send_returns_the_first_reply_and_asks_nothing() {
     let (core, chat) = reply_setup("");
-    let model = scripted::Scripted { deltas: vec!["once"], end: Ok(hearth_llm::FinishReason::Stop), seen: Default::default() };
+    let model = scripted::scripted(&["once"], Ok(hearth_llm::FinishReason::Stop));
     let keyed = ReplyRequest { idempotency_key: Some("k".into()), ..request(chat, "hi") };
     let first = core.reply(&keyed, &model, &hearth_llm::CancellationToken::new(), |_| {}).unwrap();
     let again = core.reply(&keyed, &model, &hearth_llm::CancellationToken::new(), |_| {}).unwrap();
     assert_eq!((again.question.id, again.answer.id), (first.question.id, first.answer.id));
     assert_eq!(again.answer.content, "once");
-    assert_eq!(model.seen.lock().unwrap().len(), 1, "the model answered once");
+    assert_eq!(model.seen().len(), 1, "the model answered once");
     assert_eq!(core.thread(chat).unwrap().messages.len(), 2);
 
     // A question stored without its reply (the first send died in between) gets one now.
@@ -435,7 +401,7 @@ mod routing {
     fn names_route_by_their_provider_prefix() {
         let core = Arc::new(Core::in_memory().unwrap());
         add_dead(&core, "remote");
-        let local = Arc::new(scripted::Scripted { deltas: vec![], end: Ok(FinishReason::Stop), seen: Default::default() });
+        let local = Arc::new(scripted::scripted(&[], Ok(FinishReason::Stop)));
         let router = ModelRouter::new(core.clone(), local);
         assert!(matches!(router.resolve("gemma").unwrap(), Target::Local { model } if model == "gemma"));
         assert!(matches!(router.resolve("local/gemma").unwrap(), Target::Local { model } if model == "gemma"));
@@ -453,7 +419,7 @@ mod routing {
         quick(&core);
         add_dead(&core, "first");
         add_dead(&core, "second");
-        let local = Arc::new(scripted::Scripted { deltas: vec!["from ", "local"], end: Ok(FinishReason::Stop), seen: Default::default() });
+        let local = Arc::new(scripted::scripted(&["from ", "local"], Ok(FinishReason::Stop)));
         let router = ModelRouter::new(core.clone(), local.clone());
         let mut request = ChatRequest::new("first/m", vec![ChatMessage::new(Role::User, "hi")], SamplingParams::greedy(4));
         request.fallbacks = vec!["second/m".into(), "gemma".into()];
@@ -467,7 +433,7 @@ mod routing {
             matches!(&events[0], ChatEvent::Fallback { reason, .. } if reason.contains("provider first") && reason.contains("could not connect"))
         );
         assert_eq!(events.iter().filter(|e| matches!(e, ChatEvent::Delta(_))).count(), 2);
-        assert_eq!(local.seen.lock().unwrap()[0].model, "gemma");
+        assert_eq!(local.seen()[0].model, "gemma");
         let calls: Vec<_> = core.usage(None).unwrap().into_iter().map(|r| (r.provider, r.calls, r.errors)).collect();
         assert_eq!(calls, [("first".to_owned(), 1, 1), ("local".to_owned(), 1, 0), ("second".to_owned(), 1, 1)]);
 
@@ -499,7 +465,7 @@ mod routing {
         };
         assert_eq!(core.update_workspace(&notes, &bad).unwrap_err().field(), Some("settings"));
         let chat = core.create_chat(&notes, "t", Some("cloud/m".into())).unwrap();
-        let local = Arc::new(scripted::Scripted { deltas: vec!["hello"], end: Ok(FinishReason::Stop), seen: Default::default() });
+        let local = Arc::new(scripted::scripted(&["hello"], Ok(FinishReason::Stop)));
         let router = ModelRouter::new(core.clone(), local);
         let model = core.reply_model(chat.id).unwrap();
         let reply = core
@@ -568,24 +534,12 @@ mod routing {
 
     /// A provider that streams two pieces of a reply, then drops the connection.
     fn cutting_provider() -> String {
-        use std::io::{BufRead, BufReader, Read, Write};
+        use std::io::Write;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/v1", listener.local_addr().unwrap());
         std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap();
-                }
-                if line == "\r\n" {
-                    break;
-                }
-            }
-            reader.read_exact(&mut vec![0; length]).unwrap();
+            hearth_llm::testing::read_request(&mut stream);
             stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n").unwrap();
             for piece in ["Hel", "lo"] {
                 let event = format!("data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{piece}\"}}}}]}}\n\n");
@@ -613,7 +567,7 @@ mod routing {
         settings.insert(FALLBACK_SETTING.into(), serde_json::json!(["gemma"]));
         core.update_workspace(&notes, &WorkspacePatch { settings: Some(settings), ..Default::default() }).unwrap();
         let chat = core.create_chat(&notes, "t", Some("flaky/".into())).unwrap();
-        let local = Arc::new(scripted::Scripted { deltas: vec!["never"], end: Ok(FinishReason::Stop), seen: Default::default() });
+        let local = Arc::new(scripted::scripted(&["never"], Ok(FinishReason::Stop)));
         let router = ModelRouter::new(core.clone(), local.clone());
         let mut shown = String::new();
         let request = ReplyRequest::new(chat.id, "hi", "flaky/", SamplingParams::greedy(8));
@@ -625,7 +579,7 @@ mod routing {
         let answer = &thread.messages.last().unwrap().message;
         assert_eq!((answer.content.as_str(), answer.status), ("Hello", MessageStatus::Error));
         assert!(answer.error.as_deref().unwrap().contains("mid-reply"));
-        assert!(local.seen.lock().unwrap().is_empty(), "no silent switch to the fallback after tokens streamed");
+        assert!(local.seen().is_empty(), "no silent switch to the fallback after tokens streamed");
     }
 
     /// Fails inside the stream (after `chat` accepted the request) for the model `broken`;

@@ -17,6 +17,8 @@ mod error;
 pub mod fetch;
 mod params;
 pub mod remote;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 
 use std::sync::mpsc::Receiver;
 

@@ -2,7 +2,7 @@
 //! 5xx, a slow first byte, refused keys, HTML), and a raw socket where a connection must break
 //! or close at a chosen byte.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -297,20 +297,7 @@ fn raw_server(answer: impl Fn(usize, &mut TcpStream) + Send + 'static) -> (Strin
 }
 
 fn read_request(stream: &mut TcpStream) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut length = 0;
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap();
-        }
-        if line == "\r\n" {
-            break;
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).unwrap();
+    hearth_llm::testing::read_request(stream);
 }
 
 /// Chunked transfer encoding, so that closing the socket mid-body is a broken connection,

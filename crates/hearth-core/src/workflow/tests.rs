@@ -3,11 +3,11 @@
 //! that answers or never does) with paused time.
 
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::time::Duration;
 
+use hearth_llm::Usage;
 use hearth_llm::fetch::{Fetch, FetchError, FetchFuture, FetchRequest, FetchResponse};
-use hearth_llm::{CancellationToken, ChatEvent, ChatModel, ChatRequest, ChatStream, EmbedInput, Embeddings, FinishReason, LlmError, Usage};
+use hearth_llm::testing::ScriptedModel;
 use hearth_types::{Graph, NodeStatus, RunEvent, RunEventKind, RunStatus};
 use serde_json::{Map, Value, json};
 
@@ -448,35 +448,12 @@ fn io_tasks_get_their_references_resolved() {
 
 // ------------------------------------------------------------------ the driver, scripted
 
-/// A model that streams its reply word by word, or waits for cancel when `hang` is set.
-#[derive(Debug)]
-struct Scripted {
-    reply: &'static str,
-    hang: bool,
-}
-
-impl ChatModel for Scripted {
-    fn chat(&self, request: ChatRequest, cancel: CancellationToken) -> Result<ChatStream, LlmError> {
-        let (tx, rx) = mpsc::channel();
-        let (reply, hang) = (format!("{} <{}>", self.reply, request.messages.last().unwrap().content), self.hang);
-        let flag = cancel.clone();
-        std::thread::spawn(move || {
-            for word in reply.split_inclusive(' ') {
-                let _ = tx.send(Ok(ChatEvent::Delta(word.to_owned())));
-            }
-            while hang && !flag.is_cancelled() {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            let reason = if flag.is_cancelled() { FinishReason::Cancelled } else { FinishReason::Stop };
-            let usage = Usage { prompt_tokens: 5, completion_tokens: 3, cached_prompt_tokens: 0 };
-            let _ = tx.send(Ok(ChatEvent::Finished { reason, usage, timings: Default::default() }));
-        });
-        Ok(ChatStream::new(rx, cancel))
-    }
-
-    fn embed(&self, _: &str, _: &[EmbedInput]) -> Result<Embeddings, LlmError> {
-        Err(LlmError::Unsupported("no embeddings".into()))
-    }
+/// A model that streams its reply word by word, then ` <the last message>`, or waits for
+/// cancel when `hang` is set.
+fn scripted(reply: &str, hang: bool) -> ScriptedModel {
+    let usage = Usage { prompt_tokens: 5, completion_tokens: 3, cached_prompt_tokens: 0 };
+    let model = ScriptedModel::new(reply.split_inclusive(' ')).echoing().with_usage(usage).without_embeddings();
+    if hang { model.holding() } else { model }
 }
 
 /// A fetch that answers JSON, or never answers.
@@ -506,11 +483,8 @@ impl Fetch for Web {
 
 fn service(hang: bool) -> Arc<WorkflowRuns> {
     let core = Arc::new(Core::in_memory().unwrap());
-    let services = Services {
-        models: Arc::new(Scripted { reply: "hello there", hang }),
-        default_model: Some("scripted".into()),
-        http: Arc::new(Web { hang }),
-    };
+    let services =
+        Services { models: Arc::new(scripted("hello there", hang)), default_model: Some("scripted".into()), http: Arc::new(Web { hang }) };
     Arc::new(WorkflowRuns::new(core, services))
 }
 
@@ -618,7 +592,7 @@ async fn node_timeouts_and_the_wall_time_limit_end_hung_work() {
     let wf = Arc::new(
         WorkflowRuns::new(
             wf.core().clone(),
-            Services { models: Arc::new(Scripted { reply: "", hang: true }), default_model: None, http: Arc::new(Web { hang: true }) },
+            Services { models: Arc::new(scripted("", true)), default_model: None, http: Arc::new(Web { hang: true }) },
         )
         .with_limits(RunLimits { wall_time: Duration::from_secs(60), ..RunLimits::default() }),
     );
@@ -676,8 +650,7 @@ async fn a_run_left_running_by_a_dead_process_is_marked_interrupted() {
         core.store.write(|w| w.insert_run(run, &Graph::default())).unwrap();
     }
     // A fresh heartbeat belongs to a live process: left alone by the service's sweep.
-    let services =
-        Services { models: Arc::new(Scripted { reply: "", hang: false }), default_model: None, http: Arc::new(Web { hang: false }) };
+    let services = Services { models: Arc::new(scripted("", false)), default_model: None, http: Arc::new(Web { hang: false }) };
     let wf = Arc::new(WorkflowRuns::new(core.clone(), services));
     assert_eq!(wf.run(dead.id).unwrap().run.status, RunStatus::Running);
     // Once stale, it was left by a process that died; a caller's own runs are kept.
@@ -806,7 +779,7 @@ async fn fetched(config: Value, given: Value, setting: Option<Value>) -> (hearth
         core.set_setting(crate::ALLOW_LOCAL_NETWORK_SETTING, &value).unwrap();
     }
     let web = Arc::new(Recording::default());
-    let services = Services { models: Arc::new(Scripted { reply: "", hang: false }), default_model: None, http: web.clone() };
+    let services = Services { models: Arc::new(scripted("", false)), default_model: None, http: web.clone() };
     let wf = Arc::new(WorkflowRuns::new(core, services));
     let declared = json!([{"name": "p", "type": "string"}, {"name": "q", "type": "string"}, {"name": "o", "type": "object"}]);
     let g = graph(json!({
@@ -967,11 +940,8 @@ fn a_run_records_at_most_its_limit_of_outputs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_past_the_limit_at_once_are_refused_until_one_ends() {
     let core = Arc::new(Core::in_memory().unwrap());
-    let services = Services {
-        models: Arc::new(Scripted { reply: "hello", hang: true }),
-        default_model: Some("scripted".into()),
-        http: Arc::new(Web { hang: true }),
-    };
+    let services =
+        Services { models: Arc::new(scripted("hello", true)), default_model: Some("scripted".into()), http: Arc::new(Web { hang: true }) };
     let wf = Arc::new(WorkflowRuns::new(core, services).with_max_runs(2));
     let source = || RunSource::Definition { name: "flow".into(), graph: llm_flow() };
     let first = wf.start(source(), &inputs(json!({"q": "a"}))).unwrap();
@@ -992,7 +962,7 @@ async fn a_header_takes_a_keychain_secret_that_never_reaches_the_definition_or_t
     assert_eq!((set.name.as_str(), set.origin.as_str()), ("GH_TOKEN", "https://api.example.com"));
     assert_eq!(core.workflow_secrets().unwrap(), [set]);
     let web = Arc::new(Recording::default());
-    let services = Services { models: Arc::new(Scripted { reply: "", hang: false }), default_model: None, http: web.clone() };
+    let services = Services { models: Arc::new(scripted("", false)), default_model: None, http: web.clone() };
     let wf = Arc::new(WorkflowRuns::new(core.clone(), services));
     let flow = |header: &str| {
         graph(json!({

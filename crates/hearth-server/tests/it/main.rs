@@ -8,9 +8,8 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use hearth_core::Core;
-use hearth_llm::{
-    CancellationToken, ChatEvent, ChatModel, ChatRequest, ChatStream, EmbedInput, FinishReason, LlmError, ModelHost, Timings, Usage,
-};
+use hearth_llm::ModelHost;
+use hearth_llm::testing::ScriptedModel;
 use hearth_server::{Api, ServerConfig};
 use hearth_types::{ModelSource, NewModel};
 use http_body_util::BodyExt;
@@ -22,73 +21,13 @@ mod tls;
 
 const TOKEN: &str = "test-token";
 
-/// Answers every request with the same pieces of text.
-struct Scripted;
-
-impl ChatModel for Scripted {
-    fn chat(&self, request: ChatRequest, cancel: CancellationToken) -> Result<ChatStream, LlmError> {
-        if request.model != "m" {
-            return Err(LlmError::ModelNotFound(request.model));
-        }
-        let (tx, rx) = std::sync::mpsc::channel();
-        for piece in ["Hel", "lo", " there"] {
-            tx.send(Ok(ChatEvent::Delta(piece.into()))).unwrap();
-        }
-        let usage = Usage { prompt_tokens: 5, completion_tokens: 3, cached_prompt_tokens: 0 };
-        tx.send(Ok(ChatEvent::Finished { reason: FinishReason::Stop, usage, timings: Timings::default() })).unwrap();
-        Ok(ChatStream::new(rx, cancel))
-    }
-
-    fn embed(&self, _: &str, inputs: &[EmbedInput]) -> Result<hearth_llm::Embeddings, LlmError> {
-        Ok(hearth_llm::Embeddings { vectors: inputs.iter().map(|_| vec![0.6, 0.8]).collect(), prompt_tokens: 2 })
-    }
-}
-
-impl ModelHost for Scripted {
-    fn load(&self, _: &str) -> Result<(), LlmError> {
-        Ok(())
-    }
-    fn unload(&self) {}
-    fn loaded(&self) -> Option<String> {
-        None
-    }
-}
-
-/// Streams one piece and then holds the reply open until it is cancelled.
-struct Endless;
-
-impl ChatModel for Endless {
-    fn chat(&self, _: ChatRequest, cancel: CancellationToken) -> Result<ChatStream, LlmError> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        tx.send(Ok(ChatEvent::Delta("...".into()))).unwrap();
-        let watch = cancel.clone();
-        std::thread::spawn(move || {
-            while !watch.is_cancelled() {
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            let _ =
-                tx.send(Ok(ChatEvent::Finished { reason: FinishReason::Cancelled, usage: Usage::default(), timings: Timings::default() }));
-        });
-        Ok(ChatStream::new(rx, cancel))
-    }
-
-    fn embed(&self, _: &str, _: &[EmbedInput]) -> Result<hearth_llm::Embeddings, LlmError> {
-        Ok(hearth_llm::Embeddings::default())
-    }
-}
-
-impl ModelHost for Endless {
-    fn load(&self, _: &str) -> Result<(), LlmError> {
-        Ok(())
-    }
-    fn unload(&self) {}
-    fn loaded(&self) -> Option<String> {
-        None
-    }
+/// Answers model `m` with the same pieces of text ("Hello there").
+fn scripted() -> ScriptedModel {
+    ScriptedModel::new(["Hel", "lo", " there"]).only_model("m")
 }
 
 fn api() -> Api {
-    api_with(Arc::new(Scripted), ServerConfig::new(TOKEN))
+    api_with(Arc::new(scripted()), ServerConfig::new(TOKEN))
 }
 
 fn api_with(model: Arc<dyn ModelHost>, config: ServerConfig) -> Api {
@@ -435,7 +374,7 @@ async fn a_shutdown_ends_the_endless_sync_status_stream() {
 
 #[tokio::test]
 async fn past_the_in_flight_limit_clients_are_told_to_retry() {
-    let api = api_with(Arc::new(Endless), ServerConfig { max_in_flight: 1, ..ServerConfig::new(TOKEN) });
+    let api = api_with(Arc::new(ScriptedModel::endless()), ServerConfig { max_in_flight: 1, ..ServerConfig::new(TOKEN) });
     let body = json!({ "model": "m", "stream": true, "messages": [{ "role": "user", "content": "hi" }] }).to_string();
     // The first stream stays open (its body is held, not read to the end).
     let open = api.router().oneshot(request("POST", "/v1/chat/completions", None).body(Body::from(body.clone())).unwrap()).await.unwrap();
@@ -475,7 +414,7 @@ async fn past_the_in_flight_limit_clients_are_told_to_retry() {
 /// taken after the store write (which let every send that arrived during that write through).
 #[tokio::test]
 async fn sends_arriving_together_at_the_limit_do_not_all_start() {
-    let api = api_with(Arc::new(Endless), ServerConfig { max_in_flight: 2, ..ServerConfig::new(TOKEN) });
+    let api = api_with(Arc::new(ScriptedModel::endless()), ServerConfig { max_in_flight: 2, ..ServerConfig::new(TOKEN) });
     call(&api, "POST", "/api/v1/workspaces", Some(json!({ "name": "Work", "handle": "work" }))).await;
     let chat = call(&api, "POST", "/api/v1/workspaces/work/chats", Some(json!({ "title": "t", "model": "m" }))).await.json();
     let path = format!("/api/v1/chats/{}/messages", chat["id"].as_str().unwrap());
