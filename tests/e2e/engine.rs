@@ -9,7 +9,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use hearth_e2e::gemma_model;
+use hearth_e2e::{gemma_model, poll};
 use hearth_llama::{EngineConfig, LlamaEngine, ModelSpec, Resolver};
 use hearth_llm::{
     CancellationToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, EmbedInput, FinishReason, LlmError, ResponseFormat, SamplingParams,
@@ -263,8 +263,8 @@ fn the_model_unloads_after_the_keep_alive() {
     );
     reply(&engine, "Hi", SamplingParams::greedy(2));
     assert_eq!(engine.status().loaded.as_deref(), Some(MODEL));
-    std::thread::sleep(Duration::from_millis(600));
-    assert_eq!(engine.status().loaded, None);
+    let status = poll(Duration::from_millis(20), Duration::from_secs(10), || engine.status(), |s| s.loaded.is_none());
+    assert_eq!(status.loaded, None);
     // And loads again on demand.
     reply(&engine, "Hi", SamplingParams::greedy(2));
 }
@@ -278,14 +278,12 @@ fn a_shorter_keep_alive_applies_to_a_model_already_idle() {
         resolver(),
     );
     reply(&engine, "Hi", SamplingParams::greedy(2));
+    // Real idle time, measured by the engine's own clock: longer than the keep-alive set below.
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(engine.status().loaded.as_deref(), Some(MODEL), "still loaded under the long keep-alive");
     engine.set_keep_alive(Duration::from_millis(100));
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while engine.status().loaded.is_some() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(engine.status().loaded, None);
+    let status = poll(Duration::from_millis(20), Duration::from_secs(10), || engine.status(), |s| s.loaded.is_none());
+    assert_eq!(status.loaded, None);
 }
 
 #[test]

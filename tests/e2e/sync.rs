@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hearth_e2e::fake_auth::FakeAuth;
+use hearth_e2e::poll;
 use hearth_e2e::proxy::{Mode, Proxy};
 use hearth_e2e::testbed::{TestBed, jwt, psql};
 use hearth_secrets::MemoryStore;
@@ -344,7 +345,11 @@ fn a_slow_transaction_that_commits_last_does_not_make_a_device_skip_rows() {
     );
     let database = bed.database.clone();
     let slow = std::thread::spawn(move || psql(&database, &["-c", &sql]));
-    std::thread::sleep(Duration::from_millis(800));
+    // It has written its row once it sleeps in pg_sleep.
+    let sleeping = "select count(*) from pg_stat_activity where datname = current_database() and wait_event = 'PgSleep'";
+    let slow_sleeps =
+        poll(Duration::from_millis(20), Duration::from_secs(10), || psql(&bed.database, &["-c", sleeping]), |n| n.trim() == "1");
+    assert_eq!(slow_sleeps.trim(), "1", "the slow transaction reached its pg_sleep");
 
     // Meanwhile the writer pushes (its version comes after the slow one's, so it waits for the
     // lock) and the reader pulls again and again.
@@ -355,6 +360,7 @@ fn a_slow_transaction_that_commits_last_does_not_make_a_device_skip_rows() {
     });
     while !slow.is_finished() {
         reader.sync(&rt).unwrap();
+        // Paces the pulls, which are the scenario: the loop's end is observed (`is_finished`).
         std::thread::sleep(Duration::from_millis(100));
     }
     slow.join().unwrap();
@@ -386,8 +392,10 @@ fn an_expired_session_is_refreshed_and_sync_goes_on() {
     store.write(|x| x.create_workspace(&NewWorkspace::new("One", Handle::parse("one").unwrap()).unwrap())).unwrap();
     rt.block_on(engine.sync_now(&mut |_| {})).unwrap();
 
-    // The token expires; the next round refreshes it and goes on.
-    std::thread::sleep(Duration::from_millis(2500));
+    // The token expires; the next round refreshes it and goes on. Its `exp` is in whole
+    // seconds, so real time must pass: until the expiry the session reports, no longer.
+    let expiry = rt.block_on(engine.status()).unwrap().session_expires_at.expect("the session's expiry");
+    std::thread::sleep(Duration::try_from(expiry.duration_since(Timestamp::now())).unwrap_or_default());
     store.write(|x| x.create_workspace(&NewWorkspace::new("Two", Handle::parse("two").unwrap()).unwrap())).unwrap();
     let round = rt.block_on(engine.sync_now(&mut |_| {})).unwrap();
     assert_eq!(round.pushed, 1);
@@ -432,9 +440,9 @@ fn the_server_stopped_mid_sync_and_restarted_resumes_with_no_duplicates() {
     // Stop the server once the push is under way.
     let engine = laptop.engine.clone();
     let round = rt.spawn(async move { engine.sync_now(&mut |_| {}).await });
-    while laptop.store.read(|r| r.pending()).unwrap().transactions > 500 {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let pending =
+        poll(Duration::from_millis(5), Duration::from_secs(60), || laptop.store.read(|r| r.pending()).unwrap().transactions, |&n| n <= 500);
+    assert!(pending <= 500, "the push got under way: {pending} left");
     bed.stop_server();
     let err = rt.block_on(round).unwrap().unwrap_err();
     assert!(matches!(err, hearth_sync::Error::Offline { .. } | hearth_sync::Error::Server { .. }), "{err}");
@@ -480,7 +488,6 @@ fn a_device_whose_clock_runs_ahead_keeps_its_last_word() {
     assert_eq!(ahead.store.read(|r| r.workspace(ws.id)).unwrap().name, "v60");
     assert_eq!(other.store.read(|r| r.workspace(ws.id)).unwrap().name, "v60");
     // A later write from a device with a true clock still wins: the clamp bounds the skew.
-    std::thread::sleep(Duration::from_millis(10));
     let stamp = psql(&bed.database, &["-c", &format!("select field_hlc ->> 'name' from public.workspaces where id = '{}'", ws.id)]);
     let clamped_ms: u64 = stamp.trim().split(':').next().unwrap().parse().unwrap();
     assert!(clamped_ms < future, "the future stamp was clamped: {stamp}");

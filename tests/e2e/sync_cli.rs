@@ -8,10 +8,11 @@ use std::io::Write;
 use std::net::{IpAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use hearth_e2e::fake_auth::FakeAuth;
 use hearth_e2e::testbed::{TestBed, http, jwt, psql};
-use hearth_e2e::{Hearth, serve};
+use hearth_e2e::{Hearth, poll, serve};
 
 fn with_stdin(env: &Hearth, args: &[&str], input: &str) -> Output {
     let mut child = env.command().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
@@ -91,15 +92,12 @@ fn two_data_directories_sync_through_the_cli_and_status_tells_the_truth() {
 
     // `hearth serve` runs the loop in the background and answers GET /api/v1/sync.
     let served = serve(&desktop, "sync-test-token-0123456789abcdef");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let status = loop {
+    let sync_status = || {
         let (code, status) = http(&served.url, "GET", "/api/v1/sync", "sync-test-token-0123456789abcdef", None);
         assert_eq!(code, 200, "{status}");
-        if status["pending"]["changes"] == 0 || std::time::Instant::now() > deadline {
-            break status;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        status
     };
+    let status = poll(Duration::from_millis(200), Duration::from_secs(20), sync_status, |s| s["pending"]["changes"] == 0);
     assert_eq!(status["pending"]["changes"], 0, "the background loop pushed the rename: {status}");
     assert!(status["last_error"].is_null(), "{status}");
     assert_eq!(status["signed_in"], true);

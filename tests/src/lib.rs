@@ -1,5 +1,6 @@
 //! Shared helpers for Hearth's end-to-end tests: finding the real `hearth` binary and the real
-//! default model, and running commands against a throwaway data directory.
+//! default model, running commands against a throwaway data directory, and polling for a
+//! state with a deadline.
 //!
 //! A missing real part is a test failure with a message naming it, never a skip: `make test`
 //! provides every part, and running the suite any other way must say what is missing.
@@ -11,6 +12,7 @@ pub mod testbed;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The `hearth` binary: `$HEARTH_BIN`, or the one Cargo built beside this test.
 pub fn hearth_bin() -> PathBuf {
@@ -140,4 +142,18 @@ pub fn serve(env: &Hearth, token: &str) -> Served {
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let url = line.trim().strip_prefix("hearth: listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_owned();
     Served { child, url }
+}
+
+/// Calls `probe` every `every` until `done` holds for its answer or `within` has passed, and
+/// returns the last answer: the caller asserts on it, so a timeout fails with the caller's
+/// own message. The way to wait for a state the test can observe, instead of a sleep.
+pub fn poll<T>(every: Duration, within: Duration, mut probe: impl FnMut() -> T, done: impl Fn(&T) -> bool) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        let answer = probe();
+        if done(&answer) || Instant::now() >= deadline {
+            return answer;
+        }
+        std::thread::sleep(every);
+    }
 }

@@ -13,7 +13,18 @@ use uuid::Uuid;
 
 /// Milliseconds since the Unix epoch, the form every time column stores.
 pub(crate) fn now_ms() -> i64 {
+    #[cfg(test)]
+    if let Some(ms) = TEST_NOW_MS.get() {
+        return ms;
+    }
     Timestamp::now().as_millisecond()
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The time [`now_ms`] reads on this thread while a unit test pins it, so a test can put
+    /// rows at distinct times without sleeping; `None` reads the wall clock.
+    pub(crate) static TEST_NOW_MS: std::cell::Cell<Option<i64>> = const { std::cell::Cell::new(None) };
 }
 
 pub(crate) fn ts(ms: i64) -> Timestamp {

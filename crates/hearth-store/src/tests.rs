@@ -39,6 +39,30 @@ fn db_path(dir: &tempfile::TempDir) -> PathBuf {
     dir.path().join("hearth.db")
 }
 
+/// The store's clock on this test's thread, pinned so a test can put rows at distinct times
+/// without sleeping. It starts at the wall clock's reading and moves only when told; the wall
+/// clock comes back when it drops.
+struct PinnedClock;
+
+impl PinnedClock {
+    fn now() -> Self {
+        let start = crate::rows::now_ms();
+        crate::rows::TEST_NOW_MS.set(Some(start));
+        PinnedClock
+    }
+
+    /// Moves the clock `ms` milliseconds on.
+    fn advance(&self, ms: i64) {
+        crate::rows::TEST_NOW_MS.set(crate::rows::TEST_NOW_MS.get().map(|t| t + ms));
+    }
+}
+
+impl Drop for PinnedClock {
+    fn drop(&mut self) {
+        crate::rows::TEST_NOW_MS.set(None);
+    }
+}
+
 fn open_fast(path: &Path) -> crate::Result<Store> {
     Store::open_with(path, &OpenOptions { busy_timeout: Duration::from_millis(100), backup_dir: None })
 }
@@ -322,18 +346,19 @@ fn a_write_waits_for_a_lock_that_is_released_in_time() {
     let dir = tempfile::tempdir().unwrap();
     let path = db_path(&dir);
     let store = Store::open(&path).unwrap(); // the default, generous busy timeout
-    let locked = std::sync::Barrier::new(2);
+    let mut other = rusqlite::Connection::open(&path).unwrap();
+    let holder = other.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).unwrap();
+    let (done, written) = std::sync::mpsc::channel();
     std::thread::scope(|s| {
         s.spawn(|| {
-            let mut other = rusqlite::Connection::open(&path).unwrap();
-            let tx = other.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).unwrap();
-            locked.wait();
-            std::thread::sleep(Duration::from_millis(300));
-            tx.commit().unwrap();
+            // Without a busy timeout this would fail at once with SQLITE_BUSY.
+            workspace(&store, "patient");
+            done.send(()).unwrap();
         });
-        locked.wait();
-        // Without a busy timeout this would fail at once with SQLITE_BUSY.
-        workspace(&store, "patient");
+        // SQLite's busy wait cannot be observed, so the lock is held a while with the write still waiting.
+        assert!(written.recv_timeout(Duration::from_millis(300)).is_err(), "the write waits while the lock is held");
+        holder.commit().unwrap();
+        written.recv().unwrap();
     });
 }
 
@@ -591,16 +616,17 @@ fn tombstones_are_hidden_from_every_read() {
 fn chat_lists_put_pinned_first_then_most_recent() {
     let store = Store::open_in_memory().unwrap();
     let ws = workspace(&store, "w");
+    let clock = PinnedClock::now();
     let old = chat(&store, ws.id, "old");
-    std::thread::sleep(Duration::from_millis(3));
+    clock.advance(3);
     let pinned = chat(&store, ws.id, "pinned");
-    std::thread::sleep(Duration::from_millis(3));
+    clock.advance(3);
     let _new = chat(&store, ws.id, "new");
-    std::thread::sleep(Duration::from_millis(3));
+    clock.advance(3);
     let archived = chat(&store, ws.id, "archived");
     store.write(|w| w.update_chat(pinned.id, &ChatPatch { pinned: Some(true), ..Default::default() })).unwrap();
     store.write(|w| w.update_chat(archived.id, &ChatPatch { archived: Some(true), ..Default::default() })).unwrap();
-    std::thread::sleep(Duration::from_millis(3));
+    clock.advance(3);
     say(&store, old.id, None, Role::User, "bump");
 
     let titles = |all| store.read(|r| r.chats(ws.id, all)).unwrap().into_iter().map(|c| c.title).collect::<Vec<_>>();
@@ -1089,9 +1115,11 @@ fn reconnecting_keeps_the_device_and_cursor_but_another_project_starts_over() {
 fn a_chat_pulled_after_its_messages_takes_their_activity() {
     let laptop = connected();
     let ws = workspace(&laptop, "home");
+    let clock = PinnedClock::now();
     let c = chat(&laptop, ws.id, "Plans");
-    std::thread::sleep(Duration::from_millis(5));
+    clock.advance(5);
     let m = say(&laptop, c.id, None, Role::User, "later");
+    assert!(m.created_at > c.created_at, "the message is later than the chat");
     let desktop = connected();
     let rows = [
         server_row(&laptop, "workspaces", &ws.id.to_string(), json!({})),

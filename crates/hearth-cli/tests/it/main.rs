@@ -3,6 +3,7 @@
 //! files that are not Hearth databases, newer schemas, a locked database).
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -40,6 +41,12 @@ impl Env {
 
     fn db(&self) -> PathBuf {
         self.dir.path().join("hearth.db")
+    }
+
+    /// How many lines of the log files contain `needle`.
+    fn logged(&self, needle: &str) -> usize {
+        let Ok(files) = std::fs::read_dir(self.dir.path().join("logs")) else { return 0 };
+        files.map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap_or_default().lines().filter(|l| l.contains(needle)).count()).sum()
     }
 
     fn workspace(&self, handle: &str) -> Value {
@@ -241,15 +248,24 @@ fn a_write_waits_for_another_programs_lock_to_end() {
     env.workspace("first");
     let mut conn = rusqlite::Connection::open(env.db()).unwrap();
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).unwrap();
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("hearth"))
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("hearth"))
         .arg("--data-dir")
         .arg(env.dir.path())
         .args(["workspaces", "create", "--name", "Second", "--handle", "second"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // The command starts while the lock is held; it must wait rather than fail at once.
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // The command starts while the lock is held; it must wait rather than fail at once. Its
+    // write comes right after it logs that it opened the store.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while env.logged("opened the store") < 2 {
+        assert!(child.try_wait().unwrap().is_none(), "the command ended before it waited for the lock");
+        assert!(Instant::now() < deadline, "the command did not open the store within 30 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SQLite's busy wait gives no signal to observe, so the lock is held a while with the command still waiting.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "the command waits for the lock rather than failing at once");
     tx.commit().unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -342,7 +358,7 @@ fn serve_refuses_a_wildcard_cors_origin_a_short_token_and_remote_access_without_
     // Each is refused before the server starts; were one accepted, serve would run on until
     // the timeout.
     let refused = |cmd: &mut Command| {
-        let out = cmd.timeout(std::time::Duration::from_secs(60)).output().unwrap();
+        let out = cmd.timeout(Duration::from_secs(60)).output().unwrap();
         assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
