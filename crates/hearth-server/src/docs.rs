@@ -18,7 +18,7 @@ use crate::{error, openai};
         Every route but `/health` and the UI's pages (`/`, `/assets/*`) needs `Authorization: Bearer <token>` (`hearth token show`)."),
     // The paths come from the router (`documented_routes` in lib.rs); this one is routed by
     // hand there, its model name taking slashes.
-    paths(openai::get_model),
+    paths(openai::models::get_model),
     components(schemas(error::ErrorBody)),
     security(("bearer" = [])),
 )]

@@ -15,20 +15,25 @@
 //! Left out here: picking ports, reading environment variables and files (certificates
 //! included), storing the token (the CLI does those).
 
-mod app;
+mod chats;
 mod docs;
 mod error;
 mod limits;
+mod messages;
 mod metrics;
+mod models;
 mod openai;
+mod params;
 mod providers;
 mod replies;
 mod security;
+mod settings;
 mod setup;
 mod sync;
 mod tls;
 mod ui;
 mod workflows;
+mod workspaces;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -166,7 +171,7 @@ impl Api {
         documented
             // A model name may hold slashes (`provider/model`): the document names this
             // route `/v1/models/{model}` (docs.rs), which axum would match one segment only.
-            .route("/v1/models/{*model}", get(openai::get_model))
+            .route("/v1/models/{*model}", get(openai::models::get_model))
             .merge(ui::routes())
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
@@ -361,35 +366,35 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics_text))
         .routes(routes!(docs::openapi_json))
         .routes(routes!(docs::page))
-        .routes(routes!(openai::list_models))
-        .routes(routes!(openai::chat_completions))
-        .routes(routes!(openai::completions))
-        .routes(routes!(openai::embeddings))
-        .routes(routes!(app::list_workspaces, app::create_workspace))
-        .routes(routes!(app::get_workspace, app::update_workspace, app::delete_workspace))
-        .routes(routes!(app::list_chats, app::create_chat))
-        .routes(routes!(app::get_chat, app::update_chat, app::delete_chat))
-        .routes(routes!(app::thread, app::send))
-        .routes(routes!(app::switch_branch))
-        .routes(routes!(app::edit_message, app::delete_message))
-        .routes(routes!(app::answer))
-        .routes(routes!(app::siblings))
-        .routes(routes!(app::events))
-        .routes(routes!(app::cancel))
+        .routes(routes!(openai::models::list_models))
+        .routes(routes!(openai::chat::chat_completions))
+        .routes(routes!(openai::completions::completions))
+        .routes(routes!(openai::embeddings::embeddings))
+        .routes(routes!(workspaces::list_workspaces, workspaces::create_workspace))
+        .routes(routes!(workspaces::get_workspace, workspaces::update_workspace, workspaces::delete_workspace))
+        .routes(routes!(chats::list_chats, chats::create_chat))
+        .routes(routes!(chats::get_chat, chats::update_chat, chats::delete_chat))
+        .routes(routes!(chats::thread, messages::send))
+        .routes(routes!(chats::switch_branch))
+        .routes(routes!(messages::edit_message, messages::delete_message))
+        .routes(routes!(messages::answer))
+        .routes(routes!(messages::siblings))
+        .routes(routes!(messages::events))
+        .routes(routes!(messages::cancel))
         .routes(routes!(sync::status))
         .routes(routes!(sync::now))
         .routes(routes!(sync::events))
         .routes(routes!(sync::connect))
         .routes(routes!(sync::login))
         .routes(routes!(sync::logout))
-        .routes(routes!(app::search))
-        .routes(routes!(app::list_local_models, app::import_model))
-        .routes(routes!(app::set_default_model))
+        .routes(routes!(messages::search))
+        .routes(routes!(models::list_local_models, models::import_model))
+        .routes(routes!(models::set_default_model))
         .routes(routes!(setup::status, setup::start))
         .routes(routes!(setup::cancel))
-        .routes(routes!(app::unload_model))
-        .routes(routes!(app::remove_model))
-        .routes(routes!(app::load_model))
+        .routes(routes!(models::unload_model))
+        .routes(routes!(models::remove_model))
+        .routes(routes!(models::load_model))
         .routes(routes!(providers::list, providers::add))
         .routes(routes!(providers::presets))
         .routes(routes!(providers::get, providers::update, providers::remove))
@@ -409,8 +414,8 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(workflows::cancel))
         .routes(routes!(workflows::list_secrets))
         .routes(routes!(workflows::set_secret, workflows::delete_secret))
-        .routes(routes!(app::settings))
-        .routes(routes!(app::put_setting))
+        .routes(routes!(settings::settings))
+        .routes(routes!(settings::put_setting))
 }
 
 /// The OpenAPI document of every route (served by `docs.rs`).

@@ -154,7 +154,7 @@ pub(crate) async fn remove_key(State(state): State<AppState>, Path(name): Path<S
 #[utoipa::path(post, path = "/api/v1/providers/{name}/test", tag = "providers", params(("name" = String, Path)),
     responses((status = 200, body = ProviderInfo), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody), (status = 502, body = ErrorBody)))]
 pub(crate) async fn test(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<ProviderInfo>> {
-    let _slot = crate::openai::hold(&state)?;
+    let _slot = state.room.take()?;
     Ok(Json(blocking(&state, move |core| core.refresh_provider_models(&name)).await?))
 }
 

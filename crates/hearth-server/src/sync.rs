@@ -45,7 +45,7 @@ pub(crate) async fn status(State(state): State<AppState>) -> ApiResult<Json<Valu
         (status = 502, description = "the sync server failed or refused", body = ErrorBody),
         (status = 503, description = "the sync server cannot be reached", body = ErrorBody)))]
 pub(crate) async fn now(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let _slot = crate::openai::hold(&state)?;
+    let _slot = state.room.take()?;
     let engine = engine(&state)?;
     let round = engine.sync_now(&mut |_| {}).await.map_err(sync_error)?;
     let status = engine.status().await.map_err(sync_error)?;

@@ -1,7 +1,9 @@
 //! Workflows and their runs under `/api/v1` (docs/workflows.md): CRUD, validate, import,
 //! export, starting runs, reading them, following their events (SSE, resumable) and
-//! cancelling them. Runs belong to [`hearth_core::workflow::Workflows`], not to the request
+//! cancelling them. Runs belong to [`hearth_core::workflow::WorkflowRuns`], not to the request
 //! that started them.
+
+pub(crate) mod as_model;
 
 use std::convert::Infallible;
 
