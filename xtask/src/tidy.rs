@@ -7,8 +7,11 @@
 //! - Dependencies point the right way: each workspace crate may use only the workspace crates
 //!   its layer allows, and each foreign system (SQLite, llama.cpp, the keychain, ...) is used
 //!   by exactly one adapter crate. Dev-dependencies are exempt: tests may reach anywhere.
+//! - Within a crate, no two top-level modules use each other (`crate::a` in `b` and
+//!   `crate::b` in `a`): a pair like that is one module split in two, or a shared piece that
+//!   wants a file of its own. A module's own submodules (`a/x.rs`) count as `a`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -75,6 +78,8 @@ pub(crate) fn check(root: &Path) -> anyhow::Result<Vec<String>> {
     let metadata = MetadataCommand::new().manifest_path(root.join("Cargo.toml")).no_deps().exec()?;
     let mut edges = BTreeMap::new();
     for package in metadata.workspace_packages() {
+        let src = package.manifest_path.parent().map(|dir| dir.join("src")).context("a manifest path without a folder")?;
+        problems.extend(check_module_cycles(&package.name, &module_uses(src.as_std_path())?));
         let deps =
             package.dependencies.iter().filter(|d| d.kind != DependencyKind::Development).map(|d| d.name.clone()).collect::<Vec<_>>();
         edges.insert(package.name.to_string(), deps);
@@ -119,6 +124,79 @@ fn check_edges(edges: &BTreeMap<String, Vec<String>>) -> Vec<String> {
                 && allowed.is_some()
             {
                 problems.push(format!("{package} depends on {dep}; only {} may (one adapter per foreign system)", owners.join(", ")));
+            }
+        }
+    }
+    problems
+}
+
+/// For each top-level module of the crate whose sources are in `src` (`a.rs` with `a/`), the
+/// other top-level modules it names as `crate::b`, in a path or in a `use crate::{...}` group.
+fn module_uses(src: &Path) -> anyhow::Result<BTreeMap<String, BTreeSet<String>>> {
+    let mut modules: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    for file in rust_files(src)? {
+        let rel = file.strip_prefix(src).unwrap_or(&file);
+        let Some(top) = rel.components().next().and_then(|c| c.as_os_str().to_str()) else { continue };
+        let top = top.trim_end_matches(".rs");
+        if !matches!(top, "lib" | "main" | "bin") {
+            modules.entry(top.to_owned()).or_default().push(file.clone());
+        }
+    }
+    let mut uses = BTreeMap::new();
+    for (module, files) in &modules {
+        let mut named = BTreeSet::new();
+        for file in files {
+            let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+            named.extend(crate_paths(&text).into_iter().filter(|m| m != module && modules.contains_key(m)));
+        }
+        uses.insert(module.clone(), named);
+    }
+    Ok(uses)
+}
+
+/// The first segment of every `crate::` path in `text` (comments left out): `crate::a::X`
+/// gives `a`; `crate::{a, b::X, c::{Y, Z}}` gives `a`, `b` and `c`.
+fn crate_paths(text: &str) -> BTreeSet<String> {
+    let code: String = text.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+    let ident = |s: &str| s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect::<String>();
+    let mut out = BTreeSet::new();
+    for (at, _) in code.match_indices("crate::") {
+        // `hearth_crate::x` is not this crate.
+        if code[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let rest = &code[at + "crate::".len()..];
+        let Some(group) = rest.strip_prefix('{') else {
+            out.insert(ident(rest));
+            continue;
+        };
+        // The names at depth 0 of the group: after its `{` and after each `,`.
+        let (mut depth, mut start) = (0usize, true);
+        for (i, c) in group.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => break,
+                '}' => depth -= 1,
+                ',' if depth == 0 => start = true,
+                c if start && !c.is_whitespace() => {
+                    out.insert(ident(&group[i..]));
+                    start = false;
+                }
+                _ => {}
+            }
+        }
+    }
+    out.remove("");
+    out
+}
+
+/// Pairs of modules that use each other.
+fn check_module_cycles(package: &str, uses: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (a, named) in uses {
+        for b in named.iter().filter(|b| a < *b) {
+            if uses.get(b).is_some_and(|theirs| theirs.contains(a)) {
+                problems.push(format!("{package}: modules `{a}` and `{b}` use each other; move what they share into a module of its own"));
             }
         }
     }

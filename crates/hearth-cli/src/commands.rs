@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use hearth_core::{AddMessage, Core, WorkspaceRef};
 use hearth_types::{ChatId, ChatPatch, Handle, MessageId, NewWorkspace, Role, Thread, Timezone, Workspace, WorkspacePatch};
 
-use crate::cli::CmdResult;
+use crate::failure::CmdResult;
 use crate::output::{Output, preview, table};
 
 #[derive(Debug, Subcommand)]

@@ -11,7 +11,7 @@ use hearth_core::StoreStatus;
 use hearth_secrets::SecretStore as _;
 use serde::Serialize;
 
-use crate::cli::{CmdResult, Failure};
+use crate::failure::{CmdResult, Failure};
 use crate::output::{Output, table};
 
 #[derive(Debug, Args)]

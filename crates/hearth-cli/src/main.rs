@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod doctor;
+mod failure;
 mod models;
 mod output;
 mod prompt;

@@ -10,7 +10,7 @@ use hearth_llama::EngineConfig;
 use hearth_llm::{CancellationToken, LlmError, SamplingParams};
 use hearth_types::{ChatId, LocalModel, ModelSource};
 
-use crate::cli::{CmdResult, Failure};
+use crate::failure::{CmdResult, Failure};
 use crate::output::{Output, table};
 
 #[derive(Debug, Subcommand)]

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, IsTerminal};
 
-use crate::cli::Failure;
+use crate::failure::Failure;
 
 /// The secret as typed, without its line ending.
 pub(crate) fn read_hidden(prompt: &str) -> Result<String, Failure> {

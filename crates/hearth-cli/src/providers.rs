@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use hearth_core::{Core, Secret};
 use hearth_types::{NewProvider, Price, ProviderInfo, ProviderPatch};
 
-use crate::cli::{CmdResult, Failure};
+use crate::failure::{CmdResult, Failure};
 use crate::output::{Output, table};
 
 #[derive(Debug, Subcommand)]

@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use hearth_core::Core;
 use hearth_host::{Host, Options, TlsFiles};
 
-use crate::cli::{CmdResult, Failure};
+use crate::failure::{CmdResult, Failure};
 use crate::output::Output;
 
 #[derive(Debug, Args)]

@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 use hearth_core::{Core, SupabaseDatabase, SupabasePlaintext, SyncEndpoints, SyncProgress, SyncStatus};
 use hearth_types::ValidationError;
 
-use crate::cli::{CmdResult, Failure};
+use crate::failure::{CmdResult, Failure};
 use crate::output::Output;
 
 #[derive(Debug, Subcommand)]

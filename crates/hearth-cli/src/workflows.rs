@@ -18,7 +18,7 @@ use hearth_llama::EngineConfig;
 use hearth_types::{NodeStatus, RunEventKind, RunStatus, Workflow, WorkflowId};
 use serde_json::{Map, Value};
 
-use crate::cli::{CmdResult, Failure};
+use crate::failure::{CmdResult, Failure};
 use crate::output::{Output, table};
 
 #[derive(Debug, Subcommand)]

@@ -1,11 +1,10 @@
-//! The engine's public handle: configuration, the request channel, and [`ChatModel`].
+//! The engine's public handle: the request channel and [`ChatModel`].
 //!
 //! [`LlamaEngine`] validates a request, resolves the model name to a file, hands the request
 //! to the worker thread and waits for the worker to accept it (model loaded, prompt
 //! tokenized and known to fit), so those errors come back from `chat` itself. Dropping the
 //! engine closes the channel; the worker finishes and is joined.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
@@ -15,49 +14,8 @@ use hearth_llm::{
     CancellationToken, ChatModel, ChatRequest, ChatStream, CompletionRequest, EmbedInput, Embeddings, LlmError, ModelHost, SamplingParams,
 };
 
+use crate::config::{EngineConfig, EngineStatus, Resolver};
 use crate::worker::{self, ChatJob, Command, EmbedJob, LoadJob, Prompt};
-
-/// How the engine runs models.
-#[derive(Clone, Debug)]
-pub struct EngineConfig {
-    /// CPU threads for decoding; `None` uses every core.
-    pub threads: Option<u32>,
-    /// How many requests can be decoded together (sequences in one batch).
-    pub slots: u32,
-    /// Context length per request; `None` picks what the model and memory allow.
-    pub context_per_slot: Option<u32>,
-    /// Most tokens in one decode step (prompt chunks plus one token per generating request).
-    pub batch_size: u32,
-    /// Unload the model after this long without requests.
-    pub keep_alive: Duration,
-    /// Reuse the cached prefix a new prompt shares with an earlier one.
-    pub prefix_cache: bool,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        Self { threads: None, slots: 4, context_per_slot: None, batch_size: 512, keep_alive: Duration::from_secs(300), prefix_cache: true }
-    }
-}
-
-/// A model the engine can load: its registry name and its file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ModelSpec {
-    pub name: String,
-    pub path: PathBuf,
-}
-
-/// Turns a model name from a request into a file (the registry lives in the store).
-pub type Resolver = Arc<dyn Fn(&str) -> Result<ModelSpec, LlmError> + Send + Sync>;
-
-/// What the engine holds right now.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct EngineStatus {
-    pub loaded: Option<String>,
-    pub context_per_slot: u32,
-    pub slots: u32,
-    pub active_requests: u32,
-}
 
 /// The local inference engine. See the crate docs.
 pub struct LlamaEngine {

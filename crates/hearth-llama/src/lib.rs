@@ -11,6 +11,7 @@
 //! Everything here is safe Rust: llama-cpp-2 wraps the C API, and the sampler and text
 //! handling that sit on the hot path are plain Rust over the logits slice.
 
+mod config;
 mod describe;
 mod engine;
 pub mod gguf;
@@ -20,6 +21,7 @@ mod template;
 mod text;
 mod worker;
 
+pub use config::{EngineConfig, EngineStatus, ModelSpec, Resolver};
 pub use describe::{DEFAULT_MODEL_FILE, DEFAULT_MODEL_NAME, describe};
-pub use engine::{EngineConfig, EngineStatus, LlamaEngine, ModelSpec, Resolver};
+pub use engine::LlamaEngine;
 pub use gguf::{GgufError, GgufInfo, inspect};

@@ -35,7 +35,7 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::token::LlamaToken;
 
-use crate::engine::{EngineConfig, EngineStatus, ModelSpec};
+use crate::config::{EngineConfig, EngineStatus, ModelSpec};
 use crate::grammar::Constraint;
 use crate::sampler::Sampler;
 use crate::template;

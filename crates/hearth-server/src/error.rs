@@ -39,7 +39,21 @@ pub(crate) struct ErrorObject {
     code: &'static str,
     /// With `invalid_workflow`: every problem of the definition, naming its node or edge.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    problems: Vec<crate::workflows::ProblemOut>,
+    problems: Vec<ProblemOut>,
+}
+
+/// One problem of a definition, naming its node or edge.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ProblemOut {
+    node_id: Option<String>,
+    edge_id: Option<String>,
+    message: String,
+}
+
+impl From<&hearth_core::workflow::Problem> for ProblemOut {
+    fn from(p: &hearth_core::workflow::Problem) -> Self {
+        Self { node_id: p.node_id.clone(), edge_id: p.edge_id.clone(), message: p.message.clone() }
+    }
 }
 
 impl ApiError {

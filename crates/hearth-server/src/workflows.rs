@@ -12,14 +12,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use hearth_core::workflow::{Problem, RunSource};
+use hearth_core::workflow::RunSource;
 use hearth_types::{Edge, Graph, NewWorkflow, Node, Run, RunDetail, RunId, Workflow, WorkflowId, WorkflowPatch};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio_stream::StreamExt as _;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ProblemOut};
 use crate::{ApiJson, AppState, blocking};
 
 fn workflow_id(s: &str) -> ApiResult<WorkflowId> {
@@ -28,20 +28,6 @@ fn workflow_id(s: &str) -> ApiResult<WorkflowId> {
 
 fn run_id(s: &str) -> ApiResult<RunId> {
     Ok(RunId::parse_field(s, "run_id")?)
-}
-
-/// One problem of a definition, naming its node or edge.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct ProblemOut {
-    node_id: Option<String>,
-    edge_id: Option<String>,
-    message: String,
-}
-
-impl From<&Problem> for ProblemOut {
-    fn from(p: &Problem) -> Self {
-        Self { node_id: p.node_id.clone(), edge_id: p.edge_id.clone(), message: p.message.clone() }
-    }
 }
 
 /// A workflow's fields; on create, `name` is required and the rest default to empty.

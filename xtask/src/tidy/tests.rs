@@ -50,3 +50,26 @@ fn dependencies_point_toward_the_types() {
     let unknown = edges(&[("hearth-newthing", &[])]);
     assert!(check_edges(&unknown)[0].contains("not in xtask's LAYERS"));
 }
+
+#[test]
+fn crate_paths_are_read_from_paths_and_use_groups() {
+    let text =
+        "use crate::a::X;\nuse crate::{b, c::Y, d::{E, F}};\n// crate::commented\nlet x = hearth_crate::z;\nfn f() { crate::g::h() }";
+    let found: Vec<String> = crate_paths(text).into_iter().collect();
+    assert_eq!(found, ["a", "b", "c", "d", "g"]);
+}
+
+#[test]
+fn modules_that_use_each_other_are_caught() {
+    let uses = |list: &[(&str, &[&str])]| -> BTreeMap<String, BTreeSet<String>> {
+        list.iter().map(|(m, u)| (m.to_string(), u.iter().map(|s| s.to_string()).collect())).collect()
+    };
+    let one_way = uses(&[("cli", &["failure", "serve"]), ("serve", &["failure"]), ("failure", &[])]);
+    assert_eq!(check_module_cycles("hearth-cli", &one_way), Vec::<String>::new());
+
+    let both_ways = uses(&[("cli", &["serve"]), ("serve", &["cli"])]);
+    assert_eq!(
+        check_module_cycles("hearth-cli", &both_ways),
+        ["hearth-cli: modules `cli` and `serve` use each other; move what they share into a module of its own"]
+    );
+}
