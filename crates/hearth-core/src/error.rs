@@ -29,43 +29,25 @@ pub enum Error {
     Workflow(Vec<crate::workflow::Problem>),
 }
 
-/// The stable classification every edge maps to its own vocabulary (exit codes, HTTP
-/// statuses, UI messages). New cases are added, never renamed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    NotFound,
-    Conflict,
-    Invalid,
-    Corrupt,
-    NewerSchema,
-    Busy,
-    /// The model cannot run here now (not enough memory, the engine failed).
-    Unavailable,
-    Internal,
-    /// A remote provider failed or refused (its key, the request, a broken answer).
-    Upstream,
-    /// A remote provider asks to slow down.
-    RateLimited,
-    /// A workflow definition has problems (the error lists them).
-    InvalidWorkflow,
-}
-
-impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::NotFound => "not_found",
-            ErrorCode::Conflict => "conflict",
-            ErrorCode::Invalid => "invalid",
-            ErrorCode::Corrupt => "corrupt",
-            ErrorCode::NewerSchema => "newer_schema",
-            ErrorCode::Busy => "busy",
-            ErrorCode::Unavailable => "unavailable",
-            ErrorCode::Internal => "internal",
-            ErrorCode::Upstream => "upstream",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::InvalidWorkflow => "invalid_workflow",
-        }
+hearth_types::text_enum! {
+    /// The stable classification every edge maps to its own vocabulary (exit codes, HTTP
+    /// statuses, UI messages). New cases are added, never renamed.
+    pub enum ErrorCode: "code" {
+        NotFound = "not_found",
+        Conflict = "conflict",
+        Invalid = "invalid",
+        Corrupt = "corrupt",
+        NewerSchema = "newer_schema",
+        Busy = "busy",
+        /// The model cannot run here now (not enough memory, the engine failed).
+        Unavailable = "unavailable",
+        Internal = "internal",
+        /// A remote provider failed or refused (its key, the request, a broken answer).
+        Upstream = "upstream",
+        /// A remote provider asks to slow down.
+        RateLimited = "rate_limited",
+        /// A workflow definition has problems (the error lists them).
+        InvalidWorkflow = "invalid_workflow",
     }
 }
 

@@ -93,28 +93,17 @@ pub struct Embeddings {
     pub prompt_tokens: u32,
 }
 
-/// Why a reply ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FinishReason {
-    /// The model ended its turn, or a stop string appeared.
-    Stop,
-    /// `max_tokens` (or the context) ran out.
-    Length,
-    /// The caller cancelled.
-    Cancelled,
-    /// The model stopped to call tools.
-    ToolCalls,
-}
-
-impl FinishReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FinishReason::Stop => "stop",
-            FinishReason::Length => "length",
-            FinishReason::Cancelled => "cancelled",
-            FinishReason::ToolCalls => "tool_calls",
-        }
+hearth_types::text_enum! {
+    /// Why a reply ended.
+    pub enum FinishReason: "finish_reason" {
+        /// The model ended its turn, or a stop string appeared.
+        Stop = "stop",
+        /// `max_tokens` (or the context) ran out.
+        Length = "length",
+        /// The caller cancelled.
+        Cancelled = "cancelled",
+        /// The model stopped to call tools.
+        ToolCalls = "tool_calls",
     }
 }
 

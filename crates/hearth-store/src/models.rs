@@ -1,9 +1,9 @@
 //! The registry of local model files. Local only: plain writes, no HLC, no outbox.
 
-use hearth_types::{LocalModel, ModelId, ModelSource, NewModel};
+use hearth_types::{LocalModel, ModelId, NewModel};
 use rusqlite::{OptionalExtension, Row};
 
-use crate::rows::{get_id, get_opt, get_time};
+use crate::rows::{get_id, get_opt, get_parsed, get_time};
 use crate::{Error, Reader, Result, Writer};
 
 /// The settings key that names the default model.
@@ -14,7 +14,6 @@ const COLUMNS: &str = "id, name, path, size, sha256, architecture, parameters, q
 
 fn from_row(row: &Row<'_>, default: Option<&str>) -> rusqlite::Result<LocalModel> {
     let name: String = row.get("name")?;
-    let source: String = row.get("source")?;
     Ok(LocalModel {
         id: get_id(row, "id")?,
         is_default: default == Some(name.as_str()),
@@ -27,7 +26,7 @@ fn from_row(row: &Row<'_>, default: Option<&str>) -> rusqlite::Result<LocalModel
         quantization: row.get("quantization")?,
         context_length: get_opt::<i64>(row, "context_length")?.map(|n| n.max(0) as u64),
         chat_template: get_opt(row, "chat_template")?,
-        source: if source == "default" { ModelSource::Default } else { ModelSource::Import },
+        source: get_parsed(row, "source")?,
         created_at: get_time(row, "created_at")?,
     })
 }

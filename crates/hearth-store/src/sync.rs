@@ -20,7 +20,7 @@
 
 mod pull;
 
-use hearth_types::{Hlc, Timestamp, ValidationError};
+use hearth_types::{Hlc, Timestamp};
 use rusqlite::types::Value as Sql;
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::{Map, Value};
@@ -211,7 +211,7 @@ fn columns(table: Table) -> &'static [(&'static str, Kind)] {
 
 /// The synced column names of a table, for comparing devices field by field.
 pub fn synced_columns(table: &str) -> Option<Vec<&'static str>> {
-    Table::parse(table).map(|t| columns(t).iter().map(|(c, _)| *c).collect())
+    table.parse::<Table>().ok().map(|t| columns(t).iter().map(|(c, _)| *c).collect())
 }
 
 fn stamps(v: Option<&Value>) -> Map<String, Value> {
@@ -219,18 +219,6 @@ fn stamps(v: Option<&Value>) -> Map<String, Value> {
         Some(Value::Object(m)) => m.clone(),
         Some(Value::String(s)) => serde_json::from_str(s).unwrap_or_default(),
         _ => Map::new(),
-    }
-}
-
-impl Table {
-    pub(crate) fn parse(s: &str) -> Option<Table> {
-        match s {
-            "workspaces" => Some(Table::Workspaces),
-            "chats" => Some(Table::Chats),
-            "messages" => Some(Table::Messages),
-            "workflows" => Some(Table::Workflows),
-            _ => None,
-        }
     }
 }
 
@@ -312,7 +300,7 @@ impl Reader<'_> {
     /// One synced row as the server mirror would hold it: its synced columns, as JSON.
     /// `None` when the row does not exist here. For comparing devices.
     pub fn synced_row(&self, table: &str, id: &str) -> Result<Option<Map<String, Value>>> {
-        let t = Table::parse(table).ok_or_else(|| Error::Invalid(ValidationError::new("table", "not a synced table")))?;
+        let t: Table = table.parse()?;
         let cols = columns(t);
         let sql = format!("SELECT {} FROM {} WHERE id = ?1", cols.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", "), t.as_str());
         let row = self
@@ -341,7 +329,7 @@ impl Reader<'_> {
 
     /// The ids of every row of a synced table, tombstones included.
     pub fn synced_ids(&self, table: &str) -> Result<Vec<String>> {
-        let t = Table::parse(table).ok_or_else(|| Error::Invalid(ValidationError::new("table", "not a synced table")))?;
+        let t: Table = table.parse()?;
         let mut stmt = self.conn.prepare(&format!("SELECT id FROM {} ORDER BY id", t.as_str()))?;
         let ids = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
         Ok(ids)

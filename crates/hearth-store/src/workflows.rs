@@ -8,12 +8,12 @@
 //! batch lands whole or not at all.
 
 use hearth_types::{
-    Graph, NewWorkflow, NodeRun, NodeStatus, Run, RunDetail, RunEvent, RunEventKind, RunId, RunStatus, Workflow, WorkflowId, WorkflowPatch,
+    Graph, NewWorkflow, NodeRun, Run, RunDetail, RunEvent, RunEventKind, RunId, RunStatus, Workflow, WorkflowId, WorkflowPatch,
 };
 use rusqlite::{OptionalExtension, Row};
 use serde_json::Value;
 
-use crate::rows::{Val, get_id, get_object, get_opt_id, get_time, ts};
+use crate::rows::{Val, get_id, get_object, get_opt_id, get_parsed, get_time, ts};
 use crate::writer::Table;
 use crate::{Error, Reader, Result, Writer};
 
@@ -55,14 +55,13 @@ fn duration(start: i64, end: Option<i64>) -> Option<u64> {
 }
 
 fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
-    let status: String = row.get("status")?;
     let started: i64 = row.get("started_at")?;
     let finished: Option<i64> = row.get("finished_at")?;
     Ok(Run {
         id: get_id(row, "id")?,
         workflow_id: get_opt_id(row, "workflow_id")?,
         workflow_name: row.get("workflow_name")?,
-        status: RunStatus::parse(&status).ok_or_else(|| conversion("status", &status))?,
+        status: get_parsed(row, "status")?,
         inputs: get_object(row, "inputs")?,
         outputs: get_object(row, "outputs")?,
         error: row.get("error")?,
@@ -76,13 +75,12 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
 }
 
 fn node_from_row(row: &Row<'_>) -> rusqlite::Result<NodeRun> {
-    let status: String = row.get("status")?;
     let started: Option<i64> = row.get("started_at")?;
     let finished: Option<i64> = row.get("finished_at")?;
     Ok(NodeRun {
         node_id: row.get("node_id")?,
         node_type: row.get("node_type")?,
-        status: NodeStatus::parse(&status).ok_or_else(|| conversion("status", &status))?,
+        status: get_parsed(row, "status")?,
         attempts: u32_of(row, "attempts")?,
         inputs: get_json(row, "inputs")?,
         outputs: get_object(row, "outputs")?,

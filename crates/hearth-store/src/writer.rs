@@ -13,23 +13,13 @@ use serde_json::{Map, Value};
 use crate::rows::{Val, now_ms, ts};
 use crate::{Error, Reader, Result};
 
-/// The synced tables.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Table {
-    Workspaces,
-    Chats,
-    Messages,
-    Workflows,
-}
-
-impl Table {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Table::Workspaces => "workspaces",
-            Table::Chats => "chats",
-            Table::Messages => "messages",
-            Table::Workflows => "workflows",
-        }
+hearth_types::text_enum! {
+    /// The synced tables.
+    pub(crate) enum Table: "table" {
+        Workspaces = "workspaces",
+        Chats = "chats",
+        Messages = "messages",
+        Workflows = "workflows",
     }
 }
 

@@ -18,6 +18,7 @@ mod openapi;
 mod providers;
 mod records;
 mod secret;
+mod text_enum;
 mod values;
 mod workflows;
 

@@ -11,7 +11,10 @@ use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::{ChatId, Handle, MessageId, MessageStatus, ModelId, ModelSource, Role, RunId, Timezone, WorkflowId, WorkspaceId};
+use crate::{
+    CallOutcome, ChatId, Handle, MessageId, MessageStatus, ModelId, ModelSource, NodeStatus, Role, RunId, RunStatus, Timezone, WorkflowId,
+    WorkspaceId,
+};
 
 fn string() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String)
@@ -46,6 +49,11 @@ string_schema!(
         .description(Some("lowercase letters and digits in groups joined by single hyphens"))
 );
 string_schema!(Timezone, string().description(Some("an IANA timezone name, such as Europe/Paris or UTC")));
-string_schema!(Role, string().enum_values(Some(Role::ALL.iter().map(|r| r.as_str()))));
-string_schema!(MessageStatus, string().enum_values(Some(MessageStatus::ALL.iter().map(|s| s.as_str()))));
-string_schema!(ModelSource, string().enum_values(Some(["default", "import"])));
+/// A `text_enum!`'s schema: a string, one of its spellings.
+macro_rules! text_enum_schema {
+    ($($name:ident),+) => {
+        $( string_schema!($name, string().enum_values(Some($name::ALL.iter().map(|v| v.as_str())))); )+
+    };
+}
+
+text_enum_schema!(Role, MessageStatus, ModelSource, RunStatus, NodeStatus, CallOutcome);

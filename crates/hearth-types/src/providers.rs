@@ -74,24 +74,9 @@ pub fn provider_name(name: &str) -> Result<String, ValidationError> {
     Ok(handle.as_str().to_owned())
 }
 
-/// How a model call ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum CallOutcome {
-    Ok,
-    Cancelled,
-    Error,
-}
-
-impl CallOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallOutcome::Ok => "ok",
-            CallOutcome::Cancelled => "cancelled",
-            CallOutcome::Error => "error",
-        }
-    }
+crate::text_enum! {
+    /// How a model call ended.
+    pub enum CallOutcome: "outcome" { Ok = "ok", Cancelled = "cancelled", Error = "error" }
 }
 
 /// One model call, local or remote.

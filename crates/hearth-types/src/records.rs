@@ -112,22 +112,13 @@ pub struct SearchHit {
     pub created_at: Timestamp,
 }
 
-/// Where a registered model came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ModelSource {
-    /// The default model (`make run` or `hearth models fetch` fetches it), registered on first start.
-    Default,
-    /// A file the user imported.
-    Import,
-}
-
-impl ModelSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ModelSource::Default => "default",
-            ModelSource::Import => "import",
-        }
+crate::text_enum! {
+    /// Where a registered model came from.
+    pub enum ModelSource: "source" {
+        /// The default model (`make run` or `hearth models fetch` fetches it), registered on first start.
+        Default = "default",
+        /// A file the user imported.
+        Import = "import",
     }
 }
 

@@ -1,7 +1,6 @@
 //! Validated scalar values: workspace handles, IANA timezones, message roles and statuses.
 
 use std::fmt;
-use std::str::FromStr;
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
@@ -126,66 +125,22 @@ impl From<Timezone> for String {
     }
 }
 
-/// Declares a string-backed enum with one spelling per variant, used in SQL, JSON and the CLI.
-macro_rules! text_enum {
-    ($(#[$doc:meta])* $name:ident, $field:literal { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = ValidationError;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(ValidationError::new(
-                        $field,
-                        format!("{s:?} is not one of: {}", [$($text),+].join(", ")),
-                    )),
-                }
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = ValidationError;
-            fn try_from(s: String) -> Result<Self, ValidationError> {
-                s.parse()
-            }
-        }
-    };
+crate::text_enum! {
+    /// Who wrote a message.
+    pub enum Role: "role" { System = "system", User = "user", Assistant = "assistant", Tool = "tool" }
 }
 
-text_enum!(
-    /// Who wrote a message.
-    Role, "role" { System = "system", User = "user", Assistant = "assistant", Tool = "tool" }
-);
-
-text_enum!(
+crate::text_enum! {
     /// Where a message is in its life: a reply starts `pending`, becomes `streaming`, and ends
     /// `complete`, `error` or `cancelled`. Messages people write are `complete` at once.
-    MessageStatus, "status" {
+    pub enum MessageStatus: "status" {
         Pending = "pending",
         Streaming = "streaming",
         Complete = "complete",
         Error = "error",
         Cancelled = "cancelled",
     }
-);
+}
 
 #[cfg(test)]
 mod tests;

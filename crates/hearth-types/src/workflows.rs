@@ -85,67 +85,26 @@ pub struct WorkflowPatch {
     pub graph: Option<Graph>,
 }
 
-/// Where a run is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
+crate::text_enum! {
+    /// Where a run is.
+    pub enum RunStatus: "status" { Running = "running", Succeeded = "succeeded", Failed = "failed", Cancelled = "cancelled" }
 }
 
 impl RunStatus {
-    pub const ALL: [RunStatus; 4] = [RunStatus::Running, RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Running => "running",
-            RunStatus::Succeeded => "succeeded",
-            RunStatus::Failed => "failed",
-            RunStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-
     pub fn is_finished(self) -> bool {
         self != RunStatus::Running
     }
 }
 
-/// Where one node of a run is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum NodeStatus {
-    Running,
-    Succeeded,
-    Failed,
-    /// On a branch the run did not take.
-    Skipped,
-    Cancelled,
-}
-
-impl NodeStatus {
-    pub const ALL: [NodeStatus; 5] =
-        [NodeStatus::Running, NodeStatus::Succeeded, NodeStatus::Failed, NodeStatus::Skipped, NodeStatus::Cancelled];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NodeStatus::Running => "running",
-            NodeStatus::Succeeded => "succeeded",
-            NodeStatus::Failed => "failed",
-            NodeStatus::Skipped => "skipped",
-            NodeStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
+crate::text_enum! {
+    /// Where one node of a run is.
+    pub enum NodeStatus: "status" {
+        Running = "running",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        /// On a branch the run did not take.
+        Skipped = "skipped",
+        Cancelled = "cancelled",
     }
 }
 

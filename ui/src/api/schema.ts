@@ -1370,10 +1370,7 @@ export interface components {
             started_at?: string | null;
             status: components["schemas"]["NodeStatus"];
         };
-        /**
-         * @description Where one node of a run is.
-         * @enum {string}
-         */
+        /** @enum {string} */
         NodeStatus: "running" | "succeeded" | "failed" | "skipped" | "cancelled";
         /** @description Where a node sits on the editor's canvas. It means nothing to a run. */
         Position: {
@@ -1529,10 +1526,7 @@ export interface components {
             /** @description Answer when the run has finished (200 with its node records) instead of at once (202). */
             wait?: boolean;
         };
-        /**
-         * @description Where a run is.
-         * @enum {string}
-         */
+        /** @enum {string} */
         RunStatus: "running" | "succeeded" | "failed" | "cancelled";
         /** @description Sampling fields shared by chat and legacy completions (plus llama.cpp's extensions). */
         Sampling: {

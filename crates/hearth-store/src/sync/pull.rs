@@ -203,7 +203,7 @@ fn check_and_apply(
     report: &mut ApplyReport,
     newest: &mut Option<Hlc>,
 ) -> RowResult<Option<String>> {
-    let Some(table) = Table::parse(&pulled.table) else {
+    let Ok(table) = pulled.table.parse::<Table>() else {
         return refuse(format!("{:?} is not a table this version of Hearth syncs", pulled.table));
     };
     if uuid::Uuid::parse_str(id).is_err() {

@@ -44,3 +44,29 @@ fn enums_round_trip_their_spelling() {
     }
     assert_eq!("robot".parse::<Role>().unwrap_err().field, "role");
 }
+
+/// serde, `Display`, `FromStr` and `as_str` give one spelling for every variant of every
+/// `text_enum!` here.
+#[test]
+fn every_text_enum_has_one_spelling() {
+    fn check<T>(all: &[T])
+    where
+        T: Copy + std::fmt::Debug + PartialEq + std::fmt::Display + std::str::FromStr + serde::Serialize + serde::de::DeserializeOwned,
+        <T as std::str::FromStr>::Err: std::fmt::Debug,
+    {
+        for v in all {
+            let text = v.to_string();
+            assert_eq!(serde_json::to_value(v).unwrap(), serde_json::Value::String(text.clone()));
+            assert_eq!(serde_json::from_value::<T>(serde_json::Value::String(text.clone())).unwrap(), *v);
+            assert_eq!(text.parse::<T>().unwrap(), *v);
+        }
+    }
+    check(Role::ALL);
+    check(MessageStatus::ALL);
+    check(crate::ModelSource::ALL);
+    check(crate::RunStatus::ALL);
+    check(crate::NodeStatus::ALL);
+    check(crate::CallOutcome::ALL);
+    assert_eq!(crate::NodeStatus::Skipped.as_str(), "skipped");
+    assert!("Skipped".parse::<crate::NodeStatus>().is_err(), "spellings are exact");
+}
