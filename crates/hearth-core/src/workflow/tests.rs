@@ -673,8 +673,13 @@ async fn a_live_run_another_process_ended_stops_writing_and_keeps_its_outcome_he
     while !matches!(futures_util::StreamExt::next(&mut events).await.unwrap().kind, RunEventKind::TextChunk { .. }) {}
     // Another process wrongly decides this one is dead (a laptop asleep, say).
     wf.core().store.write(|w| w.interrupt_runs(-1, &[])).unwrap();
+    // Waiting starts before the cancel (polled once: it now holds the live run). A wait that
+    // began after the run's task had ended would read the store, which says interrupted.
+    let waiting = wf.wait(run.id);
+    tokio::pin!(waiting);
+    assert!(futures_util::poll!(&mut waiting).is_pending());
     wf.cancel(run.id).unwrap();
-    let here = wf.wait(run.id).await.unwrap();
+    let here = waiting.await.unwrap();
     assert_eq!(here.run.status, RunStatus::Cancelled, "this process saw it to its end");
     let stored = wf.core().run(run.id).unwrap();
     assert_eq!((stored.run.status, stored.run.error.as_deref()), (RunStatus::Failed, Some(hearth_store::INTERRUPTED)));
