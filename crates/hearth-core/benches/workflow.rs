@@ -149,7 +149,7 @@ fn ms(d: Duration) -> f64 {
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let core = Arc::new(Core::open(&CoreConfig::new(dir.path()), hearth_core::memory_secrets()).unwrap());
+    let core = Arc::new(Core::open(&CoreConfig::new(dir.path()), hearth_core::CoreServices::in_memory()).unwrap());
     let services = Services { models: Arc::new(Nothing), default_model: None, http: Arc::new(Nothing) };
     // The default limit of 500 steps would (rightly) stop the 1,000-node chain.
     let limits = RunLimits { max_steps: 10_000, ..RunLimits::default() };

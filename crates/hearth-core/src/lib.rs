@@ -7,9 +7,9 @@
 //!
 //! Core names no foreign system: no SQLite, no HTTP, no model runtime, no keychain. It reaches
 //! them through their adapter crates (`hearth-store`, `hearth-sync`, `hearth-sandbox`) or is
-//! handed them as trait objects: the model a reply runs on (`&dyn ChatModel`), the secret store
-//! (`Arc<dyn SecretStore>`, opened on first use by the `SecretsOpener` the entry point passes
-//! to `Core::open`; `hearth_host::open_core` gives the OS keychain), and a workflow run's
+//! handed them: the model a reply runs on (`&dyn ChatModel`), its [`CoreServices`] at
+//! [`Core::open`] (the secret store, opened on first use, which `hearth_host::open_core`
+//! makes the OS keychain; the providers' HTTP runtime; sync's options), and a workflow run's
 //! models and HTTP client (`workflow::Services`).
 
 mod error;
@@ -17,6 +17,7 @@ mod models;
 mod providers;
 mod reply;
 mod router;
+mod services;
 mod sync;
 pub mod workflow;
 
@@ -39,9 +40,10 @@ pub const KEEP_ALIVE_SETTING: &str = "model_keep_alive_secs";
 pub const ALLOW_LOCAL_NETWORK_SETTING: &str = "workflows.allow_local_network";
 pub use hearth_secrets::{Secret, SecretError, SecretStore};
 pub use hearth_store::{Appended, SCHEMA_VERSION, sqlite_version};
-pub use providers::{SecretsOpener, since_days};
+pub use providers::since_days;
 pub use reply::{Reply, ReplyRequest, StartedReply};
 pub use router::{ModelEntry, ModelRouter, Target};
+pub use services::{CoreServices, SecretsOpener};
 pub use sync::{
     SupabaseDatabase, SupabasePlaintext, SyncEndpoints, SyncEngine, SyncError, SyncLocalData, SyncOptions, SyncProgress, SyncRound,
     SyncStatus, supabase_schema,
@@ -159,15 +161,10 @@ pub struct StoreStatus {
 pub struct Core {
     store: std::sync::Arc<Store>,
     secrets: std::sync::OnceLock<std::result::Result<std::sync::Arc<dyn hearth_secrets::SecretStore>, hearth_secrets::SecretError>>,
-    open_secrets: providers::SecretsOpener,
+    open_secrets: SecretsOpener,
     remotes: providers::Remotes,
+    sync_options: SyncOptions,
     sync: std::sync::OnceLock<std::sync::Arc<SyncEngine>>,
-}
-
-/// A fresh in-memory secret store as a [`SecretsOpener`], for tests and throwaway Cores.
-pub fn memory_secrets() -> SecretsOpener {
-    let store: std::sync::Arc<dyn hearth_secrets::SecretStore> = std::sync::Arc::new(hearth_secrets::MemoryStore::new());
-    std::sync::Arc::new(move || Ok(store.clone()))
 }
 
 impl std::fmt::Debug for Core {
@@ -177,27 +174,29 @@ impl std::fmt::Debug for Core {
 }
 
 impl Core {
-    /// Opens (creating if needed) the data directory and its database. `secrets` opens the
-    /// secret store on first use: the entry point decides which (`hearth_host::open_core`
-    /// gives the OS keychain), so Core names no keychain itself.
-    pub fn open(config: &CoreConfig, secrets: SecretsOpener) -> Result<Self> {
+    /// Opens (creating if needed) the data directory and its database, with the services the
+    /// entry point picked (`hearth_host::open_core` gives the OS keychain): Core names no
+    /// keychain itself.
+    pub fn open(config: &CoreConfig, services: CoreServices) -> Result<Self> {
         let options = OpenOptions { busy_timeout: config.busy_timeout, backup_dir: Some(config.data_dir.join("backups")) };
         let store = Store::open_with(config.data_dir.join(DATABASE_FILE), &options)?;
         tracing::info!(db = %store.path().display(), "opened the store");
-        Ok(Self::over(store, secrets))
+        Ok(Self::over(store, services))
     }
 
     /// A Core over a private in-memory database and a memory secret store, for tests.
     pub fn in_memory() -> Result<Self> {
-        Ok(Self::over(Store::open_in_memory()?, memory_secrets()))
+        Ok(Self::over(Store::open_in_memory()?, CoreServices::in_memory()))
     }
 
-    fn over(store: Store, open_secrets: SecretsOpener) -> Self {
+    fn over(store: Store, services: CoreServices) -> Self {
+        let CoreServices { secrets, http, sync } = services;
         Self {
             store: std::sync::Arc::new(store),
             secrets: std::sync::OnceLock::new(),
-            open_secrets,
-            remotes: providers::Remotes::new(),
+            open_secrets: secrets,
+            remotes: providers::Remotes::new(http),
+            sync_options: sync,
             sync: std::sync::OnceLock::new(),
         }
     }

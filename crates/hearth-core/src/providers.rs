@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use hearth_llm::remote::{
     Breaker, HttpRuntime, Protocol, Remote, RemoteConfig, RetryPolicy, Timeouts, check_base_url, preset_of, same_origin,
 };
-use hearth_secrets::{Secret, SecretError, SecretStore};
+use hearth_secrets::{Secret, SecretStore};
 use hearth_types::{
     KeyState, NewCall, NewProvider, Price, Provider, ProviderInfo, ProviderPatch, Timestamp, UsageRow, ValidationError, provider_name,
 };
@@ -34,16 +34,12 @@ fn key_name(provider: &str) -> String {
 /// harmless header that happens to match is refused, which costs less than a stored key.
 const CREDENTIAL_WORDS: &[&str] = &["auth", "key", "token", "secret", "cookie", "password", "passwd", "credential"];
 
-/// Opens the secret store on first use (the keychain may prompt or be slow to answer, and
-/// most commands never need it). The entry point hands one to [`Core::open`].
-pub type SecretsOpener = Arc<dyn Fn() -> std::result::Result<Arc<dyn SecretStore>, SecretError> + Send + Sync>;
-
 /// A cached client with the provider record and key it was built from (rebuilt when either changes).
 type CachedClient = (Provider, Option<Secret>, Remote);
 
 /// Remote clients and what outlives them.
 pub(crate) struct Remotes {
-    runtime: OnceLock<std::result::Result<Arc<HttpRuntime>, String>>,
+    runtime: Arc<HttpRuntime>,
     breakers: Mutex<HashMap<String, Arc<Breaker>>>,
     /// Per provider: the record and key a client was built from, and the client.
     clients: Mutex<HashMap<String, CachedClient>>,
@@ -51,9 +47,9 @@ pub(crate) struct Remotes {
 }
 
 impl Remotes {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(runtime: Arc<HttpRuntime>) -> Self {
         Self {
-            runtime: OnceLock::new(),
+            runtime,
             breakers: Mutex::default(),
             clients: Mutex::default(),
             policy: Mutex::new((Timeouts::default(), RetryPolicy::default())),
@@ -257,17 +253,9 @@ impl Core {
             retry,
         };
         let breaker = self.remotes.breakers.lock().unwrap_or_else(|e| e.into_inner()).entry(provider.name.clone()).or_default().clone();
-        let client = Remote::new(config, self.http_runtime()?, breaker)?;
+        let client = Remote::new(config, self.remotes.runtime.clone(), breaker)?;
         clients.insert(name.to_owned(), (provider, key, client.clone()));
         Ok(client)
-    }
-
-    fn http_runtime(&self) -> Result<Arc<HttpRuntime>> {
-        self.remotes
-            .runtime
-            .get_or_init(|| HttpRuntime::new().map(Arc::new).map_err(|e| e.to_string()))
-            .clone()
-            .map_err(|e| hearth_llm::LlmError::Engine(format!("could not start the HTTP runtime: {e}")).into())
     }
 
     /// Asks the provider for its models and keeps the list (for `/v1/models` and pickers).

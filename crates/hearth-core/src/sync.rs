@@ -1,5 +1,6 @@
 //! Sync with the user's Supabase project, as Core offers it: one engine per Core over the same
-//! store, its session kept in the same secret store as provider keys. The surfaces drive the
+//! store, built on first use with the options Core was given (`CoreServices`), its session kept
+//! in the same secret store as provider keys. The surfaces drive the
 //! engine directly (its calls are async); Core only builds it and names its types.
 
 use std::sync::Arc;
@@ -23,7 +24,7 @@ impl Core {
         if let Some(engine) = self.sync.get() {
             return Ok(engine.clone());
         }
-        let engine = SyncEngine::new(self.store.clone(), self.secrets()?, SyncOptions::default());
+        let engine = SyncEngine::new(self.store.clone(), self.secrets()?, self.sync_options.clone());
         Ok(self.sync.get_or_init(|| engine).clone())
     }
 

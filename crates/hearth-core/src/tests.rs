@@ -286,7 +286,7 @@ mod routing {
     #[test]
     fn providers_are_checked_when_saved_and_keys_stay_in_the_secret_store() {
         let dir = tempfile::tempdir().unwrap();
-        let core = Core::open(&CoreConfig::new(dir.path()), crate::memory_secrets()).unwrap();
+        let core = Core::open(&CoreConfig::new(dir.path()), crate::CoreServices::in_memory()).unwrap();
         let added = core.add_provider(&NewProvider::new("work", "openai")).unwrap();
         assert_eq!(added.provider.base_url, "https://api.openai.com/v1", "the preset's URL");
         assert_eq!((added.key.set, added.needs_key, added.protocol.as_str()), (false, true, "openai"));
@@ -510,9 +510,11 @@ mod routing {
     #[test]
     fn a_locked_keychain_is_reported_and_nothing_is_stored_elsewhere() {
         let dir = tempfile::tempdir().unwrap();
-        let core =
-            Core::open(&CoreConfig::new(dir.path()), std::sync::Arc::new(|| Ok(Arc::new(Locked) as Arc<dyn hearth_secrets::SecretStore>)))
-                .unwrap();
+        let core = Core::open(
+            &CoreConfig::new(dir.path()),
+            crate::CoreServices::new(std::sync::Arc::new(|| Ok(Arc::new(Locked) as Arc<dyn hearth_secrets::SecretStore>))),
+        )
+        .unwrap();
         let listed = core.add_provider(&NewProvider::new("work", "openai")).unwrap();
         assert_eq!((listed.key.set, listed.key.error.as_deref().map(|e| e.contains("locked"))), (false, Some(true)));
         let e = core.set_provider_key("work", &Secret::new(KEY)).unwrap_err();

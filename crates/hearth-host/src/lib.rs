@@ -45,10 +45,11 @@ pub fn os_keychain() -> hearth_core::SecretsOpener {
     })
 }
 
-/// Opens the data folder's Core with its secrets in the OS keychain: how every entry point
-/// (the CLI, `hearth serve`, the desktop shell) opens it.
+/// Opens the data folder's Core with its secrets in the OS keychain, a runtime of its own for
+/// provider calls and sync's default options: how every entry point (the CLI, `hearth
+/// serve`, the desktop shell) opens it.
 pub fn open_core(data_dir: &Path) -> hearth_core::Result<Core> {
-    Core::open(&hearth_core::CoreConfig::new(data_dir), os_keychain())
+    Core::open(&hearth_core::CoreConfig::new(data_dir), hearth_core::CoreServices::new(os_keychain()))
 }
 
 /// Every model behind one router: `local` (the engine) and the configured providers.

@@ -92,19 +92,34 @@ pub struct RemoteConfig {
     pub retry: RetryPolicy,
 }
 
-/// The runtime remote calls run on. Dropping it anywhere is safe (it shuts down in the
+/// The runtime remote calls run on: one worker thread, started by the first client built
+/// over it (most commands never call a provider). The entry point makes one and hands it to
+/// Core (`hearth_core::Services`). Dropping it anywhere is safe (it shuts down in the
 /// background rather than blocking).
-#[derive(Debug)]
-pub struct HttpRuntime(Option<tokio::runtime::Runtime>);
+#[derive(Debug, Default)]
+pub struct HttpRuntime(std::sync::OnceLock<Result<tokio::runtime::Runtime, String>>);
 
 impl HttpRuntime {
-    pub fn new() -> std::io::Result<Self> {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name("hearth-http").enable_all().build()?;
-        Ok(Self(Some(rt)))
+    /// A runtime that starts on first use.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Starts the runtime unless it runs already; [`Remote::new`] calls it, so a runtime that
+    /// cannot start (no threads left) fails building the client, not a call.
+    pub fn start(&self) -> Result<(), LlmError> {
+        let started = self.0.get_or_init(|| {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name("hearth-http").enable_all().build();
+            rt.map_err(|e| e.to_string())
+        });
+        started.as_ref().map(|_| ()).map_err(|e| LlmError::Engine(format!("could not start the HTTP runtime: {e}")))
     }
 
     fn handle(&self) -> &tokio::runtime::Handle {
-        self.0.as_ref().expect("the runtime lives until drop").handle()
+        match self.0.get() {
+            Some(Ok(rt)) => rt.handle(),
+            _ => unreachable!("a Remote starts its runtime in Remote::new"),
+        }
     }
 
     /// Runs `future` on the runtime and waits for it. Call from a thread that may block.
@@ -119,7 +134,7 @@ impl HttpRuntime {
 
 impl Drop for HttpRuntime {
     fn drop(&mut self) {
-        if let Some(rt) = self.0.take() {
+        if let Some(Ok(rt)) = self.0.take() {
             rt.shutdown_background();
         }
     }
@@ -144,6 +159,7 @@ impl Remote {
     /// A provider client. `breaker` is shared by every client of the same provider, so its
     /// health survives a client being rebuilt (a new key, a changed URL).
     pub fn new(config: RemoteConfig, runtime: Arc<HttpRuntime>, breaker: Arc<Breaker>) -> Result<Self, LlmError> {
+        runtime.start()?;
         let invalid = |field, reason: String| LlmError::Invalid { field, reason };
         check_base_url(&config.base_url).map_err(|e| invalid("base_url", e))?;
         let mut headers = HeaderMap::new();

@@ -55,7 +55,7 @@ fn config(base_url: String) -> RemoteConfig {
 }
 
 fn remote(config: RemoteConfig) -> Remote {
-    Remote::new(config, Arc::new(HttpRuntime::new().unwrap()), Arc::new(Breaker::new(3, Duration::from_secs(60)))).unwrap()
+    Remote::new(config, Arc::new(HttpRuntime::new()), Arc::new(Breaker::new(3, Duration::from_secs(60)))).unwrap()
 }
 
 fn ask() -> ChatRequest {
