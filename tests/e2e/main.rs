@@ -7,6 +7,7 @@ mod chat;
 mod concurrency;
 mod crash;
 mod engine;
+mod knowledge;
 mod providers;
 mod session;
 mod sync;

@@ -28,7 +28,11 @@ const LAYERS: &[(&str, Option<&[&str]>)] = &[
     ("hearth-llama", Some(&["hearth-types", "hearth-llm"])),
     ("hearth-sync", Some(&["hearth-types", "hearth-store", "hearth-secrets"])),
     ("hearth-sandbox", Some(&["hearth-types"])),
-    ("hearth-core", Some(&["hearth-types", "hearth-store", "hearth-secrets", "hearth-llm", "hearth-sync", "hearth-sandbox"])),
+    ("hearth-docs", Some(&["hearth-types"])),
+    (
+        "hearth-core",
+        Some(&["hearth-types", "hearth-store", "hearth-secrets", "hearth-llm", "hearth-sync", "hearth-sandbox", "hearth-docs"]),
+    ),
     ("hearth-server", Some(&["hearth-types", "hearth-core", "hearth-llm"])),
     // The composition root: it alone picks the OS keychain as Core's secret store.
     ("hearth-host", Some(&["hearth-types", "hearth-core", "hearth-server", "hearth-llama", "hearth-llm", "hearth-secrets"])),

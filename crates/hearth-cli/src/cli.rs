@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::failure::{CmdResult, EXIT_CODES, Failure};
 use crate::output::Output;
-use crate::{commands, doctor, models, providers, serve, sync};
+use crate::{commands, doctor, knowledge, models, providers, serve, sync};
 
 #[derive(Debug, Parser)]
 #[command(name = "hearth", version, about = "Hearth: a local-first AI assistant.", after_help = EXIT_CODES)]
@@ -76,6 +76,12 @@ enum Command {
     /// Workflows: list, import, export, validate and run them (offline with local models)
     #[command(subcommand, visible_alias = "wf")]
     Workflow(crate::workflows::WorkflowCommand),
+    /// A workspace's knowledge: add files and folders, list, remove, search
+    #[command(subcommand, visible_alias = "kb")]
+    Knowledge(knowledge::KnowledgeCommand),
+    /// Background jobs (such as adding knowledge): list, show, cancel
+    #[command(subcommand)]
+    Jobs(knowledge::JobsCommand),
 }
 
 pub(crate) fn main() -> ExitCode {
@@ -111,6 +117,8 @@ fn run(command: Command, data_dir: &Path, default_model: &Path, out: &Output) ->
         Command::Serve(args) => serve::serve(args, Arc::new(open()?), data_dir, default_model),
         Command::Token(cmd) => serve::token(cmd, &open()?, data_dir, out),
         Command::Workflow(cmd) => crate::workflows::run(cmd, Arc::new(open()?), default_model, out),
+        Command::Knowledge(cmd) => knowledge::knowledge(cmd, &Arc::new(open()?), out),
+        Command::Jobs(cmd) => knowledge::jobs(cmd, &open()?, out),
     }
 }
 

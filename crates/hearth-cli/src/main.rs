@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod doctor;
 mod failure;
+mod knowledge;
 mod models;
 mod output;
 mod prompt;

@@ -24,6 +24,9 @@ pub enum Error {
     /// The app is stopping: nothing new starts.
     #[error("Hearth is shutting down; try again once it is back")]
     ShuttingDown,
+    /// A background job's work failed in a way it did not expect (a bug); the log has more.
+    #[error("{0}")]
+    Crashed(String),
     /// A workflow definition with problems; every one is listed.
     #[error("{}", crate::workflow::describe(.0))]
     Workflow(Vec<crate::workflow::Problem>),
@@ -72,6 +75,7 @@ impl Error {
             Error::Sync(e) => sync_code(e),
             Error::Workflow(_) => ErrorCode::InvalidWorkflow,
             Error::ShuttingDown => ErrorCode::Unavailable,
+            Error::Crashed(_) => ErrorCode::Internal,
             Error::TooManyRuns { .. } => ErrorCode::RateLimited,
         }
     }

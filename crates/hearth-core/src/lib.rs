@@ -13,6 +13,8 @@
 //! models and HTTP client (`workflow::Services`).
 
 mod error;
+mod jobs;
+mod knowledge;
 mod models;
 mod providers;
 mod reply;
@@ -32,6 +34,8 @@ use hearth_types::{
 };
 
 pub use error::{Error, ErrorCode, Result};
+pub use jobs::{JobContext, JobOutcome, JobRunner, STALE as JOB_STALE, Stopped};
+pub use knowledge::{MAX_FILE_BYTES, MAX_FILES};
 
 /// The setting that holds how long an idle local model stays loaded, in whole seconds.
 pub const KEEP_ALIVE_SETTING: &str = "model_keep_alive_secs";
@@ -165,6 +169,8 @@ pub struct Core {
     remotes: providers::Remotes,
     sync_options: SyncOptions,
     sync: std::sync::OnceLock<std::sync::Arc<SyncEngine>>,
+    /// The jobs this process runs now, each with its stop flag (`jobs.rs`).
+    jobs: std::sync::Mutex<std::collections::HashMap<hearth_types::JobId, std::sync::Arc<std::sync::atomic::AtomicU8>>>,
 }
 
 impl std::fmt::Debug for Core {
@@ -198,6 +204,7 @@ impl Core {
             remotes: providers::Remotes::new(http),
             sync_options: sync,
             sync: std::sync::OnceLock::new(),
+            jobs: std::sync::Mutex::default(),
         }
     }
 

@@ -7,7 +7,7 @@
 //! (`token.rs`) and builds the engine and the API (with TLS, which a non-loopback address
 //! requires). [`Host::bind`] listens on the configured port (or, when allowed, a free one if
 //! that port is taken); [`Host::serve`] runs until its shutdown future resolves, then ends
-//! the replies in flight and the sync loop and waits for both. [`spawn`] does all that on a
+//! the replies in flight, the sync loop and the job runner and waits for them. [`spawn`] does all that on a
 //! thread with its own runtime, and [`Running::stop`] joins it. The desktop shell uses it: Tauri
 //! has a tokio runtime of its own (`tauri::async_runtime`, which the shell uses for its own
 //! tasks), but the API keeps a runtime apart, so its blocking model work and its graceful stop
@@ -146,6 +146,7 @@ impl Default for Options {
 
 /// The assembled app, ready to serve.
 pub struct Host {
+    core: Arc<Core>,
     api: Api,
     tls: Option<Tls>,
     token: String,
@@ -195,8 +196,8 @@ impl Host {
         });
         let models = model_router(core.clone(), engine);
         let workflows = workflow_runs(core.clone(), models.clone());
-        let api = Api::new(core, models, workflows, describe, config).with_model_fetch(fetch);
-        Ok(Self { api, tls, token, sync, options })
+        let api = Api::new(core.clone(), models, workflows, describe, config).with_model_fetch(fetch);
+        Ok(Self { core, api, tls, token, sync, options })
     }
 
     /// The API's bearer token.
@@ -224,14 +225,15 @@ impl Host {
         }
     }
 
-    /// Serves on `listener` with the sync loop beside it until `shutdown` resolves; then ends
-    /// both at once (replies in flight save what they have) and returns once they have
-    /// stopped. A sync round still running after [`SYNC_STOP_GRACE`] is dropped: every step
+    /// Serves on `listener` with the sync loop and the job runner beside it until `shutdown`
+    /// resolves; then ends them at once (replies in flight save what they have, the running
+    /// job is queued again to resume on the next start) and returns once they have stopped. A sync round still running after [`SYNC_STOP_GRACE`] is dropped: every step
     /// of it is safe to cut (pushes are idempotent, pages apply with their cursor or not at
     /// all), and a quit must not hang on a slow network.
     pub async fn serve(self, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send) -> Result<()> {
         let (stop_sync, stopped) = tokio::sync::watch::channel(false);
         let mut sync_loop = self.sync.map(|engine| tokio::spawn(engine.run(stopped)));
+        let jobs = hearth_core::JobRunner::start(self.core.clone());
         let shutdown = async move {
             shutdown.await;
             let _ = stop_sync.send(true);
@@ -243,6 +245,8 @@ impl Host {
             tracing::warn!("the sync round did not stop in time; cutting it short");
             task.abort();
         }
+        // Waits for the running job's current step (a file): blocking, so off the runtime.
+        let _ = tokio::task::spawn_blocking(move || jobs.stop()).await;
         tracing::info!("stopped");
         served.map_err(|e| Error::io("serving the API", e))
     }

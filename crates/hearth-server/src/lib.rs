@@ -18,6 +18,8 @@
 mod chats;
 mod docs;
 mod error;
+mod jobs;
+mod knowledge;
 mod limits;
 mod messages;
 mod metrics;
@@ -414,6 +416,13 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(workflows::cancel))
         .routes(routes!(workflows::list_secrets))
         .routes(routes!(workflows::set_secret, workflows::delete_secret))
+        .routes(routes!(jobs::list))
+        .routes(routes!(jobs::get))
+        .routes(routes!(jobs::cancel))
+        .routes(routes!(jobs::events))
+        .routes(routes!(knowledge::list, knowledge::add))
+        .routes(routes!(knowledge::get, knowledge::delete))
+        .routes(routes!(knowledge::search))
         .routes(routes!(settings::settings))
         .routes(routes!(settings::put_setting))
 }

@@ -14,6 +14,8 @@
 
 mod chats;
 mod error;
+mod jobs;
+mod knowledge;
 mod messages;
 mod migrations;
 mod models;
@@ -34,6 +36,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use error::{Error, Result};
+pub use jobs::JobEnd;
 pub use messages::Appended;
 pub use migrations::SCHEMA_VERSION;
 pub use sync::{

@@ -11,6 +11,7 @@ pub(crate) const FILES: &[(&str, &str)] = &[
     ("0004_sync.sql", include_str!("../../../migrations/sqlite/0004_sync.sql")),
     ("0005_workflows.sql", include_str!("../../../migrations/sqlite/0005_workflows.sql")),
     ("0006_sync_guards.sql", include_str!("../../../migrations/sqlite/0006_sync_guards.sql")),
+    ("0007_knowledge.sql", include_str!("../../../migrations/sqlite/0007_knowledge.sql")),
 ];
 
 /// The schema version this build creates and understands.

@@ -86,6 +86,7 @@ impl Writer<'_> {
         for chat in chats {
             self.tombstone(Table::Chats, &chat)?;
         }
+        self.delete_documents_of(id)?;
         self.tombstone(Table::Workspaces, &id.to_string())
     }
 

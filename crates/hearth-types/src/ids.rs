@@ -88,3 +88,11 @@ id_type!(
     /// Identifies one run of a workflow.
     RunId, "run_id"
 );
+id_type!(
+    /// Identifies a background job.
+    JobId, "job_id"
+);
+id_type!(
+    /// Identifies a document in a workspace's knowledge.
+    DocumentId, "document_id"
+);

@@ -12,8 +12,8 @@ use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::{
-    CallOutcome, ChatId, Handle, MessageId, MessageStatus, ModelId, ModelSource, NodeStatus, Role, RunId, RunStatus, Timezone, WorkflowId,
-    WorkspaceId,
+    CallOutcome, ChatId, DocFormat, DocumentId, Handle, JobId, JobKind, JobStatus, MessageId, MessageStatus, ModelId, ModelSource,
+    NodeStatus, Role, RunId, RunStatus, Timezone, WorkflowId, WorkspaceId,
 };
 
 fn string() -> ObjectBuilder {
@@ -41,6 +41,8 @@ string_schema!(MessageId, string().format(Some(SchemaFormat::KnownFormat(KnownFo
 string_schema!(WorkflowId, string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))));
 string_schema!(RunId, string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))));
 string_schema!(ModelId, string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))));
+string_schema!(JobId, string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))));
+string_schema!(DocumentId, string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))));
 string_schema!(
     Handle,
     string()
@@ -56,4 +58,4 @@ macro_rules! text_enum_schema {
     };
 }
 
-text_enum_schema!(Role, MessageStatus, ModelSource, RunStatus, NodeStatus, CallOutcome);
+text_enum_schema!(Role, MessageStatus, ModelSource, RunStatus, NodeStatus, CallOutcome, JobStatus, JobKind, DocFormat);

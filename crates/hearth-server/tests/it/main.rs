@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 mod connections;
+mod knowledge;
 mod tls;
 
 const TOKEN: &str = "test-token";
@@ -31,7 +32,11 @@ fn api() -> Api {
 }
 
 fn api_with(model: Arc<dyn ModelHost>, config: ServerConfig) -> Api {
-    let core = Arc::new(Core::in_memory().unwrap());
+    api_over(Arc::new(Core::in_memory().unwrap()), model, config)
+}
+
+/// The API over a Core the test keeps (to run what the app's runners would).
+fn api_over(core: Arc<Core>, model: Arc<dyn ModelHost>, config: ServerConfig) -> Api {
     core.register_model(&NewModel {
         name: "m".into(),
         path: "/nonexistent/m.gguf".into(),

@@ -1,0 +1,178 @@
+//! `hearth knowledge` (add files and folders to a workspace's knowledge, list, remove,
+//! search) and `hearth jobs` (the background jobs: list, show, cancel).
+//!
+//! `knowledge add` queues an ingestion job and, unless `--background`, runs it here with its
+//! progress on stderr (or follows it, when the running app took it first). Ctrl-C stops it
+//! and leaves it queued: the app, or the next `add`, resumes it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::{Args, Subcommand};
+use hearth_core::{Core, WorkspaceRef};
+use hearth_types::{DocumentId, Job, JobId, JobStatus};
+
+use crate::failure::{CmdResult, Failure};
+use crate::output::{Output, preview, table};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KnowledgeCommand {
+    /// Add files and folders (Markdown, text, source code) to a workspace's knowledge
+    Add(AddArgs),
+    /// List a workspace's documents
+    List {
+        #[arg(long, short)]
+        workspace: String,
+    },
+    /// Remove a document (the file stays)
+    Rm { document: String },
+    /// Search a workspace's documents (best passages first)
+    Search {
+        query: String,
+        #[arg(long, short)]
+        workspace: String,
+        #[arg(long, default_value_t = 5)]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AddArgs {
+    /// Files and folders (folders are read recursively)
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    #[arg(long, short)]
+    workspace: String,
+    /// Queue the job and return; the running app does it
+    #[arg(long)]
+    background: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum JobsCommand {
+    /// The queued and running jobs and the latest ones
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// One job, with what it did
+    Show { job: String },
+    /// Stop a job (a queued one at once, a running one at its next step)
+    Cancel { job: String },
+}
+
+fn workspace(s: &str) -> Result<WorkspaceRef, Failure> {
+    s.parse::<WorkspaceRef>().map_err(|e| Failure::Core(e.into()))
+}
+
+fn job_line(job: &Job) -> String {
+    let progress = match job.total {
+        Some(total) => format!("{}/{total}", job.done),
+        None => "-".into(),
+    };
+    format!("{}  {}  {}  {progress}  {}", job.id, job.kind, job.status, job.message)
+}
+
+pub(crate) fn knowledge(cmd: KnowledgeCommand, core: &Arc<Core>, out: &Output) -> CmdResult {
+    match cmd {
+        KnowledgeCommand::Add(args) => add(args, core, out),
+        KnowledgeCommand::List { workspace: ws } => {
+            let docs = core.documents(&workspace(&ws)?)?;
+            out.show(&docs, || {
+                let rows = docs
+                    .iter()
+                    .map(|d| vec![d.id.to_string(), d.format.to_string(), d.chunks.to_string(), d.title.clone(), d.path.clone()])
+                    .collect::<Vec<_>>();
+                table(&["ID", "FORMAT", "CHUNKS", "TITLE", "PATH"], &rows)
+            });
+            Ok(())
+        }
+        KnowledgeCommand::Rm { document } => {
+            let id = DocumentId::parse_field(&document, "document_id")?;
+            core.delete_document(id)?;
+            out.show(&serde_json::json!({ "deleted": id }), || format!("removed {id}"));
+            Ok(())
+        }
+        KnowledgeCommand::Search { query, workspace: ws, limit } => {
+            let hits = core.search_knowledge(&workspace(&ws)?, &query, limit)?;
+            out.show(&hits, || {
+                hits.iter()
+                    .map(|h| {
+                        let place = if h.heading.is_empty() { format!("chunk {}", h.chunk + 1) } else { h.heading.clone() };
+                        format!("{} ({place})\n  {}\n  {}", h.title, h.path, preview(&h.text.replace('\n', " "), 160))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            Ok(())
+        }
+    }
+}
+
+fn add(args: AddArgs, core: &Arc<Core>, out: &Output) -> CmdResult {
+    let cwd = std::env::current_dir().map_err(|e| Failure::Other(e.into()))?;
+    let paths: Vec<PathBuf> = args.paths.iter().map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) }).collect();
+    let job = core.add_knowledge(&workspace(&args.workspace)?, &paths)?;
+    if args.background {
+        out.show(&job, || format!("queued job {}; follow it with `hearth jobs show {}`", job.id, job.id));
+        return Ok(());
+    }
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).map_err(|e| Failure::Other(e.into()))?;
+    let json = out.is_json();
+    let mut last = String::new();
+    let job = core.run_job(job.id, &interrupted, &mut |j| {
+        let line = match j.total {
+            Some(total) => format!("[{}/{total}] {}", j.done, j.message),
+            None => j.message.clone(),
+        };
+        if !json && line != last {
+            eprintln!("{line}");
+            last = line;
+        }
+    })?;
+    if interrupted.load(Ordering::SeqCst) && !job.status.is_finished() {
+        return Err(Failure::Interrupted);
+    }
+    out.show(&job, || {
+        let mut text = job.message.clone();
+        for f in job.output.get("failed").and_then(|f| f.as_array()).into_iter().flatten() {
+            text.push_str(&format!("\n  {}: {}", f["path"].as_str().unwrap_or("?"), f["error"].as_str().unwrap_or("?")));
+        }
+        text
+    });
+    match job.status {
+        JobStatus::Failed => Err(Failure::Failed(job.error.unwrap_or_else(|| "the job failed".into()))),
+        JobStatus::Cancelled => Err(Failure::Interrupted),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn jobs(cmd: JobsCommand, core: &Core, out: &Output) -> CmdResult {
+    match cmd {
+        JobsCommand::List { limit } => {
+            let jobs = core.jobs(limit)?;
+            out.show(&jobs, || jobs.iter().map(job_line).collect::<Vec<_>>().join("\n"));
+        }
+        JobsCommand::Show { job } => {
+            let job = core.job(JobId::parse_field(&job, "job_id")?)?;
+            out.show(&job, || {
+                let mut text = job_line(&job);
+                if let Some(e) = &job.error {
+                    text.push_str(&format!("\nerror: {e}"));
+                }
+                if !job.output.is_empty() {
+                    text.push_str(&format!("\n{}", serde_json::to_string_pretty(&job.output).unwrap_or_default()));
+                }
+                text
+            });
+        }
+        JobsCommand::Cancel { job } => {
+            let job = core.cancel_job(JobId::parse_field(&job, "job_id")?)?;
+            out.show(&job, || job_line(&job));
+        }
+    }
+    Ok(())
+}

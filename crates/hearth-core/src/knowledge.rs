@@ -1,0 +1,228 @@
+//! A workspace's knowledge: adding files and folders (as an `ingest` job), listing and
+//! removing documents, and searching their chunks.
+//!
+//! Ingestion reads each file, skips it when its hash is the stored one (so adding again, or
+//! resuming a job the app was stopped in, costs nothing and adds no duplicate), extracts and
+//! chunks it (`hearth-docs`), and stores the document with all its chunks in one transaction.
+//! A file that cannot be read is that file's error in the job's output; the others go on.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use hearth_docs::{Budget, DocError};
+use hearth_types::{ChunkHit, Document, DocumentId, Job, JobKind, NewDocument, ValidationError, WorkspaceId};
+use serde_json::{Map, Value, json};
+
+use crate::jobs::{JobContext, JobOutcome, Stopped};
+use crate::{Core, Result, WorkspaceRef};
+
+/// The largest file read (bigger ones are that file's error).
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+/// The most files one ingestion takes from its folders.
+pub const MAX_FILES: usize = 50_000;
+
+/// What became of one file.
+enum Added {
+    New,
+    Updated,
+    Unchanged,
+}
+
+impl Core {
+    /// Queues an `ingest` job for `paths` (absolute; files and folders) into the workspace.
+    pub fn add_knowledge(&self, ws: &WorkspaceRef, paths: &[PathBuf]) -> Result<Job> {
+        let workspace = self.workspace(ws)?.id;
+        if paths.is_empty() {
+            return Err(ValidationError::new("paths", "name at least one file or folder").into());
+        }
+        let mut list = Vec::new();
+        for p in paths {
+            if !p.is_absolute() {
+                return Err(ValidationError::new("paths", format!("{} is not an absolute path", p.display())).into());
+            }
+            let Some(s) = p.to_str() else {
+                return Err(ValidationError::new("paths", format!("{} is not valid UTF-8", p.display())).into());
+            };
+            list.push(Value::String(s.to_owned()));
+        }
+        let mut input = Map::new();
+        input.insert("paths".into(), Value::Array(list));
+        self.queue_job(JobKind::Ingest, Some(workspace), input)
+    }
+
+    /// The workspace's documents, by path.
+    pub fn documents(&self, ws: &WorkspaceRef) -> Result<Vec<Document>> {
+        let id = self.workspace(ws)?.id;
+        Ok(self.store.read(|r| r.documents(id))?)
+    }
+
+    pub fn document(&self, id: DocumentId) -> Result<Document> {
+        Ok(self.store.read(|r| r.document(id))?)
+    }
+
+    /// Removes a document and its chunks from the knowledge (the file stays).
+    pub fn delete_document(&self, id: DocumentId) -> Result<()> {
+        Ok(self.store.write(|w| w.delete_document(id))?)
+    }
+
+    /// The workspace's chunks that match `query` (BM25), best first.
+    pub fn search_knowledge(&self, ws: &WorkspaceRef, query: &str, limit: u32) -> Result<Vec<ChunkHit>> {
+        let id = self.workspace(ws)?.id;
+        Ok(self.store.read(|r| r.search_chunks(id, query, limit.clamp(1, 100)))?)
+    }
+
+    /// The `ingest` job's work.
+    pub(crate) fn ingest(&self, job: &Job, ctx: &JobContext<'_>) -> Result<std::result::Result<JobOutcome, Stopped>> {
+        let workspace = job.workspace_id.ok_or_else(|| ValidationError::new("workspace_id", "an ingest job needs a workspace"))?;
+        self.store.read(|r| r.workspace(workspace))?;
+        let paths: Vec<PathBuf> =
+            job.input.get("paths").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(PathBuf::from).collect();
+        if let Err(stop) = ctx.progress(0, None, "looking for files") {
+            return Ok(Err(stop));
+        }
+        let mut failed: Vec<Value> = Vec::new();
+        let (files, skipped) = collect_files(&paths, &mut failed);
+        let total = files.len() as u64;
+        let (mut added, mut updated, mut unchanged) = (0u64, 0u64, 0u64);
+        for (i, file) in files.iter().enumerate() {
+            if let Err(stop) = ctx.progress(i as u64, Some(total), &format!("reading {}", file.display())) {
+                return Ok(Err(stop));
+            }
+            match self.ingest_file(workspace, file) {
+                Ok(Added::New) => added += 1,
+                Ok(Added::Updated) => updated += 1,
+                Ok(Added::Unchanged) => unchanged += 1,
+                Err(why) => failed.push(json!({ "path": file.display().to_string(), "error": why })),
+            }
+        }
+        let _ = ctx.progress(total, Some(total), "done");
+        let mut message = format!("{added} added, {updated} updated, {unchanged} unchanged");
+        if !failed.is_empty() {
+            message.push_str(&format!(", {} failed", failed.len()));
+        }
+        let nothing = added + updated + unchanged == 0;
+        let failed_whole = (nothing && !failed.is_empty()).then(|| format!("no file could be added: {}", failed_reasons(&failed)));
+        let failed_whole = failed_whole.or_else(|| (nothing && files.is_empty()).then(|| "no documents found to add".to_owned()));
+        let output = json!({
+            "added": added, "updated": updated, "unchanged": unchanged, "skipped": skipped, "failed": failed,
+        });
+        let Value::Object(output) = output else { unreachable!("a JSON object literal") };
+        Ok(Ok(JobOutcome { output, message, failed: failed_whole }))
+    }
+
+    /// Reads, extracts, chunks and stores one file: a per-file error in words.
+    fn ingest_file(&self, workspace: WorkspaceId, file: &Path) -> std::result::Result<Added, String> {
+        let format = hearth_docs::format_of(file).ok_or_else(|| DocError::Unknown.to_string())?;
+        let meta = std::fs::metadata(file).map_err(|e| format!("could not read it: {e}"))?;
+        if !meta.is_file() {
+            return Err("not a file".into());
+        }
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(DocError::TooLarge { size: meta.len(), limit: MAX_FILE_BYTES }.to_string());
+        }
+        let bytes = read_at_most(file, MAX_FILE_BYTES)?;
+        let sha256 = hearth_docs::sha256_hex(&bytes);
+        let path = file.display().to_string();
+        let before = self.store.read(|r| r.document_at(workspace, &path)).map_err(|e| e.to_string())?;
+        if before.as_ref().is_some_and(|d| d.sha256 == sha256) {
+            return Ok(Added::Unchanged);
+        }
+        let extracted = hearth_docs::extract(format, &bytes).map_err(|e| e.to_string())?;
+        let chunks = hearth_docs::chunk(format, &extracted, Budget::default());
+        let title = hearth_docs::title(format, &extracted.text, file);
+        let new =
+            NewDocument { workspace_id: workspace, path, title, format, sha256, size: bytes.len() as u64, text: extracted.text, chunks };
+        self.store.write(|w| w.put_document(&new)).map_err(|e| e.to_string())?;
+        Ok(if before.is_some() { Added::Updated } else { Added::New })
+    }
+}
+
+/// Reads a file, refusing one that grew past `limit` since it was measured.
+fn read_at_most(file: &Path, limit: u64) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let f = std::fs::File::open(file).map_err(|e| format!("could not read it: {e}"))?;
+    let mut bytes = Vec::new();
+    f.take(limit + 1).read_to_end(&mut bytes).map_err(|e| format!("could not read it: {e}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(DocError::TooLarge { size: bytes.len() as u64, limit }.to_string());
+    }
+    Ok(bytes)
+}
+
+fn failed_reasons(failed: &[Value]) -> String {
+    let first: Vec<String> =
+        failed.iter().take(3).map(|f| format!("{}: {}", f["path"].as_str().unwrap_or("?"), f["error"].as_str().unwrap_or("?"))).collect();
+    let more = failed.len().saturating_sub(3);
+    if more > 0 { format!("{} (and {more} more)", first.join("; ")) } else { first.join("; ") }
+}
+
+/// The files under `paths`, in order, and how many in folders were skipped (not a format
+/// Hearth reads, or hidden). A folder is walked through symbolic links, each real folder
+/// once (a link loop ends). A path that is neither is an error in `failed`.
+fn collect_files(paths: &[PathBuf], failed: &mut Vec<Value>) -> (Vec<PathBuf>, u64) {
+    let mut files = Vec::new();
+    let mut seen_dirs = HashSet::new();
+    let mut seen_files = HashSet::new();
+    let mut skipped = 0u64;
+    let mut fail = |path: &Path, why: String| failed.push(json!({ "path": path.display().to_string(), "error": why }));
+    for root in paths {
+        let meta = match std::fs::metadata(root) {
+            Ok(m) => m,
+            Err(e) => {
+                fail(root, format!("could not read it: {e}"));
+                continue;
+            }
+        };
+        if meta.is_file() {
+            if seen_files.insert(root.clone()) {
+                files.push(root.clone());
+            }
+            continue;
+        }
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            match std::fs::canonicalize(&dir) {
+                Ok(real) => {
+                    if !seen_dirs.insert(real) {
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    fail(&dir, format!("could not read it: {e}"));
+                    continue;
+                }
+            }
+            let mut entries: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+                Ok(list) => list.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+                Err(e) => {
+                    fail(&dir, format!("could not read the folder: {e}"));
+                    continue;
+                }
+            };
+            entries.sort();
+            // Folders pushed in reverse so they are walked in name order.
+            for entry in entries.into_iter().rev() {
+                let hidden = entry.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+                match std::fs::metadata(&entry) {
+                    Ok(m) if m.is_dir() && !hidden => stack.push(entry),
+                    Ok(m) if m.is_file() && !hidden && hearth_docs::format_of(&entry).is_some() => {
+                        if files.len() >= MAX_FILES {
+                            skipped += 1;
+                        } else if seen_files.insert(entry.clone()) {
+                            files.push(entry);
+                        }
+                    }
+                    // A dangling link, a socket, a hidden or unread kind of file.
+                    _ => skipped += 1,
+                }
+            }
+        }
+    }
+    // Files found in folders were pushed in reverse name order per folder; the order does not
+    // matter to the result, but a stable one makes progress readable.
+    files.sort();
+    (files, skipped)
+}
+
+#[cfg(test)]
+mod tests;

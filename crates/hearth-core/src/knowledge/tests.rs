@@ -1,0 +1,206 @@
+//! Ingestion as a job on real files: every outcome per file, search, re-adding, resuming,
+//! cancelling, and the background runner.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use hearth_types::{Handle, JobStatus, NewWorkspace};
+
+use crate::{JOB_STALE, JobRunner};
+
+use super::*;
+
+fn core_with_workspace() -> (Core, WorkspaceRef) {
+    let core = Core::in_memory().unwrap();
+    core.create_workspace(&NewWorkspace::new("Notes", Handle::parse("notes").unwrap()).unwrap()).unwrap();
+    (core, "notes".parse().unwrap())
+}
+
+fn run(core: &Core, job: &Job) -> Job {
+    core.run_job(job.id, &AtomicBool::new(false), &mut |_| {}).unwrap()
+}
+
+fn failed_paths(job: &Job) -> Vec<(String, String)> {
+    job.output["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["path"].as_str().unwrap().to_owned(), f["error"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// A folder with one file of each kind Hearth reads, and each kind of bad input.
+fn fixture(dir: &Path) {
+    std::fs::create_dir_all(dir.join("docs/deeper")).unwrap();
+    std::fs::write(
+        dir.join("docs/garden.md"),
+        "# Garden\n\n## Soil\nBlueberries want acidic soil, near pH 5.\n\n## Water\nWater at dawn.\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("docs/deeper/todo.txt"), "Buy the zyxquartz fertilizer before spring.\n").unwrap();
+    std::fs::write(dir.join("docs/deeper/tool.py"), "def water(plants):\n    return [p.water() for p in plants]\n").unwrap();
+    std::fs::write(dir.join("docs/photo.jpg"), [0xFF, 0xD8, 0xFF, 0x00]).unwrap(); // not a document: skipped
+    std::fs::write(dir.join("docs/blob.txt"), b"PK\x03\x04\x00\x00\x00 a zip named .txt").unwrap();
+    std::fs::write(dir.join("docs/.hidden.md"), "# hidden").unwrap();
+    let big = std::fs::File::create(dir.join("docs/huge.txt")).unwrap();
+    big.set_len(MAX_FILE_BYTES + 1).unwrap(); // sparse: costs no disk
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dir.join("docs"), dir.join("docs/deeper/loop")).unwrap();
+}
+
+#[test]
+fn a_folder_is_ingested_file_by_file_with_each_bad_file_its_own_error() {
+    let (core, ws) = core_with_workspace();
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let job = core.add_knowledge(&ws, &[dir.path().join("docs"), dir.path().join("missing.md")]).unwrap();
+    assert_eq!(job.status, JobStatus::Queued);
+    let done = run(&core, &job);
+    assert_eq!(done.status, JobStatus::Succeeded, "{done:?}");
+    assert_eq!((done.output["added"].as_u64(), done.output["unchanged"].as_u64()), (Some(3), Some(0)), "{:?}", done.output);
+    let failed = failed_paths(&done);
+    let reason = |name: &str| failed.iter().find(|(p, _)| p.ends_with(name)).map(|(_, e)| e.clone()).unwrap_or_default();
+    assert!(reason("missing.md").starts_with("could not read it"), "{failed:?}");
+    assert!(reason("blob.txt").starts_with("not a text file"), "{failed:?}");
+    assert!(reason("huge.txt").starts_with("too large"), "{failed:?}");
+    assert_eq!(failed.len(), 3, "{failed:?}");
+    assert_eq!((done.done, done.total), (5, Some(5)), "progress counts the files read");
+    assert_eq!(done.message, "3 added, 0 updated, 0 unchanged, 3 failed");
+
+    let docs = core.documents(&ws).unwrap();
+    let names: Vec<&str> = docs.iter().map(|d| d.title.as_str()).collect();
+    // By path: docs/deeper/todo.txt, docs/deeper/tool.py, docs/garden.md.
+    assert_eq!(names, ["todo.txt", "tool.py", "Garden"], "the link loop was walked once, the hidden file left out");
+    let garden = &docs[2];
+    assert_eq!((garden.format, garden.chunks), (hearth_types::DocFormat::Markdown, 3));
+
+    let hits = core.search_knowledge(&ws, "zyxquartz", 5).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].title, "todo.txt");
+    let hits = core.search_knowledge(&ws, "acidic blueberries", 5).unwrap();
+    assert_eq!((hits[0].title.as_str(), hits[0].heading.as_str(), hits[0].chunk), ("Garden", "Garden > Soil", 1));
+}
+
+#[test]
+fn adding_again_costs_nothing_and_a_changed_file_is_reindexed_without_duplicates() {
+    let (core, ws) = core_with_workspace();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plan.md");
+    std::fs::write(&file, "# Plan\nPlant tomatoes in May.\n").unwrap();
+    run(&core, &core.add_knowledge(&ws, std::slice::from_ref(&file)).unwrap());
+    let again = run(&core, &core.add_knowledge(&ws, std::slice::from_ref(&file)).unwrap());
+    assert_eq!(again.output["unchanged"].as_u64(), Some(1));
+    std::fs::write(&file, "# Plan\nPlant peppers in June.\n").unwrap();
+    let changed = run(&core, &core.add_knowledge(&ws, std::slice::from_ref(&file)).unwrap());
+    assert_eq!(changed.output["updated"].as_u64(), Some(1));
+    let docs = core.documents(&ws).unwrap();
+    assert_eq!(docs.len(), 1);
+    assert!(core.search_knowledge(&ws, "tomatoes", 5).unwrap().is_empty(), "the old text is gone");
+    assert_eq!(core.search_knowledge(&ws, "peppers", 5).unwrap().len(), 1);
+    core.delete_document(docs[0].id).unwrap();
+    assert!(core.search_knowledge(&ws, "peppers", 5).unwrap().is_empty());
+    assert!(core.documents(&ws).unwrap().is_empty());
+}
+
+#[test]
+fn a_job_left_running_by_a_dead_process_is_queued_again_and_resumes_without_duplicates() {
+    let (core, ws) = core_with_workspace();
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..5 {
+        std::fs::write(dir.path().join(format!("n{i}.md")), format!("# Note {i}\nNote number {i} mentions qwertyuiop.\n")).unwrap();
+    }
+    let job = core.add_knowledge(&ws, &[dir.path().to_owned()]).unwrap();
+    // A process claims it, stores two files, then dies (its heartbeat goes stale).
+    let claimed = core.store.write(|w| w.claim_job(&[JobKind::Ingest], None)).unwrap().unwrap();
+    assert_eq!((claimed.id, claimed.attempts), (job.id, 1));
+    for i in 0..2 {
+        core.ingest_file(core.workspace(&ws).unwrap().id, &dir.path().join(format!("n{i}.md"))).ok().unwrap();
+    }
+    assert_eq!(core.store.write(|w| w.requeue_stale_jobs(JOB_STALE.as_millis() as i64, &[])).unwrap(), 0, "a fresh heartbeat is alive");
+    assert_eq!(core.store.write(|w| w.requeue_stale_jobs(-1, &[])).unwrap(), 1);
+    assert_eq!(core.job(job.id).unwrap().status, JobStatus::Queued);
+    let done = run(&core, &job);
+    assert_eq!(done.status, JobStatus::Succeeded);
+    assert_eq!(done.attempts, 2);
+    assert_eq!((done.output["added"].as_u64(), done.output["unchanged"].as_u64()), (Some(3), Some(2)));
+    assert_eq!(core.search_knowledge(&ws, "qwertyuiop", 50).unwrap().len(), 5, "one chunk per note, none twice");
+}
+
+#[test]
+fn a_queued_job_is_cancelled_at_once_and_a_finished_one_stays() {
+    let (core, ws) = core_with_workspace();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.md"), "# A\ntext").unwrap();
+    let job = core.add_knowledge(&ws, &[dir.path().to_owned()]).unwrap();
+    assert_eq!(core.cancel_job(job.id).unwrap().status, JobStatus::Cancelled);
+    assert_eq!(run(&core, &job).status, JobStatus::Cancelled, "a cancelled job is not run");
+    assert!(core.documents(&ws).unwrap().is_empty());
+    let other = run(&core, &core.add_knowledge(&ws, &[dir.path().to_owned()]).unwrap());
+    assert_eq!(core.cancel_job(other.id).unwrap().status, JobStatus::Succeeded);
+}
+
+#[test]
+fn bad_requests_are_refused_before_a_job_is_queued() {
+    let (core, ws) = core_with_workspace();
+    assert_eq!(core.add_knowledge(&ws, &[]).unwrap_err().code(), crate::ErrorCode::Invalid);
+    assert_eq!(core.add_knowledge(&ws, &[PathBuf::from("relative.md")]).unwrap_err().code(), crate::ErrorCode::Invalid);
+    let nowhere: WorkspaceRef = "nowhere".parse().unwrap();
+    assert_eq!(core.add_knowledge(&nowhere, &[PathBuf::from("/a.md")]).unwrap_err().code(), crate::ErrorCode::NotFound);
+    assert!(core.jobs(10).unwrap().is_empty());
+}
+
+/// Polls `probe` every 20 ms until `done` holds, for at most 10 s.
+fn wait_for<T: std::fmt::Debug>(mut probe: impl FnMut() -> T, done: impl Fn(&T) -> bool) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let v = probe();
+        if done(&v) || Instant::now() > deadline {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_runner_runs_queued_jobs_and_stopping_it_queues_the_running_one_again() {
+    let (core, ws) = core_with_workspace();
+    let core = Arc::new(core);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.md"), "# A\nalpha text").unwrap();
+    let runner = JobRunner::start(core.clone());
+    let job = core.add_knowledge(&ws, &[dir.path().to_owned()]).unwrap();
+    runner.notify();
+    let done = wait_for(|| core.job(job.id).unwrap(), |j| j.status.is_finished());
+    assert_eq!(done.status, JobStatus::Succeeded, "{done:?}");
+
+    // Files that take seconds to index: stopping the runner after the first queues the job
+    // again, to resume on the next start.
+    let line = "Many words about gardens and soil and water, over and over again.\n";
+    for i in 0..60 {
+        std::fs::write(dir.path().join(format!("f{i:02}.txt")), line.repeat(8000)).unwrap();
+    }
+    let big = core.add_knowledge(&ws, &[dir.path().to_owned()]).unwrap();
+    runner.notify();
+    wait_for(|| core.job(big.id).unwrap(), |j| j.done > 1);
+    runner.stop();
+    let stopped = core.job(big.id).unwrap();
+    assert_eq!(stopped.status, JobStatus::Queued, "{stopped:?}");
+    assert!(stopped.done < 61, "it stopped before the end: {stopped:?}");
+    assert_eq!(stopped.attempts, 1);
+}
+
+#[test]
+fn a_cancel_asked_from_another_process_stops_the_running_job_at_its_next_report() {
+    let (core, ws) = core_with_workspace();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.md"), "# A\nalpha text").unwrap();
+    let job = core.add_knowledge(&ws, &[dir.path().to_owned()]).unwrap();
+    // This process claims it; another asks to cancel it (a flag in the row).
+    let claimed = core.store.write(|w| w.claim_job(&[JobKind::Ingest], None)).unwrap().unwrap();
+    let flagged = core.store.write(|w| w.request_job_cancel(job.id)).unwrap();
+    assert_eq!((flagged.status, flagged.cancel_requested), (JobStatus::Running, true));
+    let ended = core.run_claimed(claimed, None).unwrap();
+    assert_eq!(ended.status, JobStatus::Cancelled, "{ended:?}");
+    assert!(core.documents(&ws).unwrap().is_empty(), "it stopped before the first file");
+}

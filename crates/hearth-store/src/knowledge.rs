@@ -1,0 +1,172 @@
+//! A workspace's knowledge: documents, their chunks and a BM25 index over the chunks (FTS5).
+//!
+//! A document is stored whole: [`Writer::put_document`] replaces its record and every chunk
+//! in the caller's transaction, so a search finds all of a document or none of it. Documents
+//! are local for now: they do not sync (their workspace's tombstone, from here or pulled,
+//! hides them; deleting the workspace here deletes them).
+
+use hearth_types::{ChunkHit, Document, DocumentId, NewDocument, ValidationError, WorkspaceId};
+use rusqlite::{OptionalExtension, Row};
+
+use crate::rows::{get_id, get_parsed, get_time};
+use crate::search::fts_query;
+use crate::{Error, Reader, Result, Writer};
+
+const COLUMNS: &str = "d.id, d.workspace_id, d.path, d.title, d.format, d.sha256, d.size, d.chunks, d.created_at, d.updated_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Document> {
+    Ok(Document {
+        id: get_id(row, "id")?,
+        workspace_id: get_id(row, "workspace_id")?,
+        path: row.get("path")?,
+        title: row.get("title")?,
+        format: get_parsed(row, "format")?,
+        sha256: row.get("sha256")?,
+        size: row.get::<_, i64>("size")?.max(0) as u64,
+        chunks: row.get::<_, i64>("chunks")?.max(0) as u32,
+        created_at: get_time(row, "created_at")?,
+        updated_at: get_time(row, "updated_at")?,
+    })
+}
+
+impl Writer<'_> {
+    /// Stores a document and its chunks, replacing the one at the same path in the workspace
+    /// (its id stays). All in this transaction: searchable whole or not at all.
+    pub fn put_document(&mut self, new: &NewDocument) -> Result<Document> {
+        self.read().workspace(new.workspace_id)?;
+        let now = self.now_ms();
+        let existing: Option<String> = self
+            .conn()
+            .prepare_cached("SELECT id FROM documents WHERE workspace_id = ?1 AND path = ?2")?
+            .query_row([new.workspace_id.to_string(), new.path.clone()], |r| r.get(0))
+            .optional()?;
+        let id = match existing {
+            Some(id) => {
+                self.conn().prepare_cached("DELETE FROM chunks WHERE document_id = ?1")?.execute([&id])?;
+                self.conn()
+                    .prepare_cached(
+                        "UPDATE documents SET title = ?2, format = ?3, sha256 = ?4, size = ?5, text = ?6, chunks = ?7, \
+                         updated_at = ?8 WHERE id = ?1",
+                    )?
+                    .execute(rusqlite::params![
+                        id,
+                        new.title,
+                        new.format.as_str(),
+                        new.sha256,
+                        new.size as i64,
+                        new.text,
+                        new.chunks.len() as i64,
+                        now
+                    ])?;
+                DocumentId::parse_field(&id, "document_id")?
+            }
+            None => {
+                let id = DocumentId::new();
+                self.conn()
+                    .prepare_cached(
+                        "INSERT INTO documents (id, workspace_id, path, title, format, sha256, size, text, chunks, created_at, updated_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                    )?
+                    .execute(rusqlite::params![
+                        id.to_string(),
+                        new.workspace_id.to_string(),
+                        new.path,
+                        new.title,
+                        new.format.as_str(),
+                        new.sha256,
+                        new.size as i64,
+                        new.text,
+                        new.chunks.len() as i64,
+                        now
+                    ])?;
+                id
+            }
+        };
+        let mut insert = self
+            .conn()
+            .prepare_cached("INSERT INTO chunks (document_id, ord, text, heading, page, start, end) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
+        for (ord, c) in new.chunks.iter().enumerate() {
+            insert.execute(rusqlite::params![id.to_string(), ord as i64, c.text, c.heading, c.page, c.start, c.end])?;
+        }
+        drop(insert);
+        self.read().document(id)
+    }
+
+    /// Removes a document and its chunks.
+    pub fn delete_document(&mut self, id: DocumentId) -> Result<()> {
+        let n = self.conn().prepare_cached("DELETE FROM documents WHERE id = ?1")?.execute([id.to_string()])?;
+        if n == 0 {
+            return Err(Error::not_found("document_id", "document", id));
+        }
+        Ok(())
+    }
+
+    /// Removes every document of a workspace (it is being deleted).
+    pub(crate) fn delete_documents_of(&mut self, workspace: WorkspaceId) -> Result<()> {
+        self.conn().prepare_cached("DELETE FROM documents WHERE workspace_id = ?1")?.execute([workspace.to_string()])?;
+        Ok(())
+    }
+}
+
+impl Reader<'_> {
+    pub fn document(&self, id: DocumentId) -> Result<Document> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM documents d JOIN workspaces w ON w.id = d.workspace_id \
+                 WHERE d.id = ?1 AND w.deleted_at IS NULL"
+            ))?
+            .query_row([id.to_string()], from_row)
+            .optional()?
+            .ok_or_else(|| Error::not_found("document_id", "document", id))
+    }
+
+    /// The document at `path` in a workspace, if there is one.
+    pub fn document_at(&self, workspace: WorkspaceId, path: &str) -> Result<Option<Document>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM documents d WHERE d.workspace_id = ?1 AND d.path = ?2"))?
+            .query_row([workspace.to_string(), path.to_owned()], from_row)
+            .optional()?)
+    }
+
+    /// A workspace's documents, by path.
+    pub fn documents(&self, workspace: WorkspaceId) -> Result<Vec<Document>> {
+        self.workspace(workspace)?;
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM documents d WHERE d.workspace_id = ?1 ORDER BY d.path"))?;
+        Ok(stmt.query_map([workspace.to_string()], from_row)?.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A document's text, as extracted.
+    pub fn document_text(&self, id: DocumentId) -> Result<String> {
+        self.document(id)?;
+        Ok(self.conn.prepare_cached("SELECT text FROM documents WHERE id = ?1")?.query_row([id.to_string()], |r| r.get(0))?)
+    }
+
+    /// Chunks of a workspace's documents matching `query` by BM25 (FTS5), best first. Every
+    /// word must appear (the last as a prefix), as in message search.
+    pub fn search_chunks(&self, workspace: WorkspaceId, query: &str, limit: u32) -> Result<Vec<ChunkHit>> {
+        self.workspace(workspace)?;
+        let Some(fts) = fts_query(query) else {
+            return Err(ValidationError::new("query", "has no words to search for").into());
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT d.id, d.title, d.path, c.ord, c.heading, c.page, c.text, bm25(chunks_fts) AS rank \
+             FROM chunks_fts JOIN chunks c ON c.seq = chunks_fts.rowid JOIN documents d ON d.id = c.document_id \
+             WHERE chunks_fts MATCH ?1 AND d.workspace_id = ?2 ORDER BY rank LIMIT ?3",
+        )?;
+        let hits = stmt.query_map(rusqlite::params![fts, workspace.to_string(), limit], |r| {
+            Ok(ChunkHit {
+                document_id: get_id(r, "id")?,
+                title: r.get("title")?,
+                path: r.get("path")?,
+                chunk: r.get::<_, i64>("ord")?.max(0) as u32,
+                heading: r.get("heading")?,
+                page: r.get::<_, Option<i64>>("page")?.map(|p| p.max(0) as u32),
+                text: r.get("text")?,
+                // bm25() is lower-is-better; a hit's score is higher-is-better.
+                score: -r.get::<_, f64>("rank")?,
+            })
+        })?;
+        Ok(hits.collect::<rusqlite::Result<_>>()?)
+    }
+}

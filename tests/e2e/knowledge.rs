@@ -1,0 +1,106 @@
+//! Knowledge through the real binary: `hearth knowledge add` killed with SIGKILL mid-way
+//! leaves its job `running`; `hearth serve`'s job runner finds it stale, queues it again and
+//! resumes it, and the result has every document once, with no chunk twice.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::Duration;
+
+use hearth_e2e::{Hearth, poll, serve};
+
+const FILES: usize = 60;
+
+#[test]
+fn an_ingestion_killed_mid_way_resumes_in_the_app_with_no_duplicate_chunks() {
+    let env = Hearth::new();
+    env.json(&["workspaces", "create", "--name", "Notes", "--handle", "notes"]);
+    let dir = tempfile::tempdir().unwrap();
+    // About 1 MB each, so the job runs long enough to be killed part way.
+    let filler = "Plain filler words about nothing in particular, repeated to make the file large.\n\n".repeat(12_000);
+    for i in 0..FILES {
+        std::fs::write(dir.path().join(format!("n{i:02}.md")), format!("# Note {i}\n\nsentinelword marker{i:02}\n\n{filler}")).unwrap();
+    }
+    let folder = dir.path().display().to_string();
+    let mut child = env
+        .command()
+        .args(["knowledge", "add", &folder, "--workspace", "notes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Its progress lines read `[done/total] reading PATH`: kill it once five files are in.
+    let mut seen = Vec::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        let done = line.strip_prefix('[').and_then(|l| l.split('/').next()).and_then(|n| n.parse::<usize>().ok());
+        if done.is_some_and(|d| d >= 5) {
+            break;
+        }
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().unwrap();
+
+    let jobs = env.json(&["jobs", "list"]);
+    let job = &jobs[0];
+    assert_eq!(job["status"], "running", "killed mid-way, its row still says running: {job} (progress seen: {seen:?})");
+    let done = job["done"].as_u64().unwrap();
+    assert!((5..FILES as u64).contains(&done), "{job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+
+    // The app's runner takes it back once its heartbeat is stale, and resumes it.
+    let _served = serve(&env, "knowledge-test-token-0123456789abcdef");
+    let job = poll(
+        Duration::from_millis(250),
+        Duration::from_secs(120),
+        || env.json(&["jobs", "show", &id]),
+        |j| j["status"] != "running" && j["status"] != "queued",
+    );
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["attempts"], 2, "{job}");
+    let (added, unchanged) = (job["output"]["added"].as_u64().unwrap(), job["output"]["unchanged"].as_u64().unwrap());
+    assert_eq!(added + unchanged, FILES as u64, "{job}");
+    assert!(unchanged >= 5, "the files stored before the kill are not read again: {job}");
+
+    let docs = env.json(&["knowledge", "list", "--workspace", "notes"]);
+    let docs = docs.as_array().unwrap();
+    assert_eq!(docs.len(), FILES);
+    let chunks: Vec<u64> = docs.iter().map(|d| d["chunks"].as_u64().unwrap()).collect();
+    assert!(chunks.iter().all(|&c| c == chunks[0] && c > 100), "same-size files, same chunks: {chunks:?}");
+    // Each marker is in exactly one chunk: nothing was stored twice.
+    for i in [0, 4, 5, FILES - 1] {
+        let hits = env.json(&["knowledge", "search", &format!("marker{i:02}"), "--workspace", "notes"]);
+        assert_eq!(hits.as_array().unwrap().len(), 1, "marker{i:02}: {hits}");
+    }
+    let all = env.json(&["knowledge", "search", "sentinelword", "--workspace", "notes", "--limit", "100"]);
+    assert_eq!(all.as_array().unwrap().len(), FILES);
+}
+
+#[test]
+fn adding_knowledge_reports_each_bad_file_and_keeps_the_rest() {
+    let env = Hearth::new();
+    env.json(&["workspaces", "create", "--name", "Notes", "--handle", "notes"]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.md"), "# Good\nA fine note about quinces.\n").unwrap();
+    std::fs::write(dir.path().join("fake.txt"), b"\x7fELF\x02\x01\x01\x00\x00binary").unwrap();
+    let out =
+        env.command().args(["--json", "knowledge", "add", &dir.path().display().to_string(), "--workspace", "notes"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let job: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(job["status"], "succeeded");
+    assert_eq!(job["output"]["added"], 1);
+    let failed = &job["output"]["failed"][0];
+    assert!(failed["path"].as_str().unwrap().ends_with("fake.txt"), "{job}");
+    assert!(failed["error"].as_str().unwrap().starts_with("not a text file"), "{job}");
+    let hits = env.json(&["knowledge", "search", "quinces", "--workspace", "notes"]);
+    assert_eq!(hits[0]["title"], "Good");
+
+    // Nothing readable at all: the job fails and the command says so with its exit code.
+    let out = env
+        .command()
+        .args(["knowledge", "add", &dir.path().join("fake.txt").display().to_string(), "--workspace", "notes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(11), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no file could be added"), "{}", String::from_utf8_lossy(&out.stderr));
+}
