@@ -18,7 +18,7 @@ use crate::output::{Output, preview, table};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KnowledgeCommand {
-    /// Add files and folders (Markdown, text, source code) to a workspace's knowledge
+    /// Add files and folders (Markdown, text, code, HTML, PDF, DOCX) to a workspace's knowledge
     Add(AddArgs),
     /// List a workspace's documents
     List {

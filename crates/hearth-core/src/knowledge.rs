@@ -129,7 +129,7 @@ impl Core {
         }
         let extracted = hearth_docs::extract(format, &bytes).map_err(|e| e.to_string())?;
         let chunks = hearth_docs::chunk(format, &extracted, Budget::default());
-        let title = hearth_docs::title(format, &extracted.text, file);
+        let title = hearth_docs::title(format, &extracted, file);
         let new =
             NewDocument { workspace_id: workspace, path, title, format, sha256, size: bytes.len() as u64, text: extracted.text, chunks };
         self.store.write(|w| w.put_document(&new)).map_err(|e| e.to_string())?;

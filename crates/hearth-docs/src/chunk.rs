@@ -2,7 +2,8 @@
 //!
 //! The text is first read as blocks: a paragraph (lines up to a blank line), a fenced code
 //! block (whole, blank lines and all), or a heading line, which also opens a section. Chunks
-//! are then filled block by block: a heading always starts a new chunk, and a block that would
+//! are then filled block by block: a heading always starts a new chunk, and so does a new
+//! page (pages end with a blank line, so no block spans two), and a block that would
 //! take a chunk past the budget closes it. The next chunk of the same section begins a little
 //! before the one closed ends (the overlap, from a word boundary), so a passage that straddles
 //! the cut is whole in one of them. A block larger than the budget on its own is cut at
@@ -57,9 +58,15 @@ fn is_fence(line: &str) -> bool {
     t.starts_with("```") || t.starts_with("~~~")
 }
 
-/// The text's blocks, in order. Markdown headings and fences count only in Markdown.
+/// Whether the format's text marks headings as Markdown does: Markdown itself, and the text
+/// Hearth makes of HTML and DOCX.
+pub(crate) fn has_headings(format: DocFormat) -> bool {
+    matches!(format, DocFormat::Markdown | DocFormat::Html | DocFormat::Docx)
+}
+
+/// The text's blocks, in order. Headings and fences count only where [`has_headings`].
 fn blocks(text: &str, format: DocFormat) -> Vec<Block> {
-    let markdown = format == DocFormat::Markdown;
+    let markdown = has_headings(format);
     let mut out = Vec::new();
     let mut path: Vec<(usize, String)> = Vec::new();
     let mut current: Option<(usize, usize)> = None;
@@ -170,7 +177,8 @@ pub fn chunk(format: DocFormat, doc: &Extracted, budget: Budget) -> Vec<NewChunk
     };
     for block in blocks(text, format) {
         if let Some((s, e, h)) = open.take() {
-            if block.opens_section || block.heading != h {
+            // A heading, or a new page (a citation names one page), starts a new chunk.
+            if block.opens_section || block.heading != h || page_of(block.start) != page_of(s) {
                 emit(&mut out, s, e, &h);
             } else if block.end - s <= max {
                 open = Some((s, block.end, h));

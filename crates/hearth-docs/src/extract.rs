@@ -9,28 +9,30 @@ use hearth_types::DocFormat;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DocError {
     /// Not a format Hearth reads (by its extension).
-    #[error("not a document Hearth reads (Markdown, plain text, source code)")]
+    #[error("not a document Hearth reads (Markdown, plain text, source code, HTML, PDF, DOCX)")]
     Unknown,
-    /// A format Hearth names but cannot read yet.
-    #[error("{0} files are not read yet")]
-    Unsupported(DocFormat),
+    /// Not what its name says, or broken: a PDF that does not parse or needs a password, a
+    /// DOCX that is not a Word archive.
+    #[error("{0}")]
+    Damaged(String),
     /// Its bytes are not text (a binary file with a text name, another encoding).
     #[error("not a text file: {0}")]
     NotText(String),
     /// Larger than the limit.
     #[error("too large: {size} bytes, over the {limit}-byte limit")]
     TooLarge { size: u64, limit: u64 },
-    /// Nothing in it to search.
+    /// Nothing in it to search (for a PDF: a scan, without a text layer).
     #[error("no text in it")]
     Empty,
 }
 
-/// A document's text, and where each of its pages starts (byte offsets, empty for formats
-/// without pages).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A document's text, where each of its pages starts (byte offsets, empty for formats
+/// without pages), and the title the file gives itself (an HTML `<title>`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Extracted {
     pub text: String,
     pub pages: Vec<usize>,
+    pub title: Option<String>,
 }
 
 const MARKDOWN: &[&str] = &["md", "markdown", "mdx"];
@@ -118,16 +120,19 @@ pub fn format_of(path: &Path) -> Option<DocFormat> {
 
 /// The text of a file in `format`.
 pub fn extract(format: DocFormat, bytes: &[u8]) -> Result<Extracted, DocError> {
-    match format {
-        DocFormat::Markdown | DocFormat::Text | DocFormat::Code => {
-            let text = plain_text(bytes)?;
-            if text.trim().is_empty() {
-                return Err(DocError::Empty);
-            }
-            Ok(Extracted { text, pages: Vec::new() })
+    let extracted = match format {
+        DocFormat::Markdown | DocFormat::Text | DocFormat::Code => Extracted { text: plain_text(bytes)?, ..Extracted::default() },
+        DocFormat::Html => {
+            let (text, title) = crate::html::to_text(&plain_text(bytes)?);
+            Extracted { text, title, ..Extracted::default() }
         }
-        other => Err(DocError::Unsupported(other)),
+        DocFormat::Docx => Extracted { text: crate::docx::to_text(bytes)?, ..Extracted::default() },
+        DocFormat::Pdf => crate::pdf::to_text(bytes)?,
+    };
+    if extracted.text.trim().is_empty() {
+        return Err(DocError::Empty);
     }
+    Ok(extracted)
 }
 
 /// UTF-8 text (a byte-order mark dropped, line ends made `\n`), or why it is not text. A NUL
@@ -141,10 +146,14 @@ fn plain_text(bytes: &[u8]) -> Result<String, DocError> {
     Ok(text.replace("\r\n", "\n").replace('\r', "\n"))
 }
 
-/// A document's title: a Markdown file's first top-level heading, else its file name.
-pub fn title(format: DocFormat, text: &str, path: &Path) -> String {
-    if format == DocFormat::Markdown
-        && let Some(h) = text.lines().find_map(|l| l.strip_prefix("# ")).map(str::trim).filter(|h| !h.is_empty())
+/// A document's title: the one it gives itself (an HTML `<title>`), else its first top-level
+/// heading (Markdown, HTML, DOCX), else its file name.
+pub fn title(format: DocFormat, doc: &Extracted, path: &Path) -> String {
+    if let Some(t) = &doc.title {
+        return t.clone();
+    }
+    if crate::chunk::has_headings(format)
+        && let Some(h) = doc.text.lines().find_map(|l| l.strip_prefix("# ")).map(str::trim).filter(|h| !h.is_empty())
     {
         return h.to_owned();
     }

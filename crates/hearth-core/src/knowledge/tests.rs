@@ -43,6 +43,17 @@ fn fixture(dir: &Path) {
     std::fs::write(dir.join("docs/photo.jpg"), [0xFF, 0xD8, 0xFF, 0x00]).unwrap(); // not a document: skipped
     std::fs::write(dir.join("docs/blob.txt"), b"PK\x03\x04\x00\x00\x00 a zip named .txt").unwrap();
     std::fs::write(dir.join("docs/.hidden.md"), "# hidden").unwrap();
+    std::fs::write(
+        dir.join("docs/page.html"),
+        "<html><head><title>Pruning</title></head><body><nav>NAVLINKS</nav><main><h1>Pruning</h1>\
+         <p>Prune roses in late winter.</p></main><footer>FOOTER</footer></body></html>",
+    )
+    .unwrap();
+    std::fs::write(dir.join("docs/paper.pdf"), hearth_docs::fixtures::pdf(&["Mulch keeps moisture in.", "Page two mentions voles."]))
+        .unwrap();
+    std::fs::write(dir.join("docs/plan.docx"), hearth_docs::fixtures::docx(&[(1, "Plan"), (0, "Sow radishes in March.")])).unwrap();
+    std::fs::write(dir.join("docs/locked.pdf"), hearth_docs::fixtures::encrypted_pdf()).unwrap();
+    std::fs::write(dir.join("docs/bomb.docx"), hearth_docs::fixtures::docx_bomb(hearth_docs::MAX_DOCX_EXPANDED + 1)).unwrap();
     let big = std::fs::File::create(dir.join("docs/huge.txt")).unwrap();
     big.set_len(MAX_FILE_BYTES + 1).unwrap(); // sparse: costs no disk
     #[cfg(unix)]
@@ -58,26 +69,37 @@ fn a_folder_is_ingested_file_by_file_with_each_bad_file_its_own_error() {
     assert_eq!(job.status, JobStatus::Queued);
     let done = run(&core, &job);
     assert_eq!(done.status, JobStatus::Succeeded, "{done:?}");
-    assert_eq!((done.output["added"].as_u64(), done.output["unchanged"].as_u64()), (Some(3), Some(0)), "{:?}", done.output);
+    assert_eq!((done.output["added"].as_u64(), done.output["unchanged"].as_u64()), (Some(6), Some(0)), "{:?}", done.output);
     let failed = failed_paths(&done);
     let reason = |name: &str| failed.iter().find(|(p, _)| p.ends_with(name)).map(|(_, e)| e.clone()).unwrap_or_default();
     assert!(reason("missing.md").starts_with("could not read it"), "{failed:?}");
     assert!(reason("blob.txt").starts_with("not a text file"), "{failed:?}");
     assert!(reason("huge.txt").starts_with("too large"), "{failed:?}");
-    assert_eq!(failed.len(), 3, "{failed:?}");
-    assert_eq!((done.done, done.total), (5, Some(5)), "progress counts the files read");
-    assert_eq!(done.message, "3 added, 0 updated, 0 unchanged, 3 failed");
+    assert!(reason("locked.pdf").contains("encrypted"), "{failed:?}");
+    assert!(reason("bomb.docx").starts_with("too large"), "{failed:?}");
+    assert_eq!(failed.len(), 5, "{failed:?}");
+    assert_eq!((done.done, done.total), (10, Some(10)), "progress counts the files read");
+    assert_eq!(done.message, "6 added, 0 updated, 0 unchanged, 5 failed");
 
     let docs = core.documents(&ws).unwrap();
     let names: Vec<&str> = docs.iter().map(|d| d.title.as_str()).collect();
-    // By path: docs/deeper/todo.txt, docs/deeper/tool.py, docs/garden.md.
-    assert_eq!(names, ["todo.txt", "tool.py", "Garden"], "the link loop was walked once, the hidden file left out");
+    // By path: docs/deeper/todo.txt, docs/deeper/tool.py, docs/garden.md, docs/page.html, ...
+    assert_eq!(
+        names,
+        ["todo.txt", "tool.py", "Garden", "Pruning", "paper.pdf", "Plan"],
+        "the link loop was walked once, the hidden file left out"
+    );
     let garden = &docs[2];
     assert_eq!((garden.format, garden.chunks), (hearth_types::DocFormat::Markdown, 3));
 
     let hits = core.search_knowledge(&ws, "zyxquartz", 5).unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].title, "todo.txt");
+    let hits = core.search_knowledge(&ws, "voles", 5).unwrap();
+    assert_eq!((hits[0].title.as_str(), hits[0].page), ("paper.pdf", Some(2)), "a PDF's chunks keep their page");
+    assert_eq!(core.search_knowledge(&ws, "radishes", 5).unwrap()[0].heading, "Plan");
+    assert_eq!(core.search_knowledge(&ws, "roses", 5).unwrap()[0].title, "Pruning");
+    assert!(core.search_knowledge(&ws, "NAVLINKS", 5).unwrap().is_empty(), "an HTML page's boilerplate is left out");
     let hits = core.search_knowledge(&ws, "acidic blueberries", 5).unwrap();
     assert_eq!((hits[0].title.as_str(), hits[0].heading.as_str(), hits[0].chunk), ("Garden", "Garden > Soil", 1));
 }

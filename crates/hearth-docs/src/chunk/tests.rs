@@ -3,7 +3,7 @@
 use super::*;
 
 fn doc(text: &str) -> Extracted {
-    Extracted { text: text.to_owned(), pages: Vec::new() }
+    Extracted { text: text.to_owned(), ..Extracted::default() }
 }
 
 /// Every chunk is its slice of the text, within the budget, and the chunks cover every
@@ -82,8 +82,8 @@ fn a_block_over_the_budget_is_cut_at_sentences_then_spaces_then_anywhere() {
 #[test]
 fn pages_are_kept_for_paged_formats() {
     let text = "Page one text.\n\nPage two text.\n";
-    let d = Extracted { text: text.to_owned(), pages: vec![0, 16] };
-    let chunks = chunk(DocFormat::Pdf, &d, Budget { max_bytes: 20, overlap_bytes: 0 });
+    let d = Extracted { text: text.to_owned(), pages: vec![0, 16], title: None };
+    let chunks = chunk(DocFormat::Pdf, &d, Budget::default());
     let pages: Vec<Option<u32>> = chunks.iter().map(|c| c.page).collect();
     assert_eq!(pages, [Some(1), Some(2)]);
     assert!(chunk(DocFormat::Text, &doc(text), Budget::default()).iter().all(|c| c.page.is_none()));
