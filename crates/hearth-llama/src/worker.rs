@@ -796,8 +796,14 @@ fn embed<'m>(
             },
         });
     }
-    if let Some(long) = tokenized.iter().find(|t| t.len() > CONTEXT as usize) {
-        return Err(LlmError::ContextOverflow { prompt_tokens: long.len() as u32, context: CONTEXT });
+    // An encoder (BERT) has position embeddings for its training length only: a longer input
+    // would read past them, so it is refused like any prompt over the context.
+    let limit = match model.n_ctx_train() {
+        0 => CONTEXT,
+        trained => CONTEXT.min(trained),
+    };
+    if let Some(long) = tokenized.iter().find(|t| t.len() > limit as usize) {
+        return Err(LlmError::ContextOverflow { prompt_tokens: long.len() as u32, context: limit });
     }
     let mut out = Vec::with_capacity(inputs.len());
     let mut batch = LlamaBatch::new(CONTEXT as usize, 1);
