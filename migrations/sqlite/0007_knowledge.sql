@@ -1,5 +1,5 @@
 -- Hearth local schema, version 7: background jobs, and a workspace's knowledge (documents,
--- their chunks and a full-text index over them). None of it syncs yet.
+-- their chunks, a full-text index and embeddings of the chunks). None of it syncs yet.
 
 -- Background work the user can follow. Durable: a job that was `running` when its process
 -- died is queued again (its heartbeat goes stale) and resumes. A cancel asked from another
@@ -53,6 +53,14 @@ CREATE TABLE chunks (
     start       INTEGER NOT NULL,
     end         INTEGER NOT NULL,
     UNIQUE (document_id, ord)
+) STRICT;
+
+-- Each chunk's embedding (f32 little-endian, L2-normalized, so cosine is a dot product) by
+-- the model that made it: derived data, made again on each device and when the model changes.
+CREATE TABLE chunk_vectors (
+    seq    INTEGER PRIMARY KEY REFERENCES chunks (seq) ON DELETE CASCADE,
+    model  TEXT NOT NULL,
+    vector BLOB NOT NULL
 ) STRICT;
 
 CREATE VIRTUAL TABLE chunks_fts USING fts5 (

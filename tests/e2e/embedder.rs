@@ -11,26 +11,30 @@ use hearth_llama::convert::{BertFiles, bert_to_gguf};
 use hearth_llama::{EngineConfig, LlamaEngine, ModelSpec, Resolver};
 use hearth_llm::{ChatModel, EmbedInput};
 
+/// The embedding model converted to GGUF in `dir`, and an engine that runs it.
+fn converted(dir: &std::path::Path) -> (LlamaEngine, std::path::PathBuf) {
+    let model = hearth_e2e::embedder_dir();
+    let read = |name: &str| std::fs::read(model.join(name)).unwrap_or_else(|e| panic!("{}: {e}", model.join(name).display()));
+    let (config, tokenizer, pooling, safetensors) =
+        (read("config.json"), read("tokenizer.json"), read("1_Pooling/config.json"), read("model.safetensors"));
+    let files = BertFiles { config: &config, tokenizer: &tokenizer, pooling: &pooling, safetensors: &safetensors };
+    let path = dir.join("all-minilm-l6-v2.gguf");
+    bert_to_gguf(&files, "all-MiniLM-L6-v2", &mut std::io::BufWriter::new(std::fs::File::create(&path).unwrap())).unwrap();
+    let spec = ModelSpec { name: "all-minilm-l6-v2".into(), path: path.clone() };
+    let resolver: Resolver = Arc::new(move |_| Ok(spec.clone()));
+    (LlamaEngine::new(EngineConfig { slots: 1, ..EngineConfig::default() }, resolver), path)
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 #[test]
 fn the_embedding_model_converts_and_ranks_a_paraphrase_above_an_unrelated_sentence() {
-    let dir = hearth_e2e::embedder_dir();
-    let read = |name: &str| std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()));
-    let (config, tokenizer, pooling, safetensors) =
-        (read("config.json"), read("tokenizer.json"), read("1_Pooling/config.json"), read("model.safetensors"));
-    let files = BertFiles { config: &config, tokenizer: &tokenizer, pooling: &pooling, safetensors: &safetensors };
-    let out = tempfile::tempdir().unwrap();
-    let path = out.path().join("all-minilm-l6-v2.gguf");
-    bert_to_gguf(&files, "all-MiniLM-L6-v2", &mut std::io::BufWriter::new(std::fs::File::create(&path).unwrap())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, path) = converted(dir.path());
     let info = hearth_llama::inspect(&path).unwrap();
     assert_eq!((info.architecture.as_str(), info.context_length, info.tensor_count), ("bert", Some(512), 101));
-
-    let spec = ModelSpec { name: "all-minilm-l6-v2".into(), path };
-    let resolver: Resolver = Arc::new(move |_| Ok(spec.clone()));
-    let engine = LlamaEngine::new(EngineConfig { slots: 1, ..EngineConfig::default() }, resolver);
     let reference: serde_json::Value =
         serde_json::from_str(include_str!("fixtures/minilm-reference.json")).expect("the reference vectors parse");
     let reference: Vec<(String, Vec<f32>)> = reference["texts"]
@@ -61,4 +65,50 @@ fn the_embedding_model_converts_and_ranks_a_paraphrase_above_an_unrelated_senten
     // The same text alone gives the same vector as in a batch.
     let alone = engine.embed("all-minilm-l6-v2", &inputs[..1]).unwrap();
     assert!(dot(&alone.vectors[0], &out.vectors[0]) > 0.9999);
+}
+
+/// Knowledge with the real embedding model over real files of each format: a question whose
+/// words are not the passage's finds it through the vector side, a rare exact term through
+/// the word side, and the hybrid ranking finds both.
+#[test]
+fn hybrid_search_finds_a_paraphrase_by_meaning_and_a_rare_term_by_its_words() {
+    use hearth_core::{Core, CoreConfig, CoreServices, Embedder, Retrieval, WorkspaceRef};
+    let models = tempfile::tempdir().unwrap();
+    let engine = Arc::new(converted(models.path()).0);
+    let data = tempfile::tempdir().unwrap();
+    let core = Core::open(&CoreConfig::new(data.path()), CoreServices::in_memory()).unwrap();
+    core.create_workspace(&hearth_types::NewWorkspace::new("Notes", hearth_types::Handle::parse("notes").unwrap()).unwrap()).unwrap();
+    core.use_embedder(Embedder { model: engine, name: "all-minilm-l6-v2".into() });
+    let docs = tempfile::tempdir().unwrap();
+    let d = docs.path();
+    std::fs::write(d.join("garden.md"), "# Garden\n\n## Soil\nBlueberries grow best in acidic soil with a pH near 5.\n").unwrap();
+    std::fs::write(
+        d.join("trains.html"),
+        "<html><body><nav>Home</nav><main><h1>Trains</h1><p>The night train to Vienna leaves at 21:40 from platform 7.</p></main></body></html>",
+    )
+    .unwrap();
+    std::fs::write(d.join("parts.pdf"), hearth_docs::fixtures::pdf(&["Order replacement part QX-4471 for the bicycle's rear derailleur."]))
+        .unwrap();
+    std::fs::write(
+        d.join("bread.docx"),
+        hearth_docs::fixtures::docx(&[(1, "Bread"), (0, "Let the sourdough rise overnight in a warm kitchen.")]),
+    )
+    .unwrap();
+    let ws: WorkspaceRef = "notes".parse().unwrap();
+    let job = core.add_knowledge(&ws, &[d.to_owned()]).unwrap();
+    let job = core.run_job(job.id, &std::sync::atomic::AtomicBool::new(false), &mut |_| {}).unwrap();
+    assert_eq!(job.output["added"], 4, "{job:?}");
+
+    // No word of the question is in the passage.
+    let paraphrase = "Which fruit bushes need sour earth?";
+    assert!(core.retrieve(&ws, paraphrase, 5, Retrieval::Words).unwrap().is_empty(), "no shared word");
+    assert_eq!(core.retrieve(&ws, paraphrase, 5, Retrieval::Vector).unwrap()[0].title, "Garden");
+    assert_eq!(core.retrieve(&ws, paraphrase, 5, Retrieval::Hybrid).unwrap()[0].title, "Garden");
+    // A part number means nothing to the model; its words find it.
+    let words = core.retrieve(&ws, "QX-4471", 5, Retrieval::Words).unwrap();
+    assert_eq!((words[0].title.as_str(), words[0].page), ("parts.pdf", Some(1)));
+    assert_eq!(core.retrieve(&ws, "QX-4471", 5, Retrieval::Hybrid).unwrap()[0].title, "parts.pdf");
+    // And meaning across formats.
+    assert_eq!(core.search_knowledge(&ws, "when does the overnight rail service depart", 5).unwrap()[0].title, "Trains");
+    assert_eq!(core.search_knowledge(&ws, "how long should dough prove", 5).unwrap()[0].title, "Bread");
 }

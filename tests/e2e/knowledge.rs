@@ -104,3 +104,29 @@ fn adding_knowledge_reports_each_bad_file_and_keeps_the_rest() {
     assert_eq!(out.status.code(), Some(11), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no file could be added"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn with_the_embedding_model_set_up_the_cli_finds_passages_by_meaning() {
+    let env = Hearth::new();
+    env.json(&["workspaces", "create", "--name", "Notes", "--handle", "notes"]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("garden.md"), "# Garden\n\nBlueberries grow best in acidic soil.\n").unwrap();
+    std::fs::write(dir.path().join("trains.md"), "# Trains\n\nThe night train to Vienna leaves at 21:40.\n").unwrap();
+    env.json(&["knowledge", "add", &dir.path().display().to_string(), "--workspace", "notes"]);
+    let question = "Which fruit bushes need sour earth?";
+    let before = env.json(&["knowledge", "search", question, "--workspace", "notes"]);
+    assert_eq!(before, serde_json::json!([]), "by words alone, nothing shares a word with the question");
+
+    let installed = env.json(&["knowledge", "embedder", &hearth_e2e::embedder_dir().display().to_string()]);
+    assert!(installed["path"].as_str().unwrap().ends_with("all-minilm-l6-v2.gguf"), "{installed}");
+    // Adding again embeds what is there; then the question finds its passage.
+    let job = env.json(&["knowledge", "add", &dir.path().display().to_string(), "--workspace", "notes"]);
+    assert_eq!(job["output"]["updated"], 2, "{job}");
+    let hits = env.json(&["knowledge", "search", question, "--workspace", "notes"]);
+    assert_eq!(hits[0]["title"], "Garden", "{hits}");
+
+    // A folder that is not the model is refused with the file it lacks.
+    let bad = env.run(&["knowledge", "embedder", &dir.path().display().to_string()]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("config.json"), "{}", String::from_utf8_lossy(&bad.stderr));
+}

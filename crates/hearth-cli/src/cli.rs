@@ -117,7 +117,7 @@ fn run(command: Command, data_dir: &Path, default_model: &Path, out: &Output) ->
         Command::Serve(args) => serve::serve(args, Arc::new(open()?), data_dir, default_model),
         Command::Token(cmd) => serve::token(cmd, &open()?, data_dir, out),
         Command::Workflow(cmd) => crate::workflows::run(cmd, Arc::new(open()?), default_model, out),
-        Command::Knowledge(cmd) => knowledge::knowledge(cmd, &Arc::new(open()?), out),
+        Command::Knowledge(cmd) => knowledge::knowledge(cmd, &Arc::new(open()?), data_dir, out),
         Command::Jobs(cmd) => knowledge::jobs(cmd, &open()?, out),
     }
 }

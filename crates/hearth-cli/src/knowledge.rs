@@ -5,10 +5,11 @@
 //! progress on stderr (or follows it, when the running app took it first). Ctrl-C stops it
 //! and leaves it queued: the app, or the next `add`, resumes it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use hearth_core::{Core, WorkspaceRef};
 use hearth_types::{DocumentId, Job, JobId, JobStatus};
@@ -27,6 +28,13 @@ pub(crate) enum KnowledgeCommand {
     },
     /// Remove a document (the file stays)
     Rm { document: String },
+    /// Set up the embedding model for search by meaning: convert all-MiniLM-L6-v2's files
+    /// (model.safetensors, tokenizer.json, config.json, 1_Pooling/; `make embedder` fetches
+    /// them) into the data folder
+    Embedder {
+        /// The folder of the model's files
+        dir: PathBuf,
+    },
     /// Search a workspace's documents (best passages first)
     Search {
         query: String,
@@ -74,8 +82,19 @@ fn job_line(job: &Job) -> String {
     format!("{}  {}  {}  {progress}  {}", job.id, job.kind, job.status, job.message)
 }
 
-pub(crate) fn knowledge(cmd: KnowledgeCommand, core: &Arc<Core>, out: &Output) -> CmdResult {
+pub(crate) fn knowledge(cmd: KnowledgeCommand, core: &Arc<Core>, data_dir: &Path, out: &Output) -> CmdResult {
+    // Adding and searching use the embedding model when it is set up.
+    if matches!(cmd, KnowledgeCommand::Add(_) | KnowledgeCommand::Search { .. }) {
+        hearth_host::use_embedder_if_present(core, data_dir, None);
+    }
     match cmd {
+        KnowledgeCommand::Embedder { dir } => {
+            let path = install_embedder(&dir, data_dir)?;
+            out.show(&serde_json::json!({ "path": path }), || {
+                format!("embedding model ready: {}\nadd documents again to embed what is already there", path.display())
+            });
+            Ok(())
+        }
         KnowledgeCommand::Add(args) => add(args, core, out),
         KnowledgeCommand::List { workspace: ws } => {
             let docs = core.documents(&workspace(&ws)?)?;
@@ -108,6 +127,25 @@ pub(crate) fn knowledge(cmd: KnowledgeCommand, core: &Arc<Core>, out: &Output) -
             Ok(())
         }
     }
+}
+
+/// Converts the model in `dir` to GGUF at the data folder's embedder path, through a
+/// partial file, and checks that the result reads as a model.
+fn install_embedder(dir: &Path, data_dir: &Path) -> Result<PathBuf, Failure> {
+    use hearth_llama::convert::{BertFiles, bert_to_gguf};
+    let read = |name: &str| std::fs::read(dir.join(name)).with_context(|| format!("reading {}", dir.join(name).display()));
+    let (config, tokenizer, pooling, safetensors) =
+        (read("config.json")?, read("tokenizer.json")?, read("1_Pooling/config.json")?, read("model.safetensors")?);
+    let target = hearth_host::embedder_file(data_dir);
+    let partial = target.with_extension("gguf.partial");
+    std::fs::create_dir_all(target.parent().unwrap_or(data_dir)).context("creating the models folder")?;
+    let file = std::fs::File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
+    let files = BertFiles { config: &config, tokenizer: &tokenizer, pooling: &pooling, safetensors: &safetensors };
+    bert_to_gguf(&files, "all-MiniLM-L6-v2", &mut std::io::BufWriter::new(file))
+        .map_err(|e| Failure::Core(hearth_types::ValidationError::new("dir", e.to_string()).into()))?;
+    hearth_llama::inspect(&partial).map_err(|e| Failure::Other(anyhow::anyhow!("the converted model does not read back: {e}")))?;
+    std::fs::rename(&partial, &target).with_context(|| format!("moving it to {}", target.display()))?;
+    Ok(target)
 }
 
 fn add(args: AddArgs, core: &Arc<Core>, out: &Output) -> CmdResult {

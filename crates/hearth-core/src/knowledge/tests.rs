@@ -9,6 +9,8 @@ use hearth_types::{Handle, JobStatus, NewWorkspace};
 
 use crate::{JOB_STALE, JobRunner};
 
+use hearth_llm::EmbedInput;
+
 use super::*;
 
 fn core_with_workspace() -> (Core, WorkspaceRef) {
@@ -225,4 +227,91 @@ fn a_cancel_asked_from_another_process_stops_the_running_job_at_its_next_report(
     let ended = core.run_claimed(claimed, None).unwrap();
     assert_eq!(ended.status, JobStatus::Cancelled, "{ended:?}");
     assert!(core.documents(&ws).unwrap().is_empty(), "it stopped before the first file");
+}
+
+/// A fake for these unit tests only: each text becomes a normalized bag of its words, with
+/// a few words standing for the same concept, so "meaning" is checkable without a model.
+/// The real model's ranking is tested end to end (`tests/e2e/embedder.rs`).
+struct Concepts;
+
+impl Concepts {
+    fn vector(text: &str) -> Vec<f32> {
+        let mut v = [0f32; 16];
+        for word in text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+            let concept = match word {
+                "berries" | "blueberries" | "fruit" => 0,
+                "acidic" | "sour" | "ph" => 1,
+                "soil" | "ground" | "earth" => 2,
+                "train" | "rail" => 3,
+                _ => 4 + word.bytes().map(usize::from).sum::<usize>() % 12,
+            };
+            v[concept] += 1.0;
+        }
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+        v.iter().map(|x| x / n).collect()
+    }
+}
+
+impl hearth_llm::ChatModel for Concepts {
+    fn chat(
+        &self,
+        _: hearth_llm::ChatRequest,
+        _: hearth_llm::CancellationToken,
+    ) -> std::result::Result<hearth_llm::ChatStream, hearth_llm::LlmError> {
+        Err(hearth_llm::LlmError::Unsupported("embeddings only".into()))
+    }
+    fn embed(&self, _: &str, inputs: &[EmbedInput]) -> std::result::Result<hearth_llm::Embeddings, hearth_llm::LlmError> {
+        let vectors = inputs
+            .iter()
+            .map(|i| match i {
+                EmbedInput::Text(t) => Concepts::vector(t),
+                EmbedInput::Tokens(_) => vec![0.0; 16],
+            })
+            .collect();
+        Ok(hearth_llm::Embeddings { vectors, prompt_tokens: 0 })
+    }
+}
+
+#[test]
+fn with_an_embedder_search_is_hybrid_and_each_side_finds_what_the_other_misses() {
+    let (core, ws) = core_with_workspace();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("berries.md"), "# Berries\nBlueberries like acidic soil.\n").unwrap();
+    std::fs::write(dir.path().join("trains.md"), "# Trains\nThe rail timetable changes in May. Part ZX81Q is the coupler.\n").unwrap();
+    // Stored before an embedder was there: words only.
+    run(&core, &core.add_knowledge(&ws, &[dir.path().to_owned()]).unwrap());
+    assert_eq!(core.retrieve(&ws, "fruit", 5, Retrieval::Vector).unwrap_err().code(), crate::ErrorCode::Invalid);
+
+    core.use_embedder(Embedder { model: Arc::new(Concepts), name: "concepts".into() });
+    // Adding again embeds what was stored without vectors; nothing else changes.
+    let again = run(&core, &core.add_knowledge(&ws, &[dir.path().to_owned()]).unwrap());
+    assert_eq!((again.output["updated"].as_u64(), again.output["unchanged"].as_u64()), (Some(2), Some(0)), "{:?}", again.output);
+    let third = run(&core, &core.add_knowledge(&ws, &[dir.path().to_owned()]).unwrap());
+    assert_eq!(third.output["unchanged"].as_u64(), Some(2));
+
+    // A paraphrase shares no word with the passage: only the vector side finds it.
+    let paraphrase = "sour ground for fruit";
+    assert!(core.retrieve(&ws, paraphrase, 5, Retrieval::Words).unwrap().is_empty());
+    assert_eq!(core.retrieve(&ws, paraphrase, 5, Retrieval::Vector).unwrap()[0].title, "Berries");
+    assert_eq!(core.retrieve(&ws, paraphrase, 5, Retrieval::Hybrid).unwrap()[0].title, "Berries");
+    // A rare exact term: the word side finds it, and the fusion keeps it first.
+    assert_eq!(core.retrieve(&ws, "ZX81Q", 5, Retrieval::Words).unwrap()[0].title, "Trains");
+    let hybrid = core.search_knowledge(&ws, "ZX81Q", 5).unwrap();
+    assert_eq!(hybrid[0].title, "Trains");
+    assert!(hybrid[0].score > 0.0 && hybrid[0].score <= 2.0 / 61.0, "an RRF score: {}", hybrid[0].score);
+}
+
+#[test]
+fn rankings_fuse_by_reciprocal_rank_and_the_nearest_vectors_come_first() {
+    // In both lists beats first in one; equal scores (2 and 4, each second once) keep row order.
+    let fused = super::fuse(&[vec![(1, 1.0), (2, 1.0), (3, 1.0)], vec![(3, 1.0), (4, 1.0)]]);
+    assert_eq!(fused.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [3, 1, 2, 4]);
+    assert!((fused[0].1 - (1.0 / 63.0 + 1.0 / 61.0)).abs() < 1e-12);
+    // A half-weight first place loses to a full-weight first place.
+    let weighted = super::fuse(&[vec![(7, 0.5)], vec![(8, 1.0)]]);
+    assert_eq!(weighted.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [8, 7]);
+    let all = vec![(10, vec![1.0, 0.0]), (11, vec![0.0, 1.0]), (12, vec![0.6, 0.8]), (13, vec![1.0, 0.0, 0.0])];
+    let near = super::nearest(&[0.0, 1.0], &all, 2);
+    assert_eq!(near.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [11, 12], "best first; a vector of another size is left out");
+    assert!(super::nearest(&[1.0, 0.0], &[], 5).is_empty());
 }
