@@ -60,8 +60,10 @@ pub(crate) struct WorkspaceFields {
     /// Text the assistant should know in this workspace
     #[arg(long)]
     knowledge_base: Option<String>,
-    /// Model for new chats in this workspace
-    #[arg(long)]
+    /// Model for new chats in this workspace ("" for Hearth's default). Not `--default-model`:
+    /// that global option names the default model's file, and one name for both made every
+    /// workspace command fail while `HEARTH_DEFAULT_MODEL` was set.
+    #[arg(long = "chat-model", id = "chat_model", value_name = "MODEL")]
     default_model: Option<String>,
 }
 

@@ -107,6 +107,16 @@ fn workspaces_chats_messages_and_search_end_to_end() {
         (Some("kitchen"), Some("Europe/Paris"), Some("warm"))
     );
     env.workspace("garage");
+    // With the default model's file named in the environment too (the global option of the
+    // same kind), a workspace's own chat model is its own option.
+    let out = env
+        .cmd()
+        .env("HEARTH_DEFAULT_MODEL", "/nonexistent/model.gguf")
+        .args(["--json", "workspaces", "update", "garage", "--chat-model", "gemma-3-270m"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["default_model"], "gemma-3-270m");
     let list = env.json(&["workspaces", "list"]);
     assert_eq!(
         list.as_array().unwrap().iter().map(|w| w["handle"].as_str().unwrap()).collect::<Vec<_>>(),
