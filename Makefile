@@ -151,14 +151,15 @@ test: audit lint build check-deps model gemma wheel embedder testbed
 
 # The store against bare SQLite, the workflow engine against the same work done without it
 # (a 1,000-node variable chain, a 100-way code fan-out), sync against plain PostgREST bulk
-# upserts on the test bed,
-# the engine against llama-bench, `hearth serve` against llama-server through the openai
+# upserts on the test bed, knowledge (recall of its three rankings on a labelled set, ingestion
+# beside the embedding model alone, search latency at 100,000 chunks), the engine against llama-bench, `hearth serve` against llama-server through the openai
 # SDK (the API suite's venv), and the UI and desktop window (JS size, launch times, memory
 # against a bare Tauri window: benches/bare-window).
-bench: build model testbed package
+bench: build model testbed package embedder
 	$(CARGO) bench --locked -p hearth-store --bench store
 	$(CARGO) bench --locked -p hearth-core --bench workflow
 	POSTRUST_BIN="$(POSTRUST)" $(CARGO) bench --locked -p hearth-e2e --bench sync
+	HEARTH_E2E_EMBEDDER="$(EMBEDDER)" $(CARGO) bench --locked -p hearth-e2e --bench knowledge
 	tools=$$(PYTHON=$(PYTHON) scripts/build-llama-tools.sh "$(LLAMA_BENCH_DIR)") && \
 	HEARTH_BENCH_MODEL="$(MODEL)" HEARTH_LLAMA_BENCH="$$tools/llama-bench" \
 		$(CARGO) bench --locked -p hearth-llama --bench engine && \

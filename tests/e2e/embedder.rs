@@ -7,23 +7,9 @@
 
 use std::sync::Arc;
 
-use hearth_llama::convert::{BertFiles, bert_to_gguf};
-use hearth_llama::{EngineConfig, LlamaEngine, ModelSpec, Resolver};
 use hearth_llm::{ChatModel, EmbedInput};
 
-/// The embedding model converted to GGUF in `dir`, and an engine that runs it.
-fn converted(dir: &std::path::Path) -> (LlamaEngine, std::path::PathBuf) {
-    let model = hearth_e2e::embedder_dir();
-    let read = |name: &str| std::fs::read(model.join(name)).unwrap_or_else(|e| panic!("{}: {e}", model.join(name).display()));
-    let (config, tokenizer, pooling, safetensors) =
-        (read("config.json"), read("tokenizer.json"), read("1_Pooling/config.json"), read("model.safetensors"));
-    let files = BertFiles { config: &config, tokenizer: &tokenizer, pooling: &pooling, safetensors: &safetensors };
-    let path = dir.join("all-minilm-l6-v2.gguf");
-    bert_to_gguf(&files, "all-MiniLM-L6-v2", &mut std::io::BufWriter::new(std::fs::File::create(&path).unwrap())).unwrap();
-    let spec = ModelSpec { name: "all-minilm-l6-v2".into(), path: path.clone() };
-    let resolver: Resolver = Arc::new(move |_| Ok(spec.clone()));
-    (LlamaEngine::new(EngineConfig { slots: 1, ..EngineConfig::default() }, resolver), path)
-}
+use hearth_e2e::embedder_engine as converted;
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()

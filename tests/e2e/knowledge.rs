@@ -130,3 +130,66 @@ fn with_the_embedding_model_set_up_the_cli_finds_passages_by_meaning() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("config.json"), "{}", String::from_utf8_lossy(&bad.stderr));
 }
+
+/// One HTTP/1.1 request with a JSON body to a served Hearth: (status, JSON body).
+fn post_json(base: &str, path: &str, token: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let host = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    let body = body.to_string();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}")))
+}
+
+#[test]
+fn a_chat_is_given_its_workspaces_passages_and_the_embedding_model_answers_by_its_name() {
+    let env = Hearth::with_default_model();
+    env.json(&["workspaces", "create", "--name", "Notes", "--handle", "notes"]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("garden.md"), "# Garden\n\nBlueberries grow best in acidic soil.\n").unwrap();
+    std::fs::write(dir.path().join("trains.md"), "# Trains\n\nThe night train to Vienna leaves at 21:40.\n").unwrap();
+    env.json(&["knowledge", "embedder", &hearth_e2e::embedder_dir().display().to_string()]);
+    env.json(&["knowledge", "add", &dir.path().display().to_string(), "--workspace", "notes"]);
+
+    // The real chat model, with the passages found by meaning (no word in common).
+    let question = "Which fruit bushes need sour earth?";
+    let reply = env.json(&["chat", "--workspace", "notes", "--max-tokens", "24", "--seed", "7", question]);
+    let citations = reply["answer"]["citations"].as_array().unwrap();
+    assert_eq!(citations[0]["n"], 1);
+    assert_eq!(citations[0]["title"], "Garden", "{reply}");
+    assert!(citations[0]["snippet"].as_str().unwrap().contains("acidic soil"), "{reply}");
+    assert_eq!(reply["answer"]["status"], "complete");
+    // Printed after the answer, for a person.
+    let chat = reply["chat_id"].as_str().unwrap();
+    let out = env.run(&["chat", "--chat", chat, "--max-tokens", "8", "--seed", "7", question]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.lines().any(|l| l.starts_with("[1] Garden (") && l.contains("garden.md")), "{stderr}");
+
+    // `/v1/embeddings` serves the same model by its name.
+    let token = "knowledge-embed-token-0123456789abcdef";
+    let served = serve(&env, token);
+    let (status, body) = post_json(
+        &served.url,
+        "/v1/embeddings",
+        token,
+        &serde_json::json!({ "model": "all-minilm-l6-v2", "input": ["sour earth", "acidic soil", "a night train"] }),
+    );
+    assert_eq!(status, 200, "{body}");
+    let vectors: Vec<Vec<f32>> =
+        body["data"].as_array().unwrap().iter().map(|d| serde_json::from_value(d["embedding"].clone()).unwrap()).collect();
+    assert_eq!(vectors.iter().map(Vec::len).collect::<Vec<_>>(), [384, 384, 384]);
+    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    let (near, far) = (dot(&vectors[0], &vectors[1]), dot(&vectors[0], &vectors[2]));
+    assert!(near > far, "two phrases that mean the same are nearer than an unrelated one: {near} vs {far}");
+}

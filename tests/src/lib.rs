@@ -57,6 +57,24 @@ pub fn embedder_dir() -> PathBuf {
     path
 }
 
+/// The embedding model converted to GGUF in `dir` (as `hearth knowledge embedder` does), and
+/// an engine of one slot that runs it under its name, `all-minilm-l6-v2`.
+pub fn embedder_engine(dir: &Path) -> (hearth_llama::LlamaEngine, PathBuf) {
+    use hearth_llama::convert::{BertFiles, bert_to_gguf};
+    let model = embedder_dir();
+    let read = |name: &str| std::fs::read(model.join(name)).unwrap_or_else(|e| panic!("{}: {e}", model.join(name).display()));
+    let (config, tokenizer, pooling, safetensors) =
+        (read("config.json"), read("tokenizer.json"), read("1_Pooling/config.json"), read("model.safetensors"));
+    let files = BertFiles { config: &config, tokenizer: &tokenizer, pooling: &pooling, safetensors: &safetensors };
+    let path = dir.join("all-minilm-l6-v2.gguf");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).expect("a file for the converted model"));
+    bert_to_gguf(&files, "all-MiniLM-L6-v2", &mut out).expect("the embedding model converts");
+    drop(out);
+    let spec = hearth_llama::ModelSpec { name: "all-minilm-l6-v2".into(), path: path.clone() };
+    let resolver: hearth_llama::Resolver = std::sync::Arc::new(move |_| Ok(spec.clone()));
+    (hearth_llama::LlamaEngine::new(hearth_llama::EngineConfig { slots: 1, ..Default::default() }, resolver), path)
+}
+
 fn model_file(var: &str, fetch: &str) -> PathBuf {
     let Some(path) = std::env::var_os(var) else {
         panic!("{var} is not set: run the end-to-end suite with `make test`, which fetches the models");

@@ -105,7 +105,12 @@ fn run(command: Command, data_dir: &Path, default_model: &Path, out: &Output) ->
     match command {
         Command::Doctor(args) => doctor::run(&args, data_dir, default_model, out),
         Command::Models(cmd) => models::models(cmd, &open()?, default_model, out),
-        Command::Chat(args) => models::chat(args, Arc::new(open()?), default_model, out),
+        Command::Chat(args) => {
+            let core = open()?;
+            // Replies search the workspace's knowledge: with the embedding model when it is installed.
+            hearth_host::use_embedder_if_present(&core, data_dir, None);
+            models::chat(args, Arc::new(core), default_model, out)
+        }
         Command::Workspaces(cmd) => commands::workspaces(cmd, &open()?, out),
         Command::Chats(cmd) => commands::chats(cmd, &open()?, out),
         Command::Messages(cmd) => commands::messages(cmd, &open()?, out),

@@ -270,6 +270,12 @@ pub(crate) fn chat(args: ChatArgs, core: Arc<Core>, default_path: &Path, out: &O
         );
     } else {
         println!();
+        // The passages the reply was given, cited ones marked, so a reader can check them.
+        for c in &reply.answer.citations {
+            let page = c.page.map(|p| format!(", page {p}")).unwrap_or_default();
+            let mark = if c.cited { "cited" } else { "given" };
+            eprintln!("[{}] {}{page} ({mark}): {}", c.n, c.title, c.path);
+        }
         eprintln!(
             "[chat {} · {} · {} tokens · {:.1} tokens/s{}]",
             chat.id,

@@ -27,6 +27,9 @@ pub enum Error {
     /// A background job's work failed in a way it did not expect (a bug); the log has more.
     #[error("{0}")]
     Crashed(String),
+    /// A file Hearth keeps could not be written (the disk is full, a folder is not writable).
+    #[error("{0}")]
+    Files(String),
     /// A workflow definition with problems; every one is listed.
     #[error("{}", crate::workflow::describe(.0))]
     Workflow(Vec<crate::workflow::Problem>),
@@ -76,6 +79,7 @@ impl Error {
             Error::Workflow(_) => ErrorCode::InvalidWorkflow,
             Error::ShuttingDown => ErrorCode::Unavailable,
             Error::Crashed(_) => ErrorCode::Internal,
+            Error::Files(_) => ErrorCode::Unavailable,
             Error::TooManyRuns { .. } => ErrorCode::RateLimited,
         }
     }

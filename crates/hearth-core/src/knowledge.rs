@@ -98,6 +98,28 @@ impl Core {
         self.queue_job(JobKind::Ingest, Some(workspace), input)
     }
 
+    /// Where an uploaded file named `name` is kept for the workspace's knowledge:
+    /// `<data folder>/knowledge/<workspace id>/<name>`, its folder made. The name must be a
+    /// plain file name (no folders, not hidden) of a format Hearth reads. Uploading the same
+    /// name again replaces the file, and ingestion then re-indexes it if it changed.
+    pub fn upload_path(&self, ws: &WorkspaceRef, name: &str) -> Result<PathBuf> {
+        let workspace = self.workspace(ws)?.id;
+        let invalid = |why: &str| ValidationError::new("name", format!("{name:?} {why}"));
+        let plain = Path::new(name).file_name().and_then(|n| n.to_str()) == Some(name);
+        if name.is_empty() || !plain || name.starts_with('.') || name.len() > 255 || name.contains('\\') {
+            return Err(invalid("is not a plain file name").into());
+        }
+        if hearth_docs::format_of(Path::new(name)).is_none() {
+            return Err(invalid("is not a kind of document Hearth reads (Markdown, text, source code, HTML, PDF, DOCX)").into());
+        }
+        let Some(data) = &self.data_dir else {
+            return Err(ValidationError::new("name", "this Hearth keeps no files (it has no data folder)").into());
+        };
+        let folder = data.join("knowledge").join(workspace.to_string());
+        std::fs::create_dir_all(&folder).map_err(|e| crate::Error::Files(format!("could not make {}: {e}", folder.display())))?;
+        Ok(folder.join(name))
+    }
+
     /// The workspace's documents, by path.
     pub fn documents(&self, ws: &WorkspaceRef) -> Result<Vec<Document>> {
         let id = self.workspace(ws)?.id;
@@ -157,8 +179,11 @@ impl Core {
                     self.embedder().ok_or_else(|| ValidationError::new("query", "no embedding model is set up for knowledge"))?;
                 let q = embedder.model.embed(&embedder.name, &[EmbedInput::Text(query.to_owned())])?;
                 let q = q.vectors.into_iter().next().unwrap_or_default();
-                let all = self.store.read(|r| r.chunk_vectors(workspace, &embedder.name))?;
-                nearest(&q, &all, CANDIDATES as usize).into_iter().filter(|(_, sim)| *sim >= VECTOR_FLOOR).collect()
+                let stamp = self.store.read(|r| r.knowledge_stamp(workspace))?;
+                let block = self
+                    .vectors
+                    .get(workspace, &embedder.name, stamp, || self.store.read(|r| r.chunk_vectors(workspace, &embedder.name)))?;
+                block.nearest(&q, CANDIDATES as usize).into_iter().filter(|(_, sim)| *sim >= VECTOR_FLOOR).collect()
             }
         };
         let ranked: Vec<(i64, f64)> = match how {
@@ -278,24 +303,6 @@ fn embed_chunks(embedder: &Embedder, chunks: &[hearth_types::NewChunk]) -> std::
     Ok(ChunkEmbeddings { model: embedder.name.clone(), vectors })
 }
 
-/// The `k` rows whose vectors have the largest dot product with `q` (cosine, all being
-/// normalized), best first: exact, by brute force, as the desktop scale allows.
-fn nearest(q: &[f32], all: &[(i64, Vec<f32>)], k: usize) -> Vec<(i64, f64)> {
-    let mut scored: Vec<(i64, f64)> = all
-        .iter()
-        .filter(|(_, v)| v.len() == q.len())
-        .map(|(seq, v)| (*seq, v.iter().zip(q).map(|(a, b)| a * b).sum::<f32>() as f64))
-        .collect();
-    let k = k.min(scored.len());
-    if k == 0 {
-        return Vec::new();
-    }
-    scored.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1));
-    scored.truncate(k);
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
-    scored
-}
-
 /// Weighted reciprocal rank fusion of rankings (row ids with their weight, best first): each
 /// id scores the sum of `weight/(K + rank)` over the rankings it is in; best first, equal
 /// scores in row order.
@@ -397,6 +404,10 @@ fn collect_files(paths: &[PathBuf], failed: &mut Vec<Value>) -> (Vec<PathBuf>, u
     files.sort();
     (files, skipped)
 }
+
+mod vectors;
+
+pub(crate) use vectors::Cache as VectorCache;
 
 #[cfg(test)]
 mod tests;

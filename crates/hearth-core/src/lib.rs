@@ -45,7 +45,7 @@ pub const ALLOW_LOCAL_NETWORK_SETTING: &str = "workflows.allow_local_network";
 pub use hearth_secrets::{Secret, SecretError, SecretStore};
 pub use hearth_store::{Appended, SCHEMA_VERSION, sqlite_version};
 pub use providers::since_days;
-pub use reply::{Reply, ReplyRequest, StartedReply};
+pub use reply::{KNOWLEDGE_SETTING, Reply, ReplyRequest, StartedReply, knowledge_enabled};
 pub use router::{ModelEntry, ModelRouter, Target};
 pub use services::{CoreServices, SecretsOpener};
 pub use sync::{
@@ -140,13 +140,17 @@ pub fn fallback_models(settings: &serde_json::Map<String, serde_json::Value>) ->
         .unwrap_or_default()
 }
 
-/// Refuses a fallback chain that is not a list of model names.
+/// Refuses a fallback chain that is not a list of model names, and a knowledge switch that is
+/// not a boolean.
 fn check_settings(settings: &serde_json::Map<String, serde_json::Value>) -> Result<()> {
     if let Some(chain) = settings.get(FALLBACK_SETTING) {
         let ok = chain.as_array().is_some_and(|a| a.iter().all(|m| m.as_str().is_some_and(|m| !m.trim().is_empty())));
         if !ok {
             return Err(ValidationError::new("settings", format!("{FALLBACK_SETTING} must be a list of model names")).into());
         }
+    }
+    if settings.get(reply::KNOWLEDGE_SETTING).is_some_and(|v| !v.is_boolean()) {
+        return Err(ValidationError::new("settings", format!("{} must be true or false", reply::KNOWLEDGE_SETTING)).into());
     }
     Ok(())
 }
@@ -171,6 +175,10 @@ pub struct Core {
     sync: std::sync::OnceLock<std::sync::Arc<SyncEngine>>,
     /// The model that embeds knowledge, once the composition root hands one over.
     embedder: std::sync::RwLock<Option<knowledge::Embedder>>,
+    /// Each recently searched workspace's chunk vectors, in memory (`knowledge/vectors.rs`).
+    vectors: knowledge::VectorCache,
+    /// The data folder (`None` for an in-memory Core): where uploaded documents are kept.
+    data_dir: Option<PathBuf>,
     /// The jobs this process runs now, each with its stop flag (`jobs.rs`).
     jobs: std::sync::Mutex<std::collections::HashMap<hearth_types::JobId, std::sync::Arc<std::sync::atomic::AtomicU8>>>,
 }
@@ -189,7 +197,7 @@ impl Core {
         let options = OpenOptions { busy_timeout: config.busy_timeout, backup_dir: Some(config.data_dir.join("backups")) };
         let store = Store::open_with(config.data_dir.join(DATABASE_FILE), &options)?;
         tracing::info!(db = %store.path().display(), "opened the store");
-        Ok(Self::over(store, services))
+        Ok(Self { data_dir: Some(config.data_dir.clone()), ..Self::over(store, services) })
     }
 
     /// A Core over a private in-memory database and a memory secret store, for tests.
@@ -208,6 +216,8 @@ impl Core {
             sync: std::sync::OnceLock::new(),
             jobs: std::sync::Mutex::default(),
             embedder: std::sync::RwLock::default(),
+            data_dir: None,
+            vectors: knowledge::VectorCache::default(),
         }
     }
 

@@ -7,9 +7,11 @@
 //!    (status `streaming`) under it, in one go. Sending again with the same idempotency key
 //!    returns the first pair and starts nothing (`replayed`).
 //! 2. [`Core::run_reply`] sends the question's branch, with the workspace's system prompt
-//!    first, to the model; hands each piece of text to the caller as it arrives; and finally
+//!    first (and the passages of its knowledge that match the question, `sources.rs`), to
+//!    the model; hands each piece of text to the caller as it arrives; and finally
 //!    saves what was produced with its status (`complete`, `cancelled` with the partial text,
-//!    or `error` with the reason), token counts and latency. The stored reply is never left
+//!    or `error` with the reason), token counts, latency and the passages it was given
+//!    (its citations). The stored reply is never left
 //!    `streaming` when it returns.
 //!
 //! [`Core::reply`] does both, for callers that wait (the CLI).
@@ -18,6 +20,10 @@ use hearth_llm::{CancellationToken, ChatEvent, ChatMessage, ChatModel, ChatReque
 use hearth_types::{ChatId, Message, MessageId, MessagePatch, MessageStatus, NewMessage, Role, ValidationError};
 
 use crate::{AddMessage, Core, Result};
+
+mod sources;
+
+pub use sources::{KNOWLEDGE_SETTING, knowledge_enabled};
 
 /// What to ask and how.
 #[derive(Clone, Debug)]
@@ -169,8 +175,25 @@ impl Core {
         // Which model answered, and why it is not the one asked (a fallback chain moved on).
         let mut answered_by = request.model.clone();
         let mut notices: Vec<String> = Vec::new();
+        let mut citations: Vec<hearth_types::Citation> = Vec::new();
         let outcome: Result<(FinishReason, Usage, hearth_llm::Timings)> = (|| {
-            let (messages, fallbacks) = self.conversation(&question)?;
+            let (mut messages, fallbacks, workspace) = self.conversation(&question)?;
+            // A knowledge search that fails (the embedder crashed, say) costs the reply its
+            // sources, not the reply: it says so on the message.
+            match self.sources_for(&workspace, &question.content) {
+                Ok(found) => citations = found,
+                Err(e) => {
+                    tracing::warn!(chat = %question.chat_id, error = %e, "knowledge search failed; replying without it");
+                    notices.push(format!("the workspace's knowledge could not be searched ({e})"));
+                }
+            }
+            if !citations.is_empty() {
+                let given = sources::prompt(&citations);
+                match messages.first_mut() {
+                    Some(first) if first.role == Role::System => first.content = format!("{}\n\n{given}", first.content),
+                    _ => messages.insert(0, ChatMessage::new(Role::System, given)),
+                }
+            }
             let chat_request = ChatRequest { fallbacks, ..ChatRequest::new(request.model.clone(), messages, request.params.clone()) };
             let stream = model.chat(chat_request, cancel.clone())?;
             for event in stream {
@@ -191,15 +214,21 @@ impl Core {
         })();
         let latency_ms = clock.elapsed().as_millis() as u64;
         // The stored reply already names the model asked; it changes only when another answered.
-        let routed = match notices.is_empty() {
+        let mut routed = match answered_by == request.model {
             true => MessagePatch::default(),
             false => MessagePatch {
                 model: Some(Some(answered_by.clone())),
                 provider: Some(Some(crate::router::provider_of(&answered_by).to_owned())),
-                notice: Some(Some(notices.join("; "))),
                 ..Default::default()
             },
         };
+        if !notices.is_empty() {
+            routed.notice = Some(Some(notices.join("; ")));
+        }
+        if !citations.is_empty() {
+            sources::mark_cited(&mut citations, &text);
+            routed.citations = Some(citations);
+        }
 
         match outcome {
             Ok((reason, usage, timings)) => {
@@ -233,8 +262,8 @@ impl Core {
 
     /// What the model reads: the workspace's system prompt, then the question's own branch
     /// (not whatever the chat shows by now: another reply in the same chat may have moved it);
-    /// and the workspace's fallback chain.
-    fn conversation(&self, question: &Message) -> Result<(Vec<ChatMessage>, Vec<String>)> {
+    /// the workspace's fallback chain; and the workspace.
+    fn conversation(&self, question: &Message) -> Result<(Vec<ChatMessage>, Vec<String>, hearth_types::Workspace)> {
         let branch = self.store.read(|r| r.branch_to(question.id))?;
         let chat = self.chat(question.chat_id)?;
         let workspace = self.workspace(&crate::WorkspaceRef::Id(chat.workspace_id))?;
@@ -243,6 +272,7 @@ impl Core {
             messages.push(ChatMessage::new(Role::System, workspace.system_prompt.clone()));
         }
         messages.extend(branch.iter().filter(|m| m.status == MessageStatus::Complete).map(|m| ChatMessage::new(m.role, m.content.clone())));
-        Ok((messages, crate::fallback_models(&workspace.settings)))
+        let fallbacks = crate::fallback_models(&workspace.settings);
+        Ok((messages, fallbacks, workspace))
     }
 }

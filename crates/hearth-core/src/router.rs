@@ -232,7 +232,12 @@ impl ChatModel for ModelRouter {
         let target = self.resolve(model).map_err(core_error)?;
         let started = Instant::now();
         let result = match &target {
-            Target::Local { model } => self.local.embed(model, inputs),
+            // Knowledge's embedding model answers to its own name (it runs on an engine of
+            // its own, not the chat engine).
+            Target::Local { model } => match self.core.embedder() {
+                Some(e) if e.name == *model => e.model.embed(model, inputs),
+                _ => self.local.embed(model, inputs),
+            },
             Target::Remote { client, model, .. } => client.embed(model, inputs),
         };
         let outcome = match &result {

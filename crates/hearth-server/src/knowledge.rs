@@ -1,5 +1,5 @@
 //! A workspace's knowledge under `/api/v1`: its documents (list, add files and folders as a
-//! job, read one, remove one) and search over their chunks.
+//! job, upload one file, read one, remove one) and search over their chunks.
 
 use std::path::PathBuf;
 
@@ -11,7 +11,7 @@ use hearth_types::{ChunkHit, Document, DocumentId, Job};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::params::workspace_ref;
 use crate::{ApiJson, AppState, blocking};
 
@@ -47,6 +47,73 @@ pub(crate) async fn add(State(state): State<AppState>, Path(ws): Path<String>, A
     let paths: Vec<PathBuf> = body.paths.into_iter().map(PathBuf::from).collect();
     let job = blocking(&state, move |core| core.add_knowledge(&ws, &paths)).await?;
     Ok((StatusCode::ACCEPTED, Json(job)).into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub(crate) struct UploadQuery {
+    /// The file's name, with its extension (which says its format): `notes.md`, `paper.pdf`.
+    name: String,
+}
+
+/// Adds one file, sent as the request body, to the workspace's knowledge: 202 with the
+/// `ingest` job that reads it. The file is kept in Hearth's data folder
+/// (`knowledge/<workspace id>/<name>`); sending the same name again replaces it, and the job
+/// re-indexes it only if its content changed. The body streams to disk (up to 64 MiB); the
+/// file appears whole or not at all.
+#[utoipa::path(post, path = "/api/v1/workspaces/{workspace}/documents/upload", tag = "knowledge", operation_id = "upload_document",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file's bytes"),
+    params(("workspace" = String, Path, description = "id or handle"), UploadQuery),
+    responses((status = 202, body = Job), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn upload(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+    Query(q): Query<UploadQuery>,
+    body: axum::body::Body,
+) -> ApiResult<Response> {
+    let ws = workspace_ref(&ws)?;
+    let place = ws.clone();
+    let path = blocking(&state, move |core| core.upload_path(&place, &q.name)).await?;
+    receive(body, &path).await?;
+    let job = blocking(&state, move |core| core.add_knowledge(&ws, &[path])).await?;
+    Ok((StatusCode::ACCEPTED, Json(job)).into_response())
+}
+
+/// Streams `body` into a hidden file beside `path` (a folder walk skips it), then renames it
+/// into place; on any failure the partial file is removed.
+async fn receive(body: axum::body::Body, path: &std::path::Path) -> ApiResult<()> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("upload");
+    let part = path.with_file_name(format!(".{name}.part"));
+    let unwritable =
+        |e: std::io::Error| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", format!("could not store the file: {e}"));
+    let result: ApiResult<()> = async {
+        let mut file = tokio::fs::File::create(&part).await.map_err(unwritable)?;
+        let mut stream = body.into_data_stream();
+        let mut written: u64 = 0;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| ApiError::invalid("body", format!("the upload was cut off: {e}")))?;
+            written += chunk.len() as u64;
+            if written > hearth_core::MAX_FILE_BYTES {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!("the file is larger than the {} MiB Hearth reads", hearth_core::MAX_FILE_BYTES >> 20),
+                ));
+            }
+            file.write_all(&chunk).await.map_err(unwritable)?;
+        }
+        file.sync_all().await.map_err(unwritable)?;
+        drop(file);
+        tokio::fs::rename(&part, path).await.map_err(unwritable)
+    }
+    .await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(&part).await;
+    }
+    result
 }
 
 /// One document.

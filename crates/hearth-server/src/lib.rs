@@ -421,6 +421,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::cancel))
         .routes(routes!(jobs::events))
         .routes(routes!(knowledge::list, knowledge::add))
+        .routes(routes!(knowledge::upload))
         .routes(routes!(knowledge::get, knowledge::delete))
         .routes(routes!(knowledge::search))
         .routes(routes!(settings::settings))

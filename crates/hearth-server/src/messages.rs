@@ -246,8 +246,9 @@ pub(crate) async fn delete_message(State(state): State<AppState>, Path(message):
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A reply's events: `message_start`, `delta`..., then `message_end` or `error`, each with
-/// an id; `Last-Event-ID` resumes after that id.
+/// A reply's events: `message_start`, `delta`..., `citations` (when the workspace's knowledge
+/// gave it passages), then `message_end` or `error`, each with an id; `Last-Event-ID` resumes
+/// after that id.
 #[utoipa::path(get, path = "/api/v1/replies/{message}/events", tag = "messages", operation_id = "reply_events",
     params(("message" = String, Path, description = "the reply's message id"), ("Last-Event-ID" = Option<u64>, Header)),
     responses((status = 200, content((crate::SseEvent = "text/event-stream"))), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]

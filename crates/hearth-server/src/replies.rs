@@ -3,7 +3,8 @@
 //! Sending a message starts a reply that belongs to the server, not to the HTTP connection
 //! that asked for it: a dropped connection does not stop it, and a client can read (or
 //! re-read) its events at any time. Each reply has a log of numbered events
-//! (`message_start`, `delta`..., then `message_end` or `error`); a reader asks for the events
+//! (`message_start`, `delta`..., `citations` when the workspace's knowledge gave it passages,
+//! then `message_end` or `error`); a reader asks for the events
 //! after the last id it saw (`Last-Event-ID`) and then waits for more. Logs of finished
 //! replies are kept, up to a bound, so a client that lost the end can still read it.
 //!
@@ -156,6 +157,9 @@ impl Replies {
                 match outcome {
                     Ok(reply) => {
                         metrics.observe_reply(&reply.usage, &reply.timings);
+                        if !reply.answer.citations.is_empty() {
+                            log.push("citations", json!({ "message_id": id, "citations": reply.answer.citations }));
+                        }
                         log.push(
                             "message_end",
                             json!({

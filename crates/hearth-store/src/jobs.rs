@@ -11,7 +11,7 @@ use hearth_types::{Job, JobId, JobKind, JobStatus, WorkspaceId};
 use rusqlite::{OptionalExtension, Row};
 use serde_json::{Map, Value};
 
-use crate::rows::{get_id, get_object, get_opt_id, get_parsed, get_time, ts};
+use crate::rows::{get_id, get_json, get_opt_id, get_parsed, get_time, ts};
 use crate::{Error, Reader, Result, Writer};
 
 const COLUMNS: &str = "id, kind, status, workspace_id, input, output, done, total, message, error, attempts, \
@@ -24,8 +24,8 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
         kind: get_parsed(row, "kind")?,
         status: get_parsed(row, "status")?,
         workspace_id: get_opt_id(row, "workspace_id")?,
-        input: get_object(row, "input")?,
-        output: get_object(row, "output")?,
+        input: get_json(row, "input")?,
+        output: get_json(row, "output")?,
         done: row.get::<_, i64>("done")?.max(0) as u64,
         total: row.get::<_, Option<i64>>("total")?.map(|t| t.max(0) as u64),
         message: row.get("message")?,

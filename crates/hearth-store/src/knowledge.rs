@@ -29,6 +29,19 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Document> {
     })
 }
 
+/// A workspace's knowledge as of now (see [`Reader::knowledge_stamp`]): equal stamps, equal
+/// documents.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KnowledgeStamp(pub i64);
+
+/// Words too common to say what a query is about (the BM25 side of a hybrid search skips them).
+const STOP_WORDS: &[&str] = &[
+    "a", "about", "after", "all", "an", "and", "any", "are", "as", "at", "be", "been", "but", "by", "can", "could", "did", "do", "does",
+    "for", "from", "get", "had", "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "no", "not", "of", "on",
+    "or", "our", "should", "so", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "to", "up",
+    "was", "we", "were", "what", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your",
+];
+
 impl Writer<'_> {
     /// Stores a document and its chunks, replacing the one at the same path in the workspace
     /// (its id stays). All in this transaction: searchable whole or not at all.
@@ -187,12 +200,13 @@ impl Reader<'_> {
     /// The BM25 side of a hybrid search: chunks matching any word of `query` (or, with
     /// `every_word`, all of them), best first (more of the words, and rarer ones, rank
     /// higher), as (row id, BM25 score; lower is better).
+    /// Common English words are left out when the query has others: "how", "the" and "my"
+    /// match nearly every chunk and would rank by chance.
     pub fn chunks_matching(&self, workspace: WorkspaceId, query: &str, every_word: bool, limit: u32) -> Result<Vec<(i64, f64)>> {
-        let words: Vec<String> = query
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
-            .collect();
+        let all: Vec<&str> = query.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+        let content: Vec<&str> = all.iter().copied().filter(|w| !STOP_WORDS.contains(&w.to_lowercase().as_str())).collect();
+        let words: Vec<String> =
+            (if content.is_empty() { all } else { content }).into_iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
         if words.is_empty() {
             return Ok(Vec::new());
         }
@@ -223,6 +237,22 @@ impl Reader<'_> {
             .prepare_cached(&format!("SELECT {COLUMNS} FROM documents d WHERE d.workspace_id = ?1 AND d.path = ?2"))?
             .query_row([workspace.to_string(), path.to_owned()], from_row)
             .optional()?)
+    }
+
+    /// What changes whenever a document of the workspace is stored, replaced or removed, by
+    /// any process: a count its triggers keep (migration 0009).
+    pub fn knowledge_stamp(&self, workspace: WorkspaceId) -> Result<KnowledgeStamp> {
+        let version: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT version FROM knowledge_versions WHERE workspace_id = ?1")?
+            .query_row([workspace.to_string()], |r| r.get(0))
+            .optional()?;
+        Ok(KnowledgeStamp(version.unwrap_or(0)))
+    }
+
+    /// Whether the workspace has any document (cheaper than listing them).
+    pub fn has_documents(&self, workspace: WorkspaceId) -> Result<bool> {
+        Ok(self.conn.prepare_cached("SELECT 1 FROM documents WHERE workspace_id = ?1 LIMIT 1")?.exists([workspace.to_string()])?)
     }
 
     /// A workspace's documents, by path.

@@ -37,6 +37,7 @@ use rusqlite::Connection;
 
 pub use error::{Error, Result};
 pub use jobs::JobEnd;
+pub use knowledge::KnowledgeStamp;
 pub use messages::Appended;
 pub use migrations::SCHEMA_VERSION;
 pub use sync::{

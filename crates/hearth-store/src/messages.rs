@@ -12,14 +12,14 @@ use std::collections::HashSet;
 use hearth_types::{BranchMessage, ChatId, Message, MessageId, MessagePatch, NewMessage, Thread};
 use rusqlite::{OptionalExtension, Row};
 
-use crate::rows::{Val, get_id, get_opt, get_opt_id, get_parsed, get_time, get_u32};
+use crate::rows::{Val, get_id, get_json, get_opt, get_opt_id, get_parsed, get_time, get_u32};
 use crate::sync::MAX_THREAD_DEPTH;
 use crate::writer::Table;
 use crate::{Error, Reader, Result, Writer};
 
 const COLUMNS: &str = "m.id, m.chat_id, m.parent_id, m.role, m.content, m.model, m.provider, m.status, m.error, \
                        m.prompt_tokens, m.completion_tokens, m.latency_ms, m.idempotency_key, m.notice, \
-                       m.created_at, m.updated_at";
+                       m.citations, m.created_at, m.updated_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -37,6 +37,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         latency_ms: get_opt::<i64>(row, "latency_ms")?.map(|v| v.max(0) as u64),
         idempotency_key: get_opt(row, "idempotency_key")?,
         notice: get_opt(row, "notice")?,
+        citations: get_json(row, "citations")?,
         created_at: get_time(row, "created_at")?,
         updated_at: get_time(row, "updated_at")?,
     })
@@ -111,6 +112,7 @@ impl Writer<'_> {
             latency_ms: None,
             idempotency_key: new.idempotency_key.clone(),
             notice: None,
+            citations: Vec::new(),
             created_at: now,
             updated_at: now,
         };
@@ -131,6 +133,10 @@ impl Writer<'_> {
             patch.completion_tokens.map(|n| ("completion_tokens", Val::Int(Some(n.into())))),
             patch.latency_ms.map(|n| ("latency_ms", Val::Int(Some(n.min(i64::MAX as u64) as i64)))),
             patch.notice.clone().map(|n| ("notice", Val::OptText(n))),
+            patch
+                .citations
+                .as_ref()
+                .map(|c| ("citations", Val::Json(serde_json::to_value(c).unwrap_or_else(|_| serde_json::Value::Array(Vec::new()))))),
         ]
         .into_iter()
         .flatten()

@@ -12,6 +12,8 @@ pub(crate) const FILES: &[(&str, &str)] = &[
     ("0005_workflows.sql", include_str!("../../../migrations/sqlite/0005_workflows.sql")),
     ("0006_sync_guards.sql", include_str!("../../../migrations/sqlite/0006_sync_guards.sql")),
     ("0007_knowledge.sql", include_str!("../../../migrations/sqlite/0007_knowledge.sql")),
+    ("0008_citations.sql", include_str!("../../../migrations/sqlite/0008_citations.sql")),
+    ("0009_knowledge_version.sql", include_str!("../../../migrations/sqlite/0009_knowledge_version.sql")),
 ];
 
 /// The schema version this build creates and understands.

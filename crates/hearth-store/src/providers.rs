@@ -5,7 +5,7 @@ use hearth_types::{NewCall, Price, Provider, ProviderPatch, Timestamp, UsageRow}
 use rusqlite::{OptionalExtension, Row, params};
 use serde_json::Value;
 
-use crate::rows::{get_object, get_time, ts};
+use crate::rows::{get_json, get_time, ts};
 use crate::{Error, Reader, Result, Writer};
 
 const COLUMNS: &str = "name, kind, base_url, default_model, headers, enabled, models, models_fetched_at, created_at, updated_at";
@@ -17,7 +17,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Provider> {
         kind: row.get("kind")?,
         base_url: row.get("base_url")?,
         default_model: row.get("default_model")?,
-        headers: get_object(row, "headers")?,
+        headers: get_json(row, "headers")?,
         enabled: row.get::<_, i64>("enabled")? != 0,
         models: serde_json::from_str(&models).unwrap_or_default(),
         models_fetched_at: row.get::<_, Option<i64>>("models_fetched_at")?.map(ts),

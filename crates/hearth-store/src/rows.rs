@@ -8,7 +8,6 @@
 use hearth_types::Timestamp;
 use rusqlite::types::{FromSql, ToSqlOutput, Value};
 use rusqlite::{Row, ToSql};
-use serde_json::Map;
 use uuid::Uuid;
 
 /// Milliseconds since the Unix epoch, the form every time column stores.
@@ -39,7 +38,8 @@ pub(crate) enum Val {
     Int(Option<i64>),
     Bool(bool),
     Time(Option<i64>),
-    Object(Map<String, serde_json::Value>),
+    /// A JSON column (an object or a list), sent as JSON, stored as its text.
+    Json(serde_json::Value),
 }
 
 impl Val {
@@ -51,7 +51,7 @@ impl Val {
             Val::Int(i) => i.map_or(J::Null, J::from),
             Val::Bool(b) => J::Bool(*b),
             Val::Time(t) => t.map_or(J::Null, |ms| J::String(ts(ms).to_string())),
-            Val::Object(m) => J::Object(m.clone()),
+            Val::Json(v) => v.clone(),
         }
     }
 }
@@ -63,7 +63,7 @@ impl ToSql for Val {
             Val::OptText(s) => s.as_deref().map_or(ToSqlOutput::Owned(Value::Null), ToSqlOutput::from),
             Val::Int(i) | Val::Time(i) => i.map_or(ToSqlOutput::Owned(Value::Null), ToSqlOutput::from),
             Val::Bool(b) => ToSqlOutput::from(*b as i64),
-            Val::Object(m) => ToSqlOutput::Owned(Value::Text(serde_json::Value::Object(m.clone()).to_string())),
+            Val::Json(v) => ToSqlOutput::Owned(Value::Text(v.to_string())),
         })
     }
 }
@@ -96,7 +96,8 @@ pub(crate) fn get_time(row: &Row<'_>, col: &str) -> rusqlite::Result<Timestamp> 
     row.get::<_, i64>(col).map(ts)
 }
 
-pub(crate) fn get_object(row: &Row<'_>, col: &str) -> rusqlite::Result<Map<String, serde_json::Value>> {
+/// A JSON column as the type it holds (an object, a list of citations).
+pub(crate) fn get_json<T: serde::de::DeserializeOwned>(row: &Row<'_>, col: &str) -> rusqlite::Result<T> {
     let s: String = row.get(col)?;
     serde_json::from_str(&s).map_err(|e| conversion_error(col, e))
 }

@@ -160,6 +160,8 @@ enum Kind {
     Time,
     OptTime,
     Object,
+    /// A JSON array (stored as text, `[]` when absent).
+    List,
 }
 
 /// The synced columns of each table (the server mirror's client-writable columns).
@@ -202,6 +204,7 @@ fn columns(table: Table) -> &'static [(&'static str, Kind)] {
             ("latency_ms", Int),
             ("idempotency_key", OptText),
             ("notice", OptText),
+            ("citations", List),
             ("created_at", Time),
             ("deleted_at", OptTime),
         ],
@@ -314,7 +317,7 @@ impl Reader<'_> {
                         (_, Sql::Null) => Value::Null,
                         (Kind::Bool, Sql::Integer(n)) => Value::Bool(n != 0),
                         (Kind::Time | Kind::OptTime, Sql::Integer(n)) => Value::String(ts(n).to_string()),
-                        (Kind::Object, Sql::Text(s)) => serde_json::from_str(&s).unwrap_or(Value::Null),
+                        (Kind::Object | Kind::List, Sql::Text(s)) => serde_json::from_str(&s).unwrap_or(Value::Null),
                         (_, Sql::Integer(n)) => Value::from(n),
                         (_, Sql::Text(s)) => Value::String(s),
                         (_, other) => Value::String(format!("{other:?}")),

@@ -102,6 +102,8 @@ fn shipped_migrations_never_change() {
         ("0005_workflows.sql", "949839de8d56260acca0e63f926998f7bbe0e0f816d085afa16a0b615884e1c4"),
         ("0006_sync_guards.sql", "1d4b9eec8332e77ff02f86d2a132b419a5b1fb7bd09031a8822e39b289f4681d"),
         ("0007_knowledge.sql", "0ec17d545a520c30875f827d3d378853c0dff4d5567f2cbfedd592254be60f2d"),
+        ("0008_citations.sql", "ecb6b16c7a6029cc64d75ba6a67820aa87749c6d384933785f782446efe7860b"),
+        ("0009_knowledge_version.sql", "0cd61201e6836a0497a3436586e4f401921340b6937029f1db580d74ae9e02aa"),
     ];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite");
     let mut on_disk: Vec<String> =

@@ -13,7 +13,7 @@ use hearth_types::{
 use rusqlite::{OptionalExtension, Row};
 use serde_json::Value;
 
-use crate::rows::{Val, get_id, get_object, get_opt_id, get_parsed, get_time, ts};
+use crate::rows::{Val, get_id, get_json, get_opt_id, get_parsed, get_time, ts};
 use crate::writer::Table;
 use crate::{Error, Reader, Result, Writer};
 
@@ -25,15 +25,6 @@ const NODE_COLUMNS: &str = "node_id, node_type, status, attempts, inputs, output
 
 /// What an interrupted run says: the app stopped while it ran.
 pub const INTERRUPTED: &str = "interrupted: the app stopped while this run was going";
-
-fn conversion(col: &str, e: impl std::fmt::Display) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, format!("{col}: {e}").into())
-}
-
-fn get_json<T: serde::de::DeserializeOwned>(row: &Row<'_>, col: &str) -> rusqlite::Result<T> {
-    let s: String = row.get(col)?;
-    serde_json::from_str(&s).map_err(|e| conversion(col, e))
-}
 
 fn u32_of(row: &Row<'_>, col: &str) -> rusqlite::Result<u32> {
     Ok(row.get::<_, i64>(col)?.clamp(0, u32::MAX as i64) as u32)
@@ -62,8 +53,8 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
         workflow_id: get_opt_id(row, "workflow_id")?,
         workflow_name: row.get("workflow_name")?,
         status: get_parsed(row, "status")?,
-        inputs: get_object(row, "inputs")?,
-        outputs: get_object(row, "outputs")?,
+        inputs: get_json(row, "inputs")?,
+        outputs: get_json(row, "outputs")?,
         error: row.get("error")?,
         steps: u32_of(row, "steps")?,
         prompt_tokens: u32_of(row, "prompt_tokens")?,
@@ -83,7 +74,7 @@ fn node_from_row(row: &Row<'_>) -> rusqlite::Result<NodeRun> {
         status: get_parsed(row, "status")?,
         attempts: u32_of(row, "attempts")?,
         inputs: get_json(row, "inputs")?,
-        outputs: get_object(row, "outputs")?,
+        outputs: get_json(row, "outputs")?,
         error: row.get("error")?,
         started_at: started.map(ts),
         finished_at: finished.map(ts),
@@ -124,7 +115,7 @@ impl Writer<'_> {
             &[
                 ("name", Val::Text(new.name.clone())),
                 ("description", Val::Text(new.description.clone())),
-                ("graph", Val::Object(graph_object(&new.graph))),
+                ("graph", Val::Json(graph_object(&new.graph).into())),
             ],
             &[],
         )?;
@@ -143,7 +134,7 @@ impl Writer<'_> {
             fields.push(("description", Val::Text(description.clone())));
         }
         if let Some(graph) = &patch.graph {
-            fields.push(("graph", Val::Object(graph_object(graph))));
+            fields.push(("graph", Val::Json(graph_object(graph).into())));
         }
         self.update(Table::Workflows, &id.to_string(), &fields)?;
         self.read().workflow(id)

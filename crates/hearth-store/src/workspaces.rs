@@ -3,7 +3,7 @@
 use hearth_types::{Handle, NewWorkspace, Timezone, Workspace, WorkspaceId, WorkspacePatch};
 use rusqlite::{OptionalExtension, Row};
 
-use crate::rows::{Val, get_id, get_object, get_opt, get_parsed, get_time};
+use crate::rows::{Val, get_id, get_json, get_opt, get_parsed, get_time};
 use crate::writer::Table;
 use crate::{Error, Reader, Result, Writer};
 
@@ -21,7 +21,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Workspace> {
         system_prompt: row.get("system_prompt")?,
         knowledge_base: row.get("knowledge_base")?,
         default_model: get_opt(row, "default_model")?,
-        settings: get_object(row, "settings")?,
+        settings: get_json(row, "settings")?,
         created_at: get_time(row, "created_at")?,
         updated_at: get_time(row, "updated_at")?,
     })
@@ -43,7 +43,7 @@ impl Writer<'_> {
                 ("system_prompt", Val::Text(new.system_prompt.clone())),
                 ("knowledge_base", Val::Text(new.knowledge_base.clone())),
                 ("default_model", Val::OptText(new.default_model.clone())),
-                ("settings", Val::Object(new.settings.clone())),
+                ("settings", Val::Json(new.settings.clone().into())),
             ],
             &[],
         )?;
@@ -66,7 +66,7 @@ impl Writer<'_> {
             text("system_prompt", &patch.system_prompt),
             text("knowledge_base", &patch.knowledge_base),
             patch.default_model.clone().map(|m| ("default_model", Val::OptText(m))),
-            patch.settings.clone().map(|s| ("settings", Val::Object(s))),
+            patch.settings.clone().map(|s| ("settings", Val::Json(s.into()))),
         ]
         .into_iter()
         .flatten()

@@ -15,6 +15,7 @@ pub const FILES: &[(&str, &str, &str)] = &[
     ("0001", "sync", include_str!("../../../migrations/supabase/0001_sync.sql")),
     ("0002", "workflows", include_str!("../../../migrations/supabase/0002_workflows.sql")),
     ("0003", "message_tree", include_str!("../../../migrations/supabase/0003_message_tree.sql")),
+    ("0004", "citations", include_str!("../../../migrations/supabase/0004_citations.sql")),
 ];
 
 /// All files as one script, each headed by its name, for pasting into the SQL editor.
@@ -113,6 +114,7 @@ mod tests {
             ("0001", "741504dc2e9d6bd5bc40bd4c13a26bd669fec0bfd229deb35edb4c11dc7eb401"),
             ("0002", "11a0fd6329ae8ce4d00b10133cac6e6fa71c75edef05edd4cacf609d2d05796e"),
             ("0003", "89ac301d3a06cdc1735a11bfd58f4eb402e55e0b7843e1f073e7db8678516858"),
+            ("0004", "1e046ada830d033cb2293ce5e3cf939eec9342f6febe1f8476ca87408114ea0d"),
         ];
         assert_eq!(FILES.len(), PINNED.len(), "every file is pinned");
         for ((version, name, sql), (pinned_version, hash)) in FILES.iter().zip(PINNED) {

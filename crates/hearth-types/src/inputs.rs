@@ -130,6 +130,7 @@ pub struct MessagePatch {
     pub completion_tokens: Option<u32>,
     pub latency_ms: Option<u64>,
     pub notice: Option<Option<String>>,
+    pub citations: Option<Vec<crate::Citation>>,
 }
 
 /// Trims `value` and rejects it when nothing is left.

@@ -144,3 +144,47 @@ pub struct ChunkHit {
     /// Higher is better: the fused rank score (for BM25 alone, the negated BM25 score).
     pub score: f64,
 }
+
+/// A passage a reply was given to answer from, as stored with the reply and sent on its
+/// stream. `n` is the number the model was told to cite it by (`[1]`, `[2]`, ...); `cited`
+/// says whether the answer did. The passage text is kept whole, so a source still opens
+/// after its document changed, was removed, or never synced to this device.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Citation {
+    pub n: u32,
+    pub document_id: DocumentId,
+    pub title: String,
+    pub path: String,
+    /// The chunk's place in its document, from 0.
+    pub chunk: u32,
+    pub heading: String,
+    pub page: Option<u32>,
+    /// The passage as the model read it.
+    pub snippet: String,
+    pub cited: bool,
+}
+
+impl Citation {
+    /// The numbers `[n]` that `text` cites, in order of first use, each once.
+    pub fn numbers_in(text: &str) -> Vec<u32> {
+        let mut out: Vec<u32> = Vec::new();
+        let mut rest = text;
+        while let Some(open) = rest.find('[') {
+            rest = &rest[open + 1..];
+            // One bracket may hold several: [1, 2] or [1][2].
+            let Some(close) = rest.find(']') else { break };
+            let inside = &rest[..close];
+            let numbers: Option<Vec<u32>> = inside.split(',').map(|p| p.trim().parse::<u32>().ok()).collect();
+            for n in numbers.into_iter().flatten() {
+                if n > 0 && !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

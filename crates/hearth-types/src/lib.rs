@@ -29,7 +29,7 @@ pub use error::ValidationError;
 pub use hlc::{Hlc, NodeId};
 pub use ids::{ChatId, DocumentId, JobId, MessageId, ModelId, RunId, WorkflowId, WorkspaceId};
 pub use inputs::{ChatPatch, MessagePatch, NewChat, NewMessage, NewModel, NewWorkspace, WorkspacePatch, model_name, non_blank};
-pub use knowledge::{ChunkEmbeddings, ChunkHit, DocFormat, Document, Job, JobKind, JobStatus, NewChunk, NewDocument};
+pub use knowledge::{ChunkEmbeddings, ChunkHit, Citation, DocFormat, Document, Job, JobKind, JobStatus, NewChunk, NewDocument};
 pub use net::is_loopback_host;
 pub use providers::{CallOutcome, KeyState, NewCall, NewProvider, Price, Provider, ProviderInfo, ProviderPatch, UsageRow, provider_name};
 pub use records::{BranchMessage, Chat, LocalModel, Message, ModelSource, SearchHit, Snippet, Thread, Workspace};

@@ -65,6 +65,9 @@ pub struct Message {
     pub idempotency_key: Option<String>,
     /// Why another model than the one asked answered (a fallback chain moved on).
     pub notice: Option<String>,
+    /// The knowledge passages the reply was given, numbered as it cites them.
+    #[serde(default)]
+    pub citations: Vec<crate::Citation>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

@@ -23,7 +23,7 @@ pub struct Position {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Node {
     pub id: String,
-    /// `start`, `llm`, `condition`, `code`, `http`, `variable` or `output`.
+    /// `start`, `llm`, `condition`, `code`, `http`, `variable`, `output` or `knowledge`.
     #[serde(rename = "type")]
     pub kind: String,
     #[serde(default)]

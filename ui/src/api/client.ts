@@ -210,6 +210,23 @@ export const api = {
   removeProviderKey: (name: string) => ok(http.DELETE('/api/v1/providers/{name}/key', { params: { path: { name } } })),
   testProvider: (name: string) => ok(http.POST('/api/v1/providers/{name}/test', { params: { path: { name } } })),
 
+  // knowledge and jobs
+  documents: (ws: string) => ok(http.GET('/api/v1/workspaces/{workspace}/documents', { params: { path: { workspace: ws } } })),
+  /** Sends one file as the request body; the answer is the ingest job that reads it. */
+  uploadDocument: (ws: string, file: File) =>
+    ok(
+      http.POST('/api/v1/workspaces/{workspace}/documents/upload', {
+        params: { path: { workspace: ws }, query: { name: file.name } },
+        // The file's bytes as they are: the document types the body as raw bytes.
+        body: file as unknown as number[],
+        bodySerializer: (b: unknown) => b as BodyInit,
+        headers: { 'Content-Type': 'application/octet-stream' },
+      }),
+    ),
+  deleteDocument: (id: string) => ok(http.DELETE('/api/v1/documents/{document}', { params: { path: { document: id } } })),
+  jobs: (limit = 20) => ok(http.GET('/api/v1/jobs', { params: { query: { limit } } })),
+  job: (id: string) => ok(http.GET('/api/v1/jobs/{job}', { params: { path: { job: id } } })),
+
   // settings
   settings: () => okAs<Settings>(http.GET('/api/v1/settings')),
   putSetting: (key: string, value: unknown) => ok(http.PUT('/api/v1/settings/{key}', { params: { path: { key } }, body: { value } })),

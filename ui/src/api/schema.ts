@@ -447,8 +447,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * A reply's events: `message_start`, `delta`..., then `message_end` or `error`, each with
-         *     an id; `Last-Event-ID` resumes after that id.
+         * A reply's events: `message_start`, `delta`..., `citations` (when the workspace's knowledge
+         *     gave it passages), then `message_end` or `error`, each with an id; `Last-Event-ID` resumes
+         *     after that id.
          */
         get: operations["reply_events"];
         put?: never;
@@ -945,6 +946,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workspaces/{workspace}/documents/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Adds one file, sent as the request body, to the workspace's knowledge: 202 with the
+         *     `ingest` job that reads it. The file is kept in Hearth's data folder
+         *     (`knowledge/<workspace id>/<name>`); sending the same name again replaces it, and the job
+         *     re-indexes it only if its content changed. The body streams to disk (up to 64 MiB); the
+         *     file appears whole or not at all.
+         */
+        post: operations["upload_document"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces/{workspace}/knowledge/search": {
         parameters: {
             query?: never;
@@ -1251,6 +1275,30 @@ export interface components {
             text: string;
             title: string;
         };
+        /**
+         * @description A passage a reply was given to answer from, as stored with the reply and sent on its
+         *     stream. `n` is the number the model was told to cite it by (`[1]`, `[2]`, ...); `cited`
+         *     says whether the answer did. The passage text is kept whole, so a source still opens
+         *     after its document changed, was removed, or never synced to this device.
+         */
+        Citation: {
+            /**
+             * Format: int32
+             * @description The chunk's place in its document, from 0.
+             */
+            chunk: number;
+            cited: boolean;
+            document_id: components["schemas"]["DocumentId"];
+            heading: string;
+            /** Format: int32 */
+            n: number;
+            /** Format: int32 */
+            page?: number | null;
+            path: string;
+            /** @description The passage as the model read it. */
+            snippet: string;
+            title: string;
+        };
         Completion: {
             choices: components["schemas"]["CompletionChoice"][];
             /** Format: int64 */
@@ -1519,6 +1567,8 @@ export interface components {
          */
         Message: {
             chat_id: components["schemas"]["ChatId"];
+            /** @description The knowledge passages the reply was given, numbered as it cites them. */
+            citations?: components["schemas"]["Citation"][];
             /** Format: int32 */
             completion_tokens?: number | null;
             content: string;
@@ -1576,7 +1626,7 @@ export interface components {
             config?: Record<string, unknown>;
             id: string;
             position?: components["schemas"]["Position"];
-            /** @description `start`, `llm`, `condition`, `code`, `http`, `variable` or `output`. */
+            /** @description `start`, `llm`, `condition`, `code`, `http`, `variable`, `output` or `knowledge`. */
             type: string;
         };
         /** @description The record of one node in a run. */
@@ -5750,6 +5800,77 @@ export interface operations {
             };
             /** @description the body is over the limit */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    upload_document: {
+        parameters: {
+            query: {
+                /** @description The file's name, with its extension (which says its format): `notes.md`, `paper.pdf`. */
+                name: string;
+            };
+            header?: never;
+            path: {
+                /** @description id or handle */
+                workspace: string;
+            };
+            cookie?: never;
+        };
+        /** @description the file's bytes */
+        requestBody: {
+            content: {
+                "application/octet-stream": number[];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -5,6 +5,9 @@ import type { components, paths } from './schema';
 type S = components['schemas'];
 
 export type Message = S['Message'];
+export type Citation = S['Citation'];
+export type Document = S['Document'];
+export type Job = S['Job'];
 export type BranchMessage = S['BranchMessage'];
 export type MessageStatus = S['MessageStatus'];
 export type Thread = S['Thread'];

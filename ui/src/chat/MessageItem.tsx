@@ -4,6 +4,7 @@ import { Icon } from '../components/Icon';
 import { copyText } from '../lib/clipboard';
 import { BranchSwitcher } from './BranchSwitcher';
 import { Markdown } from './Markdown';
+import { Sources } from './Sources';
 
 export interface MessageActions {
   onRegenerate(message: BranchMessage): void;
@@ -113,6 +114,7 @@ export const MessageItem = memo(function MessageItem({
         )}
         {(m.status === 'streaming' || m.status === 'pending') && <span className="muted small">still being written…</span>}
         {m.notice && <p className="notice small">{m.notice}</p>}
+        {assistant && m.citations && m.citations.length > 0 && <Sources citations={m.citations} />}
         {!editing && (
           <div className="msg-actions">
             <BranchSwitcher index={m.sibling_index} count={m.sibling_count} disabled={busy} onSwitch={(d) => actions.onSwitch(m, d)} />

@@ -1,10 +1,11 @@
 // The bar above the screen: the sidebar button, the chat's model picker or the screen's
-// title, and the sync badge.
+// title, the background jobs going, and the sync badge.
 import { memo } from 'react';
 import { api, describeError } from '../api/client';
 import { effectiveDefault, useApp, useSync } from '../app/context';
 import type { Route } from '../lib/router';
 import { Icon } from './Icon';
+import { JobsIndicator } from './JobsIndicator';
 import { ModelPicker } from './ModelPicker';
 import { SyncBadge } from './SyncBadge';
 
@@ -61,6 +62,7 @@ export const Header = memo(function Header({ route, onMenu }: { route: Route; on
         <h1 className="header-title">{titles[route.name] ?? ''}</h1>
       )}
       <div className="header-right">
+        <JobsIndicator />
         <LiveSyncBadge />
       </div>
     </header>

@@ -4,6 +4,7 @@ import type { Workspace } from '../api/types';
 import { useApp } from '../app/context';
 import { BusyBar, ErrorNote } from '../components/Busy';
 import { useBusy } from '../lib/useBusy';
+import { Documents } from './Documents';
 
 export function handleFrom(name: string): string {
   return name
@@ -40,6 +41,7 @@ function Editor({ ws, onSaved }: { ws: Workspace; onSaved: (ws: Workspace) => vo
   const [kb, setKb] = useState(ws.knowledge_base);
   const [defaultModel, setDefaultModel] = useState(ws.default_model ?? '');
   const [fallback, setFallback] = useState<string[]>(fallbackOf(ws));
+  const [useDocs, setUseDocs] = useState((ws.settings as Record<string, unknown> | null)?.knowledge !== false);
   const [adding, setAdding] = useState('');
   const [saved, setSaved] = useState(false);
   const zones = useMemo(() => timezones(), []);
@@ -57,7 +59,7 @@ function Editor({ ws, onSaved }: { ws: Workspace; onSaved: (ws: Workspace) => vo
         system_prompt: systemPrompt,
         knowledge_base: kb,
         default_model: defaultModel,
-        settings: { ...((ws.settings ?? {}) as Record<string, unknown>), fallback_models: fallback },
+        settings: { ...((ws.settings ?? {}) as Record<string, unknown>), fallback_models: fallback, knowledge: useDocs },
       }),
     );
     if (r.ok) {
@@ -108,6 +110,9 @@ function Editor({ ws, onSaved }: { ws: Workspace; onSaved: (ws: Workspace) => vo
       <label className="field">
         <span>Knowledge base</span>
         <textarea rows={6} value={kb} onChange={(e) => setKb(e.target.value)} placeholder="Facts and notes the assistant may use in this workspace" />
+      </label>
+      <label className="check">
+        <input type="checkbox" checked={useDocs} onChange={(e) => setUseDocs(e.target.checked)} /> Use this workspace's documents in replies (and cite them)
       </label>
       <label className="field">
         <span>Default model</span>
@@ -272,6 +277,7 @@ export default function Workspaces() {
       {ws && (
         <>
           <Editor key={ws.id} ws={ws} onSaved={() => app.reloadWorkspaces()} />
+          <Documents key={`docs-${ws.id}`} ws={ws} />
           <div className="row">
             {ws.id !== app.workspace?.id && (
               <button className="btn" onClick={() => app.selectWorkspace(ws.id)}>

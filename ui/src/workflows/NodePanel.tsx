@@ -15,7 +15,7 @@ const list = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.fi
 /** An optional text setting: empty leaves it out. */
 const opt = (v: string) => (v === '' ? undefined : v);
 
-const DEFAULT_TIMEOUTS: Record<string, string> = { llm: '300000', code: '5000', http: '30000' };
+const DEFAULT_TIMEOUTS: Record<string, string> = { llm: '300000', code: '5000', http: '30000', knowledge: '60000' };
 
 function StartForm({ config, set }: FormProps) {
   const inputs = startInputs(config);
@@ -168,6 +168,17 @@ function VariableForm({ config, set }: FormProps) {
   );
 }
 
+function KnowledgeForm({ config, set }: FormProps) {
+  return (
+    <>
+      <TextField label="Workspace" value={str(config.workspace)} placeholder="handle, e.g. notes" onChange={(v) => set({ workspace: v })} hint="The workspace whose documents are searched (its handle or id)." />
+      <TextField label="Query" rows={3} value={str(config.query)} placeholder="{{#start.question#}}" onChange={(v) => set({ query: v })} />
+      <ParsedField label="Passages (1–20)" inputMode="numeric" placeholder="5" value={config.limit} parse={parseNumber} onChange={(v) => set({ limit: v })} />
+      <small className="muted">Outputs: text (the passages numbered as sources, for an LLM node's prompt), chunks (each with its document, page and score) and count.</small>
+    </>
+  );
+}
+
 function OutputForm({ config, set }: FormProps) {
   return <KeyValueRows legend="Outputs" noun="output" value={config.outputs} onChange={(outputs) => set({ outputs })} valuePlaceholder="{{#node.field#}}" />;
 }
@@ -189,6 +200,7 @@ const FORMS: Record<string, (p: FormProps) => JSX.Element> = {
   http: HttpForm,
   variable: VariableForm,
   output: OutputForm,
+  knowledge: KnowledgeForm,
 };
 
 /** What the node can refer to: the fields of the nodes upstream of it. */

@@ -44,6 +44,8 @@ export function summary(kind: string, c: Record<string, unknown>): string {
       const keys = c.outputs && typeof c.outputs === 'object' ? Object.keys(c.outputs) : [];
       return keys.length ? `Outputs: ${keys.join(', ')}` : 'No outputs';
     }
+    case 'knowledge':
+      return clip(`${str(c.workspace) || '?'}: ${str(c.query)}`, 48);
     default:
       return 'Unknown node type';
   }

@@ -24,6 +24,7 @@ export const TYPE_LABELS: Record<NodeType, string> = {
   http: 'HTTP',
   variable: 'Variable',
   output: 'Output',
+  knowledge: 'Knowledge',
 };
 
 /** The first free `<type>_<n>`, n from 1. */
@@ -92,6 +93,8 @@ export function defaultConfig(type: string): Record<string, unknown> {
       return { variables: [{ name: '', value: '' }] };
     case 'output':
       return { outputs: {} };
+    case 'knowledge':
+      return { workspace: '', query: '' };
     default:
       return {};
   }
@@ -187,6 +190,8 @@ export function outputFields(kind: string, config: Record<string, unknown>): str
       return names(config.variables);
     case 'output':
       return config.outputs && typeof config.outputs === 'object' ? Object.keys(config.outputs) : [];
+    case 'knowledge':
+      return ['text', 'chunks', 'count'];
     default:
       return []; // code: whatever main() returns
   }

@@ -311,7 +311,169 @@ fn rankings_fuse_by_reciprocal_rank_and_the_nearest_vectors_come_first() {
     let weighted = super::fuse(&[vec![(7, 0.5)], vec![(8, 1.0)]]);
     assert_eq!(weighted.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [8, 7]);
     let all = vec![(10, vec![1.0, 0.0]), (11, vec![0.0, 1.0]), (12, vec![0.6, 0.8]), (13, vec![1.0, 0.0, 0.0])];
-    let near = super::nearest(&[0.0, 1.0], &all, 2);
+    let stamp = hearth_store::KnowledgeStamp::default();
+    let near = super::vectors::Block::new(stamp, all).nearest(&[0.0, 1.0], 2);
     assert_eq!(near.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [11, 12], "best first; a vector of another size is left out");
-    assert!(super::nearest(&[1.0, 0.0], &[], 5).is_empty());
+    assert!((near[1].1 - 0.8).abs() < 1e-6);
+    assert!(super::vectors::Block::new(stamp, Vec::new()).nearest(&[1.0, 0.0], 5).is_empty());
+    // Long vectors: the eight-lane product equals the plain one.
+    let long: Vec<f32> = (0..389).map(|i| ((i * 37) % 101) as f32 / 101.0).collect();
+    let plain: f32 = long.iter().map(|x| x * x).sum();
+    let fast = super::vectors::Block::new(stamp, vec![(1, long.clone())]).nearest(&long, 1)[0].1;
+    assert!((fast - f64::from(plain)).abs() < 1e-3, "{fast} vs {plain}");
+}
+
+// ------------------------------------------------------------------ knowledge in replies
+
+/// A workspace with a system prompt and two documents, and a chat in it.
+fn cited_setup(dir: &Path) -> (Core, WorkspaceRef, hearth_types::ChatId) {
+    let (core, ws) = core_with_workspace();
+    core.update_workspace(&ws, &hearth_types::WorkspacePatch { system_prompt: Some("Be brief.".into()), ..Default::default() }).unwrap();
+    std::fs::write(dir.join("berries.md"), "# Berries\nBlueberries like acidic soil.\n").unwrap();
+    std::fs::write(dir.join("trains.md"), "# Trains\nThe rail timetable changes in May. Part ZX81Q is the coupler.\n").unwrap();
+    let chat = core.create_chat(&ws, "t", None).unwrap().id;
+    (core, ws, chat)
+}
+
+fn ask(core: &Core, chat: hearth_types::ChatId, question: &str, answer: &str) -> (crate::Reply, hearth_llm::testing::ScriptedModel) {
+    let model = hearth_llm::testing::ScriptedModel::new([answer]);
+    let request = crate::ReplyRequest::new(chat, question, "m", hearth_llm::SamplingParams::greedy(8));
+    let reply = core.reply(&request, &model, &hearth_llm::CancellationToken::new(), |_| {}).unwrap();
+    (reply, model)
+}
+
+#[test]
+fn a_reply_is_given_the_matching_passages_and_keeps_the_ones_it_cites() {
+    let dir = tempfile::tempdir().unwrap();
+    let (core, ws, chat) = cited_setup(dir.path());
+    core.use_embedder(Embedder { model: Arc::new(Concepts), name: "concepts".into() });
+    run(&core, &core.add_knowledge(&ws, &[dir.path().to_owned()]).unwrap());
+
+    // A paraphrase of the trains passage ("train" and "rail" are one concept to the fake).
+    let (reply, model) = ask(&core, chat, "when does the train schedule change", "In May [1].");
+    let system = &model.seen()[0].messages[0];
+    assert_eq!(system.role, hearth_types::Role::System);
+    assert!(system.content.starts_with("Be brief.\n\n"), "the workspace's prompt comes first: {}", system.content);
+    assert!(system.content.contains("[1] Trains (\"Trains\")\n"), "{}", system.content);
+    assert!(system.content.contains("The rail timetable changes in May."), "{}", system.content);
+
+    let citations = &reply.answer.citations;
+    assert_eq!(citations[0].n, 1);
+    assert_eq!(citations[0].title, "Trains");
+    assert!(citations[0].snippet.contains("ZX81Q"), "{:?}", citations[0]);
+    assert!(citations[0].cited);
+    assert!(citations[1..].iter().all(|c| !c.cited), "only [1] is cited: {citations:?}");
+    assert!(citations.iter().enumerate().all(|(i, c)| c.n == i as u32 + 1));
+    // Stored with the message: a reload shows the same sources.
+    let stored = core.thread(chat).unwrap().messages.pop().unwrap().message;
+    assert_eq!(&stored.citations, citations);
+}
+
+#[test]
+fn without_an_embedder_passages_are_found_by_their_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let (core, ws, chat) = cited_setup(dir.path());
+    run(&core, &core.add_knowledge(&ws, &[dir.path().to_owned()]).unwrap());
+    let (reply, _) = ask(&core, chat, "What is part ZX81Q?", "The coupler.");
+    assert_eq!(reply.answer.citations[0].title, "Trains");
+    assert!(!reply.answer.citations[0].cited, "the answer cites nothing");
+}
+
+#[test]
+fn knowledge_turned_off_or_absent_leaves_the_prompt_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (core, ws, chat) = cited_setup(dir.path());
+    // No documents yet: nothing is searched.
+    let (reply, model) = ask(&core, chat, "What is part ZX81Q?", "?");
+    assert!(reply.answer.citations.is_empty());
+    assert_eq!(model.seen()[0].messages[0].content, "Be brief.");
+
+    run(&core, &core.add_knowledge(&ws, &[dir.path().to_owned()]).unwrap());
+    let settings = serde_json::json!({ "knowledge": false }).as_object().unwrap().clone();
+    core.update_workspace(&ws, &hearth_types::WorkspacePatch { settings: Some(settings), ..Default::default() }).unwrap();
+    let (reply, model) = ask(&core, chat, "What is part ZX81Q?", "?");
+    assert!(reply.answer.citations.is_empty());
+    assert_eq!(model.seen()[0].messages[0].content, "Be brief.");
+
+    let bad = serde_json::json!({ "knowledge": "yes" }).as_object().unwrap().clone();
+    let err = core.update_workspace(&ws, &hearth_types::WorkspacePatch { settings: Some(bad), ..Default::default() }).unwrap_err();
+    assert!(err.to_string().contains("knowledge must be true or false"), "{err}");
+}
+
+/// An embedding model that always fails.
+struct Broken;
+
+impl hearth_llm::ChatModel for Broken {
+    fn chat(
+        &self,
+        _: hearth_llm::ChatRequest,
+        _: hearth_llm::CancellationToken,
+    ) -> std::result::Result<hearth_llm::ChatStream, hearth_llm::LlmError> {
+        Err(hearth_llm::LlmError::Unsupported("embeddings only".into()))
+    }
+    fn embed(&self, _: &str, _: &[EmbedInput]) -> std::result::Result<hearth_llm::Embeddings, hearth_llm::LlmError> {
+        Err(hearth_llm::LlmError::Engine("the embedder crashed".into()))
+    }
+}
+
+impl hearth_llm::ModelHost for Broken {
+    fn load(&self, _: &str) -> std::result::Result<(), hearth_llm::LlmError> {
+        Ok(())
+    }
+    fn unload(&self) {}
+    fn loaded(&self) -> Option<String> {
+        None
+    }
+}
+
+#[test]
+fn a_failed_knowledge_search_costs_the_reply_its_sources_not_the_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let (core, ws, chat) = cited_setup(dir.path());
+    run(&core, &core.add_knowledge(&ws, &[dir.path().to_owned()]).unwrap());
+    core.use_embedder(Embedder { model: Arc::new(Broken), name: "broken".into() });
+    let (reply, model) = ask(&core, chat, "What is part ZX81Q?", "No idea.");
+    assert_eq!(reply.answer.status, hearth_types::MessageStatus::Complete);
+    assert_eq!(reply.answer.content, "No idea.");
+    assert!(reply.answer.citations.is_empty());
+    let notice = reply.answer.notice.unwrap_or_default();
+    assert!(notice.contains("knowledge could not be searched") && notice.contains("the embedder crashed"), "{notice}");
+    assert_eq!(model.seen()[0].messages[0].content, "Be brief.");
+}
+
+#[test]
+fn the_embedding_models_name_reaches_the_embedding_model_through_the_router() {
+    use hearth_llm::ChatModel as _;
+    let core = Arc::new(Core::in_memory().unwrap());
+    core.use_embedder(Embedder { model: Arc::new(Concepts), name: "concepts".into() });
+    let router = crate::ModelRouter::new(core.clone(), Arc::new(Broken));
+    let got = router.embed("concepts", &[EmbedInput::Text("rail".into())]).unwrap();
+    assert_eq!(got.vectors, vec![Concepts::vector("rail")]);
+    // Any other name is the chat engine's (here one that fails).
+    let other = router.embed("m", &[EmbedInput::Text("rail".into())]).unwrap_err();
+    assert!(other.to_string().contains("the embedder crashed"), "{other}");
+}
+
+#[test]
+fn the_vectors_kept_in_memory_follow_every_added_replaced_and_removed_document() {
+    let (core, ws) = core_with_workspace();
+    core.use_embedder(Embedder { model: Arc::new(Concepts), name: "concepts".into() });
+    let dir = tempfile::tempdir().unwrap();
+    let titles = |q: &str| -> Vec<String> { core.retrieve(&ws, q, 5, Retrieval::Vector).unwrap().into_iter().map(|h| h.title).collect() };
+    std::fs::write(dir.path().join("berries.md"), "# Berries\nBlueberries like acidic soil.\n").unwrap();
+    run(&core, &core.add_knowledge(&ws, &[dir.path().to_owned()]).unwrap());
+    assert_eq!(titles("fruit"), ["Berries"]);
+    assert!(titles("rail").is_empty());
+
+    std::fs::write(dir.path().join("trains.md"), "# Trains\nThe rail timetable changes in May.\n").unwrap();
+    run(&core, &core.add_knowledge(&ws, &[dir.path().to_owned()]).unwrap());
+    assert_eq!(titles("rail"), ["Trains"], "an added document is searched at once");
+
+    std::fs::write(dir.path().join("berries.md"), "# Trains too\nA train a day.\n").unwrap();
+    run(&core, &core.add_knowledge(&ws, &[dir.path().to_owned()]).unwrap());
+    assert!(titles("fruit").is_empty(), "a replaced document's old vectors are gone");
+
+    let doc = core.documents(&ws).unwrap().into_iter().find(|d| d.title == "Trains").unwrap();
+    core.delete_document(doc.id).unwrap();
+    assert_eq!(titles("rail"), ["Trains too"], "a removed document is no longer found");
 }

@@ -46,7 +46,7 @@ const LOCAL_OPT_IN: &str = "to reach it, turn on \"Allow local and private netwo
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
 
 /// What one run may use beyond [`Services`], read when it starts.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct RunOptions {
     /// Every http node may reach local and private addresses (the
     /// `workflows.allow_local_network` setting), not only those that allow it themselves.
@@ -54,6 +54,26 @@ pub(crate) struct RunOptions {
     /// Where `{{secret:NAME}}` in header values is looked up, and the origin each secret may go
     /// to: `Err` says why there is no keychain (a node that names a secret fails with it).
     pub(crate) secrets: Option<Result<Secrets, String>>,
+    /// Where knowledge nodes search (the engine's Core); `None` fails them.
+    pub(crate) knowledge: Option<Arc<crate::Core>>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("allow_local_network", &self.allow_local_network)
+            .field("secrets", &self.secrets)
+            .field("knowledge", &self.knowledge.is_some())
+            .finish()
+    }
+}
+
+/// What a node's attempt works with: the services, Core for knowledge nodes, and where a
+/// model's text goes as it streams.
+struct Io {
+    services: Services,
+    knowledge: Option<Arc<crate::Core>>,
+    chunks: mpsc::UnboundedSender<(usize, String)>,
 }
 
 /// The keychain and the origin each workflow secret is bound to.
@@ -83,6 +103,7 @@ pub(crate) async fn drive(
     let mut task_nodes: HashMap<tokio::task::Id, usize> = HashMap::new();
     let mut stops: HashMap<usize, CancellationToken> = HashMap::new();
     let (chunks_tx, mut chunks) = mpsc::unbounded_channel::<(usize, String)>();
+    let io = Arc::new(Io { services: services.clone(), knowledge: options.knowledge.clone(), chunks: chunks_tx });
     let deadline = tokio::time::Instant::now() + wall_time;
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -98,12 +119,11 @@ pub(crate) async fn drive(
                     }
                     let stop = CancellationToken::new();
                     stops.insert(node, stop.clone());
-                    let services = services.clone();
-                    let chunks = chunks_tx.clone();
+                    let io = io.clone();
                     let secrets = options.secrets.clone();
                     let handle = tasks.spawn(async move {
                         let result = match with_secrets(task, secrets).await {
-                            Ok(task) => perform(node, task, timeout, delay, &services, stop, chunks).await,
+                            Ok(task) => perform(node, task, timeout, delay, &io, stop).await,
                             Err(e) => Err(Failure::Error(e)),
                         };
                         (node, result)
@@ -200,9 +220,8 @@ async fn perform(
     task: Task,
     timeout: Option<Duration>,
     delay: Duration,
-    services: &Services,
+    io: &Io,
     stop: CancellationToken,
-    chunks: mpsc::UnboundedSender<(usize, String)>,
 ) -> Result<Outcome, Failure> {
     if !delay.is_zero() {
         tokio::select! {
@@ -216,7 +235,7 @@ async fn perform(
         Task::Code { .. } => timeout.map(|t| t + Duration::from_secs(3)),
         _ => timeout,
     };
-    let work = attempt(node, task, timeout, services, stop.clone(), chunks);
+    let work = attempt(node, task, timeout, io, stop.clone());
     tokio::pin!(work);
     let Some(limit) = limit else { return work.await };
     tokio::select! {
@@ -230,14 +249,8 @@ async fn perform(
     }
 }
 
-async fn attempt(
-    node: usize,
-    task: Task,
-    timeout: Option<Duration>,
-    services: &Services,
-    stop: CancellationToken,
-    chunks: mpsc::UnboundedSender<(usize, String)>,
-) -> Result<Outcome, Failure> {
+async fn attempt(node: usize, task: Task, timeout: Option<Duration>, io: &Io, stop: CancellationToken) -> Result<Outcome, Failure> {
+    let services = &io.services;
     match task {
         Task::Llm { model, system_prompt, prompt, temperature, max_tokens } => {
             let model = match model.or_else(|| services.default_model.clone()) {
@@ -259,6 +272,7 @@ async fn attempt(
             let request = ChatRequest::new(model.clone(), messages, params);
             let flag = CancellationToken::new();
             let models = services.models.clone();
+            let chunks = io.chunks.clone();
             let worker_flag = flag.clone();
             // The model API is blocking: read the stream on a blocking thread.
             let mut reading = tokio::task::spawn_blocking(move || -> Result<(String, u32, u32), Failure> {
@@ -313,6 +327,18 @@ async fn attempt(
                 joined.map_err(|e| Failure::Error(format!("the sandbox crashed: {e}")))?.map_err(|e| Failure::Error(e.to_string()))?;
             Ok(Outcome { outputs })
         }
+        Task::Knowledge { workspace, query, limit } => {
+            let Some(core) = io.knowledge.clone() else {
+                return Err(Failure::Error("knowledge is not available to this run".to_owned()));
+            };
+            // SQLite and the embedding model are blocking; a stop leaves the search to finish
+            // on its own (it is short) and reports at once.
+            let searching = tokio::task::spawn_blocking(move || knowledge_outputs(&core, &workspace, &query, limit));
+            tokio::select! {
+                joined = searching => joined.map_err(|e| Failure::Error(format!("the search crashed: {e}")))?.map(|outputs| Outcome { outputs }),
+                () = stop.cancelled() => Err(Failure::Stopped),
+            }
+        }
         Task::Http { method, url, headers, body, max_bytes, allow_local } => {
             let request = FetchRequest { method, url, headers, body, max_bytes, allow_local };
             let response = tokio::select! {
@@ -338,4 +364,27 @@ async fn attempt(
             Ok(Outcome { outputs })
         }
     }
+}
+
+/// A knowledge node's outputs: the workspace's passages for `query`, best first (`chunks`),
+/// how many (`count`), and `text`, the passages numbered as sources for an llm node's prompt.
+fn knowledge_outputs(core: &crate::Core, workspace: &str, query: &str, limit: u32) -> Result<Map<String, Value>, Failure> {
+    let fail = |e: crate::Error| Failure::Error(e.to_string());
+    let workspace: crate::WorkspaceRef = workspace.parse().map_err(|e: hearth_types::ValidationError| Failure::Error(e.to_string()))?;
+    let workspace = core.workspace(&workspace).map_err(fail)?;
+    let how = if core.embedder().is_some() { crate::Retrieval::Hybrid } else { crate::Retrieval::Words };
+    let hits = core.retrieve(&crate::WorkspaceRef::Id(workspace.id), query, limit, how).map_err(fail)?;
+    let text: Vec<String> = hits
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let page = h.page.map(|p| format!(" (page {p})")).unwrap_or_default();
+            format!("[{}] {}{page}\n{}", i + 1, h.title, h.text.trim())
+        })
+        .collect();
+    let mut outputs = Map::new();
+    outputs.insert("count".into(), Value::from(hits.len()));
+    outputs.insert("text".into(), Value::String(text.join("\n\n")));
+    outputs.insert("chunks".into(), serde_json::to_value(&hits).unwrap_or(Value::Array(Vec::new())));
+    Ok(outputs)
 }

@@ -44,7 +44,7 @@ impl std::fmt::Display for Problem {
 }
 
 /// The node types Hearth runs.
-pub const NODE_TYPES: &[&str] = &["start", "llm", "condition", "code", "http", "variable", "output"];
+pub const NODE_TYPES: &[&str] = &["start", "llm", "condition", "code", "http", "variable", "output", "knowledge"];
 
 /// The type of a start input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,20 +96,52 @@ pub(crate) enum Transform {
 /// A node's checked settings.
 #[derive(Clone, Debug)]
 pub(crate) enum Step {
-    Start { inputs: Vec<InputDecl> },
-    Llm { model: Option<String>, system_prompt: String, prompt: String, temperature: Option<f32>, max_tokens: Option<u32> },
-    Condition { any: bool, rules: Vec<Rule> },
-    Code { code: String, inputs: Map<String, Value>, memory_mb: u32 },
-    Http { method: String, url: String, headers: Map<String, Value>, body: String, max_bytes: u64, allow_local: bool },
-    Variable { vars: Vec<(String, Value, Option<Transform>)> },
-    Output { outputs: Map<String, Value> },
+    Start {
+        inputs: Vec<InputDecl>,
+    },
+    Llm {
+        model: Option<String>,
+        system_prompt: String,
+        prompt: String,
+        temperature: Option<f32>,
+        max_tokens: Option<u32>,
+    },
+    Condition {
+        any: bool,
+        rules: Vec<Rule>,
+    },
+    Code {
+        code: String,
+        inputs: Map<String, Value>,
+        memory_mb: u32,
+    },
+    Http {
+        method: String,
+        url: String,
+        headers: Map<String, Value>,
+        body: String,
+        max_bytes: u64,
+        allow_local: bool,
+    },
+    Variable {
+        vars: Vec<(String, Value, Option<Transform>)>,
+    },
+    Output {
+        outputs: Map<String, Value>,
+    },
+    /// A search of a workspace's knowledge: query in, passages out.
+    Knowledge {
+        workspace: String,
+        query: String,
+        limit: u32,
+    },
 }
 
 impl Step {
     /// Whether the node does IO (a model, the sandbox, the network) and so runs as a task;
     /// the others are evaluated inside the state machine.
     pub(crate) fn is_io(&self) -> bool {
-        matches!(self, Step::Llm { .. } | Step::Code { .. } | Step::Http { .. })
+        matches!(self, Step::Llm { .. } | Step::Code { .. } | Step::Http { .. } | Step::Knowledge { .. })
     }
 }
 
@@ -427,6 +459,11 @@ fn step(node: &Node, problems: &mut Vec<Problem>) -> Option<(&'static str, Step)
             }
             Step::Output { outputs }
         }
+        "knowledge" => Step::Knowledge {
+            workspace: s.text("workspace", true),
+            query: s.text("query", true),
+            limit: s.number("limit", 1.0, MAX_KNOWLEDGE_LIMIT as f64).map_or(5, |n| n as u32),
+        },
         _ => unreachable!("NODE_TYPES lists every kind"),
     };
     Some((kind, step))
@@ -438,9 +475,13 @@ fn default_timeout(kind: &str) -> Option<Duration> {
         "llm" => Some(Duration::from_secs(300)),
         "code" => Some(Duration::from_secs(5)),
         "http" => Some(Duration::from_secs(30)),
+        "knowledge" => Some(Duration::from_secs(60)),
         _ => None,
     }
 }
+
+/// The most passages one knowledge node returns.
+pub(crate) const MAX_KNOWLEDGE_LIMIT: u32 = 20;
 
 /// The largest graph Hearth runs: far beyond anything drawn by hand, small enough that
 /// checking one stays cheap.

@@ -50,6 +50,7 @@ pub(crate) enum Task {
     Llm { model: Option<String>, system_prompt: String, prompt: String, temperature: Option<f32>, max_tokens: Option<u32> },
     Code { code: String, inputs: Value, memory_mb: u32 },
     Http { method: String, url: String, headers: Vec<(String, String)>, body: String, max_bytes: u64, allow_local: bool },
+    Knowledge { workspace: String, query: String, limit: u32 },
 }
 
 /// What a node produced.
@@ -479,6 +480,9 @@ impl<'p> Machine<'p> {
                     allow_local: *allow_local,
                 }
             }
+            Step::Knowledge { workspace, query, limit } => {
+                Task::Knowledge { workspace: s.render_text(workspace)?.trim().to_owned(), query: s.render_text(query)?, limit: *limit }
+            }
             _ => unreachable!("only IO steps become tasks"),
         })
     }
@@ -522,7 +526,7 @@ impl<'p> Machine<'p> {
                 Ok(_) => unreachable!("an object renders to an object"),
                 Err(e) => (Value::Null, Err(e)),
             },
-            Step::Llm { .. } | Step::Code { .. } | Step::Http { .. } => unreachable!("IO steps run as tasks"),
+            Step::Llm { .. } | Step::Code { .. } | Step::Http { .. } | Step::Knowledge { .. } => unreachable!("IO steps run as tasks"),
         }
     }
 }
@@ -545,6 +549,7 @@ fn task_inputs(task: &Task) -> Value {
             let names: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
             serde_json::json!({"method": method, "url": hearth_llm::fetch::redact_url(url), "headers": names, "body_bytes": body.len()})
         }
+        Task::Knowledge { workspace, query, limit } => serde_json::json!({"workspace": workspace, "query": query, "limit": limit}),
     }
 }
 

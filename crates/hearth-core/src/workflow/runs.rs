@@ -176,7 +176,7 @@ impl WorkflowRuns {
         } else {
             None
         };
-        let options = RunOptions { allow_local_network, secrets };
+        let options = RunOptions { allow_local_network, secrets, knowledge: Some(self.core.clone()) };
         let run = Run {
             id: RunId::new(),
             workflow_id,

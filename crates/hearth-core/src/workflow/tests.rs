@@ -1022,3 +1022,50 @@ async fn a_header_takes_a_keychain_secret_that_never_reaches_the_definition_or_t
     assert!(core.workflow_secrets().unwrap().is_empty());
     assert_eq!(core.delete_workflow_secret("GH_TOKEN").unwrap_err().code(), crate::ErrorCode::NotFound);
 }
+
+// ------------------------------------------------------------------ knowledge nodes
+
+#[test]
+fn a_knowledge_node_needs_a_workspace_and_a_query() {
+    check(
+        json!({"nodes": [start(json!([])), node("k", "knowledge", json!({"limit": 50})), output(json!({"t": "{{#k.text#}}"}))],
+               "edges": [edge("start", "k"), edge("k", "out")]}),
+        &[("k", "workspace is required"), ("k", "query is required"), ("k", "limit must be a number from 1 to 20")],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_knowledge_node_finds_passages_for_its_query_and_names_a_missing_workspace() {
+    let wf = service(false);
+    let core = wf.core().clone();
+    core.create_workspace(&hearth_types::NewWorkspace::new("Notes", hearth_types::Handle::parse("notes").unwrap()).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("trains.md"), "# Trains\nThe rail timetable changes in May.\n").unwrap();
+    std::fs::write(dir.path().join("berries.md"), "# Berries\nBlueberries like acidic soil.\n").unwrap();
+    let job = core.add_knowledge(&"notes".parse().unwrap(), &[dir.path().to_owned()]).unwrap();
+    let job = core.run_job(job.id, &std::sync::atomic::AtomicBool::new(false), &mut |_| {}).unwrap();
+    assert_eq!(job.status, hearth_types::JobStatus::Succeeded, "{:?}", job.error);
+
+    let flow = |workspace: &str| {
+        graph(json!({
+            "nodes": [start(json!([{"name": "q", "type": "string", "required": true}])),
+                      node("k", "knowledge", json!({"workspace": workspace, "query": "{{#start.q#}}", "limit": 3})),
+                      output(json!({"text": "{{#k.text#}}", "count": "{{#k.count#}}", "first": "{{#k.chunks.0.title#}}"}))],
+            "edges": [edge("start", "k"), edge("k", "out")]}))
+    };
+    let run =
+        wf.start(RunSource::Definition { name: "ask".into(), graph: flow("notes") }, &inputs(json!({"q": "rail timetable"}))).unwrap();
+    let detail = wf.wait(run.id).await.unwrap();
+    assert_eq!(detail.run.status, RunStatus::Succeeded, "{:?}", detail.run.error);
+    assert_eq!(detail.run.outputs["first"], json!("Trains"));
+    assert_eq!(detail.run.outputs["count"], json!(1), "only one passage has either word");
+    assert_eq!(detail.run.outputs["text"], json!("[1] Trains\n# Trains\nThe rail timetable changes in May."));
+    let k = detail.nodes.iter().find(|n| n.node_id == "k").unwrap();
+    assert_eq!(k.inputs, json!({"workspace": "notes", "query": "rail timetable", "limit": 3}));
+
+    let run = wf.start(RunSource::Definition { name: "ask".into(), graph: flow("elsewhere") }, &inputs(json!({"q": "rail"}))).unwrap();
+    let detail = wf.wait(run.id).await.unwrap();
+    assert_eq!(detail.run.status, RunStatus::Failed);
+    let k = detail.nodes.iter().find(|n| n.node_id == "k").unwrap();
+    assert!(k.error.as_deref().unwrap_or("").contains("elsewhere"), "{:?}", k.error);
+}

@@ -289,6 +289,9 @@ fn check_value(table: Table, col: &str, value: &Sql) -> std::result::Result<(), 
         (Table::Chats, "workspace_id") | (Table::Messages, "chat_id" | "parent_id") => {
             uuid::Uuid::parse_str(text).map(drop).map_err(|_| "not a UUID".to_owned())
         }
+        (Table::Messages, "citations") => {
+            serde_json::from_str::<Vec<hearth_types::Citation>>(text).map(drop).map_err(|e| format!("not a list of citations: {e}"))
+        }
         (Table::Workflows, "graph") => serde_json::from_str::<Graph>(text).map(drop).map_err(|e| format!("not a workflow graph: {e}")),
         _ => Ok(()),
     }
@@ -310,6 +313,9 @@ fn to_sql(table: Table, col: &str, kind: Kind, v: Option<&Value>) -> RowResult<S
         (Kind::Object, Value::Object(m)) => Sql::Text(Value::Object(m.clone()).to_string()),
         (Kind::Object, Value::Null) => Sql::Text("{}".into()),
         (Kind::Object, _) => return Err(bad("not an object")),
+        (Kind::List, Value::Array(a)) => Sql::Text(Value::Array(a.clone()).to_string()),
+        (Kind::List, Value::Null) => Sql::Text("[]".into()),
+        (Kind::List, _) => return Err(bad("not a list")),
         _ => return Err(bad("not of this column's type")),
     };
     check_value(table, col, &sql).map_err(|why| bad(&why))?;
