@@ -10,8 +10,9 @@
 //! document's chunks are embedded as it is stored, in the same transaction, and search is
 //! hybrid: the BM25 ranking (any of the query's words) and the vector ranking (a brute-force
 //! dot product over the workspace's normalized vectors, those above a similarity floor)
-//! fused by weighted reciprocal rank fusion, a chunk with only some of the query's words
-//! weighing half.
+//! fused by weighted reciprocal rank fusion: on the word side (stop words left out), a chunk
+//! with every word of the query weighs as the vector side does, one with half of them or
+//! more weighs half, and one with fewer is left to the vector side.
 //! Without one, documents are stored without vectors and search is by words; a document
 //! stored so is embedded when it is added again with an embedder present.
 
@@ -40,8 +41,9 @@ const CANDIDATES: u32 = 50;
 /// documents, every one would otherwise be "near", and fusion would lift a chunk that merely
 /// shares one word with the question. all-MiniLM-L6-v2 puts unrelated sentences below 0.2.
 const VECTOR_FLOOR: f64 = 0.2;
-/// The word side's weight in the fusion for a chunk with only some of the query's words (one
-/// with all of them weighs 1, as the vector side does): a shared common word is weak evidence.
+/// The word side's weight in the fusion for a chunk with at least half of the query's words
+/// but not all (one with all of them weighs 1, as the vector side does; one with fewer is no
+/// candidate of the word side): a shared word is weak evidence.
 const PARTIAL_WORDS: f64 = 0.5;
 /// Chunks embedded per call.
 const EMBED_BATCH: usize = 16;
@@ -164,12 +166,13 @@ impl Core {
             return Err(ValidationError::new("query", "has no words to search for").into());
         }
         let limit = limit.clamp(1, 100) as usize;
-        let (words, every_word) = match how {
-            Retrieval::Vector => (Vec::new(), std::collections::HashSet::new()),
+        let (words, shares) = match how {
+            Retrieval::Vector => (Vec::new(), std::collections::HashMap::new()),
             _ => self.store.read(|r| {
-                let any = r.chunks_matching(workspace, query, false, CANDIDATES)?;
-                let all = r.chunks_matching(workspace, query, true, CANDIDATES)?;
-                Ok((any, all.into_iter().map(|(s, _)| s).collect::<std::collections::HashSet<i64>>()))
+                let any = r.chunks_matching(workspace, query, CANDIDATES)?;
+                let seqs: Vec<i64> = any.iter().map(|(s, _)| *s).collect();
+                let shares: std::collections::HashMap<i64, f64> = r.word_shares(&seqs, query)?.into_iter().collect();
+                Ok((any, shares))
             })?,
         };
         let vectors = match how {
@@ -190,8 +193,15 @@ impl Core {
             Retrieval::Words => words.iter().map(|&(seq, bm25)| (seq, -bm25)).collect(),
             Retrieval::Vector => vectors,
             Retrieval::Hybrid => {
-                let weight = |seq: &i64| if every_word.contains(seq) { 1.0 } else { PARTIAL_WORDS };
-                fuse(&[words.iter().map(|(s, _)| (*s, weight(s))).collect(), vectors.iter().map(|(s, _)| (*s, 1.0)).collect()])
+                // A chunk with every word weighs as much as the vector side; one with at least
+                // half of them, half; one that shares a word or two of many is left to the
+                // vector side (one more list to be in outweighs any difference of rank there).
+                let weighted = words.iter().filter_map(|(s, _)| match shares.get(s).copied().unwrap_or(0.0) {
+                    share if share >= 1.0 => Some((*s, 1.0)),
+                    share if share >= 0.5 => Some((*s, PARTIAL_WORDS)),
+                    _ => None,
+                });
+                fuse(&[weighted.collect(), vectors.iter().map(|(s, _)| (*s, 1.0)).collect()])
             }
         };
         let ranked: Vec<(i64, f64)> = ranked.into_iter().take(limit).collect();

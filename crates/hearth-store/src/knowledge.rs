@@ -42,6 +42,14 @@ const STOP_WORDS: &[&str] = &[
     "was", "we", "were", "what", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your",
 ];
 
+/// The words of a query a word search looks for: its words, less the stop words when any
+/// other is left.
+fn query_words(query: &str) -> Vec<&str> {
+    let all: Vec<&str> = query.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let content: Vec<&str> = all.iter().copied().filter(|w| !STOP_WORDS.contains(&w.to_lowercase().as_str())).collect();
+    if content.is_empty() { all } else { content }
+}
+
 impl Writer<'_> {
     /// Stores a document and its chunks, replacing the one at the same path in the workspace
     /// (its id stays). All in this transaction: searchable whole or not at all.
@@ -197,16 +205,12 @@ impl Reader<'_> {
         Ok(out)
     }
 
-    /// The BM25 side of a hybrid search: chunks matching any word of `query` (or, with
-    /// `every_word`, all of them), best first (more of the words, and rarer ones, rank
-    /// higher), as (row id, BM25 score; lower is better).
+    /// The BM25 side of a hybrid search: chunks matching any word of `query`, best first (more
+    /// of the words, and rarer ones, rank higher), as (row id, BM25 score; lower is better).
     /// Common English words are left out when the query has others: "how", "the" and "my"
     /// match nearly every chunk and would rank by chance.
-    pub fn chunks_matching(&self, workspace: WorkspaceId, query: &str, every_word: bool, limit: u32) -> Result<Vec<(i64, f64)>> {
-        let all: Vec<&str> = query.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-        let content: Vec<&str> = all.iter().copied().filter(|w| !STOP_WORDS.contains(&w.to_lowercase().as_str())).collect();
-        let words: Vec<String> =
-            (if content.is_empty() { all } else { content }).into_iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
+    pub fn chunks_matching(&self, workspace: WorkspaceId, query: &str, limit: u32) -> Result<Vec<(i64, f64)>> {
+        let words: Vec<String> = query_words(query).into_iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
         if words.is_empty() {
             return Ok(Vec::new());
         }
@@ -214,9 +218,30 @@ impl Reader<'_> {
             "SELECT c.seq, bm25(chunks_fts) AS rank FROM chunks_fts JOIN chunks c ON c.seq = chunks_fts.rowid \
              JOIN documents d ON d.id = c.document_id WHERE chunks_fts MATCH ?1 AND d.workspace_id = ?2 ORDER BY rank LIMIT ?3",
         )?;
-        let joined = words.join(if every_word { " AND " } else { " OR " });
+        let joined = words.join(" OR ");
         let rows = stmt.query_map(rusqlite::params![joined, workspace.to_string(), limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// For each chunk, the share of the query's words (as [`Reader::chunks_matching`] reads
+    /// them) its text and headings hold, from 0 to 1.
+    pub fn word_shares(&self, seqs: &[i64], query: &str) -> Result<Vec<(i64, f64)>> {
+        let wanted: Vec<String> = query_words(query).into_iter().map(str::to_lowercase).collect();
+        let mut stmt = self.conn.prepare_cached("SELECT text, heading FROM chunks WHERE seq = ?1")?;
+        let mut out = Vec::with_capacity(seqs.len());
+        for &seq in seqs {
+            let Some((text, heading)) = stmt.query_row([seq], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).optional()? else {
+                continue;
+            };
+            let have: std::collections::HashSet<String> = format!("{text} {heading}")
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(str::to_lowercase)
+                .collect();
+            let found = wanted.iter().filter(|w| have.contains(*w)).count();
+            out.push((seq, if wanted.is_empty() { 1.0 } else { found as f64 / wanted.len() as f64 }));
+        }
+        Ok(out)
     }
 
     pub fn document(&self, id: DocumentId) -> Result<Document> {
