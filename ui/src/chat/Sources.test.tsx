@@ -11,7 +11,7 @@ describe('<Sources>', () => {
   it('lists the cited sources first and opens a passage on click', () => {
     render(<Sources citations={[citation(1, 'Bread', false), citation(2, 'Trains', true, { page: 3, heading: 'Timetable', snippet: 'The overnight rail leaves at 22:10.' })]} />);
     const chips = screen.getAllByRole('button');
-    expect(chips.map((c) => c.textContent)).toEqual(['[2] Trains · p. 3', '[1] Bread']);
+    expect(chips.map((c) => c.textContent)).toEqual(['[2] Trains · Timetable · p. 3', '[1] Bread']);
     expect(chips[0].className).toContain('cited');
     expect(screen.queryByTestId('passage')).toBeNull();
 
