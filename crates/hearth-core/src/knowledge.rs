@@ -166,9 +166,12 @@ impl Core {
             return Err(ValidationError::new("query", "has no words to search for").into());
         }
         let limit = limit.clamp(1, 100) as usize;
+        // The share of the query's words each chunk holds weighs it in the fusion only: a
+        // search by words alone ranks by BM25 and need not read the chunks again.
         let (words, shares) = match how {
             Retrieval::Vector => (Vec::new(), std::collections::HashMap::new()),
-            _ => self.store.read(|r| {
+            Retrieval::Words => (self.store.read(|r| r.chunks_matching(workspace, query, CANDIDATES))?, std::collections::HashMap::new()),
+            Retrieval::Hybrid => self.store.read(|r| {
                 let any = r.chunks_matching(workspace, query, CANDIDATES)?;
                 let seqs: Vec<i64> = any.iter().map(|(s, _)| *s).collect();
                 let shares: std::collections::HashMap<i64, f64> = r.word_shares(&seqs, query)?.into_iter().collect();

@@ -56,53 +56,35 @@ impl Writer<'_> {
     pub fn put_document(&mut self, new: &NewDocument) -> Result<Document> {
         self.read().workspace(new.workspace_id)?;
         let now = self.now_ms();
-        let existing: Option<String> = self
+        // One statement for a new document and a replaced one: the row at this path keeps its
+        // id and creation time, and its old chunks go before the new ones are written.
+        let id: String = self
             .conn()
-            .prepare_cached("SELECT id FROM documents WHERE workspace_id = ?1 AND path = ?2")?
-            .query_row([new.workspace_id.to_string(), new.path.clone()], |r| r.get(0))
-            .optional()?;
-        let id = match existing {
-            Some(id) => {
-                self.conn().prepare_cached("DELETE FROM chunks WHERE document_id = ?1")?.execute([&id])?;
-                self.conn()
-                    .prepare_cached(
-                        "UPDATE documents SET title = ?2, format = ?3, sha256 = ?4, size = ?5, text = ?6, chunks = ?7, \
-                         updated_at = ?8 WHERE id = ?1",
-                    )?
-                    .execute(rusqlite::params![
-                        id,
-                        new.title,
-                        new.format.as_str(),
-                        new.sha256,
-                        new.size as i64,
-                        new.text,
-                        new.chunks.len() as i64,
-                        now
-                    ])?;
-                DocumentId::parse_field(&id, "document_id")?
-            }
-            None => {
-                let id = DocumentId::new();
-                self.conn()
-                    .prepare_cached(
-                        "INSERT INTO documents (id, workspace_id, path, title, format, sha256, size, text, chunks, created_at, updated_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
-                    )?
-                    .execute(rusqlite::params![
-                        id.to_string(),
-                        new.workspace_id.to_string(),
-                        new.path,
-                        new.title,
-                        new.format.as_str(),
-                        new.sha256,
-                        new.size as i64,
-                        new.text,
-                        new.chunks.len() as i64,
-                        now
-                    ])?;
-                id
-            }
-        };
+            .prepare_cached(
+                "INSERT INTO documents (id, workspace_id, path, title, format, sha256, size, text, chunks, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) \
+                 ON CONFLICT (workspace_id, path) DO UPDATE SET title = excluded.title, format = excluded.format, \
+                 sha256 = excluded.sha256, size = excluded.size, text = excluded.text, chunks = excluded.chunks, \
+                 updated_at = excluded.updated_at \
+                 RETURNING id",
+            )?
+            .query_row(
+                rusqlite::params![
+                    DocumentId::new().to_string(),
+                    new.workspace_id.to_string(),
+                    new.path,
+                    new.title,
+                    new.format.as_str(),
+                    new.sha256,
+                    new.size as i64,
+                    new.text,
+                    new.chunks.len() as i64,
+                    now
+                ],
+                |r| r.get(0),
+            )?;
+        self.conn().prepare_cached("DELETE FROM chunks WHERE document_id = ?1")?.execute([&id])?;
+        let id = DocumentId::parse_field(&id, "document_id")?;
         if let Some(e) = &new.embeddings
             && e.vectors.len() != new.chunks.len()
         {
