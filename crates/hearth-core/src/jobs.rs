@@ -210,6 +210,7 @@ impl Core {
     fn job_work(&self, job: &Job, ctx: &JobContext<'_>) -> Result<std::result::Result<JobOutcome, Stopped>> {
         match job.kind {
             JobKind::Ingest => self.ingest(job, ctx),
+            JobKind::Embed => self.embed_documents(job, ctx),
         }
     }
 }

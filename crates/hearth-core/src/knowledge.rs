@@ -252,6 +252,53 @@ impl Core {
         Ok(Ok(JobOutcome { output, message, failed: failed_whole }))
     }
 
+    /// The `embed` job's work: vectors for the workspace's documents that have none by the
+    /// embedding model (pulled from another device, or stored before the model was set up),
+    /// a document at a time, each in one transaction; a document that changed meanwhile is
+    /// left for the next job its change queues. Redone after a restart, it picks up where it
+    /// stopped: the documents already done have their vectors.
+    pub(crate) fn embed_documents(&self, job: &Job, ctx: &JobContext<'_>) -> Result<std::result::Result<JobOutcome, Stopped>> {
+        let workspace = job.workspace_id.ok_or_else(|| ValidationError::new("workspace_id", "an embed job needs a workspace"))?;
+        self.store.read(|r| r.workspace(workspace))?;
+        let Some(embedder) = self.embedder() else {
+            let message = "no embedding model is set up: these documents are found by their words until one is".to_owned();
+            return Ok(Ok(JobOutcome { output: Map::from_iter([("embedded".to_owned(), json!(0))]), message, failed: None }));
+        };
+        let docs = self.store.read(|r| r.unembedded_documents(workspace, &embedder.name))?;
+        let total = docs.len() as u64;
+        let (mut embedded, mut failed) = (0u64, Vec::new());
+        for (i, doc) in docs.iter().enumerate() {
+            if let Err(stop) = ctx.progress(i as u64, Some(total), &format!("embedding {}", doc.title)) {
+                return Ok(Err(stop));
+            }
+            let texts = self.store.read(|r| r.chunk_texts(doc.id))?;
+            match embed_texts(&embedder, texts) {
+                Ok(vectors) => {
+                    if self.store.write(|w| w.put_document_vectors(doc.id, &doc.sha256, &vectors))? {
+                        embedded += 1;
+                    }
+                }
+                Err(why) => failed.push(json!({ "path": doc.path, "error": format!("could not embed it: {why}") })),
+            }
+        }
+        let _ = ctx.progress(total, Some(total), "done");
+        let mut message = format!("{embedded} embedded");
+        if !failed.is_empty() {
+            message.push_str(&format!(", {} failed", failed.len()));
+        }
+        let failed_whole = (embedded == 0 && !failed.is_empty()).then(|| format!("no document could be embedded: {}", failed_reasons(&failed)));
+        let output = Map::from_iter([("embedded".to_owned(), json!(embedded)), ("failed".to_owned(), Value::Array(failed))]);
+        Ok(Ok(JobOutcome { output, message, failed: failed_whole }))
+    }
+
+    /// Queues an `embed` job for each workspace with documents that have no vectors by the
+    /// embedding model (it was set up after they came); none without a model. Returns how
+    /// many were queued.
+    pub fn queue_missing_embeddings(&self) -> Result<usize> {
+        let Some(embedder) = self.embedder() else { return Ok(0) };
+        Ok(self.store.write(|w| w.queue_missing_embeddings(&embedder.name))?)
+    }
+
     /// Reads, extracts, chunks and stores one file: a per-file error in words.
     fn ingest_file(&self, workspace: WorkspaceId, file: &Path) -> std::result::Result<Added, String> {
         let format = hearth_docs::format_of(file).ok_or_else(|| DocError::Unknown.to_string())?;
@@ -284,7 +331,7 @@ impl Core {
         let title = hearth_docs::title(format, &extracted, file);
         let embeddings = match &embedder {
             None => None,
-            Some(e) => Some(embed_chunks(e, &chunks).map_err(|why| format!("could not embed it: {why}"))?),
+            Some(e) => Some(embed_texts(e, chunks.iter().map(|c| c.text.clone()).collect()).map_err(|why| format!("could not embed it: {why}"))?),
         };
         let new = NewDocument {
             workspace_id: workspace,
@@ -303,10 +350,10 @@ impl Core {
 }
 
 /// The chunks' embeddings, in batches.
-fn embed_chunks(embedder: &Embedder, chunks: &[hearth_types::NewChunk]) -> std::result::Result<ChunkEmbeddings, String> {
-    let mut vectors = Vec::with_capacity(chunks.len());
-    for batch in chunks.chunks(EMBED_BATCH) {
-        let inputs: Vec<EmbedInput> = batch.iter().map(|c| EmbedInput::Text(c.text.clone())).collect();
+fn embed_texts(embedder: &Embedder, texts: Vec<String>) -> std::result::Result<ChunkEmbeddings, String> {
+    let mut vectors = Vec::with_capacity(texts.len());
+    for batch in texts.chunks(EMBED_BATCH) {
+        let inputs: Vec<EmbedInput> = batch.iter().map(|t| EmbedInput::Text(t.clone())).collect();
         let out = embedder.model.embed(&embedder.name, &inputs).map_err(|e| e.to_string())?;
         if out.vectors.len() != inputs.len() {
             return Err(format!("the model gave {} vectors for {} chunks", out.vectors.len(), inputs.len()));

@@ -210,6 +210,11 @@ impl Host {
             engine_config.keep_alive = Duration::from_secs(secs);
         }
         use_embedder_if_present(&core, data_dir, engine_config.threads);
+        // Documents that came while there was no embedding model (pulled, or added before it
+        // was set up) get their vectors now, in the background.
+        if let Err(e) = core.queue_missing_embeddings() {
+            tracing::warn!(error = %e, "could not queue embedding for documents without vectors");
+        }
         let engine = Arc::new(local_engine(core.clone(), engine_config));
         let describe: hearth_server::Describe = Arc::new(|path: &Path, name: Option<&str>| {
             hearth_llama::describe(path, name, ModelSource::Import).map_err(|e| hearth_types::ValidationError::new("path", e.to_string()))

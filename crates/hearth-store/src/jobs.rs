@@ -52,7 +52,39 @@ pub struct JobEnd {
     pub error: Option<String>,
 }
 
+/// Queues an `embed` job for a workspace unless one is already queued there: documents that
+/// arrived without vectors (pulled from another device) get theirs. In the caller's
+/// transaction, so the job is there exactly when the documents are.
+pub(crate) fn queue_embedding(conn: &rusqlite::Connection, workspace: &str) -> Result<()> {
+    let now = crate::rows::now_ms();
+    conn.prepare_cached(
+        "INSERT INTO jobs (id, kind, status, workspace_id, input, created_at, updated_at) \
+         SELECT ?1, ?2, 'queued', ?3, '{}', ?4, ?4 \
+         WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE kind = ?2 AND status = 'queued' AND workspace_id = ?3)",
+    )?
+    .execute(rusqlite::params![JobId::new().to_string(), JobKind::Embed.as_str(), workspace, now])?;
+    Ok(())
+}
+
 impl Writer<'_> {
+    /// Queues an `embed` job for every workspace with a live document that has a chunk
+    /// without a vector by `model`, unless one is queued there already. Returns how many
+    /// workspaces had such documents.
+    pub fn queue_missing_embeddings(&mut self, model: &str) -> Result<usize> {
+        let workspaces: Vec<String> = self
+            .conn()
+            .prepare_cached(
+                "SELECT DISTINCT d.workspace_id FROM documents d JOIN chunks c ON c.document_id = d.id \
+                 LEFT JOIN chunk_vectors v ON v.seq = c.seq AND v.model = ?1 WHERE d.deleted_at IS NULL AND v.seq IS NULL",
+            )?
+            .query_map([model], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for ws in &workspaces {
+            queue_embedding(self.conn(), ws)?;
+        }
+        Ok(workspaces.len())
+    }
+
     /// Queues a new job.
     pub fn create_job(&mut self, kind: JobKind, workspace: Option<WorkspaceId>, input: &Map<String, Value>) -> Result<Job> {
         let id = JobId::new();

@@ -1,15 +1,20 @@
 //! A workspace's knowledge: documents, their chunks and a BM25 index over the chunks (FTS5).
 //!
 //! A document is stored whole: [`Writer::put_document`] replaces its record and every chunk
-//! in the caller's transaction, so a search finds all of a document or none of it. Documents
-//! are local for now: they do not sync (their workspace's tombstone, from here or pulled,
-//! hides them; deleting the workspace here deletes them).
+//! in the caller's transaction, so a search finds all of a document or none of it.
+//!
+//! Documents sync (schema version 10): their metadata, text and outline (where each chunk
+//! sits in the text) are stamped fields of a synced row, and a removed document is a
+//! tombstone with no text. A device that pulls one rebuilds its chunks from the text and the
+//! outline (`sync/pull.rs`) and queues an `embed` job for their vectors, which never sync.
 
-use hearth_types::{ChunkHit, Document, DocumentId, NewDocument, ValidationError, WorkspaceId};
+use hearth_types::{ChunkEmbeddings, ChunkHit, Document, DocumentId, NewChunk, NewDocument, ValidationError, WorkspaceId};
 use rusqlite::{OptionalExtension, Row};
+use serde_json::Value;
 
-use crate::rows::{get_id, get_parsed, get_time};
+use crate::rows::{Val, get_id, get_parsed, get_time};
 use crate::search::fts_query;
+use crate::writer::Table;
 use crate::{Error, Reader, Result, Writer};
 
 const COLUMNS: &str = "d.id, d.workspace_id, d.path, d.title, d.format, d.sha256, d.size, d.chunks, d.created_at, d.updated_at";
@@ -50,75 +55,211 @@ fn query_words(query: &str) -> Vec<&str> {
     if content.is_empty() { all } else { content }
 }
 
+/// Where one chunk sits in its document's text (a chunk is exactly `text[start..end]`): what
+/// documents sync instead of the chunks' text, which the text already holds.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Span {
+    pub heading: String,
+    pub page: Option<u32>,
+    pub start: u32,
+    pub end: u32,
+}
+
+/// The most chunks a synced document may have (a pulled one with more is refused): far more
+/// than the largest file ingestion reads makes.
+const MAX_SPANS: usize = 1_000_000;
+
+/// The chunks an outline describes, each checked against the text: in order, within it, on
+/// character boundaries. A pulled outline that fails is the row's fault.
+pub(crate) fn chunks_of(text: &str, outline: &[Span]) -> std::result::Result<Vec<NewChunk>, String> {
+    if outline.len() > MAX_SPANS {
+        return Err(format!("{} chunks, more than {MAX_SPANS}", outline.len()));
+    }
+    let mut previous = 0;
+    outline
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let (start, end) = (s.start as usize, s.end as usize);
+            if start > end || end > text.len() || !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+                return Err(format!("chunk {i} ({start}..{end}) is not a piece of the document's {} bytes of text", text.len()));
+            }
+            if start < previous {
+                return Err(format!("chunk {i} is out of order"));
+            }
+            previous = start;
+            Ok(NewChunk { text: text[start..end].to_owned(), heading: s.heading.clone(), page: s.page, start: s.start, end: s.end })
+        })
+        .collect()
+}
+
+/// A new document's id: the same for the same path in the same workspace on every device, so
+/// two devices that add one file make one document (the later version wins), not two that
+/// claim its path.
+fn document_id_for(workspace: WorkspaceId, path: &str) -> DocumentId {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{workspace}\0{path}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    DocumentId::from(uuid::Uuid::new_v8(bytes))
+}
+
 impl Writer<'_> {
     /// Stores a document and its chunks, replacing the one at the same path in the workspace
-    /// (its id stays). All in this transaction: searchable whole or not at all.
+    /// (its id stays; a removed one comes back). All in this transaction: searchable whole or
+    /// not at all. Its fields sync; its vectors stay on this device.
     pub fn put_document(&mut self, new: &NewDocument) -> Result<Document> {
         self.read().workspace(new.workspace_id)?;
-        let now = self.now_ms();
-        // One statement for a new document and a replaced one: the row at this path keeps its
-        // id and creation time, and its old chunks go before the new ones are written.
-        let id: String = self
-            .conn()
-            .prepare_cached(
-                "INSERT INTO documents (id, workspace_id, path, title, format, sha256, size, text, chunks, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) \
-                 ON CONFLICT (workspace_id, path) DO UPDATE SET title = excluded.title, format = excluded.format, \
-                 sha256 = excluded.sha256, size = excluded.size, text = excluded.text, chunks = excluded.chunks, \
-                 updated_at = excluded.updated_at \
-                 RETURNING id",
-            )?
-            .query_row(
-                rusqlite::params![
-                    DocumentId::new().to_string(),
-                    new.workspace_id.to_string(),
-                    new.path,
-                    new.title,
-                    new.format.as_str(),
-                    new.sha256,
-                    new.size as i64,
-                    new.text,
-                    new.chunks.len() as i64,
-                    now
-                ],
-                |r| r.get(0),
-            )?;
-        self.conn().prepare_cached("DELETE FROM chunks WHERE document_id = ?1")?.execute([&id])?;
-        let id = DocumentId::parse_field(&id, "document_id")?;
         if let Some(e) = &new.embeddings
             && e.vectors.len() != new.chunks.len()
         {
             return Err(ValidationError::new("embeddings", format!("{} vectors for {} chunks", e.vectors.len(), new.chunks.len())).into());
         }
-        let mut insert = self
+        let outline: Vec<Span> =
+            new.chunks.iter().map(|c| Span { heading: c.heading.clone(), page: c.page, start: c.start, end: c.end }).collect();
+        let outline = serde_json::to_value(outline).map_err(|e| ValidationError::new("chunks", e.to_string()))?;
+        let fields = [
+            ("path", Val::Text(new.path.clone())),
+            ("title", Val::Text(new.title.clone())),
+            ("format", Val::Text(new.format.as_str().to_owned())),
+            ("sha256", Val::Text(new.sha256.clone())),
+            ("size", Val::Int(Some(new.size as i64))),
+            ("text", Val::Text(new.text.clone())),
+            ("outline", Val::Json(outline)),
+        ];
+        // The row at this path, live or removed, keeps its id.
+        let existing: Option<String> = self
             .conn()
-            .prepare_cached("INSERT INTO chunks (document_id, ord, text, heading, page, start, end) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
-        let mut vector = self.conn().prepare_cached("INSERT INTO chunk_vectors (seq, model, vector) VALUES (?1, ?2, ?3)")?;
-        for (ord, c) in new.chunks.iter().enumerate() {
-            insert.execute(rusqlite::params![id.to_string(), ord as i64, c.text, c.heading, c.page, c.start, c.end])?;
-            if let Some(e) = &new.embeddings {
-                let seq = self.conn().last_insert_rowid();
-                vector.execute(rusqlite::params![seq, e.model, to_blob(&e.vectors[ord])])?;
+            .prepare_cached("SELECT id FROM documents WHERE workspace_id = ?1 AND path = ?2")?
+            .query_row((new.workspace_id.to_string(), &new.path), |r| r.get(0))
+            .optional()?;
+        let id = match existing {
+            Some(id) => {
+                let mut fields = fields.to_vec();
+                fields.push(("deleted_at", Val::Time(None)));
+                self.update(Table::Documents, &id, &fields)?;
+                DocumentId::parse_field(&id, "document_id")?
             }
-        }
-        drop((insert, vector));
+            None => {
+                let id = document_id_for(new.workspace_id, &new.path);
+                let mut synced = vec![("workspace_id", Val::Text(new.workspace_id.to_string()))];
+                synced.extend(fields);
+                self.insert(Table::Documents, &id.to_string(), &synced, &[("chunks", Val::Int(Some(0)))])?;
+                id
+            }
+        };
+        write_chunks(self.conn(), id, &new.chunks, new.embeddings.as_ref())?;
         self.read().document(id)
     }
 
-    /// Removes a document and its chunks.
-    pub fn delete_document(&mut self, id: DocumentId) -> Result<()> {
-        let n = self.conn().prepare_cached("DELETE FROM documents WHERE id = ?1")?.execute([id.to_string()])?;
-        if n == 0 {
-            return Err(Error::not_found("document_id", "document", id));
+    /// Gives a stored document its chunks' vectors by `model` (one per chunk, in order), when
+    /// it is still the version `sha256` names with that many chunks; `false` when it changed
+    /// or went meanwhile (it is embedded again as it is now).
+    pub fn put_document_vectors(&mut self, id: DocumentId, sha256: &str, embeddings: &ChunkEmbeddings) -> Result<bool> {
+        let current: Option<(String, i64)> = self
+            .conn()
+            .prepare_cached("SELECT sha256, chunks FROM documents WHERE id = ?1 AND deleted_at IS NULL")?
+            .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if current.is_none_or(|(sha, n)| sha != sha256 || n as usize != embeddings.vectors.len()) {
+            return Ok(false);
         }
-        Ok(())
+        let seqs: Vec<i64> = self
+            .conn()
+            .prepare_cached("SELECT seq FROM chunks WHERE document_id = ?1 ORDER BY ord")?
+            .query_map([id.to_string()], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if seqs.len() != embeddings.vectors.len() {
+            return Ok(false);
+        }
+        let mut put = self.conn().prepare_cached("INSERT OR REPLACE INTO chunk_vectors (seq, model, vector) VALUES (?1, ?2, ?3)")?;
+        for (seq, v) in seqs.iter().zip(&embeddings.vectors) {
+            put.execute(rusqlite::params![seq, embeddings.model, to_blob(v)])?;
+        }
+        drop(put);
+        // The vectors changed what a search finds: the copy kept in memory must know.
+        bump_knowledge_version(self.conn(), id)?;
+        Ok(true)
+    }
+
+    /// Removes a document: its chunks go, and it stays as a tombstone (no text) that tells
+    /// other devices (the file stays).
+    pub fn delete_document(&mut self, id: DocumentId) -> Result<()> {
+        self.read().document(id)?;
+        self.update(
+            Table::Documents,
+            &id.to_string(),
+            &[("deleted_at", Val::Time(Some(self.now_ms()))), ("text", Val::Text(String::new())), ("outline", Val::Json(Value::Array(Vec::new())))],
+        )?;
+        write_chunks(self.conn(), id, &[], None)
     }
 
     /// Removes every document of a workspace (it is being deleted).
     pub(crate) fn delete_documents_of(&mut self, workspace: WorkspaceId) -> Result<()> {
-        self.conn().prepare_cached("DELETE FROM documents WHERE workspace_id = ?1")?.execute([workspace.to_string()])?;
+        let ids: Vec<String> = self
+            .conn()
+            .prepare_cached("SELECT id FROM documents WHERE workspace_id = ?1 AND deleted_at IS NULL")?
+            .query_map([workspace.to_string()], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for id in ids {
+            self.delete_document(DocumentId::parse_field(&id, "document_id")?)?;
+        }
         Ok(())
     }
+
+    /// Stamps and queues for sync every document stored before documents synced (schema
+    /// version 10): each as one action, so the next push sends them. Cheap when there are none.
+    pub(crate) fn queue_unsynced_documents(&mut self) -> Result<u64> {
+        let ids: Vec<String> = self
+            .conn()
+            .prepare_cached("SELECT id FROM documents WHERE field_hlc = '{}' AND deleted_at IS NULL")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for id in &ids {
+            let Some(row) = self.read().synced_row(Table::Documents.as_str(), id)? else { continue };
+            let fields: Vec<(&str, Val)> = crate::sync::columns_of(Table::Documents)
+                .iter()
+                .map(|(c, kind)| (*c, crate::sync::val_of(*kind, row.get(*c))))
+                .collect();
+            self.update(Table::Documents, id, &fields)?;
+        }
+        Ok(ids.len() as u64)
+    }
+}
+
+/// Replaces a document's chunks (and their index entries and vectors) with `chunks`, and its
+/// chunk count.
+pub(crate) fn write_chunks(
+    conn: &rusqlite::Connection,
+    id: DocumentId,
+    chunks: &[NewChunk],
+    embeddings: Option<&ChunkEmbeddings>,
+) -> Result<()> {
+    conn.prepare_cached("DELETE FROM chunks WHERE document_id = ?1")?.execute([id.to_string()])?;
+    let mut insert =
+        conn.prepare_cached("INSERT INTO chunks (document_id, ord, text, heading, page, start, end) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
+    let mut vector = conn.prepare_cached("INSERT INTO chunk_vectors (seq, model, vector) VALUES (?1, ?2, ?3)")?;
+    for (ord, c) in chunks.iter().enumerate() {
+        insert.execute(rusqlite::params![id.to_string(), ord as i64, c.text, c.heading, c.page, c.start, c.end])?;
+        if let Some(e) = embeddings {
+            let seq = conn.last_insert_rowid();
+            vector.execute(rusqlite::params![seq, e.model, to_blob(&e.vectors[ord])])?;
+        }
+    }
+    conn.prepare_cached("UPDATE documents SET chunks = ?2 WHERE id = ?1")?.execute(rusqlite::params![id.to_string(), chunks.len() as i64])?;
+    Ok(())
+}
+
+/// Moves the knowledge version of a document's workspace (its triggers move it for changes to
+/// the document row; vectors added alone need this).
+fn bump_knowledge_version(conn: &rusqlite::Connection, id: DocumentId) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO knowledge_versions (workspace_id, version) SELECT workspace_id, 1 FROM documents WHERE id = ?1 \
+         ON CONFLICT (workspace_id) DO UPDATE SET version = version + 1",
+    )?
+    .execute([id.to_string()])?;
+    Ok(())
 }
 
 /// A vector as stored: f32, little-endian.
@@ -150,6 +291,28 @@ fn hit_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, ChunkHit)> {
 }
 
 impl Reader<'_> {
+    /// The workspace's live documents with a chunk that has no embedding by `model` (pulled
+    /// from another device, or stored while no embedding model was set up), by path.
+    pub fn unembedded_documents(&self, workspace: WorkspaceId, model: &str) -> Result<Vec<Document>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM documents d WHERE d.workspace_id = ?1 AND d.deleted_at IS NULL AND EXISTS ( \
+             SELECT 1 FROM chunks c LEFT JOIN chunk_vectors v ON v.seq = c.seq AND v.model = ?2 \
+             WHERE c.document_id = d.id AND v.seq IS NULL) ORDER BY d.path"
+        ))?;
+        Ok(stmt.query_map(rusqlite::params![workspace.to_string(), model], from_row)?.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Whether a document stored before documents synced is still to be queued.
+    pub(crate) fn has_unsynced_documents(&self) -> Result<bool> {
+        Ok(self.conn.prepare_cached("SELECT 1 FROM documents WHERE field_hlc = '{}' AND deleted_at IS NULL LIMIT 1")?.exists([])?)
+    }
+
+    /// A document's chunks' text, in order.
+    pub fn chunk_texts(&self, id: DocumentId) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached("SELECT text FROM chunks WHERE document_id = ?1 ORDER BY ord")?;
+        Ok(stmt.query_map([id.to_string()], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Whether every chunk of the document has an embedding by `model`.
     pub fn document_embedded(&self, id: DocumentId, model: &str) -> Result<bool> {
         let missing: i64 = self
@@ -230,7 +393,7 @@ impl Reader<'_> {
         self.conn
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM documents d JOIN workspaces w ON w.id = d.workspace_id \
-                 WHERE d.id = ?1 AND w.deleted_at IS NULL"
+                 WHERE d.id = ?1 AND d.deleted_at IS NULL AND w.deleted_at IS NULL"
             ))?
             .query_row([id.to_string()], from_row)
             .optional()?
@@ -241,7 +404,7 @@ impl Reader<'_> {
     pub fn document_at(&self, workspace: WorkspaceId, path: &str) -> Result<Option<Document>> {
         Ok(self
             .conn
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM documents d WHERE d.workspace_id = ?1 AND d.path = ?2"))?
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM documents d WHERE d.workspace_id = ?1 AND d.path = ?2 AND d.deleted_at IS NULL"))?
             .query_row([workspace.to_string(), path.to_owned()], from_row)
             .optional()?)
     }
@@ -259,13 +422,13 @@ impl Reader<'_> {
 
     /// Whether the workspace has any document (cheaper than listing them).
     pub fn has_documents(&self, workspace: WorkspaceId) -> Result<bool> {
-        Ok(self.conn.prepare_cached("SELECT 1 FROM documents WHERE workspace_id = ?1 LIMIT 1")?.exists([workspace.to_string()])?)
+        Ok(self.conn.prepare_cached("SELECT 1 FROM documents WHERE workspace_id = ?1 AND deleted_at IS NULL LIMIT 1")?.exists([workspace.to_string()])?)
     }
 
     /// A workspace's documents, by path.
     pub fn documents(&self, workspace: WorkspaceId) -> Result<Vec<Document>> {
         self.workspace(workspace)?;
-        let mut stmt = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM documents d WHERE d.workspace_id = ?1 ORDER BY d.path"))?;
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM documents d WHERE d.workspace_id = ?1 AND d.deleted_at IS NULL ORDER BY d.path"))?;
         Ok(stmt.query_map([workspace.to_string()], from_row)?.collect::<rusqlite::Result<_>>()?)
     }
 

@@ -42,7 +42,7 @@ pub use messages::Appended;
 pub use migrations::SCHEMA_VERSION;
 pub use sync::{
     ApplyReport, Connection as SyncConnection, Cursor, LocalData, Pending, PendingTx, PulledRow, Quarantined, Rejection, SyncState,
-    TxOutcome, synced_columns,
+    TxOutcome, synced_columns, synced_tables,
 };
 pub use workflows::{INTERRUPTED, NodeRecord};
 pub use writer::{OutboxRow, Writer};
@@ -88,7 +88,13 @@ impl Store {
     }
 
     pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Self> {
-        open::open_file(path.as_ref(), options, migrations::FILES)
+        let store = open::open_file(path.as_ref(), options, migrations::FILES)?;
+        // Documents stored before they synced go out with the next push.
+        if store.read(|r| r.has_unsynced_documents())? {
+            let queued = store.write(|w| w.queue_unsynced_documents())?;
+            tracing::info!(documents = queued, "documents stored before they synced are queued for sync");
+        }
+        Ok(store)
     }
 
     /// A private database in memory, for tests and throwaway use.

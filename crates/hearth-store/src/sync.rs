@@ -152,7 +152,7 @@ pub struct ApplyReport {
 
 /// How a synced column travels: the JSON the server sends and the SQLite value it becomes.
 #[derive(Clone, Copy, Debug)]
-enum Kind {
+pub(crate) enum Kind {
     Text,
     OptText,
     Int,
@@ -209,7 +209,44 @@ fn columns(table: Table) -> &'static [(&'static str, Kind)] {
             ("deleted_at", OptTime),
         ],
         Table::Workflows => &[("name", Text), ("description", Text), ("graph", Object), ("created_at", Time), ("deleted_at", OptTime)],
+        // The chunks' text travels as the text and the outline (see `knowledge.rs`).
+        Table::Documents => &[
+            ("workspace_id", Text),
+            ("path", Text),
+            ("title", Text),
+            ("format", Text),
+            ("sha256", Text),
+            ("size", Int),
+            ("text", Text),
+            ("outline", List),
+            ("created_at", Time),
+            ("deleted_at", OptTime),
+        ],
     }
+}
+
+pub(crate) fn columns_of(table: Table) -> &'static [(&'static str, Kind)] {
+    columns(table)
+}
+
+/// A synced column's value, from its JSON form (as [`Reader::synced_row`] gives it).
+pub(crate) fn val_of(kind: Kind, v: Option<&Value>) -> crate::rows::Val {
+    use crate::rows::Val;
+    let v = v.unwrap_or(&Value::Null);
+    let time = || v.as_str().and_then(|s| s.parse::<Timestamp>().ok()).map(|t| t.as_millisecond());
+    match kind {
+        Kind::Text => Val::Text(v.as_str().unwrap_or_default().to_owned()),
+        Kind::OptText => Val::OptText(v.as_str().map(str::to_owned)),
+        Kind::Int => Val::Int(v.as_i64()),
+        Kind::Bool => Val::Bool(v.as_bool().unwrap_or(false)),
+        Kind::Time | Kind::OptTime => Val::Time(time()),
+        Kind::Object | Kind::List => Val::Json(v.clone()),
+    }
+}
+
+/// The synced tables, parents before the rows that name them.
+pub fn synced_tables() -> Vec<&'static str> {
+    Table::ALL.iter().map(|t| t.as_str()).collect()
 }
 
 /// The synced column names of a table, for comparing devices field by field.
@@ -489,7 +526,7 @@ impl Store {
 fn requeue_everything(tx: &Transaction<'_>) -> Result<()> {
     let reader = Reader { conn: tx };
     let (mut seq, now): (i64, i64) = (tx.query_row("SELECT next_tx_seq FROM sync_clock WHERE id = 1", [], |r| r.get(0))?, now_ms());
-    for table in [Table::Workspaces, Table::Chats, Table::Messages, Table::Workflows] {
+    for &table in Table::ALL {
         for id in reader.synced_ids(table.as_str())? {
             let Some(mut patch) = reader.synced_row(table.as_str(), &id)? else { continue };
             let stamps: String =
@@ -506,15 +543,17 @@ fn requeue_everything(tx: &Transaction<'_>) -> Result<()> {
 }
 
 /// Gives every synced row a new id, with every reference to it (a chat's workspace and shown
-/// branch, a message's chat and parent, a run's workflow) following. The rows become copies for
-/// another account: the ids the previous account already stored on the server are its own, and
-/// the server (row-level security) refuses them to anyone else.
+/// branch, a message's chat and parent, a run's workflow, a document's workspace, a chunk's
+/// document, a job's workspace) following. The rows become copies for another account: the
+/// ids the previous account already stored on the server are its own, and the server
+/// (row-level security) refuses them to anyone else. Foreign keys are checked at commit, when
+/// every reference has followed.
 fn rekey_everything(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch("DROP TABLE IF EXISTS temp.rekey; CREATE TEMP TABLE rekey (old TEXT PRIMARY KEY, new TEXT NOT NULL) STRICT;")?;
     {
         let reader = Reader { conn: tx };
         let mut add = tx.prepare("INSERT INTO temp.rekey (old, new) VALUES (?1, ?2)")?;
-        for table in [Table::Workspaces, Table::Chats, Table::Messages, Table::Workflows] {
+        for &table in Table::ALL {
             for id in reader.synced_ids(table.as_str())? {
                 add.execute((id, uuid::Uuid::now_v7().to_string()))?;
             }
@@ -522,11 +561,15 @@ fn rekey_everything(tx: &Transaction<'_>) -> Result<()> {
     }
     let map = |col: &str| format!("coalesce((SELECT new FROM temp.rekey WHERE old = {col}), {col})");
     tx.execute_batch(&format!(
-        "UPDATE workspaces SET id = {ws};
+        "PRAGMA defer_foreign_keys = ON;
+         UPDATE workspaces SET id = {ws};
          UPDATE chats SET id = {chat}, workspace_id = {chat_ws}, active_leaf_id = {leaf};
          UPDATE messages SET id = {msg}, chat_id = {msg_chat}, parent_id = {parent};
          UPDATE workflows SET id = {flow};
          UPDATE workflow_runs SET workflow_id = {run_flow};
+         UPDATE documents SET id = {doc}, workspace_id = {doc_ws};
+         UPDATE chunks SET document_id = {chunk_doc};
+         UPDATE jobs SET workspace_id = {job_ws};
          DROP TABLE temp.rekey;",
         ws = map("id"),
         chat = map("id"),
@@ -537,6 +580,10 @@ fn rekey_everything(tx: &Transaction<'_>) -> Result<()> {
         parent = map("parent_id"),
         flow = map("id"),
         run_flow = map("workflow_id"),
+        doc = map("id"),
+        doc_ws = map("workspace_id"),
+        chunk_doc = map("document_id"),
+        job_ws = map("workspace_id"),
     ))?;
     Ok(())
 }

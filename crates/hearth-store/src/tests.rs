@@ -104,6 +104,7 @@ fn shipped_migrations_never_change() {
         ("0007_knowledge.sql", "0ec17d545a520c30875f827d3d378853c0dff4d5567f2cbfedd592254be60f2d"),
         ("0008_citations.sql", "ecb6b16c7a6029cc64d75ba6a67820aa87749c6d384933785f782446efe7860b"),
         ("0009_knowledge_version.sql", "0cd61201e6836a0497a3436586e4f401921340b6937029f1db580d74ae9e02aa"),
+        ("0010_document_sync.sql", "65eb34009a1ba60407711cf2a532d089a19c5b11cc88b1323b840c9fdcfa0576"),
     ];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite");
     let mut on_disk: Vec<String> =
@@ -1261,4 +1262,225 @@ fn kept_rows_are_tried_again_and_apply_once_they_can() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].row_id, bad.row["id"].as_str().unwrap());
     assert!(left[0].reason.starts_with("handle"), "{}", left[0].reason);
+}
+
+// ---------------------------------------------------------------- documents sync
+
+/// A two-section Markdown document with its chunks (each exactly a piece of the text) and,
+/// when `model` is given, a vector per chunk.
+fn document(ws: WorkspaceId, path: &str, model: Option<&str>) -> NewDocument {
+    let text = "# Soil\nBlueberries want acidic soil.\n\n# Water\nWater them weekly in summer.\n".to_owned();
+    let piece = |heading: &str, from: &str, to: &str| {
+        let (start, end) = (text.find(from).unwrap(), text.find(to).unwrap() + to.len());
+        NewChunk { text: text[start..end].to_owned(), heading: heading.into(), page: None, start: start as u32, end: end as u32 }
+    };
+    let chunks = vec![piece("Soil", "# Soil", "soil."), piece("Water", "# Water", "summer.")];
+    let embeddings = model.map(|m| ChunkEmbeddings { model: m.into(), vectors: vec![vec![1.0, 0.0], vec![0.0, 1.0]] });
+    NewDocument {
+        workspace_id: ws,
+        path: path.into(),
+        title: "Blueberries".into(),
+        format: DocFormat::Markdown,
+        sha256: format!("{:x}", Sha256::digest(text.as_bytes())),
+        size: text.len() as u64,
+        text,
+        chunks,
+        embeddings,
+    }
+}
+
+fn chunk_rows(store: &Store, doc: DocumentId) -> Vec<(String, String)> {
+    store
+        .read(|r| {
+            let mut stmt = r.conn.prepare("SELECT text, heading FROM chunks WHERE document_id = ?1 ORDER BY ord")?;
+            Ok(stmt.query_map([doc.to_string()], |row| Ok((row.get(0)?, row.get(1)?)))?.collect::<rusqlite::Result<_>>()?)
+        })
+        .unwrap()
+}
+
+fn stamped(table: &str, stamp: &str) -> serde_json::Value {
+    crate::synced_columns(table).unwrap().iter().map(|c| (c.to_string(), json!(stamp))).collect()
+}
+
+#[test]
+fn a_document_syncs_as_one_row_and_the_device_that_pulls_it_rebuilds_its_chunks() {
+    let laptop = connected();
+    let ws = workspace(&laptop, "garden");
+    let doc = laptop.write(|w| w.put_document(&document(ws.id, "/notes/berries.md", Some("m")))).unwrap();
+
+    // One change carries the document whole: its text and where each chunk sits, no vectors.
+    let outbox = laptop.read(|r| r.outbox(10)).unwrap();
+    let change = outbox.iter().find(|c| c.table == "documents").expect("the document is queued");
+    assert_eq!(change.row_id, doc.id.to_string());
+    assert!(change.patch["text"].as_str().unwrap().contains("acidic soil"));
+    assert_eq!(change.patch["outline"].as_array().unwrap().len(), 2);
+    assert_eq!(change.patch["outline"][1]["heading"], "Water");
+    assert!(change.patch.get("vector").is_none() && change.patch.get("chunks").is_none());
+
+    // Another device pulls it: the same chunks, found by their words at once, and a job to
+    // embed them there.
+    let desktop = connected();
+    let rows = [
+        server_row(&laptop, "workspaces", &ws.id.to_string(), stamped("workspaces", "0000000000001:00000:aa")),
+        server_row(&laptop, "documents", &doc.id.to_string(), stamped("documents", "0000000000001:00000:aa")),
+    ];
+    let report = desktop.apply_pull(&rows, None, 1).unwrap();
+    assert_eq!((report.inserted, report.quarantined), (2, 0));
+    let pulled = desktop.read(|r| r.document(doc.id)).unwrap();
+    assert_eq!((pulled.title.as_str(), pulled.chunks, pulled.sha256.as_str()), ("Blueberries", 2, doc.sha256.as_str()));
+    assert_eq!(chunk_rows(&desktop, doc.id), chunk_rows(&laptop, doc.id));
+    let hits = desktop.read(|r| r.search_chunks(ws.id, "weekly", 5)).unwrap();
+    assert_eq!((hits.len(), hits[0].heading.as_str()), (1, "Water"));
+    let jobs = desktop.read(|r| r.jobs(10)).unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!((jobs[0].kind, jobs[0].status, jobs[0].workspace_id), (JobKind::Embed, JobStatus::Queued, Some(ws.id)));
+    assert_eq!(desktop.read(|r| r.unembedded_documents(ws.id, "m")).unwrap().len(), 1);
+    assert!(laptop.read(|r| r.unembedded_documents(ws.id, "m")).unwrap().is_empty(), "the laptop embedded it as it stored it");
+
+    // The job's vectors: for the version it read; a changed document is left for the next.
+    let vectors = ChunkEmbeddings { model: "m".into(), vectors: vec![vec![1.0, 0.0], vec![0.0, 1.0]] };
+    assert!(!desktop.write(|w| w.put_document_vectors(doc.id, "another version", &vectors)).unwrap());
+    assert!(desktop.write(|w| w.put_document_vectors(doc.id, &doc.sha256, &vectors)).unwrap());
+    assert!(desktop.read(|r| r.unembedded_documents(ws.id, "m")).unwrap().is_empty());
+    assert_eq!(desktop.read(|r| r.chunk_vectors(ws.id, "m")).unwrap().len(), 2);
+
+    // A change to its title alone leaves the chunks and their vectors as they are.
+    let mut renamed = server_row(&laptop, "documents", &doc.id.to_string(), stamped("documents", "0000000000002:00000:aa"));
+    renamed.row.insert("title".into(), json!("Berries"));
+    desktop.apply_pull(&[renamed], None, 2).unwrap();
+    assert_eq!(desktop.read(|r| r.document(doc.id)).unwrap().title, "Berries");
+    assert_eq!(desktop.read(|r| r.chunk_vectors(ws.id, "m")).unwrap().len(), 2, "nothing to embed again");
+    assert_eq!(desktop.read(|r| r.jobs(10)).unwrap().len(), 1, "no second job");
+    assert_eq!(outbox_len(&desktop), 0, "pulled rows are not pushed back");
+}
+
+#[test]
+fn a_removed_document_is_a_tombstone_that_removes_it_everywhere() {
+    let laptop = connected();
+    let ws = workspace(&laptop, "garden");
+    let doc = laptop.write(|w| w.put_document(&document(ws.id, "/notes/berries.md", None))).unwrap();
+    let desktop = connected();
+    let first = [
+        server_row(&laptop, "workspaces", &ws.id.to_string(), stamped("workspaces", "0000000000001:00000:aa")),
+        server_row(&laptop, "documents", &doc.id.to_string(), stamped("documents", "0000000000001:00000:aa")),
+    ];
+    desktop.apply_pull(&first, None, 1).unwrap();
+
+    laptop.write(|w| w.delete_document(doc.id)).unwrap();
+    let change = laptop.read(|r| r.outbox(10)).unwrap().into_iter().rev().find(|c| c.table == "documents").unwrap();
+    assert!(change.patch["deleted_at"].is_string());
+    assert_eq!((change.patch["text"].as_str(), change.patch["outline"].as_array().map(Vec::len)), (Some(""), Some(0)), "no text kept");
+    assert!(matches!(laptop.read(|r| r.document(doc.id)), Err(Error::NotFound { .. })));
+    assert!(laptop.read(|r| r.documents(ws.id)).unwrap().is_empty());
+
+    let tombstone = server_row(&laptop, "documents", &doc.id.to_string(), stamped("documents", "0000000000002:00000:aa"));
+    desktop.apply_pull(&[tombstone], None, 2).unwrap();
+    assert!(desktop.read(|r| r.documents(ws.id)).unwrap().is_empty());
+    assert!(chunk_rows(&desktop, doc.id).is_empty());
+    assert!(desktop.read(|r| r.search_chunks(ws.id, "weekly", 5)).unwrap().is_empty());
+
+    // Added again at the same path: the same document comes back, everywhere.
+    let again = laptop.write(|w| w.put_document(&document(ws.id, "/notes/berries.md", None))).unwrap();
+    assert_eq!(again.id, doc.id);
+    desktop.apply_pull(&[server_row(&laptop, "documents", &doc.id.to_string(), stamped("documents", "0000000000003:00000:aa"))], None, 3).unwrap();
+    assert_eq!(desktop.read(|r| r.document(doc.id)).unwrap().chunks, 2);
+}
+
+#[test]
+fn the_same_file_added_on_two_devices_is_one_document() {
+    let laptop = connected();
+    let ws = workspace(&laptop, "garden");
+    let desktop = connected();
+    desktop
+        .apply_pull(&[server_row(&laptop, "workspaces", &ws.id.to_string(), stamped("workspaces", "0000000000001:00000:aa"))], None, 1)
+        .unwrap();
+    let a = laptop.write(|w| w.put_document(&document(ws.id, "/notes/berries.md", None))).unwrap();
+    let b = desktop.write(|w| w.put_document(&document(ws.id, "/notes/berries.md", None))).unwrap();
+    assert_eq!(a.id, b.id, "one id for one path in one workspace");
+    let other = laptop.write(|w| w.put_document(&document(ws.id, "/notes/other.md", None))).unwrap();
+    assert_ne!(other.id, a.id);
+}
+
+#[test]
+fn a_pulled_document_whose_outline_does_not_fit_its_text_is_quarantined() {
+    let laptop = connected();
+    let ws = workspace(&laptop, "garden");
+    let doc = laptop.write(|w| w.put_document(&document(ws.id, "/notes/berries.md", None))).unwrap();
+    let desktop = connected();
+    desktop
+        .apply_pull(&[server_row(&laptop, "workspaces", &ws.id.to_string(), stamped("workspaces", "0000000000001:00000:aa"))], None, 1)
+        .unwrap();
+    let bad = |outline: serde_json::Value| {
+        let mut row = server_row(&laptop, "documents", &doc.id.to_string(), stamped("documents", "0000000000001:00000:aa"));
+        row.row.insert("outline".into(), outline);
+        row
+    };
+    let cases = [
+        json!([{ "heading": "", "page": null, "start": 0, "end": 100_000 }]),
+        json!([{ "heading": "", "page": null, "start": 9, "end": 3 }]),
+        json!([{ "heading": "", "page": null, "start": 10, "end": 20 }, { "heading": "", "page": null, "start": 2, "end": 5 }]),
+        json!([{ "heading": "", "start": "zero", "end": 5 }]),
+        json!({ "not": "a list" }),
+    ];
+    for outline in cases {
+        let report = desktop.apply_pull(&[bad(outline.clone())], None, 1).unwrap();
+        assert_eq!(report.quarantined, 1, "{outline}");
+        assert!(matches!(desktop.read(|r| r.document(doc.id)), Err(Error::NotFound { .. })), "nothing half-stored for {outline}");
+        assert!(desktop.read(|r| r.jobs(10)).unwrap().is_empty());
+    }
+    // A multi-byte character cut in two is no piece of the text either.
+    let mut cut = server_row(&laptop, "documents", &doc.id.to_string(), stamped("documents", "0000000000001:00000:aa"));
+    cut.row.insert("text".into(), json!("café"));
+    cut.row.insert("outline".into(), json!([{ "heading": "", "page": null, "start": 0, "end": 4 }]));
+    assert_eq!(desktop.apply_pull(&[cut], None, 1).unwrap().quarantined, 1);
+    // The good row applies over the kept one.
+    let good = server_row(&laptop, "documents", &doc.id.to_string(), stamped("documents", "0000000000001:00000:aa"));
+    assert_eq!(desktop.apply_pull(&[good], None, 1).unwrap().inserted, 1);
+    assert!(desktop.read(|r| r.quarantined()).unwrap().is_empty());
+}
+
+#[test]
+fn documents_follow_their_workspace_to_another_account() {
+    let store = connected();
+    store.set_sync_user(Some("user-a"), None).unwrap();
+    let ws = workspace(&store, "garden");
+    store.write(|w| w.put_document(&document(ws.id, "/notes/berries.md", Some("m")))).unwrap();
+    store.write(|w| w.create_job(JobKind::Ingest, Some(ws.id), &serde_json::Map::new())).unwrap();
+    store.switch_sync_account("user-b", crate::LocalData::Push).unwrap();
+    let copy = store.read(|r| r.workspaces()).unwrap().remove(0);
+    assert_ne!(copy.id, ws.id);
+    let docs = store.read(|r| r.documents(copy.id)).unwrap();
+    assert_eq!(docs.len(), 1);
+    assert_eq!(chunk_rows(&store, docs[0].id).len(), 2, "its chunks follow");
+    assert_eq!(store.read(|r| r.chunk_vectors(copy.id, "m")).unwrap().len(), 2, "and their vectors");
+    assert_eq!(store.read(|r| r.jobs(10)).unwrap()[0].workspace_id, Some(copy.id), "a job follows its workspace");
+    let queued = store.read(|r| r.pending_transactions(100)).unwrap();
+    assert!(queued.iter().any(|t| t.changes.iter().any(|c| c.table == "documents" && c.row_id == docs[0].id.to_string())));
+}
+
+#[test]
+fn documents_stored_before_they_synced_are_queued_when_the_store_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let doc = {
+        let store = Store::open(&path).unwrap();
+        let ws = workspace(&store, "garden");
+        let doc = store.write(|w| w.put_document(&document(ws.id, "/notes/berries.md", None))).unwrap();
+        // As a store of schema version 9 left it: no stamps, nothing queued.
+        store
+            .read(|r| {
+                r.conn.execute_batch("UPDATE documents SET field_hlc = '{}'; DELETE FROM outbox;")?;
+                Ok(())
+            })
+            .unwrap();
+        doc
+    };
+    let store = Store::open(&path).unwrap();
+    let outbox = store.read(|r| r.outbox(10)).unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!((outbox[0].table.as_str(), outbox[0].row_id.clone()), ("documents", doc.id.to_string()));
+    assert!(outbox[0].patch["text"].as_str().unwrap().contains("acidic"));
+    assert!(outbox[0].patch["field_hlc"]["outline"].is_string());
+    drop(store);
+    assert_eq!(Store::open(&path).unwrap().read(|r| r.outbox(10)).unwrap().len(), 1, "queued once");
 }

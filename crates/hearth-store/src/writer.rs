@@ -20,6 +20,7 @@ hearth_types::text_enum! {
         Chats = "chats",
         Messages = "messages",
         Workflows = "workflows",
+        Documents = "documents",
     }
 }
 

@@ -25,6 +25,9 @@ use crate::{Activity, CursorView, Endpoints, Error, Result, Status};
 pub struct Options {
     /// Client transactions per push request.
     pub push_batch: u32,
+    /// About how many bytes of changes one push request carries (always at least one
+    /// transaction): a batch of documents, each with its text, stays a request a server takes.
+    pub push_bytes: usize,
     /// Rows per pull page (the server caps it at 5000).
     pub pull_page: u32,
     /// How often an idle engine asks the server for changes.
@@ -42,6 +45,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             push_batch: 500,
+            push_bytes: 8 << 20,
             pull_page: 2000,
             idle_interval: Duration::from_secs(30),
             local_poll: Duration::from_millis(500),
@@ -409,10 +413,11 @@ impl Engine {
         // Push: whole transactions, oldest first, until the outbox is empty.
         loop {
             let batch = self.options.push_batch;
-            let txs = self.blocking(move |s| s.read(|r| r.pending_transactions(batch))).await?;
+            let mut txs = self.blocking(move |s| s.read(|r| r.pending_transactions(batch))).await?;
             if txs.is_empty() {
                 break;
             }
+            txs.truncate(within_bytes(&txs, self.options.push_bytes));
             self.set_activity(Activity::Pushing);
             let token = self.token(&state, None).await?;
             self.count();
@@ -488,7 +493,7 @@ impl Engine {
 
     /// Reads the server's state of rows whose push was a duplicate and merges it.
     async fn refetch(&self, state: &SyncState, rest: &Rest, rows: Vec<(String, String)>) -> Result<()> {
-        for table in ["workspaces", "chats", "messages", "workflows"] {
+        for table in hearth_store::synced_tables() {
             let ids: Vec<String> = rows.iter().filter(|(t, _)| t == table).map(|(_, id)| id.clone()).collect();
             for chunk in ids.chunks(100) {
                 let token = self.token(state, None).await?;
@@ -560,6 +565,18 @@ impl Engine {
             }
         }
     }
+}
+
+/// How many of `txs`, from the first, fit in about `budget` bytes of changes: at least one.
+fn within_bytes(txs: &[hearth_store::PendingTx], budget: usize) -> usize {
+    let mut used = 0;
+    for (i, tx) in txs.iter().enumerate() {
+        used += tx.changes.iter().map(|c| c.patch.to_string().len()).sum::<usize>();
+        if used > budget {
+            return i.max(1);
+        }
+    }
+    txs.len()
 }
 
 /// The wait before attempt `failures + 1`: doubling from the minimum up to the maximum, with

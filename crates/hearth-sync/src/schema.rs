@@ -16,6 +16,7 @@ pub const FILES: &[(&str, &str, &str)] = &[
     ("0002", "workflows", include_str!("../../../migrations/supabase/0002_workflows.sql")),
     ("0003", "message_tree", include_str!("../../../migrations/supabase/0003_message_tree.sql")),
     ("0004", "citations", include_str!("../../../migrations/supabase/0004_citations.sql")),
+    ("0005", "documents", include_str!("../../../migrations/supabase/0005_documents.sql")),
 ];
 
 /// All files as one script, each headed by its name, for pasting into the SQL editor.
@@ -115,6 +116,7 @@ mod tests {
             ("0002", "11a0fd6329ae8ce4d00b10133cac6e6fa71c75edef05edd4cacf609d2d05796e"),
             ("0003", "89ac301d3a06cdc1735a11bfd58f4eb402e55e0b7843e1f073e7db8678516858"),
             ("0004", "1e046ada830d033cb2293ce5e3cf939eec9342f6febe1f8476ca87408114ea0d"),
+            ("0005", "ae95e8d64ed9eb5d01510f094a26542a8bc4c30ced377523004fdc2b1266d31e"),
         ];
         assert_eq!(FILES.len(), PINNED.len(), "every file is pinned");
         for ((version, name, sql), (pinned_version, hash)) in FILES.iter().zip(PINNED) {

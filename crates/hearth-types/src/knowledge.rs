@@ -27,6 +27,9 @@ crate::text_enum! {
     pub enum JobKind: "kind" {
         /// Adds files and folders to a workspace's knowledge.
         Ingest = "ingest",
+        /// Embeds the chunks of a workspace's documents that have no vectors yet (documents
+        /// pulled from another device, or stored before an embedding model was set up).
+        Embed = "embed",
     }
 }
 

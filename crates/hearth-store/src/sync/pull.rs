@@ -21,6 +21,8 @@ use rusqlite::{ErrorCode, OptionalExtension, Transaction, params_from_iter};
 use serde_json::{Map, Value};
 
 use super::{ApplyReport, Cursor, Kind, PulledRow, columns, stamps, stamps_of};
+use crate::jobs::queue_embedding;
+use crate::knowledge::{Span, chunks_of, write_chunks};
 use crate::rows::{now_ms, ts};
 use crate::writer::Table;
 use crate::{Error, Reader, Result, Store};
@@ -212,11 +214,18 @@ fn check_and_apply(
     if table == Table::Messages {
         check_message(tx, id, &pulled.row)?;
     }
+    let document_before = match table {
+        Table::Documents => Some(check_document(tx, id, &pulled.row)?),
+        _ => None,
+    };
     apply_row(tx, table, id, &pulled.row, report, newest)?;
+    if let Some(before) = document_before {
+        rebuild_chunks(tx, id, before)?;
+    }
     let chat = match table {
         Table::Chats => Some(id),
         Table::Messages => pulled.row.get("chat_id").and_then(Value::as_str),
-        Table::Workspaces | Table::Workflows => None,
+        Table::Workspaces | Table::Workflows | Table::Documents => None,
     };
     Ok(chat.map(str::to_owned))
 }
@@ -279,6 +288,58 @@ fn check_message(tx: &Transaction<'_>, id: &str, row: &Map<String, Value>) -> Ro
     refuse(format!("its parent {parent} has more than {MAX_THREAD_DEPTH} ancestors"))
 }
 
+/// What a document's chunks are made from: its version, its outline and whether it is live.
+type DocumentState = Option<(String, String, Option<i64>)>;
+
+fn document_state(tx: &Transaction<'_>, id: &str) -> RowResult<DocumentState> {
+    Ok(tx
+        .prepare_cached("SELECT sha256, outline, deleted_at FROM documents WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?)
+}
+
+/// Refuses a document whose path in its workspace another document holds here (one added on
+/// this device before either synced, under an id from before ids came from the path), and
+/// returns its state before the merge.
+fn check_document(tx: &Transaction<'_>, id: &str, row: &Map<String, Value>) -> RowResult<DocumentState> {
+    let (workspace, path) = (row.get("workspace_id").and_then(Value::as_str), row.get("path").and_then(Value::as_str));
+    if let (Some(workspace), Some(path)) = (workspace, path) {
+        let other: Option<String> = tx
+            .prepare_cached("SELECT id FROM documents WHERE workspace_id = ?1 AND path = ?2 AND id <> ?3")?
+            .query_row((workspace, path, id), |r| r.get(0))
+            .optional()?;
+        if let Some(other) = other {
+            return refuse(format!("document {other} of the same workspace already has the path {path:?} here"));
+        }
+    }
+    document_state(tx, id)
+}
+
+/// After a pulled document merged: when its text, outline or tombstone changed, its chunks
+/// are made again from the text and the outline (none for a tombstone), each checked against
+/// the text, and an `embed` job is queued for the workspace, as vectors do not sync. A
+/// document is searchable by its words at once, and by meaning once the job ran.
+fn rebuild_chunks(tx: &Transaction<'_>, id: &str, before: DocumentState) -> RowResult<()> {
+    if document_state(tx, id)? == before {
+        return Ok(()); // only its title or stamps moved: the chunks and their vectors stand
+    }
+    let (workspace, text, outline, deleted): (String, String, String, Option<i64>) = tx
+        .prepare_cached("SELECT workspace_id, text, outline, deleted_at FROM documents WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    let doc = hearth_types::DocumentId::parse_field(id, "id").map_err(|e| Refusal::Row(e.to_string()))?;
+    if deleted.is_some() {
+        write_chunks(tx, doc, &[], None)?;
+        return Ok(());
+    }
+    let spans: Vec<Span> = serde_json::from_str(&outline).map_err(|e| Refusal::Row(format!("outline: not a list of chunks: {e}")))?;
+    let chunks = chunks_of(&text, &spans).map_err(|why| Refusal::Row(format!("outline: {why}")))?;
+    write_chunks(tx, doc, &chunks, None)?;
+    if !chunks.is_empty() {
+        queue_embedding(tx, &workspace)?;
+    }
+    Ok(())
+}
+
 /// Checks a value against what reads of its column expect, so a row that applies can be read.
 fn check_value(table: Table, col: &str, value: &Sql) -> std::result::Result<(), String> {
     let Sql::Text(text) = value else { return Ok(()) };
@@ -286,7 +347,8 @@ fn check_value(table: Table, col: &str, value: &Sql) -> std::result::Result<(), 
         (Table::Workspaces, "handle") => Handle::parse(text).map(drop).map_err(|e| e.reason),
         (Table::Messages, "role") => Role::try_from(text.clone()).map(drop).map_err(|e| e.reason),
         (Table::Messages, "status") => MessageStatus::try_from(text.clone()).map(drop).map_err(|e| e.reason),
-        (Table::Chats, "workspace_id") | (Table::Messages, "chat_id" | "parent_id") => {
+        (Table::Documents, "format") => hearth_types::DocFormat::try_from(text.clone()).map(drop).map_err(|e| e.reason),
+        (Table::Chats | Table::Documents, "workspace_id") | (Table::Messages, "chat_id" | "parent_id") => {
             uuid::Uuid::parse_str(text).map(drop).map_err(|_| "not a UUID".to_owned())
         }
         (Table::Messages, "citations") => {
@@ -414,6 +476,11 @@ fn apply_row(
             let created = values[names.iter().position(|c| *c == "created_at").unwrap_or(0)].clone();
             names.push("activity_at");
             values.push(created);
+        }
+        if table == Table::Documents {
+            // Local only: the count of its chunks, made right after (`rebuild_chunks`).
+            names.push("chunks");
+            values.push(Sql::Integer(0));
         }
         names.extend(["updated_at", "field_hlc"]);
         values.extend([Sql::Integer(now), Sql::Text(Value::Object(server_hlc).to_string())]);
