@@ -9,6 +9,7 @@ mod crash;
 mod embedder;
 mod engine;
 mod knowledge;
+mod knowledge_sync;
 mod providers;
 mod session;
 mod sync;

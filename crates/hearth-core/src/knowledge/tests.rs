@@ -477,3 +477,34 @@ fn the_vectors_kept_in_memory_follow_every_added_replaced_and_removed_document()
     core.delete_document(doc.id).unwrap();
     assert_eq!(titles("rail"), ["Trains too"], "a removed document is no longer found");
 }
+
+/// Documents stored without vectors (as a pull brings them, or before an embedding model was
+/// set up) get theirs from an `embed` job: without a model it says so and fails nothing;
+/// with one it embeds each document once, and a second job finds nothing left to do.
+#[test]
+fn an_embed_job_gives_vectors_to_the_documents_that_have_none() {
+    let (core, ws) = core_with_workspace();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("berries.md"), "# Berries\nBlueberries like acidic soil.\n").unwrap();
+    std::fs::write(dir.path().join("trains.md"), "# Trains\nThe rail timetable changes in May.\n").unwrap();
+    run(&core, &core.add_knowledge(&ws, &[dir.path().to_owned()]).unwrap());
+    assert_eq!(core.queue_missing_embeddings().unwrap(), 0, "no model, nothing to queue");
+
+    let workspace = core.workspace(&ws).unwrap().id;
+    let job = core.queue_job(JobKind::Embed, Some(workspace), Map::new()).unwrap();
+    let idle = run(&core, &job);
+    assert_eq!((idle.status, idle.output["embedded"].as_u64()), (JobStatus::Succeeded, Some(0)));
+    assert!(idle.message.contains("no embedding model"), "{}", idle.message);
+
+    core.use_embedder(Embedder { model: Arc::new(Concepts), name: "concepts".into() });
+    assert_eq!(core.queue_missing_embeddings().unwrap(), 1, "one workspace has documents without vectors");
+    assert_eq!(core.queue_missing_embeddings().unwrap(), 1, "still one: the queued job is not queued twice");
+    let queued: Vec<Job> = core.jobs(20).unwrap().into_iter().filter(|j| j.status == JobStatus::Queued).collect();
+    assert_eq!(queued.len(), 1);
+    let done = run(&core, &queued[0]);
+    assert_eq!((done.status, done.output["embedded"].as_u64(), done.total), (JobStatus::Succeeded, Some(2), Some(2)), "{done:?}");
+    assert_eq!(core.retrieve(&ws, "sour ground for fruit", 5, Retrieval::Vector).unwrap()[0].title, "Berries");
+    assert_eq!(core.queue_missing_embeddings().unwrap(), 0, "every chunk has its vector");
+    let again = run(&core, &core.queue_job(JobKind::Embed, Some(workspace), Map::new()).unwrap());
+    assert_eq!(again.output["embedded"].as_u64(), Some(0));
+}
