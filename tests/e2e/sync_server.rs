@@ -192,3 +192,45 @@ fn the_chat_tree_cannot_loop_by_push_or_by_patch() {
     assert_eq!(statuses(&result), ["applied", "rejected"], "{result}");
     assert!(result["results"][1]["message"].as_str().unwrap().contains("chat_id cannot change"), "{result}");
 }
+
+/// Documents are each user's own, their outline must be a list, and a pull page ends before
+/// it passes about 8 MB (at least one row), so a project full of long documents never
+/// answers with gigabytes at once.
+#[test]
+fn documents_are_each_users_own_and_pull_pages_stay_near_eight_megabytes() {
+    let bed = TestBed::start();
+    let (_, a) = bed.user();
+    let (_, b) = bed.user();
+    assert_eq!(statuses(&push(&bed, &a, "aaaaaaaa-0000-4000-8000-0000000000d1", json!([workspace_tx(1, "Home", "1763840000000:00000:ab")]))), ["applied"]);
+    let text = "word ".repeat(600_000); // 3 MB
+    let document = |seq: i64, n: u32, outline: Value| {
+        let stamp = "1763840000001:00000:ab";
+        json!({ "tx_seq": seq, "ops": [{ "table": "documents", "row": {
+            "id": format!("01a20000-0000-7000-8000-0000000000d{n}"), "workspace_id": WS, "path": format!("/notes/{n}.txt"),
+            "title": "Notes", "format": "text", "sha256": "00", "size": text.len(), "text": text, "outline": outline,
+            "field_hlc": { "workspace_id": stamp, "path": stamp, "title": stamp, "format": stamp, "sha256": stamp, "size": stamp,
+                           "text": stamp, "outline": stamp } } }] })
+    };
+    let outline = json!([{ "heading": "", "page": null, "start": 0, "end": 5 }]);
+    let txs: Vec<Value> = (1..=4).map(|n| document(1 + n as i64, n, outline.clone())).collect();
+    let pushed = push(&bed, &a, "aaaaaaaa-0000-4000-8000-0000000000d1", Value::Array(txs));
+    assert_eq!(statuses(&pushed), ["applied"; 4]);
+    let bad = push(&bed, &a, "aaaaaaaa-0000-4000-8000-0000000000d1", json!([document(6, 5, json!({ "not": "a list" }))]));
+    assert_eq!(statuses(&bad), ["rejected"]);
+
+    // The workspace and three documents (9 MB in all, the third starting below 8 MB), then
+    // the fourth on the next page.
+    let (_, page) = bed.post("/rpc/sync_pull", &a, &json!({ "p_since_version": 0 }));
+    let tables: Vec<&str> = page["rows"].as_array().unwrap().iter().map(|r| r["t"].as_str().unwrap()).collect();
+    assert_eq!(tables, ["workspaces", "documents", "documents", "documents"]);
+    assert_eq!(page["has_more"], true);
+    let next = &page["next"];
+    let (_, rest) = bed.post("/rpc/sync_pull", &a, &json!({ "p_since_version": next["version"], "p_since_id": next["id"] }));
+    assert_eq!(rest["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["rows"][0]["r"]["path"], "/notes/4.txt");
+    assert_eq!(rest["has_more"], false);
+
+    assert_eq!(bed.get("/documents?select=id", &b), (200, json!([])), "B reads nothing of A's");
+    let (_, theirs) = bed.post("/rpc/sync_pull", &b, &json!({ "p_since_version": 0 }));
+    assert_eq!(theirs["rows"], json!([]));
+}

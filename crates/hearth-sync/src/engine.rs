@@ -593,6 +593,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_push_takes_whole_transactions_up_to_its_byte_budget_and_always_one() {
+        let tx = |seq: i64, bytes: usize| hearth_store::PendingTx {
+            tx_seq: seq,
+            tx_id: format!("tx{seq}"),
+            changes: vec![hearth_store::OutboxRow {
+                id: seq,
+                tx_seq: seq,
+                tx_id: format!("tx{seq}"),
+                table: "documents".into(),
+                row_id: "r".into(),
+                patch: serde_json::json!({ "text": "x".repeat(bytes) }),
+                created_at: hearth_types::Timestamp::UNIX_EPOCH,
+            }],
+        };
+        let txs = [tx(1, 100), tx(2, 100), tx(3, 100)];
+        assert_eq!(within_bytes(&txs, 1000), 3);
+        assert_eq!(within_bytes(&txs, 250), 2, "the third would pass the budget");
+        assert_eq!(within_bytes(&[tx(1, 5000), tx(2, 1)], 1000), 1, "one transaction goes even when it alone is larger");
+    }
+
+    #[test]
     fn backoff_doubles_up_to_the_cap_with_jitter_in_the_upper_half() {
         let options = Options { min_backoff: Duration::from_secs(1), max_backoff: Duration::from_secs(60), ..Options::default() };
         for (failures, base) in [(1, 1), (2, 2), (3, 4), (7, 60), (40, 60)] {
