@@ -1,15 +1,21 @@
-//! Knowledge across devices, for real: two Cores on real SQLite files, each with the real
-//! embedding model, syncing through the test bed (PostgreSQL 15 with Hearth's server schema
-//! behind postrust). A document added on one device arrives on the other with its text and
-//! chunks (searchable by its words at once), the `embed` job queued by the pull gives it
-//! vectors there (so a paraphrase finds it), and a removal travels as a tombstone.
+//! Knowledge across devices and providers, for real.
+//!
+//! Two Cores on real SQLite files, each with the real embedding model, sync through the test
+//! bed (PostgreSQL 15 with Hearth's server schema behind postrust): a document added on one
+//! device arrives on the other with its text and chunks (searchable by its words at once),
+//! the `embed` job queued by the pull gives it vectors there (so a paraphrase finds it), and a
+//! removal travels as a tombstone.
+//!
+//! A workspace that names a remote provider's embedding model embeds with it: the provider is
+//! another Hearth (`hearth serve`, the real binary, with the embedding model set up) reached
+//! over HTTP as an OpenAI-compatible server.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use hearth_core::{Core, CoreConfig, CoreServices, Embedder, Retrieval, SyncEndpoints, WorkspaceRef};
-use hearth_e2e::embedder_engine;
+use hearth_e2e::{Hearth, embedder_dir, embedder_engine, serve};
 use hearth_e2e::testbed::{TestBed, psql};
 use hearth_types::{JobKind, JobStatus};
 
@@ -95,4 +101,46 @@ fn a_document_added_on_one_device_is_found_on_the_other_by_its_words_and_by_its_
     assert!(laptop.retrieve(&WorkspaceRef::Id(ws.id), "zorblax", 5, Retrieval::Words).unwrap().is_empty());
     let tomb = psql(&bed.database, &["-c", &format!("select deleted_at is not null, length(text) from public.documents where id = '{}'", doc.id)]);
     assert_eq!(tomb.trim(), "t|0");
+}
+
+#[test]
+fn a_workspace_can_embed_its_knowledge_with_a_remote_providers_model() {
+    // The provider: a Hearth serving the embedding model on its OpenAI-compatible /v1.
+    let peer = Hearth::new();
+    let installed = peer.run(&["knowledge", "embedder", embedder_dir().to_str().unwrap()]);
+    assert!(installed.status.success(), "{}", String::from_utf8_lossy(&installed.stderr));
+    let token = "peer-embeddings-token-0123456789abcdef";
+    let served = serve(&peer, token);
+
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::open(&CoreConfig::new(dir.path()), CoreServices::in_memory()).unwrap();
+    assert!(core.embedder().is_none(), "no local embedding model on this device");
+    let mut provider = hearth_types::NewProvider::new("peer", "openai-compatible");
+    provider.base_url = Some(format!("{}/v1", served.url));
+    core.add_provider(&provider).unwrap();
+    core.set_provider_key("peer", &hearth_core::Secret::new(token.to_owned())).unwrap();
+
+    let mut new = hearth_types::NewWorkspace::new("Garden", hearth_types::Handle::parse("garden").unwrap()).unwrap();
+    new.settings.insert(hearth_core::EMBEDDING_SETTING.into(), serde_json::json!("local-ish"));
+    let refused = core.create_workspace(&new).unwrap_err();
+    assert_eq!(refused.code(), hearth_core::ErrorCode::Invalid, "{refused}");
+    new.settings.insert(hearth_core::EMBEDDING_SETTING.into(), serde_json::json!("peer/all-minilm-l6-v2"));
+    let ws = core.create_workspace(&new).unwrap();
+    let here = WorkspaceRef::Id(ws.id);
+
+    let files = tempfile::tempdir().unwrap();
+    let file = files.path().join("berries.md");
+    std::fs::write(&file, "# Blueberries\n\nBlueberries grow best in acidic soil with a pH between 4.5 and 5.5.\n\n# Trains\n\nThe rail timetable changes in May.\n").unwrap();
+    let job = core.run_job(core.add_knowledge(&here, std::slice::from_ref(&file)).unwrap().id, &AtomicBool::new(false), &mut |_| {}).unwrap();
+    assert_eq!(job.status, JobStatus::Succeeded, "{job:?}");
+    assert_eq!(core.documents(&here).unwrap().len(), 1);
+    // Only the provider's vectors can answer this: no word of it is in the passage.
+    let by_meaning = core.retrieve(&here, "what kind of earth do these plants like", 5, Retrieval::Vector).unwrap();
+    assert_eq!(by_meaning[0].heading, "Blueberries", "{by_meaning:?}");
+
+    // The provider gone: the search says why, and the words still find what they name.
+    drop(served);
+    let failed = core.retrieve(&here, "what kind of earth do these plants like", 5, Retrieval::Vector).unwrap_err();
+    assert!(failed.to_string().contains("peer"), "{failed}");
+    assert_eq!(core.retrieve(&here, "timetable", 5, Retrieval::Words).unwrap()[0].heading, "Trains");
 }

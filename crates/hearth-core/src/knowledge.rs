@@ -21,7 +21,9 @@ use std::path::{Path, PathBuf};
 
 use hearth_docs::{Budget, DocError};
 use hearth_llm::{ChatModel, EmbedInput};
-use hearth_types::{ChunkEmbeddings, ChunkHit, Document, DocumentId, Job, JobKind, NewDocument, ValidationError, WorkspaceId};
+use std::sync::Arc;
+
+use hearth_types::{ChunkEmbeddings, ChunkHit, Document, DocumentId, Job, JobKind, NewDocument, ValidationError, Workspace, WorkspaceId};
 use serde_json::{Map, Value, json};
 
 use crate::jobs::{JobContext, JobOutcome, Stopped};
@@ -47,6 +49,42 @@ const VECTOR_FLOOR: f64 = 0.2;
 const PARTIAL_WORDS: f64 = 0.5;
 /// Chunks embedded per call.
 const EMBED_BATCH: usize = 16;
+
+/// A workspace setting that names a remote provider's embedding model (`provider/model`,
+/// served by its OpenAI-compatible `/embeddings`) to embed the workspace's knowledge with
+/// instead of the local model. Its vectors are kept under that name, beside any others.
+pub const EMBEDDING_SETTING: &str = "embedding_model";
+
+/// Checks a value of [`EMBEDDING_SETTING`]: absent, null, or `provider/model` naming a
+/// provider (not the local engine).
+pub(crate) fn check_embedding_setting(value: Option<&Value>) -> std::result::Result<(), ValidationError> {
+    let bad = || ValidationError::new("settings", format!("{EMBEDDING_SETTING} must be a remote provider's model, as provider/model"));
+    match value {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(name)) => match name.split_once('/') {
+            Some((provider, model)) if !provider.trim().is_empty() && provider != "local" && !model.trim().is_empty() => Ok(()),
+            _ => Err(bad()),
+        },
+        Some(_) => Err(bad()),
+    }
+}
+
+/// A remote provider's embedding model, as an embedder: it asks the provider for the model by
+/// the provider's own name for it.
+struct RemoteEmbedding {
+    remote: hearth_llm::remote::Remote,
+    model: String,
+}
+
+impl ChatModel for RemoteEmbedding {
+    fn chat(&self, _: hearth_llm::ChatRequest, _: hearth_llm::CancellationToken) -> std::result::Result<hearth_llm::ChatStream, hearth_llm::LlmError> {
+        Err(hearth_llm::LlmError::Unsupported("this is an embedding model".into()))
+    }
+
+    fn embed(&self, _: &str, inputs: &[EmbedInput]) -> std::result::Result<hearth_llm::Embeddings, hearth_llm::LlmError> {
+        self.remote.embed(&self.model, inputs)
+    }
+}
 
 /// The model that embeds knowledge: chunks as they are stored, queries as they are asked.
 #[derive(Clone)]
@@ -146,22 +184,34 @@ impl Core {
         self.embedder.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The model that embeds a workspace's knowledge: the remote one its settings name
+    /// ([`EMBEDDING_SETTING`]), else the local one when it is set up.
+    pub fn embedder_for(&self, workspace: &Workspace) -> Result<Option<Embedder>> {
+        let Some(name) = workspace.settings.get(EMBEDDING_SETTING).and_then(Value::as_str) else {
+            return Ok(self.embedder());
+        };
+        let Some((provider, model)) = name.split_once('/') else {
+            return Err(ValidationError::new("settings", format!("{EMBEDDING_SETTING} {name:?} is not provider/model")).into());
+        };
+        let remote = self.remote(provider)?;
+        Ok(Some(Embedder { model: Arc::new(RemoteEmbedding { remote, model: model.to_owned() }), name: name.to_owned() }))
+    }
+
     /// The workspace's passages for `query`, best first: hybrid when there is an embedder,
     /// else by words (every word must appear).
     pub fn search_knowledge(&self, ws: &WorkspaceRef, query: &str, limit: u32) -> Result<Vec<ChunkHit>> {
-        match self.embedder() {
-            Some(_) => self.retrieve(ws, query, limit, Retrieval::Hybrid),
-            None => {
-                let id = self.workspace(ws)?.id;
-                Ok(self.store.read(|r| r.search_chunks(id, query, limit.clamp(1, 100)))?)
-            }
+        let workspace = self.workspace(ws)?;
+        match self.embedder_for(&workspace)? {
+            Some(_) => self.retrieve(&WorkspaceRef::Id(workspace.id), query, limit, Retrieval::Hybrid),
+            None => Ok(self.store.read(|r| r.search_chunks(workspace.id, query, limit.clamp(1, 100)))?),
         }
     }
 
     /// The workspace's passages for `query` ranked as `how` says; a score is the fused RRF
     /// score, the cosine similarity (vector) or the negated BM25 score (words).
     pub fn retrieve(&self, ws: &WorkspaceRef, query: &str, limit: u32, how: Retrieval) -> Result<Vec<ChunkHit>> {
-        let workspace = self.workspace(ws)?.id;
+        let record = self.workspace(ws)?;
+        let workspace = record.id;
         if query.trim().is_empty() {
             return Err(ValidationError::new("query", "has no words to search for").into());
         }
@@ -181,8 +231,9 @@ impl Core {
         let vectors = match how {
             Retrieval::Words => Vec::new(),
             _ => {
-                let embedder =
-                    self.embedder().ok_or_else(|| ValidationError::new("query", "no embedding model is set up for knowledge"))?;
+                let embedder = self
+                    .embedder_for(&record)?
+                    .ok_or_else(|| ValidationError::new("query", "no embedding model is set up for knowledge"))?;
                 let q = embedder.model.embed(&embedder.name, &[EmbedInput::Text(query.to_owned())])?;
                 let q = q.vectors.into_iter().next().unwrap_or_default();
                 let stamp = self.store.read(|r| r.knowledge_stamp(workspace))?;
@@ -216,7 +267,7 @@ impl Core {
     /// The `ingest` job's work.
     pub(crate) fn ingest(&self, job: &Job, ctx: &JobContext<'_>) -> Result<std::result::Result<JobOutcome, Stopped>> {
         let workspace = job.workspace_id.ok_or_else(|| ValidationError::new("workspace_id", "an ingest job needs a workspace"))?;
-        self.store.read(|r| r.workspace(workspace))?;
+        let embedder = self.embedder_for(&self.store.read(|r| r.workspace(workspace))?)?;
         let paths: Vec<PathBuf> =
             job.input.get("paths").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(PathBuf::from).collect();
         if let Err(stop) = ctx.progress(0, None, "looking for files") {
@@ -230,7 +281,7 @@ impl Core {
             if let Err(stop) = ctx.progress(i as u64, Some(total), &format!("reading {}", file.display())) {
                 return Ok(Err(stop));
             }
-            match self.ingest_file(workspace, file) {
+            match self.ingest_file(workspace, file, embedder.as_ref()) {
                 Ok(Added::New) => added += 1,
                 Ok(Added::Updated) => updated += 1,
                 Ok(Added::Unchanged) => unchanged += 1,
@@ -259,8 +310,7 @@ impl Core {
     /// stopped: the documents already done have their vectors.
     pub(crate) fn embed_documents(&self, job: &Job, ctx: &JobContext<'_>) -> Result<std::result::Result<JobOutcome, Stopped>> {
         let workspace = job.workspace_id.ok_or_else(|| ValidationError::new("workspace_id", "an embed job needs a workspace"))?;
-        self.store.read(|r| r.workspace(workspace))?;
-        let Some(embedder) = self.embedder() else {
+        let Some(embedder) = self.embedder_for(&self.store.read(|r| r.workspace(workspace))?)? else {
             let message = "no embedding model is set up: these documents are found by their words until one is".to_owned();
             return Ok(Ok(JobOutcome { output: Map::from_iter([("embedded".to_owned(), json!(0))]), message, failed: None }));
         };
@@ -300,7 +350,7 @@ impl Core {
     }
 
     /// Reads, extracts, chunks and stores one file: a per-file error in words.
-    fn ingest_file(&self, workspace: WorkspaceId, file: &Path) -> std::result::Result<Added, String> {
+    fn ingest_file(&self, workspace: WorkspaceId, file: &Path, embedder: Option<&Embedder>) -> std::result::Result<Added, String> {
         let format = hearth_docs::format_of(file).ok_or_else(|| DocError::Unknown.to_string())?;
         let meta = std::fs::metadata(file).map_err(|e| format!("could not read it: {e}"))?;
         if !meta.is_file() {
@@ -313,12 +363,11 @@ impl Core {
         let sha256 = hearth_docs::sha256_hex(&bytes);
         let path = file.display().to_string();
         let before = self.store.read(|r| r.document_at(workspace, &path)).map_err(|e| e.to_string())?;
-        let embedder = self.embedder();
         if let Some(doc) = &before
             && doc.sha256 == sha256
         {
             // Unchanged, unless it lacks the vectors an embedder now gives.
-            let embedded = match &embedder {
+            let embedded = match embedder {
                 None => true,
                 Some(e) => self.store.read(|r| r.document_embedded(doc.id, &e.name)).map_err(|e| e.to_string())?,
             };
@@ -329,7 +378,7 @@ impl Core {
         let extracted = hearth_docs::extract(format, &bytes).map_err(|e| e.to_string())?;
         let chunks = hearth_docs::chunk(format, &extracted, Budget::default());
         let title = hearth_docs::title(format, &extracted, file);
-        let embeddings = match &embedder {
+        let embeddings = match embedder {
             None => None,
             Some(e) => Some(embed_texts(e, chunks.iter().map(|c| c.text.clone()).collect()).map_err(|why| format!("could not embed it: {why}"))?),
         };

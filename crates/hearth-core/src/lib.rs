@@ -35,7 +35,7 @@ use hearth_types::{
 
 pub use error::{Error, ErrorCode, Result};
 pub use jobs::{JobContext, JobOutcome, JobRunner, STALE as JOB_STALE, Stopped};
-pub use knowledge::{Embedder, MAX_FILE_BYTES, MAX_FILES, Retrieval};
+pub use knowledge::{EMBEDDING_SETTING, Embedder, MAX_FILE_BYTES, MAX_FILES, Retrieval};
 
 /// The setting that holds how long an idle local model stays loaded, in whole seconds.
 pub const KEEP_ALIVE_SETTING: &str = "model_keep_alive_secs";
@@ -140,8 +140,8 @@ pub fn fallback_models(settings: &serde_json::Map<String, serde_json::Value>) ->
         .unwrap_or_default()
 }
 
-/// Refuses a fallback chain that is not a list of model names, and a knowledge switch that is
-/// not a boolean.
+/// Refuses a fallback chain that is not a list of model names, a knowledge switch that is
+/// not a boolean, and an embedding model that is not a provider's.
 fn check_settings(settings: &serde_json::Map<String, serde_json::Value>) -> Result<()> {
     if let Some(chain) = settings.get(FALLBACK_SETTING) {
         let ok = chain.as_array().is_some_and(|a| a.iter().all(|m| m.as_str().is_some_and(|m| !m.trim().is_empty())));
@@ -152,6 +152,7 @@ fn check_settings(settings: &serde_json::Map<String, serde_json::Value>) -> Resu
     if settings.get(reply::KNOWLEDGE_SETTING).is_some_and(|v| !v.is_boolean()) {
         return Err(ValidationError::new("settings", format!("{} must be true or false", reply::KNOWLEDGE_SETTING)).into());
     }
+    knowledge::check_embedding_setting(settings.get(knowledge::EMBEDDING_SETTING))?;
     Ok(())
 }
 

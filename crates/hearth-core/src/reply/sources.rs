@@ -34,7 +34,7 @@ impl Core {
         if !self.store.read(|r| r.has_documents(workspace.id))? {
             return Ok(Vec::new());
         }
-        let how = if self.embedder().is_some() { Retrieval::Hybrid } else { Retrieval::Words };
+        let how = if self.embedder_for(workspace)?.is_some() { Retrieval::Hybrid } else { Retrieval::Words };
         let hits = self.retrieve(&WorkspaceRef::Id(workspace.id), question, MAX_SOURCES as u32, how)?;
         Ok(within_budget(hits, SOURCE_BYTES))
     }

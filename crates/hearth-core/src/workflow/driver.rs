@@ -372,7 +372,7 @@ fn knowledge_outputs(core: &crate::Core, workspace: &str, query: &str, limit: u3
     let fail = |e: crate::Error| Failure::Error(e.to_string());
     let workspace: crate::WorkspaceRef = workspace.parse().map_err(|e: hearth_types::ValidationError| Failure::Error(e.to_string()))?;
     let workspace = core.workspace(&workspace).map_err(fail)?;
-    let how = if core.embedder().is_some() { crate::Retrieval::Hybrid } else { crate::Retrieval::Words };
+    let how = if core.embedder_for(&workspace).map_err(fail)?.is_some() { crate::Retrieval::Hybrid } else { crate::Retrieval::Words };
     let hits = core.retrieve(&crate::WorkspaceRef::Id(workspace.id), query, limit, how).map_err(fail)?;
     let text: Vec<String> = hits
         .iter()
