@@ -1510,7 +1510,7 @@ export interface components {
         /** Format: uuid */
         JobId: string;
         /** @enum {string} */
-        JobKind: "ingest";
+        JobKind: "ingest" | "embed";
         /** @enum {string} */
         JobStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled";
         JsonSchemaFormat: {
