@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use hearth_core::{Core, CoreConfig, CoreServices, Embedder, Retrieval, SyncEndpoints, WorkspaceRef};
-use hearth_e2e::{Hearth, embedder_dir, embedder_engine, serve};
 use hearth_e2e::testbed::{TestBed, psql};
+use hearth_e2e::{Hearth, embedder_dir, embedder_engine, serve};
 use hearth_types::{JobKind, JobStatus};
 
 const EMBEDDER: &str = "all-minilm-l6-v2";
@@ -49,7 +49,9 @@ fn a_document_added_on_one_device_is_found_on_the_other_by_its_words_and_by_its_
     let laptop = device(&rt, &bed, &token, laptop_dir.path());
     let desktop = device(&rt, &bed, &token, desktop_dir.path());
 
-    let ws = laptop.create_workspace(&hearth_types::NewWorkspace::new("Garden", hearth_types::Handle::parse("garden").unwrap()).unwrap()).unwrap();
+    let ws = laptop
+        .create_workspace(&hearth_types::NewWorkspace::new("Garden", hearth_types::Handle::parse("garden").unwrap()).unwrap())
+        .unwrap();
     let file = files.path().join("berries.md");
     std::fs::write(
         &file,
@@ -99,7 +101,8 @@ fn a_document_added_on_one_device_is_found_on_the_other_by_its_words_and_by_its_
     sync(&rt, &laptop);
     assert!(laptop.documents(&WorkspaceRef::Id(ws.id)).unwrap().is_empty());
     assert!(laptop.retrieve(&WorkspaceRef::Id(ws.id), "zorblax", 5, Retrieval::Words).unwrap().is_empty());
-    let tomb = psql(&bed.database, &["-c", &format!("select deleted_at is not null, length(text) from public.documents where id = '{}'", doc.id)]);
+    let tomb =
+        psql(&bed.database, &["-c", &format!("select deleted_at is not null, length(text) from public.documents where id = '{}'", doc.id)]);
     assert_eq!(tomb.trim(), "t|0");
 }
 
@@ -131,7 +134,8 @@ fn a_workspace_can_embed_its_knowledge_with_a_remote_providers_model() {
     let files = tempfile::tempdir().unwrap();
     let file = files.path().join("berries.md");
     std::fs::write(&file, "# Blueberries\n\nBlueberries grow best in acidic soil with a pH between 4.5 and 5.5.\n\n# Trains\n\nThe rail timetable changes in May.\n").unwrap();
-    let job = core.run_job(core.add_knowledge(&here, std::slice::from_ref(&file)).unwrap().id, &AtomicBool::new(false), &mut |_| {}).unwrap();
+    let job =
+        core.run_job(core.add_knowledge(&here, std::slice::from_ref(&file)).unwrap().id, &AtomicBool::new(false), &mut |_| {}).unwrap();
     assert_eq!(job.status, JobStatus::Succeeded, "{job:?}");
     assert_eq!(core.documents(&here).unwrap().len(), 1);
     // Only the provider's vectors can answer this: no word of it is in the passage.

@@ -201,7 +201,10 @@ fn documents_are_each_users_own_and_pull_pages_stay_near_eight_megabytes() {
     let bed = TestBed::start();
     let (_, a) = bed.user();
     let (_, b) = bed.user();
-    assert_eq!(statuses(&push(&bed, &a, "aaaaaaaa-0000-4000-8000-0000000000d1", json!([workspace_tx(1, "Home", "1763840000000:00000:ab")]))), ["applied"]);
+    assert_eq!(
+        statuses(&push(&bed, &a, "aaaaaaaa-0000-4000-8000-0000000000d1", json!([workspace_tx(1, "Home", "1763840000000:00000:ab")]))),
+        ["applied"]
+    );
     let text = "word ".repeat(600_000); // 3 MB
     let document = |seq: i64, n: u32, outline: Value| {
         let stamp = "1763840000001:00000:ab";

@@ -77,7 +77,11 @@ struct RemoteEmbedding {
 }
 
 impl ChatModel for RemoteEmbedding {
-    fn chat(&self, _: hearth_llm::ChatRequest, _: hearth_llm::CancellationToken) -> std::result::Result<hearth_llm::ChatStream, hearth_llm::LlmError> {
+    fn chat(
+        &self,
+        _: hearth_llm::ChatRequest,
+        _: hearth_llm::CancellationToken,
+    ) -> std::result::Result<hearth_llm::ChatStream, hearth_llm::LlmError> {
         Err(hearth_llm::LlmError::Unsupported("this is an embedding model".into()))
     }
 
@@ -336,7 +340,8 @@ impl Core {
         if !failed.is_empty() {
             message.push_str(&format!(", {} failed", failed.len()));
         }
-        let failed_whole = (embedded == 0 && !failed.is_empty()).then(|| format!("no document could be embedded: {}", failed_reasons(&failed)));
+        let failed_whole =
+            (embedded == 0 && !failed.is_empty()).then(|| format!("no document could be embedded: {}", failed_reasons(&failed)));
         let output = Map::from_iter([("embedded".to_owned(), json!(embedded)), ("failed".to_owned(), Value::Array(failed))]);
         Ok(Ok(JobOutcome { output, message, failed: failed_whole }))
     }
@@ -380,7 +385,9 @@ impl Core {
         let title = hearth_docs::title(format, &extracted, file);
         let embeddings = match embedder {
             None => None,
-            Some(e) => Some(embed_texts(e, chunks.iter().map(|c| c.text.clone()).collect()).map_err(|why| format!("could not embed it: {why}"))?),
+            Some(e) => {
+                Some(embed_texts(e, chunks.iter().map(|c| c.text.clone()).collect()).map_err(|why| format!("could not embed it: {why}"))?)
+            }
         };
         let new = NewDocument {
             workspace_id: workspace,

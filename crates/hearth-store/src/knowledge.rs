@@ -190,7 +190,11 @@ impl Writer<'_> {
         self.update(
             Table::Documents,
             &id.to_string(),
-            &[("deleted_at", Val::Time(Some(self.now_ms()))), ("text", Val::Text(String::new())), ("outline", Val::Json(Value::Array(Vec::new())))],
+            &[
+                ("deleted_at", Val::Time(Some(self.now_ms()))),
+                ("text", Val::Text(String::new())),
+                ("outline", Val::Json(Value::Array(Vec::new()))),
+            ],
         )?;
         write_chunks(self.conn(), id, &[], None)
     }
@@ -218,10 +222,8 @@ impl Writer<'_> {
             .collect::<rusqlite::Result<_>>()?;
         for id in &ids {
             let Some(row) = self.read().synced_row(Table::Documents.as_str(), id)? else { continue };
-            let fields: Vec<(&str, Val)> = crate::sync::columns_of(Table::Documents)
-                .iter()
-                .map(|(c, kind)| (*c, crate::sync::val_of(*kind, row.get(*c))))
-                .collect();
+            let fields: Vec<(&str, Val)> =
+                crate::sync::columns_of(Table::Documents).iter().map(|(c, kind)| (*c, crate::sync::val_of(*kind, row.get(*c)))).collect();
             self.update(Table::Documents, id, &fields)?;
         }
         Ok(ids.len() as u64)
@@ -247,7 +249,8 @@ pub(crate) fn write_chunks(
             vector.execute(rusqlite::params![seq, e.model, to_blob(&e.vectors[ord])])?;
         }
     }
-    conn.prepare_cached("UPDATE documents SET chunks = ?2 WHERE id = ?1")?.execute(rusqlite::params![id.to_string(), chunks.len() as i64])?;
+    conn.prepare_cached("UPDATE documents SET chunks = ?2 WHERE id = ?1")?
+        .execute(rusqlite::params![id.to_string(), chunks.len() as i64])?;
     Ok(())
 }
 
@@ -404,7 +407,9 @@ impl Reader<'_> {
     pub fn document_at(&self, workspace: WorkspaceId, path: &str) -> Result<Option<Document>> {
         Ok(self
             .conn
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM documents d WHERE d.workspace_id = ?1 AND d.path = ?2 AND d.deleted_at IS NULL"))?
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM documents d WHERE d.workspace_id = ?1 AND d.path = ?2 AND d.deleted_at IS NULL"
+            ))?
             .query_row([workspace.to_string(), path.to_owned()], from_row)
             .optional()?)
     }
@@ -422,13 +427,18 @@ impl Reader<'_> {
 
     /// Whether the workspace has any document (cheaper than listing them).
     pub fn has_documents(&self, workspace: WorkspaceId) -> Result<bool> {
-        Ok(self.conn.prepare_cached("SELECT 1 FROM documents WHERE workspace_id = ?1 AND deleted_at IS NULL LIMIT 1")?.exists([workspace.to_string()])?)
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM documents WHERE workspace_id = ?1 AND deleted_at IS NULL LIMIT 1")?
+            .exists([workspace.to_string()])?)
     }
 
     /// A workspace's documents, by path.
     pub fn documents(&self, workspace: WorkspaceId) -> Result<Vec<Document>> {
         self.workspace(workspace)?;
-        let mut stmt = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM documents d WHERE d.workspace_id = ?1 AND d.deleted_at IS NULL ORDER BY d.path"))?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM documents d WHERE d.workspace_id = ?1 AND d.deleted_at IS NULL ORDER BY d.path"
+        ))?;
         Ok(stmt.query_map([workspace.to_string()], from_row)?.collect::<rusqlite::Result<_>>()?)
     }
 

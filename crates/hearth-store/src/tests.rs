@@ -1382,7 +1382,9 @@ fn a_removed_document_is_a_tombstone_that_removes_it_everywhere() {
     // Added again at the same path: the same document comes back, everywhere.
     let again = laptop.write(|w| w.put_document(&document(ws.id, "/notes/berries.md", None))).unwrap();
     assert_eq!(again.id, doc.id);
-    desktop.apply_pull(&[server_row(&laptop, "documents", &doc.id.to_string(), stamped("documents", "0000000000003:00000:aa"))], None, 3).unwrap();
+    desktop
+        .apply_pull(&[server_row(&laptop, "documents", &doc.id.to_string(), stamped("documents", "0000000000003:00000:aa"))], None, 3)
+        .unwrap();
     assert_eq!(desktop.read(|r| r.document(doc.id)).unwrap().chunks, 2);
 }
 

@@ -139,7 +139,7 @@ fn a_job_left_running_by_a_dead_process_is_queued_again_and_resumes_without_dupl
     let claimed = core.store.write(|w| w.claim_job(&[JobKind::Ingest], None)).unwrap().unwrap();
     assert_eq!((claimed.id, claimed.attempts), (job.id, 1));
     for i in 0..2 {
-        core.ingest_file(core.workspace(&ws).unwrap().id, &dir.path().join(format!("n{i}.md"))).ok().unwrap();
+        core.ingest_file(core.workspace(&ws).unwrap().id, &dir.path().join(format!("n{i}.md")), None).ok().unwrap();
     }
     assert_eq!(core.store.write(|w| w.requeue_stale_jobs(JOB_STALE.as_millis() as i64, &[])).unwrap(), 0, "a fresh heartbeat is alive");
     assert_eq!(core.store.write(|w| w.requeue_stale_jobs(-1, &[])).unwrap(), 1);
