@@ -30,7 +30,13 @@ function fallbackOf(ws: Workspace): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
 
-function Editor({ ws, onSaved }: { ws: Workspace; onSaved: (ws: Workspace) => void }) {
+/** The workspace's remote embedding model (`settings.embedding_model`), or "" for the local one. */
+function embeddingOf(ws: Workspace): string {
+  const v = (ws.settings as Record<string, unknown> | null)?.embedding_model;
+  return typeof v === 'string' ? v : '';
+}
+
+export function Editor({ ws, onSaved }: { ws: Workspace; onSaved: (ws: Workspace) => void }) {
   const app = useApp();
   const { label, busy, error, setError, run } = useBusy();
   const [name, setName] = useState(ws.name);
@@ -42,10 +48,13 @@ function Editor({ ws, onSaved }: { ws: Workspace; onSaved: (ws: Workspace) => vo
   const [defaultModel, setDefaultModel] = useState(ws.default_model ?? '');
   const [fallback, setFallback] = useState<string[]>(fallbackOf(ws));
   const [useDocs, setUseDocs] = useState((ws.settings as Record<string, unknown> | null)?.knowledge !== false);
+  const [embedding, setEmbedding] = useState(embeddingOf(ws));
   const [adding, setAdding] = useState('');
   const [saved, setSaved] = useState(false);
   const zones = useMemo(() => timezones(), []);
   const modelIds = app.models.map((m) => m.id);
+  // A provider's models, for the embedding model: the local one is the default.
+  const remoteIds = app.models.filter((m) => m.owned_by !== 'hearth').map((m) => m.id);
 
   const save = async (e: FormEvent) => {
     e.preventDefault();
@@ -59,7 +68,12 @@ function Editor({ ws, onSaved }: { ws: Workspace; onSaved: (ws: Workspace) => vo
         system_prompt: systemPrompt,
         knowledge_base: kb,
         default_model: defaultModel,
-        settings: { ...((ws.settings ?? {}) as Record<string, unknown>), fallback_models: fallback, knowledge: useDocs },
+        settings: {
+          ...((ws.settings ?? {}) as Record<string, unknown>),
+          fallback_models: fallback,
+          knowledge: useDocs,
+          embedding_model: embedding.trim() || null,
+        },
       }),
     );
     if (r.ok) {
@@ -113,6 +127,24 @@ function Editor({ ws, onSaved }: { ws: Workspace; onSaved: (ws: Workspace) => vo
       </label>
       <label className="check">
         <input type="checkbox" checked={useDocs} onChange={(e) => setUseDocs(e.target.checked)} /> Use this workspace's documents in replies (and cite them)
+      </label>
+      <label className="field">
+        <span>Embedding model for documents</span>
+        <input
+          value={embedding}
+          onChange={(e) => setEmbedding(e.target.value)}
+          list="embedding-models"
+          placeholder="The local model (all-MiniLM-L6-v2)"
+          pattern="[^/]+/.+"
+          title="a provider's model, as provider/model; empty for the local one"
+          spellCheck={false}
+        />
+        <datalist id="embedding-models">
+          {remoteIds.map((id) => (
+            <option key={id} value={id} />
+          ))}
+        </datalist>
+        <span className="muted small">A provider's model (provider/model) embeds this workspace's documents instead; leave it empty for the local one.</span>
       </label>
       <label className="field">
         <span>Default model</span>
