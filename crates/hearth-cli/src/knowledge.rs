@@ -185,27 +185,8 @@ impl ModelFiles {
 fn fetch_embedder(data_dir: &Path, url: Option<String>, out: &Output) -> Result<PathBuf, Failure> {
     let catalog = hearth_types::EMBEDDING_MODEL;
     let dest = hearth_host::embedder_file(data_dir).with_file_name(catalog.file);
-    let url = url.unwrap_or_else(|| catalog.url.to_owned());
-    let client = hearth_llm::download::client().map_err(|e| Failure::Other(anyhow::anyhow!(e)))?;
-    let cancel = hearth_llm::CancellationToken::new();
-    let on_interrupt = cancel.clone();
-    ctrlc::set_handler(move || on_interrupt.cancel()).map_err(|e| Failure::Other(e.into()))?;
-    if !out.is_json() {
-        eprintln!(
-            "downloading {} ({} MB) from {}",
-            catalog.title,
-            catalog.archive_bytes.div_ceil(1_000_000),
-            hearth_llm::fetch::redact_url(&url)
-        );
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Failure::Other(e.into()))?;
-    let result = runtime.block_on(hearth_llm::download::download_model(&client, &url, &catalog, &dest, &|_| {}, &cancel));
-    match result {
-        Ok(()) => Ok(dest),
-        Err(hearth_llm::download::DownloadError::Cancelled) => Err(Failure::Interrupted),
-        // The message says whether the next try resumes or starts over.
-        Err(e) => Err(Failure::Unavailable(format!("downloading {}: {e}", catalog.title))),
-    }
+    crate::models::download(&catalog, url, &dest, out)?;
+    Ok(dest)
 }
 
 /// Converts the model's files to GGUF at the data folder's embedder path, through a partial

@@ -109,33 +109,38 @@ pub(crate) fn models(cmd: ModelsCommand, core: &Core, default_path: &Path, out: 
 fn fetch(core: &Core, default_path: &Path, url: Option<String>, out: &Output) -> CmdResult {
     let catalog = hearth_types::DEFAULT_MODEL;
     if !default_path.is_file() {
-        let url = url.unwrap_or_else(|| catalog.url.to_owned());
-        let client = hearth_llm::download::client().map_err(|e| Failure::Other(anyhow::anyhow!(e)))?;
-        let cancel = CancellationToken::new();
-        let on_interrupt = cancel.clone();
-        ctrlc::set_handler(move || on_interrupt.cancel()).map_err(|e| Failure::Other(e.into()))?;
-        let progress = Progress::new(out.is_json());
-        eprintln!(
-            "downloading {} ({} MB) from {}",
-            catalog.title,
-            catalog.archive_bytes.div_ceil(1_000_000),
-            hearth_llm::fetch::redact_url(&url)
-        );
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Failure::Other(e.into()))?;
-        let result =
-            runtime.block_on(hearth_llm::download::download_model(&client, &url, &catalog, default_path, &|p| progress.show(p), &cancel));
-        progress.finish();
-        match result {
-            Ok(()) => {}
-            Err(hearth_llm::download::DownloadError::Cancelled) => return Err(Failure::Interrupted),
-            // The message says whether the next fetch resumes or starts over.
-            Err(e) => return Err(Failure::Unavailable(format!("downloading {}: {e}", catalog.title))),
-        }
+        download(&catalog, url, default_path, out)?;
     }
     hearth_host::register_fetched(core, default_path).map_err(crate::serve::host_failure)?;
     let model = core.model(catalog.name)?;
     out.show(&model, || format!("{} is ready: {} ({})", model.name, catalog.title, model.path.display()));
     Ok(())
+}
+
+/// Downloads a catalog model from `url` (its published address when `None`) to `dest`, with
+/// a progress line on stderr; Ctrl-C stops it, and the next download resumes.
+pub(crate) fn download(catalog: &hearth_types::CatalogModel, url: Option<String>, dest: &Path, out: &Output) -> CmdResult {
+    let url = url.unwrap_or_else(|| catalog.url.to_owned());
+    let client = hearth_llm::download::client().map_err(|e| Failure::Other(anyhow::anyhow!(e)))?;
+    let cancel = CancellationToken::new();
+    let on_interrupt = cancel.clone();
+    ctrlc::set_handler(move || on_interrupt.cancel()).map_err(|e| Failure::Other(e.into()))?;
+    let progress = Progress::new(out.is_json());
+    eprintln!(
+        "downloading {} ({} MB) from {}",
+        catalog.title,
+        catalog.archive_bytes.div_ceil(1_000_000),
+        hearth_llm::fetch::redact_url(&url)
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Failure::Other(e.into()))?;
+    let result = runtime.block_on(hearth_llm::download::download_model(&client, &url, catalog, dest, &|p| progress.show(p), &cancel));
+    progress.finish();
+    match result {
+        Ok(()) => Ok(()),
+        Err(hearth_llm::download::DownloadError::Cancelled) => Err(Failure::Interrupted),
+        // The message says whether the next try resumes or starts over.
+        Err(e) => Err(Failure::Unavailable(format!("downloading {}: {e}", catalog.title))),
+    }
 }
 
 /// A download's progress on stderr: one line rewritten in place on a terminal, a line every

@@ -211,23 +211,6 @@ impl Writer<'_> {
         }
         Ok(())
     }
-
-    /// Stamps and queues for sync every document stored before documents synced (schema
-    /// version 10): each as one action, so the next push sends them. Cheap when there are none.
-    pub(crate) fn queue_unsynced_documents(&mut self) -> Result<u64> {
-        let ids: Vec<String> = self
-            .conn()
-            .prepare_cached("SELECT id FROM documents WHERE field_hlc = '{}' AND deleted_at IS NULL")?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        for id in &ids {
-            let Some(row) = self.read().synced_row(Table::Documents.as_str(), id)? else { continue };
-            let fields: Vec<(&str, Val)> =
-                crate::sync::columns_of(Table::Documents).iter().map(|(c, kind)| (*c, crate::sync::val_of(*kind, row.get(*c)))).collect();
-            self.update(Table::Documents, id, &fields)?;
-        }
-        Ok(ids.len() as u64)
-    }
 }
 
 /// Replaces a document's chunks (and their index entries and vectors) with `chunks`, and its
@@ -303,11 +286,6 @@ impl Reader<'_> {
              WHERE c.document_id = d.id AND v.seq IS NULL) ORDER BY d.path"
         ))?;
         Ok(stmt.query_map(rusqlite::params![workspace.to_string(), model], from_row)?.collect::<rusqlite::Result<_>>()?)
-    }
-
-    /// Whether a document stored before documents synced is still to be queued.
-    pub(crate) fn has_unsynced_documents(&self) -> Result<bool> {
-        Ok(self.conn.prepare_cached("SELECT 1 FROM documents WHERE field_hlc = '{}' AND deleted_at IS NULL LIMIT 1")?.exists([])?)
     }
 
     /// A document's chunks' text, in order.

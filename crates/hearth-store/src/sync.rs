@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 pub(crate) use pull::MAX_THREAD_DEPTH;
 pub use pull::Quarantined;
 
-use crate::rows::{now_ms, ts};
+use crate::rows::{Val, now_ms, ts};
 use crate::writer::{OutboxRow, Table, outbox_row};
 use crate::{Error, Reader, Result, Store};
 
@@ -152,7 +152,7 @@ pub struct ApplyReport {
 
 /// How a synced column travels: the JSON the server sends and the SQLite value it becomes.
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum Kind {
+enum Kind {
     Text,
     OptText,
     Int,
@@ -225,13 +225,8 @@ fn columns(table: Table) -> &'static [(&'static str, Kind)] {
     }
 }
 
-pub(crate) fn columns_of(table: Table) -> &'static [(&'static str, Kind)] {
-    columns(table)
-}
-
 /// A synced column's value, from its JSON form (as [`Reader::synced_row`] gives it).
-pub(crate) fn val_of(kind: Kind, v: Option<&Value>) -> crate::rows::Val {
-    use crate::rows::Val;
+fn val_of(kind: Kind, v: Option<&Value>) -> crate::rows::Val {
     let v = v.unwrap_or(&Value::Null);
     let time = || v.as_str().and_then(|s| s.parse::<Timestamp>().ok()).map(|t| t.as_millisecond());
     match kind {
@@ -263,6 +258,11 @@ fn stamps(v: Option<&Value>) -> Map<String, Value> {
 }
 
 impl Reader<'_> {
+    /// Whether a document stored before documents synced is still to be queued.
+    pub(crate) fn has_unsynced_documents(&self) -> Result<bool> {
+        Ok(self.conn.prepare_cached("SELECT 1 FROM documents WHERE field_hlc = '{}' AND deleted_at IS NULL LIMIT 1")?.exists([])?)
+    }
+
     /// The saved connection and cursor; `None` when sync was never connected.
     pub fn sync_state(&self) -> Result<Option<SyncState>> {
         let mut stmt = self.conn.prepare_cached(
@@ -373,6 +373,24 @@ impl Reader<'_> {
         let mut stmt = self.conn.prepare(&format!("SELECT id FROM {} ORDER BY id", t.as_str()))?;
         let ids = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
         Ok(ids)
+    }
+}
+
+impl crate::Writer<'_> {
+    /// Stamps and queues for sync every document stored before documents synced (schema
+    /// version 10): each as one action, so the next push sends them. Cheap when there are none.
+    pub(crate) fn queue_unsynced_documents(&mut self) -> Result<u64> {
+        let ids: Vec<String> = self
+            .conn()
+            .prepare_cached("SELECT id FROM documents WHERE field_hlc = '{}' AND deleted_at IS NULL")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for id in &ids {
+            let Some(row) = self.read().synced_row(Table::Documents.as_str(), id)? else { continue };
+            let fields: Vec<(&str, Val)> = columns(Table::Documents).iter().map(|(c, kind)| (*c, val_of(*kind, row.get(*c)))).collect();
+            self.update(Table::Documents, id, &fields)?;
+        }
+        Ok(ids.len() as u64)
     }
 }
 
