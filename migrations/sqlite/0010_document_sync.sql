@@ -13,8 +13,8 @@ ALTER TABLE documents ADD COLUMN field_hlc TEXT NOT NULL DEFAULT '{}' CHECK (jso
 -- Documents stored before this version: their outline from their chunks. They are stamped and
 -- queued for the next push when the store opens (that needs this device's clock).
 UPDATE documents SET outline = (
-    SELECT coalesce(json_group_array(json_object('heading', heading, 'page', page, 'start', start, 'end', end)), '[]')
-    FROM (SELECT heading, page, start, end FROM chunks WHERE document_id = documents.id ORDER BY ord)
+    SELECT coalesce(json_group_array(json_object('heading', heading, 'page', page, 'start', start, 'end', end) ORDER BY ord), '[]')
+    FROM chunks WHERE document_id = documents.id
 );
 
 -- The outbox takes document changes too: rebuilt as in version 5 (nothing refers to it).

@@ -63,6 +63,9 @@ fn a_document_added_on_one_device_is_found_on_the_other_by_its_words_and_by_its_
     let job = laptop.run_job(job.id, &AtomicBool::new(false), &mut |_| {}).unwrap();
     assert_eq!(job.status, JobStatus::Succeeded, "{job:?}");
     let doc = laptop.documents(&WorkspaceRef::Id(ws.id)).unwrap().remove(0);
+    // Changed after its document was added, the workspace comes after the document in the
+    // pull: the document waits for it and still arrives in the same round.
+    laptop.rename_workspace(&WorkspaceRef::Id(ws.id), "Garden notes").unwrap();
     sync(&rt, &laptop);
 
     // The server holds the document's text and outline; no vectors ever go there.
@@ -75,6 +78,7 @@ fn a_document_added_on_one_device_is_found_on_the_other_by_its_words_and_by_its_
 
     // The desktop pulls it: its words find it at once; its meaning once the job ran.
     sync(&rt, &desktop);
+    assert!(rt.block_on(desktop.sync().unwrap().status()).unwrap().quarantined.is_empty(), "nothing left aside");
     let there = desktop.documents(&WorkspaceRef::Id(ws.id)).unwrap();
     assert_eq!((there.len(), there[0].id, there[0].chunks, there[0].sha256.as_str()), (1, doc.id, doc.chunks, doc.sha256.as_str()));
     let words = desktop.retrieve(&WorkspaceRef::Id(ws.id), "zorblax", 5, Retrieval::Words).unwrap();

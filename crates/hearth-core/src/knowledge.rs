@@ -31,6 +31,9 @@ use crate::{Core, Result, WorkspaceRef};
 
 /// The largest file read (bigger ones are that file's error).
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
+/// The most text one document may hold: it is one synced row, so this keeps every pull and
+/// push of it well under the sync client's 128 MB answer limit, even escaped as JSON.
+pub const MAX_TEXT_BYTES: u64 = 16 << 20;
 /// The most files one ingestion takes from its folders.
 pub const MAX_FILES: usize = 50_000;
 
@@ -52,7 +55,7 @@ const EMBED_BATCH: usize = 16;
 
 /// A workspace setting that names a remote provider's embedding model (`provider/model`,
 /// served by its OpenAI-compatible `/embeddings`) to embed the workspace's knowledge with
-/// instead of the local model. Its vectors are kept under that name, beside any others.
+/// instead of the local model. Its vectors are kept under that name (a chunk keeps the vector of the model that embedded it last).
 pub const EMBEDDING_SETTING: &str = "embedding_model";
 
 /// Checks a value of [`EMBEDDING_SETTING`]: absent, null, or `provider/model` naming a
@@ -197,6 +200,17 @@ impl Core {
         let Some((provider, model)) = name.split_once('/') else {
             return Err(ValidationError::new("settings", format!("{EMBEDDING_SETTING} {name:?} is not provider/model")).into());
         };
+        // Settings sync and providers do not: on a device without this provider (or with it
+        // turned off), the workspace's knowledge is found by its words, and documents are
+        // stored to be embedded once it is there.
+        match self.store.read(|r| r.provider(provider)) {
+            Ok(p) if p.enabled => {}
+            Ok(_) | Err(hearth_store::Error::NotFound { .. }) => {
+                tracing::warn!(workspace = %workspace.handle, %provider, "the workspace's embedding provider is not set up or is off here; searching by words");
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        }
         let remote = self.remote(provider)?;
         Ok(Some(Embedder { model: Arc::new(RemoteEmbedding { remote, model: model.to_owned() }), name: name.to_owned() }))
     }
@@ -346,12 +360,18 @@ impl Core {
         Ok(Ok(JobOutcome { output, message, failed: failed_whole }))
     }
 
-    /// Queues an `embed` job for each workspace with documents that have no vectors by the
-    /// embedding model (it was set up after they came); none without a model. Returns how
-    /// many were queued.
+    /// Queues an `embed` job for each workspace with documents that have no vectors by its
+    /// embedding model (the local one was set up after they came, or the workspace named
+    /// another); none for a workspace without a model. Returns how many were queued.
     pub fn queue_missing_embeddings(&self) -> Result<usize> {
-        let Some(embedder) = self.embedder() else { return Ok(0) };
-        Ok(self.store.write(|w| w.queue_missing_embeddings(&embedder.name))?)
+        let mut queued = 0;
+        for workspace in self.workspaces()? {
+            let Some(embedder) = self.embedder_for(&workspace)? else { continue };
+            if self.store.write(|w| w.queue_missing_embeddings(workspace.id, &embedder.name))? {
+                queued += 1;
+            }
+        }
+        Ok(queued)
     }
 
     /// Reads, extracts, chunks and stores one file: a per-file error in words.
@@ -381,6 +401,13 @@ impl Core {
             }
         }
         let extracted = hearth_docs::extract(format, &bytes).map_err(|e| e.to_string())?;
+        if extracted.text.len() as u64 > MAX_TEXT_BYTES {
+            return Err(format!(
+                "it holds {} MB of text, more than the {} MB a document may (its text is kept, searched and synced whole)",
+                (extracted.text.len() as u64).div_ceil(1 << 20),
+                MAX_TEXT_BYTES >> 20
+            ));
+        }
         let chunks = hearth_docs::chunk(format, &extracted, Budget::default());
         let title = hearth_docs::title(format, &extracted, file);
         let embeddings = match embedder {

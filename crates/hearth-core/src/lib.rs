@@ -35,7 +35,7 @@ use hearth_types::{
 
 pub use error::{Error, ErrorCode, Result};
 pub use jobs::{JobContext, JobOutcome, JobRunner, STALE as JOB_STALE, Stopped};
-pub use knowledge::{EMBEDDING_SETTING, Embedder, MAX_FILE_BYTES, MAX_FILES, Retrieval};
+pub use knowledge::{EMBEDDING_SETTING, Embedder, MAX_FILE_BYTES, MAX_FILES, MAX_TEXT_BYTES, Retrieval};
 
 /// The setting that holds how long an idle local model stays loaded, in whole seconds.
 pub const KEEP_ALIVE_SETTING: &str = "model_keep_alive_secs";

@@ -67,22 +67,22 @@ pub(crate) fn queue_embedding(conn: &rusqlite::Connection, workspace: &str) -> R
 }
 
 impl Writer<'_> {
-    /// Queues an `embed` job for every workspace with a live document that has a chunk
-    /// without a vector by `model`, unless one is queued there already. Returns how many
-    /// workspaces had such documents.
-    pub fn queue_missing_embeddings(&mut self, model: &str) -> Result<usize> {
-        let workspaces: Vec<String> = self
+    /// Queues an `embed` job for the workspace when a live document of it has a chunk without
+    /// a vector by `model`, unless one is queued there already. Returns whether it had such
+    /// documents.
+    pub fn queue_missing_embeddings(&mut self, workspace: WorkspaceId, model: &str) -> Result<bool> {
+        let missing = self
             .conn()
             .prepare_cached(
-                "SELECT DISTINCT d.workspace_id FROM documents d JOIN chunks c ON c.document_id = d.id \
-                 LEFT JOIN chunk_vectors v ON v.seq = c.seq AND v.model = ?1 WHERE d.deleted_at IS NULL AND v.seq IS NULL",
+                "SELECT 1 FROM documents d JOIN chunks c ON c.document_id = d.id \
+                 LEFT JOIN chunk_vectors v ON v.seq = c.seq AND v.model = ?2 \
+                 WHERE d.workspace_id = ?1 AND d.deleted_at IS NULL AND v.seq IS NULL LIMIT 1",
             )?
-            .query_map([model], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        for ws in &workspaces {
-            queue_embedding(self.conn(), ws)?;
+            .exists(rusqlite::params![workspace.to_string(), model])?;
+        if missing {
+            queue_embedding(self.conn(), &workspace.to_string())?;
         }
-        Ok(workspaces.len())
+        Ok(missing)
     }
 
     /// Queues a new job.

@@ -91,7 +91,7 @@ impl Store {
         let store = open::open_file(path.as_ref(), options, migrations::FILES)?;
         // Documents stored before they synced go out with the next push.
         if store.read(|r| r.has_unsynced_documents())? {
-            let queued = store.write(|w| w.queue_unsynced_documents())?;
+            let queued = store.queue_unsynced_documents()?;
             tracing::info!(documents = queued, "documents stored before they synced are queued for sync");
         }
         Ok(store)

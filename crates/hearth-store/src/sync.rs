@@ -376,25 +376,27 @@ impl Reader<'_> {
     }
 }
 
-impl crate::Writer<'_> {
+impl Store {
     /// Stamps and queues for sync every document stored before documents synced (schema
-    /// version 10): each as one action, so the next push sends them. Cheap when there are none.
-    pub(crate) fn queue_unsynced_documents(&mut self) -> Result<u64> {
-        let ids: Vec<String> = self
-            .conn()
-            .prepare_cached("SELECT id FROM documents WHERE field_hlc = '{}' AND deleted_at IS NULL")?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+    /// version 10), each as an action of its own: one push transaction per document, so the
+    /// push's byte budget can spread them over requests. Returns how many.
+    pub(crate) fn queue_unsynced_documents(&self) -> Result<u64> {
+        let ids: Vec<String> = self.read(|r| {
+            Ok(r.conn
+                .prepare_cached("SELECT id FROM documents WHERE field_hlc = '{}' AND deleted_at IS NULL")?
+                .query_map([], |row| row.get(0))?
+                .collect::<rusqlite::Result<_>>()?)
+        })?;
         for id in &ids {
-            let Some(row) = self.read().synced_row(Table::Documents.as_str(), id)? else { continue };
-            let fields: Vec<(&str, Val)> = columns(Table::Documents).iter().map(|(c, kind)| (*c, val_of(*kind, row.get(*c)))).collect();
-            self.update(Table::Documents, id, &fields)?;
+            self.write(|w| {
+                let Some(row) = w.read().synced_row(Table::Documents.as_str(), id)? else { return Ok(()) };
+                let fields: Vec<(&str, Val)> = columns(Table::Documents).iter().map(|(c, kind)| (*c, val_of(*kind, row.get(*c)))).collect();
+                w.update(Table::Documents, id, &fields)
+            })?;
         }
         Ok(ids.len() as u64)
     }
-}
 
-impl Store {
     /// Runs `f` in one immediate transaction outside the user-action machinery: sync's own
     /// bookkeeping stamps nothing and writes no outbox rows.
     fn sync_tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {

@@ -104,7 +104,7 @@ fn shipped_migrations_never_change() {
         ("0007_knowledge.sql", "0ec17d545a520c30875f827d3d378853c0dff4d5567f2cbfedd592254be60f2d"),
         ("0008_citations.sql", "ecb6b16c7a6029cc64d75ba6a67820aa87749c6d384933785f782446efe7860b"),
         ("0009_knowledge_version.sql", "0cd61201e6836a0497a3436586e4f401921340b6937029f1db580d74ae9e02aa"),
-        ("0010_document_sync.sql", "65eb34009a1ba60407711cf2a532d089a19c5b11cc88b1323b840c9fdcfa0576"),
+        ("0010_document_sync.sql", "8722e574d97371fa875d12f0f360357f99dafad0630455b808d630e0e1ed312c"),
     ];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite");
     let mut on_disk: Vec<String> =
@@ -1468,6 +1468,7 @@ fn documents_stored_before_they_synced_are_queued_when_the_store_opens() {
         let store = Store::open(&path).unwrap();
         let ws = workspace(&store, "garden");
         let doc = store.write(|w| w.put_document(&document(ws.id, "/notes/berries.md", None))).unwrap();
+        store.write(|w| w.put_document(&document(ws.id, "/notes/other.md", None))).unwrap();
         // As a store of schema version 9 left it: no stamps, nothing queued.
         store
             .read(|r| {
@@ -1479,10 +1480,12 @@ fn documents_stored_before_they_synced_are_queued_when_the_store_opens() {
     };
     let store = Store::open(&path).unwrap();
     let outbox = store.read(|r| r.outbox(10)).unwrap();
-    assert_eq!(outbox.len(), 1);
-    assert_eq!((outbox[0].table.as_str(), outbox[0].row_id.clone()), ("documents", doc.id.to_string()));
-    assert!(outbox[0].patch["text"].as_str().unwrap().contains("acidic"));
-    assert!(outbox[0].patch["field_hlc"]["outline"].is_string());
+    assert_eq!(outbox.len(), 2);
+    let first = outbox.iter().find(|c| c.row_id == doc.id.to_string()).expect("the document is queued");
+    assert_eq!(first.table, "documents");
+    assert!(first.patch["text"].as_str().unwrap().contains("acidic"));
+    assert!(first.patch["field_hlc"]["outline"].is_string());
+    assert_ne!(outbox[0].tx_seq, outbox[1].tx_seq, "a push transaction each, so pushes can spread them");
     drop(store);
-    assert_eq!(Store::open(&path).unwrap().read(|r| r.outbox(10)).unwrap().len(), 1, "queued once");
+    assert_eq!(Store::open(&path).unwrap().read(|r| r.outbox(10)).unwrap().len(), 2, "queued once");
 }

@@ -473,6 +473,11 @@ impl Engine {
                 None => break,
             }
         }
+        // A row kept aside because what it names came later in the pull (a document whose
+        // workspace was changed after it, so pulled after it) applies now, not a round later.
+        if round.pulled > 0 {
+            self.blocking(|s| s.retry_quarantined()).await?;
+        }
         round.requests = self.requests() - start;
         Ok(round)
     }

@@ -508,3 +508,35 @@ fn an_embed_job_gives_vectors_to_the_documents_that_have_none() {
     let again = run(&core, &core.queue_job(JobKind::Embed, Some(workspace), Map::new()).unwrap());
     assert_eq!(again.output["embedded"].as_u64(), Some(0));
 }
+
+/// A workspace's embedding model names a provider this device does not have (settings sync,
+/// providers do not): its knowledge is added and found by its words, and nothing fails.
+#[test]
+fn an_embedding_provider_missing_here_leaves_search_by_words() {
+    let core = Core::in_memory().unwrap();
+    let mut new = NewWorkspace::new("Notes", Handle::parse("notes").unwrap()).unwrap();
+    new.settings.insert(EMBEDDING_SETTING.into(), json!("elsewhere/embed-1"));
+    let ws = core.create_workspace(&new).unwrap();
+    assert!(core.embedder_for(&ws).unwrap().is_none());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("trains.md"), "# Trains\nThe rail timetable changes in May.\n").unwrap();
+    let here = WorkspaceRef::Id(ws.id);
+    let job = run(&core, &core.add_knowledge(&here, &[dir.path().to_owned()]).unwrap());
+    assert_eq!((job.status, job.output["added"].as_u64()), (JobStatus::Succeeded, Some(1)), "{job:?}");
+    assert_eq!(core.search_knowledge(&here, "timetable", 5).unwrap()[0].title, "Trains");
+    assert_eq!(core.queue_missing_embeddings().unwrap(), 0);
+}
+
+/// A file whose text passes what one document may hold is that file's error.
+#[test]
+fn a_document_with_too_much_text_is_refused_by_name() {
+    let (core, ws) = core_with_workspace();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("huge.txt"), "word ".repeat((MAX_TEXT_BYTES / 5 + 1) as usize)).unwrap();
+    std::fs::write(dir.path().join("small.txt"), "A small note.\n").unwrap();
+    let job = run(&core, &core.add_knowledge(&ws, &[dir.path().to_owned()]).unwrap());
+    assert_eq!(job.output["added"].as_u64(), Some(1), "{job:?}");
+    let failed = failed_paths(&job);
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0].0.ends_with("huge.txt") && failed[0].1.contains("MB of text"), "{failed:?}");
+}
