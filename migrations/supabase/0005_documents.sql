@@ -150,39 +150,52 @@ grant execute on function public.sync_push(uuid, int, jsonb) to authenticated;
 
 -- ---------------------------------------------------------------- pull RPC (version 2, plus documents)
 -- A page now also ends before it passes about 8 MB of rows (always at least one row): a page
--- of 2000 documents, each with its text, would otherwise be gigabytes in one answer.
+-- of 2000 documents, each with its text, would otherwise be gigabytes in one answer. Rows are
+-- sized from their large columns' stored lengths (octet_length and pg_column_size read a
+-- value's header, not the value), and only the rows of the page are turned into JSON.
 create or replace function public.sync_pull(p_since_version bigint, p_since_id uuid default '00000000-0000-0000-0000-000000000000', p_limit int default 1000)
 returns json
 language sql stable security invoker set search_path = '' as $$
   with lim as (select least(greatest(p_limit, 1), 5000) as n),
   changes as (
-    (select 'workspaces'::text as t, w.server_version as v, w.id as id, row_to_json(w) as r from public.workspaces w
+    (select 'workspaces'::text as t, w.server_version as v, w.id as id,
+            1024 + octet_length(w.system_prompt) + octet_length(w.knowledge_base) + pg_column_size(w.settings) as size
+       from public.workspaces w
       where w.user_id = (select auth.uid()) and (w.server_version, w.id) > (p_since_version, p_since_id)
       order by w.server_version, w.id limit (select n from lim))
     union all
-    (select 'chats', c.server_version, c.id, row_to_json(c) from public.chats c
+    (select 'chats', c.server_version, c.id, 1024 from public.chats c
       where c.user_id = (select auth.uid()) and (c.server_version, c.id) > (p_since_version, p_since_id)
       order by c.server_version, c.id limit (select n from lim))
     union all
-    (select 'messages', m.server_version, m.id, row_to_json(m) from public.messages m
+    (select 'messages', m.server_version, m.id, 1024 + octet_length(m.content) + pg_column_size(m.citations) from public.messages m
       where m.user_id = (select auth.uid()) and (m.server_version, m.id) > (p_since_version, p_since_id)
       order by m.server_version, m.id limit (select n from lim))
     union all
-    (select 'workflows', f.server_version, f.id, row_to_json(f) from public.workflows f
+    (select 'workflows', f.server_version, f.id, 1024 + pg_column_size(f.graph) from public.workflows f
       where f.user_id = (select auth.uid()) and (f.server_version, f.id) > (p_since_version, p_since_id)
       order by f.server_version, f.id limit (select n from lim))
     union all
-    (select 'documents', d.server_version, d.id, row_to_json(d) from public.documents d
+    (select 'documents', d.server_version, d.id, 1024 + octet_length(d.text) + pg_column_size(d.outline) from public.documents d
       where d.user_id = (select auth.uid()) and (d.server_version, d.id) > (p_since_version, p_since_id)
       order by d.server_version, d.id limit (select n from lim))
   ),
   candidates as (select * from changes order by v, id limit (select n from lim)),
-  sized as (select c.*, coalesce(sum(octet_length(c.r::text)) over (order by c.v, c.id rows between unbounded preceding and 1 preceding), 0) as before
+  sized as (select c.*, coalesce(sum(c.size) over (order by c.v, c.id rows between unbounded preceding and 1 preceding), 0) as before
               from candidates c),
-  page as (select t, v, id, r from sized where before < 8000000),
+  page as (select t, v, id from sized where before < 8000000),
+  rows as (
+    select p.t, p.v, p.id, case p.t
+      when 'workspaces' then (select row_to_json(w) from public.workspaces w where w.id = p.id)
+      when 'chats'      then (select row_to_json(c) from public.chats c where c.id = p.id)
+      when 'messages'   then (select row_to_json(m) from public.messages m where m.id = p.id)
+      when 'workflows'  then (select row_to_json(f) from public.workflows f where f.id = p.id)
+      else                   (select row_to_json(d) from public.documents d where d.id = p.id)
+    end as r
+    from page p),
   last as (select v, id from page order by v desc, id desc limit 1)
   select json_build_object(
-    'rows',     coalesce((select json_agg(json_build_object('t', t, 'r', r) order by v, id) from page), '[]'::json),
+    'rows',     coalesce((select json_agg(json_build_object('t', t, 'r', r) order by v, id) from rows), '[]'::json),
     'next',     json_build_object('version', coalesce((select v from last), p_since_version),
                                   'id',      coalesce((select id from last), p_since_id)),
     'has_more', (select count(*) from page) < (select count(*) from candidates) or (select count(*) from page) = (select n from lim),

@@ -116,7 +116,7 @@ mod tests {
             ("0002", "11a0fd6329ae8ce4d00b10133cac6e6fa71c75edef05edd4cacf609d2d05796e"),
             ("0003", "89ac301d3a06cdc1735a11bfd58f4eb402e55e0b7843e1f073e7db8678516858"),
             ("0004", "1e046ada830d033cb2293ce5e3cf939eec9342f6febe1f8476ca87408114ea0d"),
-            ("0005", "ae95e8d64ed9eb5d01510f094a26542a8bc4c30ced377523004fdc2b1266d31e"),
+            ("0005", "9559cc4d191df02884e3f861a92e9f56c4c7c6990842a01132e2a11db7ab2c93"),
         ];
         assert_eq!(FILES.len(), PINNED.len(), "every file is pinned");
         for ((version, name, sql), (pinned_version, hash)) in FILES.iter().zip(PINNED) {
