@@ -90,8 +90,8 @@ impl Store {
     pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Self> {
         let store = open::open_file(path.as_ref(), options, migrations::FILES)?;
         // Documents stored before they synced go out with the next push.
-        if store.read(|r| r.has_unsynced_documents())? {
-            let queued = store.queue_unsynced_documents()?;
+        let queued = store.queue_unsynced_documents()?;
+        if queued > 0 {
             tracing::info!(documents = queued, "documents stored before they synced are queued for sync");
         }
         Ok(store)

@@ -258,11 +258,6 @@ fn stamps(v: Option<&Value>) -> Map<String, Value> {
 }
 
 impl Reader<'_> {
-    /// Whether a document stored before documents synced is still to be queued.
-    pub(crate) fn has_unsynced_documents(&self) -> Result<bool> {
-        Ok(self.conn.prepare_cached("SELECT 1 FROM documents WHERE field_hlc = '{}' AND deleted_at IS NULL LIMIT 1")?.exists([])?)
-    }
-
     /// The saved connection and cursor; `None` when sync was never connected.
     pub fn sync_state(&self) -> Result<Option<SyncState>> {
         let mut stmt = self.conn.prepare_cached(
@@ -379,7 +374,8 @@ impl Reader<'_> {
 impl Store {
     /// Stamps and queues for sync every document stored before documents synced (schema
     /// version 10), each as an action of its own: one push transaction per document, so the
-    /// push's byte budget can spread them over requests. Returns how many.
+    /// push's byte budget can spread them over requests. Returns how many (with none, it is
+    /// one read: every open calls it).
     pub(crate) fn queue_unsynced_documents(&self) -> Result<u64> {
         let ids: Vec<String> = self.read(|r| {
             Ok(r.conn
