@@ -3,8 +3,8 @@
 //! ended. Stand-in programs (small shell scripts) play children that never answer, die, or
 //! answer nonsense, which the real program would not do; the parent must cope all the same.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use hearth_sandbox::lockdown::Status;
@@ -18,10 +18,17 @@ fn limits(timeout: Duration) -> Limits {
 }
 
 /// A stand-in program: `body` as a shell script in `dir`.
+///
+/// The executable is written by `install`, not by this process: tests run on many threads, and
+/// a thread that forks while this one holds the file open for writing gives its child a copy
+/// of that descriptor until the child's exec, so executing the file in that moment fails with
+/// "Text file busy" (ETXTBSY). Only the plain text is written here.
 fn stand_in(dir: &Path, body: &str) -> Sandbox {
+    let text = dir.join("stand-in.sh");
     let path = dir.join("stand-in");
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("the script is written");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("the script is executable");
+    std::fs::write(&text, format!("#!/bin/sh\n{body}\n")).expect("the script is written");
+    let installed = Command::new("install").arg("-m").arg("755").arg(&text).arg(&path).status();
+    assert!(installed.expect("install runs").success(), "install copies the script");
     Sandbox::new(path)
 }
 
