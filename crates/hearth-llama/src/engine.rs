@@ -15,6 +15,8 @@ use hearth_llm::{
 };
 
 use crate::config::{EngineConfig, EngineStatus, Resolver};
+use crate::grammar::Gbnf;
+use crate::tools::Plan;
 use crate::worker::{self, ChatJob, Command, EmbedJob, LoadJob, Prompt};
 
 /// The local inference engine. See the crate docs.
@@ -66,13 +68,37 @@ impl LlamaEngine {
     }
 
     /// Hands a generation request to the worker and waits until it is accepted.
-    fn start(&self, model: &str, prompt: Prompt, params: SamplingParams, cancel: CancellationToken) -> Result<ChatStream, LlmError> {
+    /// `tools`: a chat's tool plan, whose messages are already in `prompt`.
+    fn start(
+        &self,
+        model: &str,
+        prompt: Prompt,
+        params: SamplingParams,
+        tools: Option<Plan>,
+        cancel: CancellationToken,
+    ) -> Result<ChatStream, LlmError> {
         params.validate()?;
         let spec = (self.resolve)(model)?;
-        let grammar = params.format.as_ref().map(crate::grammar::gbnf).transpose()?;
+        let tools = tools.unwrap_or(Plan { messages: Vec::new(), eager: None, lazy: None, parse: false });
+        let tool_grammar = |text| Gbnf { text, field: "tools" };
+        let grammar = match tools.eager {
+            Some(text) => Some(tool_grammar(text)),
+            None => params.format.as_ref().map(crate::grammar::gbnf).transpose()?,
+        };
         let (ack, accepted) = mpsc::sync_channel(1);
         let (events, stream) = mpsc::channel();
-        let job = ChatJob { spec, prompt, params, grammar, cancel: cancel.clone(), events, ack, received: Instant::now() };
+        let job = ChatJob {
+            spec,
+            prompt,
+            params,
+            grammar,
+            lazy_grammar: tools.lazy.map(tool_grammar),
+            parse_calls: tools.parse,
+            cancel: cancel.clone(),
+            events,
+            ack,
+            received: Instant::now(),
+        };
         self.send(Command::Chat(job))?;
         match accepted.recv() {
             Ok(Ok(())) => Ok(ChatStream::new(stream, cancel)),
@@ -102,14 +128,16 @@ impl ChatModel for LlamaEngine {
         if request.messages.is_empty() {
             return Err(LlmError::Invalid { field: "messages", reason: "must hold at least one message".into() });
         }
-        self.start(&request.model, Prompt::Chat(request.messages), request.params, cancel)
+        let mut plan = crate::tools::plan(&request)?;
+        let messages = std::mem::take(&mut plan.messages);
+        self.start(&request.model, Prompt::Chat(messages), request.params, Some(plan), cancel)
     }
 
     fn complete(&self, request: CompletionRequest, cancel: CancellationToken) -> Result<ChatStream, LlmError> {
         if request.prompt.is_empty() {
             return Err(LlmError::Invalid { field: "prompt", reason: "must not be empty".into() });
         }
-        self.start(&request.model, Prompt::Raw(request.prompt), request.params, cancel)
+        self.start(&request.model, Prompt::Raw(request.prompt), request.params, None, cancel)
     }
 
     fn embed(&self, model: &str, inputs: &[EmbedInput]) -> Result<Embeddings, LlmError> {

@@ -1,5 +1,5 @@
-//! Structured output: the reply is held to a JSON Schema (or to "any JSON object") while it
-//! is sampled, not checked afterwards.
+//! Structured output: the reply (or a tool call, see `tools.rs`) is held to a JSON Schema (or
+//! to "any JSON object") while it is sampled, not checked afterwards.
 //!
 //! llama.cpp converts the schema to a GBNF grammar and its grammar sampler says which tokens
 //! may come next. Asking it about the whole vocabulary (262,144 tokens for Gemma 3) costs
@@ -24,23 +24,33 @@ use crate::sampler::Sampler;
 /// How many of the most likely tokens the grammar is asked about before the whole vocabulary.
 const SHORTLIST: usize = 512;
 
+/// A GBNF grammar and the request field it comes from (`response_format` or `tools`), which
+/// its errors name.
+#[derive(Clone, Debug)]
+pub(crate) struct Gbnf {
+    pub(crate) text: String,
+    pub(crate) field: &'static str,
+}
+
 /// The GBNF grammar for a response format. Converting a large schema takes a while, so the
 /// engine does it on the caller's thread, not on the inference thread every request shares.
-pub(crate) fn gbnf(format: &ResponseFormat) -> Result<String, LlmError> {
+pub(crate) fn gbnf(format: &ResponseFormat) -> Result<Gbnf, LlmError> {
     let schema = match format {
         ResponseFormat::JsonObject => serde_json::json!({ "type": "object" }),
         ResponseFormat::JsonSchema(schema) => schema.clone(),
     };
-    llama_cpp_2::json_schema_to_grammar(&schema.to_string()).map_err(|e| LlmError::Invalid {
+    let text = llama_cpp_2::json_schema_to_grammar(&schema.to_string()).map_err(|e| LlmError::Invalid {
         field: "response_format",
         reason: format!("the JSON schema cannot be turned into a grammar ({e})"),
-    })
+    })?;
+    Ok(Gbnf { text, field: "response_format" })
 }
 
 /// A grammar that a reply's tokens must follow.
 pub(crate) struct Constraint {
     grammar: LlamaSampler,
     masked: Vec<f32>,
+    field: &'static str,
 }
 
 impl std::fmt::Debug for Constraint {
@@ -50,11 +60,23 @@ impl std::fmt::Debug for Constraint {
 }
 
 impl Constraint {
-    /// A grammar over `model`'s vocabulary from GBNF text (see [`gbnf`]).
-    pub(crate) fn new(model: &LlamaModel, gbnf: &str) -> Result<Self, LlmError> {
-        let grammar = LlamaSampler::grammar(model, gbnf, "root")
-            .map_err(|e| LlmError::Invalid { field: "response_format", reason: format!("the schema's grammar was refused ({e})") })?;
-        Ok(Self { grammar, masked: Vec::new() })
+    /// A grammar over `model`'s vocabulary (see [`gbnf`]).
+    pub(crate) fn new(model: &LlamaModel, gbnf: &Gbnf) -> Result<Self, LlmError> {
+        let field = gbnf.field;
+        let grammar = LlamaSampler::grammar(model, &gbnf.text, "root")
+            .map_err(|e| LlmError::Invalid { field, reason: format!("the schema's grammar was refused ({e})") })?;
+        Ok(Self { grammar, masked: Vec::new(), field })
+    }
+
+    /// Advances the grammar over tokens already generated (a grammar that starts mid-reply,
+    /// at the text that began a tool call). Fails if the grammar refuses one of them.
+    pub(crate) fn accept(&mut self, tokens: &[LlamaToken]) -> Result<(), LlmError> {
+        for &token in tokens {
+            self.grammar
+                .try_accept(token)
+                .map_err(|e| LlmError::Engine(format!("the {} grammar refused token {} ({e:?})", self.field, token.0)))?;
+        }
+        Ok(())
     }
 
     /// Picks the next token among those the grammar allows, and advances the grammar. Fails
@@ -67,11 +89,9 @@ impl Constraint {
         } else if self.mask(logits, Some(SHORTLIST)) || self.mask(logits, None) {
             sampler.sample(&self.masked)
         } else {
-            return Err(LlmError::Engine("the response format's grammar allows no next token".into()));
+            return Err(LlmError::Engine(format!("the {} grammar allows no next token", self.field)));
         };
-        self.grammar
-            .try_accept(LlamaToken(token))
-            .map_err(|e| LlmError::Engine(format!("the response format's grammar refused token {token} ({e:?})")))?;
+        self.accept(&[LlamaToken(token)])?;
         Ok(token)
     }
 

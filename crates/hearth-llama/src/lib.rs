@@ -22,6 +22,7 @@ mod grammar;
 mod sampler;
 mod template;
 mod text;
+mod tools;
 mod worker;
 
 pub use config::{EngineConfig, EngineStatus, ModelSpec, Resolver};

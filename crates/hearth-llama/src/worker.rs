@@ -36,10 +36,11 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::token::LlamaToken;
 
 use crate::config::{EngineConfig, EngineStatus, ModelSpec};
-use crate::grammar::Constraint;
+use crate::grammar::{Constraint, Gbnf};
 use crate::sampler::Sampler;
 use crate::template;
 use crate::text::TextStream;
+use crate::tools::{CallParser, OPEN};
 
 pub(crate) enum Command {
     Chat(ChatJob),
@@ -61,8 +62,13 @@ pub(crate) struct ChatJob {
     pub(crate) spec: ModelSpec,
     pub(crate) prompt: Prompt,
     pub(crate) params: SamplingParams,
-    /// The GBNF grammar of `params.format`, converted before the job reached this thread.
-    pub(crate) grammar: Option<String>,
+    /// The grammar the whole reply follows (`params.format`, or a required tool call),
+    /// converted before the job reached this thread.
+    pub(crate) grammar: Option<Gbnf>,
+    /// The grammar a tool call follows once the model begins one (`<tool_call>`).
+    pub(crate) lazy_grammar: Option<Gbnf>,
+    /// Whether the reply is read for tool calls.
+    pub(crate) parse_calls: bool,
     pub(crate) cancel: CancellationToken,
     pub(crate) events: Sender<Result<ChatEvent, LlmError>>,
     /// Answered once the request is accepted (or refused) by the worker.
@@ -289,6 +295,27 @@ impl Geometry {
     }
 }
 
+/// A tool call's grammar, waiting for the reply to write `<tool_call>`.
+struct Lazy {
+    gbnf: Gbnf,
+    /// The end of the reply so far, long enough to hold all but the last character of the
+    /// marker (which may come split over tokens).
+    tail: String,
+}
+
+impl Lazy {
+    /// Adds a token's text; once the marker is complete, returns what followed it.
+    fn watch(&mut self, piece: &[u8]) -> Option<String> {
+        self.tail.push_str(&String::from_utf8_lossy(piece));
+        if let Some(at) = self.tail.find(OPEN) {
+            return Some(self.tail[at + OPEN.len()..].to_owned());
+        }
+        let keep = self.tail.char_indices().rev().take(OPEN.len() - 1).last().map_or(0, |(i, _)| i);
+        self.tail.drain(..keep);
+        None
+    }
+}
+
 /// One request being served.
 struct Active {
     job: ChatJob,
@@ -299,7 +326,11 @@ struct Active {
     sampler: Sampler,
     /// The grammar a structured reply follows.
     constraint: Option<Constraint>,
+    /// A grammar waiting for the model to begin a tool call.
+    lazy: Option<Lazy>,
     text: TextStream,
+    /// Reads tool calls out of the text, when tools were offered.
+    calls: Option<CallParser>,
     /// The last sampled token, which the next step decodes.
     pending: Option<LlamaToken>,
     generated: u32,
@@ -532,7 +563,7 @@ impl Server<'_> {
             let _ = job.ack.send(Err(LlmError::ContextOverflow { prompt_tokens: prompt.len() as u32, context: self.geometry.per_slot }));
             return;
         }
-        let constraint = match job.grammar.as_deref().map(|g| Constraint::new(self.model, g)).transpose() {
+        let constraint = match job.grammar.as_ref().map(|g| Constraint::new(self.model, g)).transpose() {
             Ok(c) => c,
             Err(e) => {
                 let _ = job.ack.send(Err(e));
@@ -585,6 +616,8 @@ impl Server<'_> {
                 sampler.accept(t.0);
             }
             let text = TextStream::new(&w.job.params.stop);
+            let lazy = w.job.lazy_grammar.clone().map(|gbnf| Lazy { gbnf, tail: String::new() });
+            let calls = w.job.parse_calls.then(CallParser::new);
             let now = Instant::now();
             tracing::debug!(seq = slot.seq, prompt = w.prompt.len(), cached = keep, "request started");
             slot.active = Some(Active {
@@ -595,6 +628,8 @@ impl Server<'_> {
                 cached_prompt: keep,
                 sampler,
                 constraint: w.constraint,
+                lazy,
+                calls,
                 text,
                 pending: None,
                 generated: 0,
@@ -705,8 +740,28 @@ impl Server<'_> {
             }
             a.generated += 1;
             let piece = vocab.token_to_piece(token, false, None);
+            if let Some(mut lazy) = a.lazy.take() {
+                match lazy.watch(&piece) {
+                    // The model began a tool call: from here on the call's grammar holds.
+                    Some(after) => match Constraint::new(self.model, &lazy.gbnf)
+                        .and_then(|mut c| c.accept(&vocab.tokenize(after.as_bytes(), false, false)).map(|()| c))
+                    {
+                        Ok(c) => a.constraint = Some(c),
+                        // What came after the marker in the same token already breaks the
+                        // grammar: the call is read as written (and given back as text if it
+                        // is none).
+                        Err(e) => tracing::debug!(error = %e, "a tool call began outside its grammar"),
+                    },
+                    None => a.lazy = Some(lazy),
+                }
+            }
             let step = a.text.push(&piece);
-            if !step.emit.is_empty() && a.job.events.send(Ok(ChatEvent::Delta(step.emit))).is_err() {
+            let events = match a.calls.as_mut() {
+                Some(parser) => parser.push(&step.emit),
+                None if step.emit.is_empty() => Vec::new(),
+                None => vec![ChatEvent::Delta(step.emit)],
+            };
+            if events.into_iter().any(|e| a.job.events.send(Ok(e)).is_err()) {
                 // Nobody is listening any more.
                 finish(slot, FinishReason::Cancelled);
                 continue;
@@ -724,13 +779,24 @@ impl Server<'_> {
 
 /// Ends a slot's request: flushes held-back text and sends the final event. The slot keeps
 /// its cached tokens for the next request that shares them.
-fn finish(slot: &mut Slot, reason: FinishReason) {
+fn finish(slot: &mut Slot, mut reason: FinishReason) {
     let Some(mut a) = slot.active.take() else { return };
     // Text held back as a possible stop string, or an unfinished character, is final now
     // (the stream itself drops everything after a stop string).
     let rest = a.text.finish();
-    if !rest.is_empty() {
-        let _ = a.job.events.send(Ok(ChatEvent::Delta(rest)));
+    match a.calls.as_mut() {
+        Some(parser) => {
+            for event in parser.push(&rest).into_iter().chain(parser.finish()) {
+                let _ = a.job.events.send(Ok(event));
+            }
+            if parser.made_calls() && reason == FinishReason::Stop {
+                reason = FinishReason::ToolCalls;
+            }
+        }
+        None if rest.is_empty() => {}
+        None => {
+            let _ = a.job.events.send(Ok(ChatEvent::Delta(rest)));
+        }
     }
     let now = Instant::now();
     let first = a.first_token.unwrap_or(now);

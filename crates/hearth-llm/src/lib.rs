@@ -19,6 +19,7 @@ mod params;
 pub mod remote;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
+mod tools;
 
 use std::sync::mpsc::Receiver;
 
@@ -27,17 +28,34 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{LlmError, RemoteFailure};
 pub use params::{ResponseFormat, SamplingParams};
+pub use tools::{Tool, ToolCall, ToolCalls, ToolChoice, call_id};
 
 /// One turn of the conversation sent to a model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChatMessage {
     pub role: Role,
     pub content: String,
+    /// The calls an assistant turn made, after its text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// A `tool` turn's answer is to this call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
 impl ChatMessage {
     pub fn new(role: Role, content: impl Into<String>) -> Self {
-        Self { role, content: content.into() }
+        Self { role, content: content.into(), tool_calls: Vec::new(), tool_call_id: None }
+    }
+
+    /// An assistant turn that called tools (its text may be empty).
+    pub fn calls(content: impl Into<String>, tool_calls: Vec<ToolCall>) -> Self {
+        Self { tool_calls, ..Self::new(Role::Assistant, content) }
+    }
+
+    /// A tool's answer to call `id`.
+    pub fn tool_result(id: impl Into<String>, content: impl Into<String>) -> Self {
+        Self { tool_call_id: Some(id.into()), ..Self::new(Role::Tool, content) }
     }
 }
 
@@ -47,8 +65,13 @@ pub struct ChatRequest {
     pub model: String,
     pub messages: Vec<ChatMessage>,
     pub params: SamplingParams,
-    /// Functions the model may call (remote models; the local engine refuses them).
+    /// Functions the model may call.
     pub tools: Vec<Tool>,
+    /// Whether and which of `tools` the model may call.
+    pub tool_choice: ToolChoice,
+    /// Several calls in one turn. `None` leaves it to the model's own default (the local
+    /// engine: one call).
+    pub parallel_tool_calls: Option<bool>,
     /// Models to try in order when `model` fails before answering. Only a router acts on
     /// it; a single model ignores it.
     pub fallbacks: Vec<String>,
@@ -56,17 +79,16 @@ pub struct ChatRequest {
 
 impl ChatRequest {
     pub fn new(model: impl Into<String>, messages: Vec<ChatMessage>, params: SamplingParams) -> Self {
-        Self { model: model.into(), messages, params, tools: Vec::new(), fallbacks: Vec::new() }
+        Self {
+            model: model.into(),
+            messages,
+            params,
+            tools: Vec::new(),
+            tool_choice: ToolChoice::Auto,
+            parallel_tool_calls: None,
+            fallbacks: Vec::new(),
+        }
     }
-}
-
-/// A function a model may call, described by a JSON Schema of its arguments.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Tool {
-    pub name: String,
-    #[serde(default)]
-    pub description: String,
-    pub parameters: serde_json::Value,
 }
 
 /// A request to continue raw text (no chat template): the legacy completions API, editor
@@ -145,6 +167,16 @@ pub enum ChatEvent {
     Finished { reason: FinishReason, usage: Usage, timings: Timings },
 }
 
+/// A whole reply, read from its stream.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reply {
+    pub text: String,
+    pub tool_calls: Vec<ToolCall>,
+    pub reason: FinishReason,
+    pub usage: Usage,
+    pub timings: Timings,
+}
+
 /// A reply in progress. Iterate it for events; it ends after `Finished` or an error.
 /// Dropping it cancels the reply.
 #[derive(Debug)]
@@ -171,12 +203,22 @@ impl ChatStream {
 
     /// Reads the whole reply: its text and how it finished.
     pub fn collect_text(self) -> Result<(String, FinishReason, Usage, Timings), LlmError> {
+        let reply = self.collect()?;
+        Ok((reply.text, reply.reason, reply.usage, reply.timings))
+    }
+
+    /// Reads the whole reply, tool calls included.
+    pub fn collect(self) -> Result<Reply, LlmError> {
         let mut text = String::new();
+        let mut calls = ToolCalls::default();
         for event in self {
             match event? {
                 ChatEvent::Delta(d) => text.push_str(&d),
-                ChatEvent::ToolCall { .. } | ChatEvent::Fallback { .. } => {}
-                ChatEvent::Finished { reason, usage, timings } => return Ok((text, reason, usage, timings)),
+                ChatEvent::ToolCall { index, id, name, arguments } => calls.push(index, id, name, &arguments),
+                ChatEvent::Fallback { .. } => {}
+                ChatEvent::Finished { reason, usage, timings } => {
+                    return Ok(Reply { text, tool_calls: calls.into_vec(), reason, usage, timings });
+                }
             }
         }
         Err(LlmError::Engine("the reply ended without finishing".into()))

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::ProtocolStream;
 use super::openai::error_text;
 use super::sse::{SseEvent, excerpt};
-use crate::{ChatEvent, ChatRequest, FinishReason, LlmError, RemoteFailure, Timings, Usage};
+use crate::{ChatEvent, ChatRequest, FinishReason, LlmError, RemoteFailure, Timings, ToolChoice, Usage};
 
 /// The API version Hearth speaks (sent as `anthropic-version`).
 pub(crate) const VERSION: &str = "2023-06-01";
@@ -27,19 +27,31 @@ pub(crate) fn chat_body(request: &ChatRequest, model: &str) -> Result<Value, Llm
         });
     }
     let system: Vec<&str> = request.messages.iter().filter(|m| m.role == Role::System).map(|m| m.content.as_str()).collect();
-    // Turns must alternate: consecutive messages of one side are joined into one turn.
-    let mut turns: Vec<(&'static str, String)> = Vec::new();
+    // Turns must alternate: consecutive messages of one side are joined into one turn. A
+    // tool's answer is a `tool_result` block in a user turn, a call a `tool_use` block.
+    let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
     for m in request.messages.iter().filter(|m| m.role != Role::System) {
         let role = if m.role == Role::Assistant { "assistant" } else { "user" };
+        let mut blocks = Vec::new();
+        match &m.tool_call_id {
+            Some(id) => blocks.push(json!({ "type": "tool_result", "tool_use_id": id, "content": m.content })),
+            None if !m.content.is_empty() || m.tool_calls.is_empty() => blocks.push(json!({ "type": "text", "text": m.content })),
+            None => {}
+        }
+        for call in &m.tool_calls {
+            // Arguments a model wrote that are not a JSON object go back as they were, in a string.
+            let input = serde_json::from_str::<Value>(&call.arguments)
+                .ok()
+                .filter(Value::is_object)
+                .unwrap_or_else(|| json!({ "arguments": call.arguments }));
+            blocks.push(json!({ "type": "tool_use", "id": call.id, "name": call.name, "input": input }));
+        }
         match turns.last_mut() {
-            Some((last, text)) if *last == role => {
-                text.push_str("\n\n");
-                text.push_str(&m.content);
-            }
-            _ => turns.push((role, m.content.clone())),
+            Some((last, turn)) if *last == role => turn.extend(blocks),
+            _ => turns.push((role, blocks)),
         }
     }
-    let messages: Vec<Value> = turns.into_iter().map(|(role, content)| json!({ "role": role, "content": content })).collect();
+    let messages: Vec<Value> = turns.into_iter().map(|(role, blocks)| json!({ "role": role, "content": turn_content(blocks) })).collect();
     let mut body = json!({
         "model": model,
         "max_tokens": p.max_tokens,
@@ -59,8 +71,28 @@ pub(crate) fn chat_body(request: &ChatRequest, model: &str) -> Result<Value, Llm
         let tools: Vec<Value> =
             request.tools.iter().map(|t| json!({ "name": t.name, "description": t.description, "input_schema": t.parameters })).collect();
         o.insert("tools".into(), json!(tools));
+        let mut choice = match &request.tool_choice {
+            ToolChoice::Auto => json!({ "type": "auto" }),
+            ToolChoice::None => json!({ "type": "none" }),
+            ToolChoice::Required => json!({ "type": "any" }),
+            ToolChoice::Function(name) => json!({ "type": "tool", "name": name }),
+        };
+        if request.parallel_tool_calls == Some(false) && request.tool_choice != ToolChoice::None {
+            choice["disable_parallel_tool_use"] = json!(true);
+        }
+        o.insert("tool_choice".into(), choice);
     }
     Ok(body)
+}
+
+/// A turn's content: plain text when it is only text (paragraphs joined), else its blocks.
+fn turn_content(blocks: Vec<Value>) -> Value {
+    if blocks.iter().all(|b| b["type"] == "text") {
+        let texts: Vec<&str> = blocks.iter().filter_map(|b| b["text"].as_str()).collect();
+        json!(texts.join("\n\n"))
+    } else {
+        json!(blocks)
+    }
 }
 
 /// Reads a streamed answer.

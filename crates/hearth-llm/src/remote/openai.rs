@@ -7,12 +7,32 @@ use serde_json::{Map, Value, json};
 
 use super::sse::{SseEvent, excerpt};
 use super::{ProtocolStream, role_name};
-use crate::{ChatEvent, ChatRequest, FinishReason, RemoteFailure, ResponseFormat, Timings, Usage};
+use crate::{ChatEvent, ChatMessage, ChatRequest, FinishReason, RemoteFailure, ResponseFormat, Timings, ToolChoice, Usage};
+
+/// One message in OpenAI's shape: an assistant turn's calls, a tool turn's call id.
+fn message(m: &ChatMessage) -> Value {
+    let mut out = json!({ "role": role_name(m.role), "content": m.content });
+    if !m.tool_calls.is_empty() {
+        let calls: Vec<Value> = m
+            .tool_calls
+            .iter()
+            .map(|c| json!({ "id": c.id, "type": "function", "function": { "name": c.name, "arguments": c.arguments } }))
+            .collect();
+        out["tool_calls"] = json!(calls);
+        if m.content.is_empty() {
+            out["content"] = Value::Null;
+        }
+    }
+    if let Some(id) = &m.tool_call_id {
+        out["tool_call_id"] = json!(id);
+    }
+    out
+}
 
 /// The body of `POST {base}/chat/completions` for `model` (the provider's own name for it).
 pub(crate) fn chat_body(request: &ChatRequest, model: &str) -> Value {
     let p = &request.params;
-    let messages: Vec<Value> = request.messages.iter().map(|m| json!({ "role": role_name(m.role), "content": m.content })).collect();
+    let messages: Vec<Value> = request.messages.iter().map(message).collect();
     let mut body = json!({
         "model": model,
         "messages": messages,
@@ -39,6 +59,16 @@ pub(crate) fn chat_body(request: &ChatRequest, model: &str) -> Value {
             )
             .collect();
         o.insert("tools".into(), json!(tools));
+        let choice = match &request.tool_choice {
+            ToolChoice::Auto => json!("auto"),
+            ToolChoice::None => json!("none"),
+            ToolChoice::Required => json!("required"),
+            ToolChoice::Function(name) => json!({ "type": "function", "function": { "name": name } }),
+        };
+        o.insert("tool_choice".into(), choice);
+        if let Some(parallel) = request.parallel_tool_calls {
+            o.insert("parallel_tool_calls".into(), json!(parallel));
+        }
     }
     match &p.format {
         None => {}

@@ -9,7 +9,7 @@ use super::anthropic::AnthropicStream;
 use super::openai::OpenAiStream;
 use super::sse::SseDecoder;
 use super::*;
-use crate::{ChatMessage, ResponseFormat, SamplingParams, Tool, Usage};
+use crate::{ChatMessage, ResponseFormat, SamplingParams, Tool, ToolCall, ToolChoice, Usage};
 
 /// Feeds a recorded stream through the decoder in awkward 7-byte pieces, then ends it.
 /// Returns the events and the failure that stopped it, if any.
@@ -226,6 +226,55 @@ fn openai_bodies_carry_only_openai_fields() {
     let mut json_mode = request();
     json_mode.params.format = Some(ResponseFormat::JsonSchema(json!({"type": "object"})));
     assert_eq!(openai::chat_body(&json_mode, "m")["response_format"]["json_schema"]["schema"], json!({"type": "object"}));
+}
+
+/// A conversation in which the assistant called a tool and got its answer.
+fn tool_turns() -> ChatRequest {
+    let call = ToolCall { id: "call_1".into(), name: "get_weather".into(), arguments: r#"{"city":"Paris"}"#.into() };
+    let mut r = request();
+    r.messages = vec![
+        ChatMessage::new(Role::User, "Weather in Paris?"),
+        ChatMessage::calls("", vec![call]),
+        ChatMessage::tool_result("call_1", "18 C"),
+    ];
+    r.tool_choice = ToolChoice::Function("get_weather".into());
+    r.parallel_tool_calls = Some(false);
+    r
+}
+
+#[test]
+fn tool_turns_and_choices_reach_openai_in_its_shape() {
+    let body = openai::chat_body(&tool_turns(), "m");
+    assert_eq!(
+        body["messages"],
+        json!([
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+            {"role": "tool", "content": "18 C", "tool_call_id": "call_1"},
+        ])
+    );
+    assert_eq!(body["tool_choice"], json!({"type": "function", "function": {"name": "get_weather"}}));
+    assert_eq!(body["parallel_tool_calls"], false);
+    assert_eq!(openai::chat_body(&request(), "m")["tool_choice"], "auto");
+    assert!(openai::chat_body(&request(), "m").get("parallel_tool_calls").is_none(), "left to the provider");
+}
+
+#[test]
+fn tool_turns_and_choices_reach_anthropic_as_blocks() {
+    let body = anthropic::chat_body(&tool_turns(), "m").unwrap();
+    assert_eq!(
+        body["messages"],
+        json!([
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_1", "content": "18 C"}]},
+        ])
+    );
+    assert_eq!(body["tool_choice"], json!({"type": "tool", "name": "get_weather", "disable_parallel_tool_use": true}));
+    let mut required = request();
+    required.tool_choice = ToolChoice::Required;
+    assert_eq!(anthropic::chat_body(&required, "m").unwrap()["tool_choice"], json!({"type": "any"}));
 }
 
 #[test]
