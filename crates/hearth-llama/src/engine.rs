@@ -99,7 +99,7 @@ impl LlamaEngine {
             ack,
             received: Instant::now(),
         };
-        self.send(Command::Chat(job))?;
+        self.send(Command::Chat(Box::new(job)))?;
         match accepted.recv() {
             Ok(Ok(())) => Ok(ChatStream::new(stream, cancel)),
             Ok(Err(e)) => Err(e),

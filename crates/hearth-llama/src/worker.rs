@@ -43,7 +43,7 @@ use crate::text::TextStream;
 use crate::tools::{CallParser, OPEN};
 
 pub(crate) enum Command {
-    Chat(ChatJob),
+    Chat(Box<ChatJob>),
     Embed(EmbedJob),
     Load(LoadJob),
     Status(Sender<EngineStatus>),
@@ -453,7 +453,7 @@ fn serve(
                 last_work = Instant::now();
             }
             match command {
-                Command::Chat(job) if &job.spec == spec => server.admit(job, pending_load_ms.take()),
+                Command::Chat(job) if &job.spec == spec => server.admit(*job, pending_load_ms.take()),
                 Command::Embed(job) if &job.spec == spec => {
                     let result = embed(backend, model, &mut embed_ctx, &server.geometry, &job.inputs);
                     let _ = job.reply.send(result);

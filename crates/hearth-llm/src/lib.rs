@@ -203,12 +203,12 @@ impl ChatStream {
 
     /// Reads the whole reply: its text and how it finished.
     pub fn collect_text(self) -> Result<(String, FinishReason, Usage, Timings), LlmError> {
-        let reply = self.collect()?;
+        let reply = self.collect_reply()?;
         Ok((reply.text, reply.reason, reply.usage, reply.timings))
     }
 
     /// Reads the whole reply, tool calls included.
-    pub fn collect(self) -> Result<Reply, LlmError> {
+    pub fn collect_reply(self) -> Result<Reply, LlmError> {
         let mut text = String::new();
         let mut calls = ToolCalls::default();
         for event in self {

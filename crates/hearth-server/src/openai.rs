@@ -16,7 +16,7 @@ pub(crate) mod models;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use hearth_llm::{CancellationToken, ChatEvent, ChatStream, FinishReason, LlmError, SamplingParams, Usage};
+use hearth_llm::{CancellationToken, ChatEvent, ChatStream, FinishReason, LlmError, Reply, SamplingParams, Usage};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio_stream::StreamExt as _;
@@ -201,13 +201,13 @@ async fn start(
 }
 
 /// Reads a whole reply.
-async fn collect(state: &AppState, started: Started) -> ApiResult<(String, FinishReason, Usage)> {
+async fn collect(state: &AppState, started: Started) -> ApiResult<Reply> {
     let Started { stream, guard } = started;
-    let result = tokio::task::spawn_blocking(move || stream.collect_text()).await;
+    let result = tokio::task::spawn_blocking(move || stream.collect_reply()).await;
     drop(guard);
-    let (text, reason, usage, timings) = result.map_err(ApiError::internal)??;
-    state.metrics.observe_reply(&usage, &timings);
-    Ok((text, reason, usage))
+    let reply = result.map_err(ApiError::internal)??;
+    state.metrics.observe_reply(&reply.usage, &reply.timings);
+    Ok(reply)
 }
 
 /// Streams a reply as OpenAI's server-sent events: `first`, then the chunk `chunk` makes of

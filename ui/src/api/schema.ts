@@ -1165,9 +1165,11 @@ export interface components {
             temperature?: number | null;
         };
         AssistantMessage: {
-            content: string;
+            /** @description The reply's text; `null` when it only called tools. */
+            content?: string | null;
             /** @description Always `assistant`. */
             role: string;
+            tool_calls?: components["schemas"]["ToolCallOut"][];
         };
         BranchIn: {
             message_id: string;
@@ -1222,7 +1224,7 @@ export interface components {
             workspace_id: components["schemas"]["WorkspaceId"];
         };
         ChatChoice: {
-            /** @description `stop` or `length`. */
+            /** @description `stop`, `length` or `tool_calls`. */
             finish_reason: string;
             /** Format: int32 */
             index: number;
@@ -1242,9 +1244,14 @@ export interface components {
             messages: components["schemas"]["InMessage"][];
             /** @description A model name, or `default`. */
             model: string;
+            /** @description Several calls in one turn. Local models make one unless this is `true`. */
+            parallel_tool_calls?: boolean | null;
             response_format?: components["schemas"]["ResponseFormatIn"] | null;
             stream?: boolean;
             stream_options?: components["schemas"]["StreamOptions"] | null;
+            tool_choice?: components["schemas"]["ToolChoiceIn"] | null;
+            /** @description Functions the model may call. */
+            tools?: components["schemas"]["ToolIn"][] | null;
         };
         ChatFields: {
             archived?: boolean | null;
@@ -1440,6 +1447,18 @@ export interface components {
             /** Format: int64 */
             total_bytes: number;
         };
+        FunctionCall: {
+            /** @description The arguments as JSON text. */
+            arguments: string;
+            name: string;
+        };
+        FunctionIn: {
+            description?: string | null;
+            /** @description Letters, digits, `_` and `-`, at most 64. */
+            name: string;
+            /** @description A JSON Schema object of the arguments; none means no arguments. */
+            parameters?: Record<string, unknown> | null;
+        };
         /** @description The graph of a workflow. */
         Graph: {
             edges: components["schemas"]["Edge"][];
@@ -1464,8 +1483,12 @@ export interface components {
         };
         InMessage: {
             content?: components["schemas"]["Content"] | null;
-            /** @description `system`, `developer`, `user` or `assistant`. */
+            /** @description `system`, `developer`, `user`, `assistant` or `tool`. */
             role: string;
+            /** @description A `tool` turn answers this call. */
+            tool_call_id?: string | null;
+            /** @description An assistant turn's calls. */
+            tool_calls?: components["schemas"]["ToolCallIn"][];
         };
         /**
          * @description A background job as stored: durable, so it survives a restart (a job that was running
@@ -1616,6 +1639,9 @@ export interface components {
         };
         /** @enum {string} */
         ModelSource: "default" | "import";
+        NamedFunction: {
+            name: string;
+        };
         NewChatIn: {
             model?: string | null;
             title?: string;
@@ -1941,6 +1967,30 @@ export interface components {
         };
         /** @description an IANA timezone name, such as Europe/Paris or UTC */
         Timezone: string;
+        /** @description A call an assistant turn made, as the API returned it. */
+        ToolCallIn: {
+            function: components["schemas"]["FunctionCall"];
+            id: string;
+            /** @description Always `function`. */
+            type?: string | null;
+        };
+        ToolCallOut: {
+            function: components["schemas"]["FunctionCall"];
+            id: string;
+            /** @description Always `function`. */
+            type: string;
+        };
+        /** @description `auto` (the default), `none`, `required`, or `{"type": "function", "function": {"name": …}}`. */
+        ToolChoiceIn: string | {
+            function: components["schemas"]["NamedFunction"];
+            type: string;
+        };
+        /** @description A function the model may call. */
+        ToolIn: {
+            function: components["schemas"]["FunctionIn"];
+            /** @description Only `function`. */
+            type: string;
+        };
         UsageOut: {
             /** Format: int32 */
             completion_tokens: number;

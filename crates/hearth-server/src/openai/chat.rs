@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use hearth_llm::{ChatEvent, ChatMessage, ChatModel, ChatRequest, ResponseFormat};
+use hearth_llm::{ChatEvent, ChatMessage, ChatModel, ChatRequest, ResponseFormat, Tool, ToolCall, ToolChoice};
 use hearth_types::Role;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -33,9 +33,96 @@ pub(crate) struct ContentPart {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct InMessage {
-    /// `system`, `developer`, `user` or `assistant`.
+    /// `system`, `developer`, `user`, `assistant` or `tool`.
     role: String,
     content: Option<Content>,
+    /// An assistant turn's calls.
+    #[serde(default)]
+    tool_calls: Vec<ToolCallIn>,
+    /// A `tool` turn answers this call.
+    tool_call_id: Option<String>,
+}
+
+/// A call an assistant turn made, as the API returned it.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ToolCallIn {
+    id: String,
+    /// Always `function`.
+    #[allow(dead_code)] // part of OpenAI's format; there is only one type
+    r#type: Option<String>,
+    function: FunctionCall,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub(crate) struct FunctionCall {
+    name: String,
+    /// The arguments as JSON text.
+    arguments: String,
+}
+
+/// A function the model may call.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ToolIn {
+    /// Only `function`.
+    r#type: String,
+    function: FunctionIn,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct FunctionIn {
+    /// Letters, digits, `_` and `-`, at most 64.
+    name: String,
+    description: Option<String>,
+    /// A JSON Schema object of the arguments; none means no arguments.
+    #[schema(value_type = Option<Object>)]
+    parameters: Option<Value>,
+}
+
+/// `auto` (the default), `none`, `required`, or `{"type": "function", "function": {"name": …}}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum ToolChoiceIn {
+    Mode(String),
+    Named { r#type: String, function: NamedFunction },
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct NamedFunction {
+    name: String,
+}
+
+impl ToolChoiceIn {
+    fn to_choice(&self) -> ApiResult<ToolChoice> {
+        match self {
+            ToolChoiceIn::Mode(mode) => match mode.as_str() {
+                "auto" => Ok(ToolChoice::Auto),
+                "none" => Ok(ToolChoice::None),
+                "required" => Ok(ToolChoice::Required),
+                other => Err(ApiError::invalid("tool_choice", format!("{other:?} is not a choice (auto, none, required, or a function)"))),
+            },
+            ToolChoiceIn::Named { r#type, function } if r#type == "function" => Ok(ToolChoice::Function(function.name.clone())),
+            ToolChoiceIn::Named { r#type, .. } => {
+                Err(ApiError::invalid("tool_choice", format!("type {type:?} is not supported (function)")))
+            }
+        }
+    }
+}
+
+fn tools_of(tools: &[ToolIn]) -> ApiResult<Vec<Tool>> {
+    tools
+        .iter()
+        .map(|t| {
+            if t.r#type != "function" {
+                return Err(ApiError::invalid("tools", format!("tool type {:?} is not supported (function)", t.r#type)));
+            }
+            let f = &t.function;
+            Ok(Tool {
+                name: f.name.clone(),
+                description: f.description.clone().unwrap_or_default(),
+                parameters: f.parameters.clone().unwrap_or_else(|| json!({ "type": "object", "properties": {} })),
+            })
+        })
+        .collect()
 }
 
 impl InMessage {
@@ -44,10 +131,20 @@ impl InMessage {
             "system" | "developer" => Role::System,
             "user" => Role::User,
             "assistant" => Role::Assistant,
+            "tool" => Role::Tool,
             other => {
-                return Err(ApiError::invalid("messages", format!("role {other:?} is not supported (system, developer, user, assistant)")));
+                return Err(ApiError::invalid(
+                    "messages",
+                    format!("role {other:?} is not supported (system, developer, user, assistant, tool)"),
+                ));
             }
         };
+        if role == Role::Tool && self.tool_call_id.as_deref().is_none_or(str::is_empty) {
+            return Err(ApiError::invalid("messages", "a tool message needs the tool_call_id of the call it answers"));
+        }
+        if role != Role::Assistant && !self.tool_calls.is_empty() {
+            return Err(ApiError::invalid("messages", "only assistant messages carry tool_calls"));
+        }
         let content = match &self.content {
             None => String::new(),
             Some(Content::Text(t)) => t.clone(),
@@ -67,7 +164,16 @@ impl InMessage {
                 text
             }
         };
-        Ok(ChatMessage::new(role, content))
+        let mut message = ChatMessage::new(role, content);
+        message.tool_calls = self
+            .tool_calls
+            .iter()
+            .map(|c| ToolCall { id: c.id.clone(), name: c.function.name.clone(), arguments: c.function.arguments.clone() })
+            .collect();
+        if role == Role::Tool {
+            message.tool_call_id = self.tool_call_id.clone();
+        }
+        Ok(message)
     }
 }
 
@@ -82,20 +188,47 @@ pub(crate) struct ChatCompletionRequest {
     stream: bool,
     stream_options: Option<StreamOptions>,
     response_format: Option<ResponseFormatIn>,
+    /// Functions the model may call.
+    tools: Option<Vec<ToolIn>>,
+    tool_choice: Option<ToolChoiceIn>,
+    /// Several calls in one turn. Local models make one unless this is `true`.
+    parallel_tool_calls: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AssistantMessage {
     /// Always `assistant`.
     role: &'static str,
-    content: String,
+    /// The reply's text; `null` when it only called tools.
+    content: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<ToolCallOut>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ToolCallOut {
+    id: String,
+    /// Always `function`.
+    r#type: &'static str,
+    function: FunctionCall,
+}
+
+impl AssistantMessage {
+    fn new(content: String, calls: Vec<ToolCall>) -> Self {
+        let content = if content.is_empty() && !calls.is_empty() { None } else { Some(content) };
+        let tool_calls = calls
+            .into_iter()
+            .map(|c| ToolCallOut { id: c.id, r#type: "function", function: FunctionCall { name: c.name, arguments: c.arguments } })
+            .collect();
+        Self { role: "assistant", content, tool_calls }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ChatChoice {
     index: u32,
     message: AssistantMessage,
-    /// `stop` or `length`.
+    /// `stop`, `length` or `tool_calls`.
     finish_reason: &'static str,
 }
 
@@ -138,7 +271,12 @@ pub(crate) async fn chat_completions(State(state): State<AppState>, ApiJson(req)
         return Err(ApiError::invalid("messages", "must hold at least one message"));
     }
     let model = model_name(&state, &req.model).await?;
-    let request = ChatRequest::new(model.clone(), messages, params);
+    let mut request = ChatRequest::new(model.clone(), messages, params);
+    request.tools = tools_of(req.tools.as_deref().unwrap_or_default())?;
+    if let Some(choice) = &req.tool_choice {
+        request.tool_choice = choice.to_choice()?;
+    }
+    request.parallel_tool_calls = req.parallel_tool_calls;
     let id = format!("chatcmpl-{}", uuid::Uuid::now_v7().simple());
     let host = state.models.clone();
     let started = start(&state, move |cancel| host.chat(request, cancel)).await?;
@@ -146,7 +284,7 @@ pub(crate) async fn chat_completions(State(state): State<AppState>, ApiJson(req)
         let include_usage = req.stream_options.is_some_and(|o| o.include_usage);
         Ok(stream_chat(state, started, id, model, include_usage))
     } else {
-        let (text, reason, usage) = collect(&state, started).await?;
+        let reply = collect(&state, started).await?;
         let body = ChatCompletion {
             id,
             object: "chat.completion",
@@ -154,10 +292,10 @@ pub(crate) async fn chat_completions(State(state): State<AppState>, ApiJson(req)
             model,
             choices: vec![ChatChoice {
                 index: 0,
-                message: AssistantMessage { role: "assistant", content: text },
-                finish_reason: finish_reason(reason),
+                message: AssistantMessage::new(reply.text, reply.tool_calls),
+                finish_reason: finish_reason(reply.reason),
             }],
-            usage: usage.into(),
+            usage: reply.usage.into(),
         };
         Ok(Json(body).into_response())
     }
@@ -175,8 +313,17 @@ fn stream_chat(state: AppState, started: Started, id: String, model: String, inc
     let first = chunk(json!({ "role": "assistant", "content": "" }), None);
     openai_stream(state, started, first, include_usage, move |event| match event {
         ChatEvent::Delta(text) => Some(chunk(json!({ "content": text }), None)),
+        // OpenAI's shape: the id, type and name once, on a call's first piece; later pieces
+        // only add to its arguments.
         ChatEvent::ToolCall { index, id, name, arguments } => {
-            let call = json!({ "index": index, "id": id, "type": "function", "function": { "name": name, "arguments": arguments } });
+            let mut call = json!({ "index": index, "function": { "arguments": arguments } });
+            if let Some(id) = id {
+                call["id"] = json!(id);
+                call["type"] = json!("function");
+            }
+            if let Some(name) = name {
+                call["function"]["name"] = json!(name);
+            }
             Some(chunk(json!({ "tool_calls": [call] }), None))
         }
         ChatEvent::Fallback { .. } => None,
@@ -198,11 +345,7 @@ async fn workflow_completion(state: AppState, workflow: &str, req: &ChatCompleti
             object: "chat.completion",
             created: now(),
             model,
-            choices: vec![ChatChoice {
-                index: 0,
-                message: AssistantMessage { role: "assistant", content: answer.content },
-                finish_reason: "stop",
-            }],
+            choices: vec![ChatChoice { index: 0, message: AssistantMessage::new(answer.content, Vec::new()), finish_reason: "stop" }],
             usage: answer.usage.into(),
         };
         return Ok(Json(body).into_response());

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use hearth_llm::{ChatEvent, ChatModel, CompletionRequest};
+use hearth_llm::{ChatEvent, ChatModel, CompletionRequest, Reply};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -88,7 +88,7 @@ pub(crate) async fn completions(State(state): State<AppState>, ApiJson(req): Api
             ChatEvent::Finished { reason, .. } => Some(chunk("", Some(finish_reason(reason)))),
         }))
     } else {
-        let (text, reason, usage) = collect(&state, started).await?;
+        let Reply { text, reason, usage, .. } = collect(&state, started).await?;
         let body = Completion {
             id,
             object: "text_completion",
