@@ -5,6 +5,7 @@ mod commands;
 mod doctor;
 mod failure;
 mod knowledge;
+mod mcp;
 mod models;
 mod output;
 mod prompt;

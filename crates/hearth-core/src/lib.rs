@@ -42,6 +42,9 @@ pub const KEEP_ALIVE_SETTING: &str = "model_keep_alive_secs";
 /// The setting that, when `true`, lets every workflow http node reach local and private
 /// network addresses (read when a run starts; a node can also allow it for itself).
 pub const ALLOW_LOCAL_NETWORK_SETTING: &str = "workflows.allow_local_network";
+/// Whether other agents may use Hearth's MCP tools that change things (running a
+/// workflow); off unless the user turns it on. Read by `hearth-mcp` when a session starts.
+pub const MCP_WRITES_SETTING: &str = "mcp.allow_writes";
 pub use hearth_secrets::{Secret, SecretError, SecretStore};
 pub use hearth_store::{Appended, SCHEMA_VERSION, sqlite_version};
 pub use providers::since_days;
@@ -392,7 +395,7 @@ impl Core {
             )
             .into());
         }
-        if key == ALLOW_LOCAL_NETWORK_SETTING && !value.is_boolean() {
+        if (key == ALLOW_LOCAL_NETWORK_SETTING || key == MCP_WRITES_SETTING) && !value.is_boolean() {
             return Err(ValidationError::new("value", format!("{key} must be true or false")).into());
         }
         Ok(self.store.write(|w| w.set_setting(&key, value))?)

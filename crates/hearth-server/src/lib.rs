@@ -165,6 +165,15 @@ impl Api {
         self
     }
 
+    /// `/mcp`: Hearth's MCP server over Streamable HTTP (`hearth-mcp`), behind the same
+    /// token and Host checks as every route, and an Origin check of its own.
+    fn mcp(&self) -> Router<AppState> {
+        let state = &self.state;
+        let context = hearth_mcp::Context { core: state.core.clone(), models: state.models.clone(), workflows: state.workflows.clone() };
+        let service = hearth_mcp::http_service(context, &state.config.allowed_hosts, state.closing.clone());
+        Router::new().nest_service("/mcp", service).layer(axum::middleware::from_fn_with_state(state.clone(), security::check_origin))
+    }
+
     /// Every route with its guards.
     pub fn router(&self) -> Router {
         let state = self.state.clone();
@@ -175,6 +184,7 @@ impl Api {
             // route `/v1/models/{model}` (docs.rs), which axum would match one segment only.
             .route("/v1/models/{*model}", get(openai::models::get_model))
             .merge(ui::routes())
+            .merge(self.mcp())
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(axum::middleware::from_fn(error::json_errors))

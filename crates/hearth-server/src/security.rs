@@ -79,6 +79,25 @@ pub(crate) async fn require_token(State(state): State<AppState>, request: Reques
     }
 }
 
+/// Refuses a request whose `Origin` is neither this server's own (a loopback or allowed
+/// host: the UI it serves) nor a configured CORS origin: a web page the user opens, reaching
+/// loopback (through DNS rebinding too). MCP's transport requires this check; requests without
+/// an `Origin` (programs, not browsers) pass, and the token still decides.
+pub(crate) async fn check_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let allowed = match request.headers().get(header::ORIGIN) {
+        None => true,
+        Some(origin) => origin.to_str().is_ok_and(|origin| {
+            let own = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+            state.config.cors_origins.iter().any(|o| o == origin) || own.is_some_and(|host| host_allowed(host, &state.config.allowed_hosts))
+        }),
+    };
+    if allowed {
+        next.run(request).await
+    } else {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", "requests from this web page's origin are refused").into_response()
+    }
+}
+
 /// Compares in constant time (`subtle`), so timing does not reveal how much of a guess was
 /// right. Only the length can show, and every token Hearth makes has the same one.
 fn token_matches(presented: &str, token: &str) -> bool {
