@@ -33,10 +33,14 @@ const LAYERS: &[(&str, Option<&[&str]>)] = &[
         "hearth-core",
         Some(&["hearth-types", "hearth-store", "hearth-secrets", "hearth-llm", "hearth-sync", "hearth-sandbox", "hearth-docs"]),
     ),
-    ("hearth-server", Some(&["hearth-types", "hearth-core", "hearth-llm"])),
+    ("hearth-mcp", Some(&["hearth-types", "hearth-core", "hearth-llm"])),
+    ("hearth-server", Some(&["hearth-types", "hearth-core", "hearth-llm", "hearth-mcp"])),
     // The composition root: it alone picks the OS keychain as Core's secret store.
     ("hearth-host", Some(&["hearth-types", "hearth-core", "hearth-server", "hearth-llama", "hearth-llm", "hearth-secrets"])),
-    ("hearth-cli", Some(&["hearth-types", "hearth-core", "hearth-host", "hearth-llama", "hearth-llm", "hearth-secrets", "hearth-sync"])),
+    (
+        "hearth-cli",
+        Some(&["hearth-types", "hearth-core", "hearth-host", "hearth-llama", "hearth-llm", "hearth-mcp", "hearth-secrets", "hearth-sync"]),
+    ),
     ("hearth-desktop", Some(&["hearth-types", "hearth-core", "hearth-host"])),
     ("hearth-e2e", None),
     ("hearth-bench-bare-window", Some(&[])),
@@ -60,6 +64,8 @@ const ADAPTERS: &[(&str, &[&str])] = &[
     ("seccompiler", &["hearth-sandbox"]),
     ("reqwest", &["hearth-llm", "hearth-sync"]),
     ("axum", &["hearth-server"]),
+    // The MCP protocol (client and server) lives in one crate.
+    ("rmcp", &["hearth-mcp"]),
     // The bare window is the desktop benchmark's reference: Tauri and nothing else.
     ("tauri", &["hearth-desktop", "hearth-bench-bare-window"]),
 ];
