@@ -82,7 +82,8 @@ enum Command {
     /// Background jobs (such as adding knowledge): list, show, cancel
     #[command(subcommand)]
     Jobs(knowledge::JobsCommand),
-    /// Hearth as an MCP server for other agents: `hearth mcp serve` (stdio)
+    /// MCP: Hearth as a server for other agents (`serve`), and the servers Hearth uses (add,
+    /// list, rm, tools, call)
     #[command(subcommand)]
     Mcp(crate::mcp::McpCommand),
 }
@@ -127,7 +128,7 @@ fn run(command: Command, data_dir: &Path, default_model: &Path, out: &Output) ->
         Command::Workflow(cmd) => crate::workflows::run(cmd, Arc::new(open()?), default_model, out),
         Command::Knowledge(cmd) => knowledge::knowledge(cmd, &Arc::new(open()?), data_dir, out),
         Command::Jobs(cmd) => knowledge::jobs(cmd, &open()?, out),
-        Command::Mcp(cmd) => crate::mcp::run(cmd, Arc::new(open()?), data_dir, default_model),
+        Command::Mcp(cmd) => crate::mcp::run(cmd, Arc::new(open()?), data_dir, default_model, out),
     }
 }
 

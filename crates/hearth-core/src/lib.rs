@@ -15,6 +15,7 @@
 mod error;
 mod jobs;
 mod knowledge;
+mod mcp;
 mod models;
 mod providers;
 mod reply;
@@ -36,6 +37,7 @@ use hearth_types::{
 pub use error::{Error, ErrorCode, Result};
 pub use jobs::{JobContext, JobOutcome, JobRunner, STALE as JOB_STALE, Stopped};
 pub use knowledge::{EMBEDDING_SETTING, Embedder, MAX_FILE_BYTES, MAX_FILES, MAX_TEXT_BYTES, Retrieval};
+pub use mcp::{McpLaunch, McpServer, McpTransport, NewMcpServer, check_server_name};
 
 /// The setting that holds how long an idle local model stays loaded, in whole seconds.
 pub const KEEP_ALIVE_SETTING: &str = "model_keep_alive_secs";
@@ -57,7 +59,7 @@ pub use sync::{
 };
 
 /// Settings Core keeps itself; writing them as plain settings would bypass their checks.
-const RESERVED_SETTINGS: &[&str] = &["default_model", workflow::SECRET_NAMES_SETTING];
+const RESERVED_SETTINGS: &[&str] = &["default_model", workflow::SECRET_NAMES_SETTING, mcp::SERVERS_SETTING];
 
 /// The file name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "hearth.db";

@@ -1,6 +1,8 @@
-//! Hearth as an MCP server: the user's chats, knowledge, workflows and local models offered
-//! as tools to other agents (editors, Claude Desktop, coding agents), over stdio (`hearth
-//! mcp serve`) or Streamable HTTP (`/mcp` on the API, behind its token).
+//! MCP both ways. Hearth as an MCP server: the user's chats, knowledge, workflows and local
+//! models offered as tools to other agents (editors, Claude Desktop, coding agents), over
+//! stdio (`hearth mcp serve`) or Streamable HTTP (`/mcp` on the API, behind its token). And
+//! Hearth as an MCP client ([`client`]): reaching the servers the user attached (Core keeps
+//! their list and secrets) to list and call their tools.
 //!
 //! The protocol is `rmcp`'s (the official Rust SDK); this crate only says what the tools
 //! are (`tools.rs`) and how each transport is set up. What the tools do is Core's: each call
@@ -12,6 +14,7 @@
 //! network) are offered only when the user turns on [`WRITES_SETTING`]; a session reads it
 //! when it starts.
 
+pub mod client;
 mod tools;
 
 use std::sync::Arc;
