@@ -160,3 +160,19 @@ def test_bad_configurations_are_refused(cli):
         assert r.returncode != 0, (args, r.stdout)
         assert json.loads(r.stdout or r.stderr)["error"]["field"] == field, (args, r.stdout, r.stderr)
     assert cli("mcp", "rm", "never-added").returncode != 0
+
+
+def test_an_http_server_is_reached_with_its_secret_header(cli, start_hearth):
+    # Hearth's own `/mcp` is a real Streamable HTTP server (rmcp's), behind its token.
+    server = start_hearth()
+    added = cli("mcp", "add", "hearth", "--url", server.base_url + "/mcp", "--secret", "Authorization", stdin=f"Bearer {server.token}\n")
+    assert added.returncode == 0, added.stderr
+    tools = cli("--json", "mcp", "tools", "hearth")
+    assert tools.returncode == 0, tools.stderr
+    assert {"search_chats", "list_workflows"} <= {t["name"] for t in json.loads(tools.stdout)}
+    called = cli("--json", "mcp", "call", "hearth", "list_workflows")
+    assert called.returncode == 0 and json.loads(json.loads(called.stdout)["text"]) == [], called
+    # The wrong token: the handshake is refused, and the command says so.
+    cli("mcp", "add", "wrong", "--url", server.base_url + "/mcp", "--secret", "Authorization", stdin="Bearer " + "x" * 43 + "\n")
+    refused = cli("mcp", "tools", "wrong", "--timeout", "10")
+    assert refused.returncode != 0 and "did not complete its handshake" in refused.stderr, refused.stderr
