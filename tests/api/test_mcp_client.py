@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import hearth_bin
+import httpx
+
+from conftest import assert_error, hearth_bin
 
 # A minimal MCP server over stdio, in plain JSON-RPC, whose tools misbehave on purpose.
 FAKE = textwrap.dedent('''
@@ -176,3 +178,29 @@ def test_an_http_server_is_reached_with_its_secret_header(cli, start_hearth):
     cli("mcp", "add", "wrong", "--url", server.base_url + "/mcp", "--secret", "Authorization", stdin="Bearer " + "x" * 43 + "\n")
     refused = cli("mcp", "tools", "wrong", "--timeout", "10")
     assert refused.returncode != 0 and "did not complete its handshake" in refused.stderr, refused.stderr
+
+
+def test_servers_are_managed_over_the_api(start_hearth, tmp_path):
+    server = start_hearth()
+    script = tmp_path / "fake_mcp.py"
+    script.write_text(FAKE)
+    with httpx.Client(base_url=server.base_url, headers=server.auth, timeout=120) as http:
+        body = {"transport": "stdio", "command": sys.executable, "args": [str(script)], "secrets": {"TOKEN": "api-secret-456"}}
+        put = http.put("/api/v1/mcp/servers/fake", json=body)
+        assert put.status_code == 200, put.text
+        assert "api-secret-456" not in put.text and put.json()["secrets"] == ["TOKEN"], put.json()
+        listed = http.get("/api/v1/mcp/servers")
+        assert [s["name"] for s in listed.json()] == ["fake"] and "api-secret-456" not in listed.text
+        tools = http.get("/api/v1/mcp/servers/fake/tools")
+        assert tools.status_code == 200, tools.text
+        assert "echo_env" in [t["name"] for t in tools.json()["tools"]]
+        # Refused configurations name their field; a server that cannot start is a 502.
+        assert_error(http.put("/api/v1/mcp/servers/far", json={"transport": "http", "url": "http://example.com/mcp"}), 400, "invalid", "url")
+        assert_error(http.put("/api/v1/mcp/servers/x", json={"transport": "pigeon"}), 400, "invalid", "transport")
+        assert_error(http.put("/api/v1/mcp/servers/x", json={"transport": "stdio"}), 400, "invalid", "command")
+        assert http.put("/api/v1/mcp/servers/gone", json={"transport": "stdio", "command": "/nonexistent/server"}).status_code == 200
+        error = assert_error(http.get("/api/v1/mcp/servers/gone/tools"), 502, "upstream")
+        assert "could not be started" in error["message"], error
+        assert http.delete("/api/v1/mcp/servers/fake").status_code == 204
+        assert_error(http.delete("/api/v1/mcp/servers/fake"), 404, "not_found")
+        assert_error(http.get("/api/v1/mcp/servers/fake/tools"), 404, "not_found")

@@ -9,9 +9,11 @@
 # Every phase runs (examples, coverage, fuzzing, stateful), positive and negative data.
 # One bound on the data, applied by a hook: generated `max_tokens` above CAP are lowered to
 # CAP, and generating requests without one get CAP, since the model writes about 60 tokens
-# a second and a generated limit can be in the billions. One operation is left out:
+# a second and a generated limit can be in the billions. Two operations are left out:
 # `GET /api/v1/sync/events` is a status stream that stays open by design (every request would
-# sit out the timeout); test_sync.py reads it. Nothing else is filtered.
+# sit out the timeout); test_sync.py reads it. `GET /api/v1/mcp/servers/{name}/tools` starts
+# the program a server names, and the fuzzer names random programs; test_mcp_client.py
+# covers it. Nothing else is filtered.
 
 import os
 import subprocess
@@ -88,6 +90,7 @@ def test_schemathesis_finds_no_violations(start_hearth, tmp_path):
         "--workers", "1",
         "--generation-database", "none",
         "--exclude-path", "/api/v1/sync/events",
+        "--exclude-path", "/api/v1/mcp/servers/{name}/tools",
         "--no-color",
     ]  # fmt: skip
     if seed := os.environ.get("HEARTH_FUZZ_SEED"):

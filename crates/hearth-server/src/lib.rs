@@ -21,6 +21,7 @@ mod error;
 mod jobs;
 mod knowledge;
 mod limits;
+mod mcp_servers;
 mod messages;
 mod metrics;
 mod models;
@@ -412,6 +413,9 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(providers::get, providers::update, providers::remove))
         .routes(routes!(providers::set_key, providers::remove_key))
         .routes(routes!(providers::test))
+        .routes(routes!(mcp_servers::list))
+        .routes(routes!(mcp_servers::put, mcp_servers::remove))
+        .routes(routes!(mcp_servers::tools))
         .routes(routes!(providers::usage))
         .routes(routes!(providers::prices, providers::set_price))
         .routes(routes!(providers::remove_price))
