@@ -37,7 +37,8 @@ FAKE = textwrap.dedent('''
         elif method == "tools/call":
             name = msg["params"]["name"]
             if name == "echo_env":
-                send({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": os.environ.get("TOKEN", "unset")}]}})
+                seen = os.environ.get("TOKEN", "unset") + ("|leaked" if any(k.startswith("HEARTH_") for k in os.environ) else "|clean")
+                send({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": seen}]}})
             elif name == "boom":
                 sys.stderr.write("boom: the server fell over\\n"); sys.stderr.flush(); sys.exit(3)
             elif name in ("large", "huge"):
@@ -100,9 +101,12 @@ def test_a_real_server_from_pypi_is_attached_listed_and_called(cli):
 
 
 def test_a_secret_reaches_the_server_from_the_keychain_only(cli, tmp_path):
+    """...and Hearth's own environment does not: a stdio server gets PATH, HOME, the locale and
+    the like, plus its own variables."""
     attach_fake(cli, tmp_path, "--secret", "TOKEN", stdin="tok-123-secret\n")
     called = cli("mcp", "call", "fake", "echo_env")
-    assert called.returncode == 0 and called.stdout.strip() == "tok-123-secret", called
+    # The secret is there, and none of Hearth's own environment (its data folder, a token).
+    assert called.returncode == 0 and called.stdout.strip() == "tok-123-secret|clean", called
     listed = cli("--json", "mcp", "list").stdout
     assert "tok-123-secret" not in listed and json.loads(listed)[0]["secrets"] == ["TOKEN"], listed
     database = (tmp_path / "data" / "hearth.db").read_bytes()

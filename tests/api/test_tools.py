@@ -148,6 +148,7 @@ def test_the_sdk_tool_loop_runs_to_an_answer(client):
         ({"tools": [{"type": "retrieval", "function": {"name": "x"}}]}, "tools"),
         ({"tools": [{"type": "function", "function": {"name": "x", "parameters": "none"}}]}, "tools"),
         ({"response_format": {"type": "json_object"}}, "response_format"),
+        ({"model": "workflow/anything"}, "tools"),
         ({"messages": QUESTION + [{"role": "tool", "content": "18 C"}]}, "messages"),
         ({"messages": [{"role": "user", "content": "Hi", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "x", "arguments": "{}"}}]}]}, "messages"),
     ],

@@ -67,11 +67,22 @@ pub struct NewMcpServer {
     pub secrets: BTreeMap<String, Secret>,
 }
 
-/// What it takes to reach a server: its transport with the secrets put back in.
-#[derive(Clone, Debug)]
+/// What it takes to reach a server: its transport with the secrets put back in. Its `Debug`
+/// shows no environment or header value.
+#[derive(Clone)]
 pub struct McpLaunch {
     pub name: String,
     pub transport: McpTransport,
+}
+
+impl std::fmt::Debug for McpLaunch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (target, names): (&str, Vec<&String>) = match &self.transport {
+            McpTransport::Stdio { command, env, .. } => (command, env.keys().collect()),
+            McpTransport::Http { url, headers } => (url, headers.keys().collect()),
+        };
+        f.debug_struct("McpLaunch").field("name", &self.name).field("target", &target).field("values_for", &names).finish()
+    }
 }
 
 /// A server's name: 1 to 64 letters, digits, `_` or `-` (it prefixes its tools' names).
@@ -143,15 +154,16 @@ impl Core {
         check_server_name(&new.name)?;
         check_transport(&new.transport, &new.secrets)?;
         let workspace_id = new.workspace.as_ref().map(|w| self.workspace(w)).transpose()?.map(|w| w.id);
+        // The new secrets first, then the list, then the old secrets no longer named: a
+        // failure on the way leaves the old entry whole, or the new one whole.
+        if !new.secrets.is_empty() {
+            let store = self.secrets()?;
+            for (key, value) in &new.secrets {
+                store.set(&keychain_name(&new.name, key), value)?;
+            }
+        }
         let mut servers = self.mcp_servers()?;
-        if let Some(old) = servers.iter().position(|s| s.name == new.name) {
-            let old = servers.remove(old);
-            self.forget_mcp_secrets(&old)?;
-        }
-        let store = self.secrets()?;
-        for (key, value) in &new.secrets {
-            store.set(&keychain_name(&new.name, key), value)?;
-        }
+        let old = servers.iter().position(|s| s.name == new.name).map(|i| servers.remove(i));
         let server = McpServer {
             name: new.name,
             transport: new.transport,
@@ -161,6 +173,10 @@ impl Core {
         };
         servers.push(server.clone());
         self.save_mcp_servers(&servers)?;
+        if let Some(mut old) = old {
+            old.secrets.retain(|k| !server.secrets.contains(k));
+            self.forget_mcp_secrets(&old)?;
+        }
         Ok(server)
     }
 

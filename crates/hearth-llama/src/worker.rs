@@ -570,6 +570,12 @@ impl Server<'_> {
                 return;
             }
         };
+        // A tool call's grammar starts only when the model begins a call; it is checked now, so
+        // a grammar llama.cpp refuses is the request's error, not a call left unconstrained.
+        if let Some(Err(e)) = job.lazy_grammar.as_ref().map(|g| Constraint::new(self.model, g)) {
+            let _ = job.ack.send(Err(e));
+            return;
+        }
         if job.ack.send(Ok(())).is_ok() {
             self.waiting.push_back(Waiting { job, prompt, constraint, load_ms });
         }

@@ -46,6 +46,9 @@ pub fn call_id() -> String {
     format!("call_{tail}")
 }
 
+/// The most calls one reply may make (more than any model makes at once).
+pub(crate) const MAX_CALLS: usize = 128;
+
 /// The calls of one reply, assembled from its stream's pieces: the first piece of call
 /// `index` names it, later ones add to its arguments.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -55,9 +58,15 @@ pub struct ToolCalls {
 
 impl ToolCalls {
     /// Adds one piece. An index never seen before starts a call (missing id or name are
-    /// left empty rather than guessed).
+    /// left empty rather than guessed). The name is the first one given (some servers repeat
+    /// it on every piece). An index of [`MAX_CALLS`] or more is ignored: it comes from a
+    /// server, and calls are made one slot per index.
     pub fn push(&mut self, index: u32, id: Option<String>, name: Option<String>, arguments: &str) {
         let index = index as usize;
+        if index >= MAX_CALLS {
+            tracing::warn!(index, "a tool call piece with an index past {MAX_CALLS} was ignored");
+            return;
+        }
         while self.calls.len() <= index {
             self.calls.push(ToolCall { id: String::new(), name: String::new(), arguments: String::new() });
         }
@@ -65,8 +74,10 @@ impl ToolCalls {
         if let Some(id) = id {
             call.id = id;
         }
-        if let Some(name) = name {
-            call.name.push_str(&name);
+        if let Some(name) = name
+            && call.name.is_empty()
+        {
+            call.name = name;
         }
         call.arguments.push_str(arguments);
     }
@@ -90,7 +101,8 @@ mod tests {
         calls.push(0, Some("call_a".into()), Some("weather".into()), "");
         calls.push(0, None, None, "{\"city\":");
         calls.push(1, Some("call_b".into()), Some("time".into()), "{}");
-        calls.push(0, None, None, " \"Paris\"}");
+        calls.push(0, None, Some("weather".into()), " \"Paris\"}");
+        calls.push(u32::MAX, Some("call_x".into()), Some("huge".into()), "{}");
         assert_eq!(
             calls.into_vec(),
             vec![

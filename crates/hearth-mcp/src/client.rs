@@ -18,7 +18,7 @@ use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use serde_json::{Map, Value};
-use tokio::io::AsyncBufReadExt;
+use tokio::io::AsyncBufReadExt as _;
 
 /// How long a server may take to answer its handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -26,8 +26,13 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// The most text of a tool's answer that is kept; the rest is cut, and the answer says so.
 pub const MAX_RESULT_BYTES: usize = 256 * 1024;
-/// How many of a stdio server's last stderr lines are kept for error messages.
+/// How many of a stdio server's last stderr lines are kept for error messages, and how much
+/// of each.
 const STDERR_LINES: usize = 20;
+const STDERR_LINE_BYTES: usize = 512;
+/// The environment variables of Hearth's own that a stdio server gets (besides its own).
+const PASSED_ENV: &[&str] =
+    &["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM", "SHELL", "XDG_RUNTIME_DIR"];
 
 /// Why a server could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +88,15 @@ pub async fn connect(launch: &McpLaunch, limit: Duration) -> Result<Connection, 
     let info = ClientConfig::new(ClientCapabilities::default(), Implementation::new("hearth", env!("CARGO_PKG_VERSION")));
     let started = match &launch.transport {
         McpTransport::Stdio { command, args, env } => {
+            // Not Hearth's whole environment (it may hold HEARTH_API_TOKEN or provider keys):
+            // what a program needs to run, then the server's own variables.
             let mut cmd = tokio::process::Command::new(command);
+            cmd.env_clear();
+            for key in PASSED_ENV {
+                if let Some(value) = std::env::var_os(key) {
+                    cmd.env(key, value);
+                }
+            }
             cmd.args(args).envs(env).kill_on_drop(true);
             let (transport, err) = TokioChildProcess::builder(cmd).stderr(Stdio::piped()).spawn().map_err(|e| ClientError::Spawn {
                 server: name.clone(),
@@ -92,14 +105,26 @@ pub async fn connect(launch: &McpLaunch, limit: Duration) -> Result<Connection, 
             })?;
             if let Some(err) = err {
                 let lines = stderr.clone();
+                // Drained to the end, whatever it holds (an undrained pipe would block the server).
                 tokio::spawn(async move {
-                    let mut reader = tokio::io::BufReader::new(err).lines();
-                    while let Ok(Some(line)) = reader.next_line().await {
+                    let mut reader = tokio::io::BufReader::new(err);
+                    let mut line = Vec::new();
+                    while reader.read_until(b'\n', &mut line).await.is_ok_and(|n| n > 0) {
+                        let mut text = String::from_utf8_lossy(&line).trim_end().to_owned();
+                        line.clear();
+                        if text.len() > STDERR_LINE_BYTES {
+                            let mut cut = STDERR_LINE_BYTES;
+                            while !text.is_char_boundary(cut) {
+                                cut -= 1;
+                            }
+                            text.truncate(cut);
+                            text.push('…');
+                        }
                         let mut kept = lines.lock().expect("the stderr lock is never poisoned");
                         if kept.len() == STDERR_LINES {
                             kept.pop_front();
                         }
-                        kept.push_back(line);
+                        kept.push_back(text);
                     }
                 });
             }

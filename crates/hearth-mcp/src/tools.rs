@@ -7,12 +7,13 @@
 use std::sync::Arc;
 
 use hearth_core::{Core, WorkspaceRef};
-use hearth_llm::{CancellationToken, ChatMessage, ChatModel, ChatRequest, SamplingParams};
+use hearth_llm::{ChatMessage, ChatModel, ChatRequest, SamplingParams};
 use hearth_types::{ChatId, Role, WorkflowId};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
-use rmcp::{ErrorData, ServerHandler, schemars, tool, tool_handler, tool_router};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, schemars, tool, tool_handler, tool_router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -168,8 +169,10 @@ impl HearthMcp {
     }
 
     #[tool(description = "Ask one of the user's models (local ones run offline) and get its answer. Nothing is stored.")]
-    async fn chat(&self, Parameters(p): Parameters<Chat>) -> Outcome {
+    async fn chat(&self, Parameters(p): Parameters<Chat>, context: RequestContext<RoleServer>) -> Outcome {
         let (core, models) = (self.context.core.clone(), self.context.models.clone());
+        // The agent cancelling, or the session or server ending, stops the generation.
+        let cancel = context.ct.child_token();
         let work = move || -> Result<Value, String> {
             let model = match p.model {
                 Some(m) => m,
@@ -182,7 +185,7 @@ impl HearthMcp {
             messages.push(ChatMessage::new(Role::User, p.message));
             let params = SamplingParams { max_tokens: p.max_tokens.unwrap_or(256).clamp(1, 4096), ..SamplingParams::default() };
             let reply = models
-                .chat(ChatRequest::new(model.clone(), messages, params), CancellationToken::new())
+                .chat(ChatRequest::new(model.clone(), messages, params), cancel)
                 .and_then(hearth_llm::ChatStream::collect_reply)
                 .map_err(|e| e.to_string())?;
             Ok(json!({ "model": model, "answer": reply.text, "finish_reason": reply.reason }))

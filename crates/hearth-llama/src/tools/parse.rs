@@ -159,7 +159,8 @@ impl CallParser {
         let State::Call(call) = &mut self.state else { return false };
         let buf = self.buf.as_str();
         loop {
-            if !call.scanning && call.step != Step::Broken {
+            // Not after the call: what follows `</tool_call>` is the reply's text again.
+            if !call.scanning && !matches!(call.step, Step::Broken | Step::Done) {
                 let rest = &buf[call.pos..];
                 call.pos += rest.len() - rest.trim_start().len();
             }
@@ -254,8 +255,11 @@ impl CallParser {
             }
         }
         // Send what is decided: the header once the name is known, then more arguments.
+        // The header waits for the arguments to begin too, so a block with a name and nothing
+        // else (no call at all) is still given back as text, however the text was split.
         if !call.announced
             && call.step != Step::Broken
+            && call.args_start.is_some()
             && let Some(name) = &call.name
         {
             call.announced = true;
@@ -286,9 +290,16 @@ impl CallParser {
             return true;
         }
         if call.step == Step::Broken {
-            // Read to the block's end, then carry on after it.
-            let Some(at) = self.buf.find(CLOSE) else { return false };
-            let block: String = self.buf.drain(..at + CLOSE.len()).collect();
+            // Read to the block's end (looking from where reading stopped, so not inside a
+            // string already read), or to the next block's start, then carry on from there.
+            let rest = &self.buf[call.pos..];
+            let end = match (rest.find(CLOSE), rest.find(OPEN)) {
+                (Some(close), Some(open)) if open < close => call.pos + open,
+                (Some(close), _) => call.pos + close + CLOSE.len(),
+                (None, Some(open)) => call.pos + open,
+                (None, None) => return false,
+            };
+            let block: String = self.buf.drain(..end).collect();
             let announced = call.announced;
             self.state = State::Text;
             if !announced {

@@ -255,6 +255,9 @@ pub(crate) struct ChatCompletion {
         (status = 413, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn chat_completions(State(state): State<AppState>, ApiJson(req): ApiJson<ChatCompletionRequest>) -> ApiResult<Response> {
     if let Some(workflow) = req.model.strip_prefix("workflow/") {
+        if req.tools.as_ref().is_some_and(|t| !t.is_empty()) || req.tool_choice.is_some() {
+            return Err(ApiError::invalid("tools", "a workflow answers as a whole; it takes no tools"));
+        }
         return workflow_completion(state, workflow, &req).await;
     }
     let mut params = req.sampling.params()?;

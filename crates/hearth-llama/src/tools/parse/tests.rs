@@ -109,3 +109,22 @@ fn arguments_stream_before_the_call_ends() {
     assert!(matches!(&events[..], [ChatEvent::ToolCall { arguments, .. }] if arguments == "ris\"}"), "{events:?}");
     assert!(parser.made_calls());
 }
+
+#[test]
+fn text_after_a_call_is_the_same_however_it_is_split() {
+    let text = "<tool_call>{\"name\": \"a\", \"arguments\": {}}</tool_call>\n\nDone.";
+    assert_eq!(both(text), ("\n\nDone.".into(), vec![call("a", "{}")]));
+}
+
+#[test]
+fn a_name_without_arguments_is_no_call() {
+    let text = "<tool_call>{\"name\": \"a\"}</tool_call>";
+    assert_eq!(both(text), (text.to_owned(), vec![]));
+}
+
+#[test]
+fn a_broken_block_ends_where_the_next_call_begins() {
+    // Never closed, then a good call: the good one is still read.
+    let text = "<tool_call>oops <tool_call>{\"name\": \"b\", \"arguments\": {\"x\": \"</tool_call>\"}}</tool_call>";
+    assert_eq!(both(text), ("<tool_call>oops ".into(), vec![call("b", "{\"x\": \"</tool_call>\"}")]));
+}
