@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use hearth_core::{Core, McpTransport, NewMcpServer, WorkspaceRef};
-use hearth_llama::EngineConfig;
 use hearth_mcp::client;
 
 use crate::failure::{CmdResult, Failure};
@@ -182,8 +181,7 @@ fn on_runtime<T>(work: impl std::future::Future<Output = Result<T, client::Clien
 fn serve(core: Arc<Core>, data_dir: &Path, default_model: &Path) -> CmdResult {
     crate::models::ensure_default_model(&core, default_model)?;
     hearth_host::use_embedder_if_present(&core, data_dir, None);
-    let engine = hearth_host::local_engine(core.clone(), EngineConfig { slots: 1, ..EngineConfig::default() });
-    let models = hearth_host::model_router(core.clone(), Arc::new(engine));
+    let models = crate::models::one_request_models(&core);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -62,6 +62,13 @@ pub(crate) struct ChatArgs {
 }
 
 /// Registers the default model on first start, when its file is in place.
+/// Every model behind one router, for a command that asks one thing at a time: the local
+/// engine with a single slot, and the providers.
+pub(crate) fn one_request_models(core: &Arc<Core>) -> Arc<hearth_core::ModelRouter> {
+    let engine = hearth_host::local_engine(core.clone(), EngineConfig { slots: 1, ..EngineConfig::default() });
+    hearth_host::model_router(core.clone(), Arc::new(engine))
+}
+
 pub(crate) fn ensure_default_model(core: &Core, default_path: &Path) -> CmdResult {
     hearth_host::ensure_default_model(core, default_path).map_err(crate::serve::host_failure)
 }
@@ -244,8 +251,7 @@ pub(crate) fn chat(args: ChatArgs, core: Arc<Core>, default_path: &Path, out: &O
             core.create_chat(&WorkspaceRef::Id(ws), &title, Some(model.clone()))?
         }
     };
-    let engine = hearth_host::local_engine(core.clone(), EngineConfig { slots: 1, ..EngineConfig::default() });
-    let router = hearth_host::model_router(core.clone(), Arc::new(engine));
+    let router = one_request_models(&core);
     let cancel = CancellationToken::new();
     let on_interrupt = cancel.clone();
     // Ctrl-C stops the reply within one decoding step; what was written is kept as cancelled.

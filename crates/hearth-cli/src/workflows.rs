@@ -14,7 +14,6 @@ use clap::{Args, Subcommand};
 use futures_util::StreamExt as _;
 use hearth_core::Core;
 use hearth_core::workflow::RunSource;
-use hearth_llama::EngineConfig;
 use hearth_types::{NodeStatus, RunEventKind, RunStatus, Workflow, WorkflowId};
 use serde_json::{Map, Value};
 
@@ -226,8 +225,7 @@ fn run_one(args: RunArgs, core: Arc<Core>, default_model: &Path, out: &Output) -
         Target::Stored(w) => RunSource::Stored(w.id),
     };
     let inputs = parse_inputs(&args.inputs)?;
-    let engine = hearth_host::local_engine(core.clone(), EngineConfig { slots: 1, ..EngineConfig::default() });
-    let models = hearth_host::model_router(core.clone(), Arc::new(engine));
+    let models = crate::models::one_request_models(&core);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
