@@ -283,7 +283,9 @@ def test_the_cli_fetches_the_default_model_and_a_bare_chat_names_paris(tmp_path)
         assert fetched.returncode == 0, fetched.stderr
         assert m.ranges == ["-", "bytes=20000000-"]
     assert f"{NAME} is ready" in fetched.stdout, fetched.stdout
-    answer = run("chat", "What is the capital of France?")
+    # A fixed seed: at the default temperature the model drifts into nonsense on a rare draw
+    # (once in a full run here, 0 of 24 draws after), and a test must not fail by chance.
+    answer = run("chat", "--seed", "1", "What is the capital of France?")
     assert answer.returncode == 0, answer.stderr
     assert "Paris" in answer.stdout, answer.stdout
 
