@@ -182,11 +182,7 @@ fn serve(core: Arc<Core>, data_dir: &Path, default_model: &Path) -> CmdResult {
     crate::models::ensure_default_model(&core, default_model)?;
     hearth_host::use_embedder_if_present(&core, data_dir, None);
     let models = crate::models::one_request_models(&core);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Other(anyhow::anyhow!("could not start the runtime: {e}")))?;
+    let runtime = crate::models::runs_runtime()?;
     runtime.block_on(async {
         let workflows = hearth_host::workflow_runs(core.clone(), models.clone());
         let context = hearth_mcp::Context { core, models, workflows: workflows.clone() };

@@ -69,6 +69,16 @@ pub(crate) fn one_request_models(core: &Arc<Core>) -> Arc<hearth_core::ModelRout
     hearth_host::model_router(core.clone(), Arc::new(engine))
 }
 
+/// The runtime a command's workflow runs (and MCP session) go on: two workers, so a run's
+/// blocking model work never stalls its own event handling.
+pub(crate) fn runs_runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Other(anyhow::anyhow!("could not start the runtime: {e}")))
+}
+
 pub(crate) fn ensure_default_model(core: &Core, default_path: &Path) -> CmdResult {
     hearth_host::ensure_default_model(core, default_path).map_err(crate::serve::host_failure)
 }

@@ -226,11 +226,7 @@ fn run_one(args: RunArgs, core: Arc<Core>, default_model: &Path, out: &Output) -
     };
     let inputs = parse_inputs(&args.inputs)?;
     let models = crate::models::one_request_models(&core);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Other(anyhow::anyhow!("could not start the runtime: {e}")))?;
+    let runtime = crate::models::runs_runtime()?;
     let detail = runtime.block_on(async {
         let workflows = hearth_host::workflow_runs(core.clone(), models);
         // The handler goes in before the run starts, so a Ctrl-C at any moment is heard: it
