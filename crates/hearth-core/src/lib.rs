@@ -22,6 +22,7 @@ mod reply;
 mod router;
 mod services;
 mod sync;
+mod tools;
 pub mod workflow;
 
 use std::path::{Path, PathBuf};
@@ -50,12 +51,16 @@ pub const MCP_WRITES_SETTING: &str = "mcp.allow_writes";
 pub use hearth_secrets::{Secret, SecretError, SecretStore};
 pub use hearth_store::{Appended, SCHEMA_VERSION, sqlite_version};
 pub use providers::since_days;
-pub use reply::{KNOWLEDGE_SETTING, Reply, ReplyRequest, StartedReply, knowledge_enabled};
+pub use reply::{KNOWLEDGE_SETTING, Reply, ReplyRequest, ReplyStep, StartedReply, knowledge_enabled};
 pub use router::{ModelEntry, ModelRouter, Target};
 pub use services::{CoreServices, SecretsOpener};
 pub use sync::{
     SupabaseDatabase, SupabasePlaintext, SyncEndpoints, SyncEngine, SyncError, SyncLocalData, SyncOptions, SyncProgress, SyncRound,
     SyncStatus, supabase_schema,
+};
+pub use tools::{
+    ALLOWED_TOOLS_SETTING, Approval, ApprovalRequest, Approver, MAX_ROUNDS as MAX_TOOL_ROUNDS, NoApprover,
+    RESULT_BYTES as TOOL_RESULT_BYTES, ServerHealth, TOOLS_SETTING, ToolHost, ToolOutput, ToolSpec, check_arguments, tools_enabled,
 };
 
 /// Settings Core keeps itself; writing them as plain settings would bypass their checks.
@@ -145,8 +150,8 @@ pub fn fallback_models(settings: &serde_json::Map<String, serde_json::Value>) ->
         .unwrap_or_default()
 }
 
-/// Refuses a fallback chain that is not a list of model names, a knowledge switch that is
-/// not a boolean, and an embedding model that is not a provider's.
+/// Refuses a fallback chain that is not a list of model names, a knowledge or tools switch
+/// that is not a boolean, and an embedding model that is not a provider's.
 fn check_settings(settings: &serde_json::Map<String, serde_json::Value>) -> Result<()> {
     if let Some(chain) = settings.get(FALLBACK_SETTING) {
         let ok = chain.as_array().is_some_and(|a| a.iter().all(|m| m.as_str().is_some_and(|m| !m.trim().is_empty())));
@@ -154,8 +159,10 @@ fn check_settings(settings: &serde_json::Map<String, serde_json::Value>) -> Resu
             return Err(ValidationError::new("settings", format!("{FALLBACK_SETTING} must be a list of model names")).into());
         }
     }
-    if settings.get(reply::KNOWLEDGE_SETTING).is_some_and(|v| !v.is_boolean()) {
-        return Err(ValidationError::new("settings", format!("{} must be true or false", reply::KNOWLEDGE_SETTING)).into());
+    for switch in [reply::KNOWLEDGE_SETTING, tools::TOOLS_SETTING] {
+        if settings.get(switch).is_some_and(|v| !v.is_boolean()) {
+            return Err(ValidationError::new("settings", format!("{switch} must be true or false")).into());
+        }
     }
     knowledge::check_embedding_setting(settings.get(knowledge::EMBEDDING_SETTING))?;
     Ok(())
@@ -187,6 +194,8 @@ pub struct Core {
     data_dir: Option<PathBuf>,
     /// The jobs this process runs now, each with its stop flag (`jobs.rs`).
     jobs: std::sync::Mutex<std::collections::HashMap<hearth_types::JobId, std::sync::Arc<std::sync::atomic::AtomicU8>>>,
+    /// The tools replies may call, once the composition root attaches them (`tools.rs`).
+    tools: std::sync::RwLock<Option<std::sync::Arc<dyn ToolHost>>>,
 }
 
 impl std::fmt::Debug for Core {
@@ -224,6 +233,7 @@ impl Core {
             embedder: std::sync::RwLock::default(),
             data_dir: None,
             vectors: knowledge::VectorCache::default(),
+            tools: std::sync::RwLock::default(),
         }
     }
 
@@ -400,6 +410,7 @@ impl Core {
         if (key == ALLOW_LOCAL_NETWORK_SETTING || key == MCP_WRITES_SETTING) && !value.is_boolean() {
             return Err(ValidationError::new("value", format!("{key} must be true or false")).into());
         }
+        tools::check_setting(&key, value)?;
         Ok(self.store.write(|w| w.set_setting(&key, value))?)
     }
 

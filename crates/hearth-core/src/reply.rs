@@ -8,7 +8,9 @@
 //!    returns the first pair and starts nothing (`replayed`).
 //! 2. [`Core::run_reply`] sends the question's branch, with the workspace's system prompt
 //!    first (and the passages of its knowledge that match the question, `sources.rs`), to
-//!    the model; hands each piece of text to the caller as it arrives; and finally
+//!    the model; hands each piece of text to the caller as it arrives; runs the tools the
+//!    model calls, when the reply offers tools, and asks it again with their results
+//!    (`tool_loop.rs`: each round's message, call and result is stored as it happens); and finally
 //!    saves what was produced with its status (`complete`, `cancelled` with the partial text,
 //!    or `error` with the reason), token counts, latency and the passages it was given
 //!    (its citations). The stored reply is never left
@@ -19,9 +21,10 @@
 use hearth_llm::{CancellationToken, ChatEvent, ChatMessage, ChatModel, ChatRequest, FinishReason, LlmError, SamplingParams, Usage};
 use hearth_types::{ChatId, Message, MessageId, MessagePatch, MessageStatus, NewMessage, Role, ValidationError};
 
-use crate::{AddMessage, Core, Result};
+use crate::{AddMessage, Approver, Core, NoApprover, Result};
 
 mod sources;
+mod tool_loop;
 
 pub use sources::{KNOWLEDGE_SETTING, knowledge_enabled};
 
@@ -36,11 +39,14 @@ pub struct ReplyRequest {
     pub model: String,
     pub params: SamplingParams,
     pub idempotency_key: Option<String>,
+    /// Whether and which tools the reply may call; `None` follows the workspace's setting
+    /// ([`crate::TOOLS_SETTING`]). A required or named call binds the first round only.
+    pub tool_choice: Option<hearth_llm::ToolChoice>,
 }
 
 impl ReplyRequest {
     pub fn new(chat: ChatId, text: impl Into<String>, model: impl Into<String>, params: SamplingParams) -> Self {
-        Self { chat, text: text.into(), parent_id: None, model: model.into(), params, idempotency_key: None }
+        Self { chat, text: text.into(), parent_id: None, model: model.into(), params, idempotency_key: None, tool_choice: None }
     }
 }
 
@@ -56,10 +62,25 @@ pub struct StartedReply {
     request: ReplyRequest,
 }
 
+/// What happens during a reply, as it happens (see [`Core::run_reply_with`]).
+#[derive(Clone, Copy, Debug)]
+pub enum ReplyStep<'a> {
+    /// More of the current assistant message's text.
+    Text(&'a str),
+    /// The model called a tool; `message` (a `tool` message, stored) will hold the result.
+    /// `asks`: the call waits for the person's approval.
+    ToolCall { call: &'a hearth_types::ToolCall, message: &'a Message, asks: bool },
+    /// A call's result, stored.
+    ToolResult { message: &'a Message },
+    /// The reply goes on in a new assistant message, after the results.
+    Continued { message: &'a Message },
+}
+
 /// The outcome of a reply.
 #[derive(Clone, Debug)]
 pub struct Reply {
     pub question: Message,
+    /// The last assistant message (the first one, unless the reply called tools).
     pub answer: Message,
     pub finish: Option<FinishReason>,
     pub usage: Usage,
@@ -138,7 +159,7 @@ impl Core {
             let picked = w.read().message(to)?;
             let question = match (picked.role, picked.parent_id) {
                 (Role::User, _) => picked,
-                (Role::Assistant, Some(parent)) => w.read().message(parent)?,
+                (Role::Assistant, Some(parent)) => tool_loop::question_above(&w.read(), parent)?,
                 _ => {
                     return Err(hearth_store::Error::Invalid(ValidationError::new(
                         "message",
@@ -161,7 +182,8 @@ impl Core {
         Ok(StartedReply { question, answer, replayed: false, request })
     }
 
-    /// Runs the model for a started reply and saves the outcome (see the module docs).
+    /// Runs the model for a started reply and saves the outcome (see the module docs),
+    /// handing `on_text` each piece of text. Tools that ask first are denied ([`NoApprover`]).
     pub fn run_reply(
         &self,
         started: StartedReply,
@@ -169,13 +191,35 @@ impl Core {
         cancel: &CancellationToken,
         mut on_text: impl FnMut(&str),
     ) -> Result<Reply> {
+        self.run_reply_with(started, model, cancel, &NoApprover, |step| {
+            if let ReplyStep::Text(text) = step {
+                on_text(text);
+            }
+        })
+    }
+
+    /// Runs the model for a started reply, with its tool loop (`reply/tools.rs`), and saves
+    /// the outcome; `on_step` hears each step as it happens, `approver` is asked before a
+    /// tool that changes things runs.
+    pub fn run_reply_with(
+        &self,
+        started: StartedReply,
+        model: &dyn ChatModel,
+        cancel: &CancellationToken,
+        approver: &dyn Approver,
+        mut on_step: impl FnMut(ReplyStep<'_>),
+    ) -> Result<Reply> {
         let StartedReply { question, answer, request, .. } = started;
         let clock = std::time::Instant::now();
+        // The assistant message being written: the first one, then the one after each round
+        // of tool calls.
+        let mut current = answer;
         let mut text = String::new();
         // Which model answered, and why it is not the one asked (a fallback chain moved on).
         let mut answered_by = request.model.clone();
         let mut notices: Vec<String> = Vec::new();
         let mut citations: Vec<hearth_types::Citation> = Vec::new();
+        let mut total = Usage::default();
         let outcome: Result<(FinishReason, Usage, hearth_llm::Timings)> = (|| {
             let (mut messages, fallbacks, workspace) = self.conversation(&question)?;
             // A knowledge search that fails (the embedder crashed, say) costs the reply its
@@ -194,23 +238,70 @@ impl Core {
                     _ => messages.insert(0, ChatMessage::new(Role::System, given)),
                 }
             }
-            let chat_request = ChatRequest { fallbacks, ..ChatRequest::new(request.model.clone(), messages, request.params.clone()) };
-            let stream = model.chat(chat_request, cancel.clone())?;
-            for event in stream {
-                match event? {
-                    ChatEvent::Delta(d) => {
-                        on_text(&d);
-                        text.push_str(&d);
+            let mut toolset = tool_loop::Loop::new(self, &workspace, request.tool_choice.as_ref())?;
+            loop {
+                let mut chat_request = ChatRequest {
+                    fallbacks: fallbacks.clone(),
+                    ..ChatRequest::new(request.model.clone(), messages.clone(), request.params.clone())
+                };
+                toolset.offer(&mut chat_request);
+                // A token of its own: the stream cancels it when dropped, and the reply goes on.
+                let stream = model.chat(chat_request, cancel.child_token())?;
+                let mut calls = hearth_llm::ToolCalls::default();
+                let mut finished = None;
+                for event in stream {
+                    match event? {
+                        ChatEvent::Delta(d) => {
+                            on_step(ReplyStep::Text(&d));
+                            text.push_str(&d);
+                        }
+                        ChatEvent::Fallback { from, to, reason } => {
+                            notices.push(format!("{from} failed ({reason}); asked {to}"));
+                            answered_by = to;
+                        }
+                        ChatEvent::ToolCall { index, id, name, arguments } => calls.push(index, id, name, &arguments),
+                        ChatEvent::Finished { reason, usage, timings } => {
+                            finished = Some((reason, usage, timings));
+                            break;
+                        }
                     }
-                    ChatEvent::Fallback { from, to, reason } => {
-                        notices.push(format!("{from} failed ({reason}); asked {to}"));
-                        answered_by = to;
-                    }
-                    ChatEvent::ToolCall { .. } => {}
-                    ChatEvent::Finished { reason, usage, timings } => return Ok((reason, usage, timings)),
                 }
+                let (reason, usage, timings) = finished.ok_or_else(|| LlmError::Engine("the reply ended without finishing".into()))?;
+                total.prompt_tokens += usage.prompt_tokens;
+                total.completion_tokens += usage.completion_tokens;
+                total.cached_prompt_tokens += usage.cached_prompt_tokens;
+                if calls.is_empty() || reason == FinishReason::Cancelled || !toolset.accepts_calls() {
+                    return Ok((reason, usage, timings));
+                }
+                // This round is done: its message keeps its text and calls, each call's
+                // result goes under it, and the reply goes on in a new message.
+                let calls = tool_loop::with_ids(calls.into_vec());
+                let patch = MessagePatch {
+                    content: Some(std::mem::take(&mut text)),
+                    status: Some(MessageStatus::Complete),
+                    tool_calls: Some(calls.clone()),
+                    prompt_tokens: Some(usage.prompt_tokens),
+                    completion_tokens: Some(usage.completion_tokens),
+                    ..Default::default()
+                };
+                current = self.update_message(current.id, &patch)?;
+                messages.push(ChatMessage::calls(current.content.clone(), calls.clone()));
+                let mut parent = current.id;
+                for call in &calls {
+                    let result = toolset.run(call, parent, approver, cancel, &mut on_step)?;
+                    messages.push(ChatMessage::tool_result(call.id.clone(), result.content.clone()));
+                    parent = result.id;
+                }
+                toolset.next_round();
+                let next = NewMessage {
+                    model: Some(request.model.clone()),
+                    provider: Some(crate::router::provider_of(&request.model).to_owned()),
+                    status: MessageStatus::Streaming,
+                    ..NewMessage::new(question.chat_id, Some(parent), Role::Assistant, "")
+                };
+                current = self.store.write(|w| w.append_message(&next))?.message;
+                on_step(ReplyStep::Continued { message: &current });
             }
-            Err(LlmError::Engine("the reply ended without finishing".into()).into())
         })();
         let latency_ms = clock.elapsed().as_millis() as u64;
         // The stored reply already names the model asked; it changes only when another answered.
@@ -241,9 +332,9 @@ impl Core {
                     latency_ms: Some(latency_ms),
                     ..routed
                 };
-                let answer = self.update_message(answer.id, &patch)?;
-                tracing::info!(message = %answer.id, finish = reason.as_str(), tokens = usage.completion_tokens, latency_ms, "reply finished");
-                Ok(Reply { question, answer, finish: Some(reason), usage, timings })
+                let answer = self.update_message(current.id, &patch)?;
+                tracing::info!(message = %answer.id, finish = reason.as_str(), tokens = total.completion_tokens, latency_ms, "reply finished");
+                Ok(Reply { question, answer, finish: Some(reason), usage: total, timings })
             }
             Err(e) => {
                 let patch = MessagePatch {
@@ -253,8 +344,8 @@ impl Core {
                     latency_ms: Some(latency_ms),
                     ..routed
                 };
-                self.update_message(answer.id, &patch)?;
-                tracing::warn!(message = %answer.id, error = %e, "reply failed");
+                self.update_message(current.id, &patch)?;
+                tracing::warn!(message = %current.id, error = %e, "reply failed");
                 Err(e)
             }
         }
@@ -271,7 +362,7 @@ impl Core {
         if !workspace.system_prompt.trim().is_empty() {
             messages.push(ChatMessage::new(Role::System, workspace.system_prompt.clone()));
         }
-        messages.extend(branch.iter().filter(|m| m.status == MessageStatus::Complete).map(|m| ChatMessage::new(m.role, m.content.clone())));
+        messages.extend(tool_loop::turns(branch.iter().filter(|m| m.status == MessageStatus::Complete)));
         let fallbacks = crate::fallback_models(&workspace.settings);
         Ok((messages, fallbacks, workspace))
     }

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 
 use crate::{
     CancellationToken, ChatEvent, ChatModel, ChatRequest, ChatStream, EmbedInput, Embeddings, FinishReason, LlmError, ModelHost, Timings,
-    Usage,
+    ToolCall, Usage,
 };
 
 /// A model that plays back fixed pieces of text, then finishes (or fails), and records what it
@@ -28,6 +28,10 @@ pub struct ScriptedModel {
     hold: bool,
     /// One vector per embedded input; `None` refuses embeddings.
     embedding: Option<Vec<f32>>,
+    /// Tool calls it makes (instead of its pieces) while the last turn is not a tool result.
+    calls: Vec<ToolCall>,
+    /// Makes its calls every time, results or not: a model that loops.
+    always_call: bool,
     seen: Mutex<Vec<ChatRequest>>,
 }
 
@@ -44,8 +48,23 @@ impl ScriptedModel {
             echo: false,
             hold: false,
             embedding: Some(vec![0.6, 0.8]),
+            calls: Vec::new(),
+            always_call: false,
             seen: Mutex::default(),
         }
+    }
+
+    /// Calls these tools (finishing `ToolCalls`) when the last turn is not a tool's result,
+    /// and plays its pieces once it has results.
+    pub fn calling(mut self, calls: Vec<ToolCall>) -> Self {
+        self.calls = calls;
+        self
+    }
+
+    /// Makes its calls on every request, results or not.
+    pub fn always_calling(mut self) -> Self {
+        self.always_call = true;
+        self
     }
 
     /// Streams one piece, then holds the reply open until it is cancelled (it then finishes
@@ -115,8 +134,23 @@ impl ChatModel for ScriptedModel {
             let last = request.messages.last().map(|m| m.content.clone()).unwrap_or_default();
             pieces.push(format!(" <{last}>"));
         }
+        let answered = request.messages.last().is_some_and(|m| m.role == hearth_types::Role::Tool);
+        let calls = match !self.calls.is_empty() && (self.always_call || !answered) {
+            true => self.calls.clone(),
+            false => Vec::new(),
+        };
         self.seen.lock().expect("seen lock").push(request);
         let (tx, rx) = mpsc::channel();
+        if !calls.is_empty() {
+            for (index, call) in calls.into_iter().enumerate() {
+                let piece =
+                    ChatEvent::ToolCall { index: index as u32, id: Some(call.id), name: Some(call.name), arguments: call.arguments };
+                let _ = tx.send(Ok(piece));
+            }
+            let usage = self.usage;
+            let _ = tx.send(Ok(ChatEvent::Finished { reason: FinishReason::ToolCalls, usage, timings: Timings::default() }));
+            return Ok(ChatStream::new(rx, cancel));
+        }
         let (end, usage, hold, flag) = (self.end.clone(), self.usage, self.hold, cancel.clone());
         let play = move || {
             for piece in pieces {

@@ -17,13 +17,8 @@ pub struct Tool {
     pub parameters: serde_json::Value,
 }
 
-/// A call a model made. `arguments` is the JSON text of the arguments object.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ToolCall {
-    pub id: String,
-    pub name: String,
-    pub arguments: String,
-}
+/// A call a model made (stored in chats as it is, so it lives in `hearth-types`).
+pub use hearth_types::ToolCall;
 
 /// Whether and which tools the model may call (OpenAI's `tool_choice`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,7 +19,7 @@ use crate::{Error, Reader, Result, Writer};
 
 const COLUMNS: &str = "m.id, m.chat_id, m.parent_id, m.role, m.content, m.model, m.provider, m.status, m.error, \
                        m.prompt_tokens, m.completion_tokens, m.latency_ms, m.idempotency_key, m.notice, \
-                       m.citations, m.created_at, m.updated_at";
+                       m.citations, m.tool_calls, m.tool_call_id, m.created_at, m.updated_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -38,6 +38,8 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         idempotency_key: get_opt(row, "idempotency_key")?,
         notice: get_opt(row, "notice")?,
         citations: get_json(row, "citations")?,
+        tool_calls: get_json(row, "tool_calls")?,
+        tool_call_id: get_opt(row, "tool_call_id")?,
         created_at: get_time(row, "created_at")?,
         updated_at: get_time(row, "updated_at")?,
     })
@@ -92,6 +94,7 @@ impl Writer<'_> {
                 ("provider", Val::OptText(new.provider.clone())),
                 ("status", Val::Text(new.status.to_string())),
                 ("idempotency_key", Val::OptText(new.idempotency_key.clone())),
+                ("tool_call_id", Val::OptText(new.tool_call_id.clone())),
             ],
             &[],
         )?;
@@ -113,6 +116,8 @@ impl Writer<'_> {
             idempotency_key: new.idempotency_key.clone(),
             notice: None,
             citations: Vec::new(),
+            tool_calls: Vec::new(),
+            tool_call_id: new.tool_call_id.clone(),
             created_at: now,
             updated_at: now,
         };
@@ -137,6 +142,10 @@ impl Writer<'_> {
                 .citations
                 .as_ref()
                 .map(|c| ("citations", Val::Json(serde_json::to_value(c).unwrap_or_else(|_| serde_json::Value::Array(Vec::new()))))),
+            patch
+                .tool_calls
+                .as_ref()
+                .map(|c| ("tool_calls", Val::Json(serde_json::to_value(c).unwrap_or_else(|_| serde_json::Value::Array(Vec::new()))))),
         ]
         .into_iter()
         .flatten()

@@ -15,6 +15,7 @@ pub(crate) const FILES: &[(&str, &str)] = &[
     ("0008_citations.sql", include_str!("../../../migrations/sqlite/0008_citations.sql")),
     ("0009_knowledge_version.sql", include_str!("../../../migrations/sqlite/0009_knowledge_version.sql")),
     ("0010_document_sync.sql", include_str!("../../../migrations/sqlite/0010_document_sync.sql")),
+    ("0011_tool_calls.sql", include_str!("../../../migrations/sqlite/0011_tool_calls.sql")),
 ];
 
 /// The schema version this build creates and understands.

@@ -205,6 +205,8 @@ fn columns(table: Table) -> &'static [(&'static str, Kind)] {
             ("idempotency_key", OptText),
             ("notice", OptText),
             ("citations", List),
+            ("tool_calls", List),
+            ("tool_call_id", OptText),
             ("created_at", Time),
             ("deleted_at", OptTime),
         ],

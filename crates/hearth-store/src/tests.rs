@@ -105,6 +105,7 @@ fn shipped_migrations_never_change() {
         ("0008_citations.sql", "ecb6b16c7a6029cc64d75ba6a67820aa87749c6d384933785f782446efe7860b"),
         ("0009_knowledge_version.sql", "0cd61201e6836a0497a3436586e4f401921340b6937029f1db580d74ae9e02aa"),
         ("0010_document_sync.sql", "8722e574d97371fa875d12f0f360357f99dafad0630455b808d630e0e1ed312c"),
+        ("0011_tool_calls.sql", "358deb68381678b2c6f79d487aac42def2fce2c8f910e960c18ea82df014f4e0"),
     ];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite");
     let mut on_disk: Vec<String> =

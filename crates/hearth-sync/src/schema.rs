@@ -17,6 +17,7 @@ pub const FILES: &[(&str, &str, &str)] = &[
     ("0003", "message_tree", include_str!("../../../migrations/supabase/0003_message_tree.sql")),
     ("0004", "citations", include_str!("../../../migrations/supabase/0004_citations.sql")),
     ("0005", "documents", include_str!("../../../migrations/supabase/0005_documents.sql")),
+    ("0006", "tool_calls", include_str!("../../../migrations/supabase/0006_tool_calls.sql")),
 ];
 
 /// All files as one script, each headed by its name, for pasting into the SQL editor.

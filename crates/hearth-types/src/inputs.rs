@@ -100,6 +100,8 @@ pub struct NewMessage {
     /// A client-chosen key: sending again with the same key in the same chat returns the
     /// first message instead of adding another.
     pub idempotency_key: Option<String>,
+    /// A `tool` message's call (see [`crate::Message::tool_call_id`]).
+    pub tool_call_id: Option<String>,
 }
 
 impl NewMessage {
@@ -114,6 +116,7 @@ impl NewMessage {
             provider: None,
             status: MessageStatus::Complete,
             idempotency_key: None,
+            tool_call_id: None,
         }
     }
 }
@@ -131,6 +134,7 @@ pub struct MessagePatch {
     pub latency_ms: Option<u64>,
     pub notice: Option<Option<String>>,
     pub citations: Option<Vec<crate::Citation>>,
+    pub tool_calls: Option<Vec<crate::ToolCall>>,
 }
 
 /// Trims `value` and rejects it when nothing is left.

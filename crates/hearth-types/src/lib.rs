@@ -32,7 +32,7 @@ pub use inputs::{ChatPatch, MessagePatch, NewChat, NewMessage, NewModel, NewWork
 pub use knowledge::{ChunkEmbeddings, ChunkHit, Citation, DocFormat, Document, Job, JobKind, JobStatus, NewChunk, NewDocument};
 pub use net::is_loopback_host;
 pub use providers::{CallOutcome, KeyState, NewCall, NewProvider, Price, Provider, ProviderInfo, ProviderPatch, UsageRow, provider_name};
-pub use records::{BranchMessage, Chat, LocalModel, Message, ModelSource, SearchHit, Snippet, Thread, Workspace};
+pub use records::{BranchMessage, Chat, LocalModel, Message, ModelSource, SearchHit, Snippet, Thread, ToolCall, Workspace};
 pub use secret::Secret;
 pub use values::{Handle, MessageStatus, Role, Timezone};
 pub use workflows::{

@@ -68,8 +68,25 @@ pub struct Message {
     /// The knowledge passages the reply was given, numbered as it cites them.
     #[serde(default)]
     pub citations: Vec<crate::Citation>,
+    /// The tools an assistant message called; their answers are the `tool` messages under it.
+    #[serde(default)]
+    pub tool_calls: Vec<ToolCall>,
+    /// A `tool` message answers this call (of an assistant message above it).
+    #[serde(default)]
+    pub tool_call_id: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// A call a model made to a tool. `arguments` is the JSON text of the arguments object, as
+/// the model wrote it (OpenAI's API carries it the same way): whoever runs the tool parses and
+/// checks it, and a call whose arguments are broken is still a call the model made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
 }
 
 /// A message on the active branch, with where it sits among its siblings (`< 2/3 >`).

@@ -354,6 +354,9 @@ fn check_value(table: Table, col: &str, value: &Sql) -> std::result::Result<(), 
         (Table::Messages, "citations") => {
             serde_json::from_str::<Vec<hearth_types::Citation>>(text).map(drop).map_err(|e| format!("not a list of citations: {e}"))
         }
+        (Table::Messages, "tool_calls") => {
+            serde_json::from_str::<Vec<hearth_types::ToolCall>>(text).map(drop).map_err(|e| format!("not a list of tool calls: {e}"))
+        }
         (Table::Workflows, "graph") => serde_json::from_str::<Graph>(text).map(drop).map_err(|e| format!("not a workflow graph: {e}")),
         _ => Ok(()),
     }
