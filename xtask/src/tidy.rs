@@ -36,7 +36,7 @@ const LAYERS: &[(&str, Option<&[&str]>)] = &[
     ("hearth-mcp", Some(&["hearth-types", "hearth-core", "hearth-llm"])),
     ("hearth-server", Some(&["hearth-types", "hearth-core", "hearth-llm", "hearth-mcp"])),
     // The composition root: it alone picks the OS keychain as Core's secret store.
-    ("hearth-host", Some(&["hearth-types", "hearth-core", "hearth-server", "hearth-llama", "hearth-llm", "hearth-secrets"])),
+    ("hearth-host", Some(&["hearth-types", "hearth-core", "hearth-server", "hearth-llama", "hearth-llm", "hearth-mcp", "hearth-secrets"])),
     (
         "hearth-cli",
         Some(&["hearth-types", "hearth-core", "hearth-host", "hearth-llama", "hearth-llm", "hearth-mcp", "hearth-secrets", "hearth-sync"]),

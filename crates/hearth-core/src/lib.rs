@@ -59,7 +59,7 @@ pub use sync::{
     SyncStatus, supabase_schema,
 };
 pub use tools::{
-    ALLOWED_TOOLS_SETTING, Approval, ApprovalRequest, Approver, MAX_ROUNDS as MAX_TOOL_ROUNDS, NoApprover,
+    ALLOWED_TOOLS_SETTING, Approval, ApprovalRequest, Approver, FETCH_TOOL_SETTING, MAX_ROUNDS as MAX_TOOL_ROUNDS, NoApprover,
     RESULT_BYTES as TOOL_RESULT_BYTES, ServerHealth, TOOLS_SETTING, ToolHost, ToolOutput, ToolSpec, check_arguments, tools_enabled,
 };
 
@@ -407,7 +407,7 @@ impl Core {
             )
             .into());
         }
-        if (key == ALLOW_LOCAL_NETWORK_SETTING || key == MCP_WRITES_SETTING) && !value.is_boolean() {
+        if [ALLOW_LOCAL_NETWORK_SETTING, MCP_WRITES_SETTING, FETCH_TOOL_SETTING].contains(&key.as_str()) && !value.is_boolean() {
             return Err(ValidationError::new("value", format!("{key} must be true or false")).into());
         }
         tools::check_setting(&key, value)?;

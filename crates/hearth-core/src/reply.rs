@@ -117,6 +117,11 @@ impl Core {
 
     /// Stores the question and the empty reply (see the module docs).
     pub fn start_reply(&self, request: &ReplyRequest) -> Result<StartedReply> {
+        // A required or named call that cannot be made is refused before anything is stored.
+        if let Some(choice) = &request.tool_choice {
+            let workspace = self.workspace(&crate::WorkspaceRef::Id(self.chat(request.chat)?.workspace_id))?;
+            tool_loop::Loop::new(self, &workspace, Some(choice))?;
+        }
         let add = AddMessage {
             parent_id: request.parent_id,
             idempotency_key: request.idempotency_key.clone(),

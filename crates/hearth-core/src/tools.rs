@@ -25,6 +25,8 @@ use crate::{Core, Result};
 pub const TOOLS_SETTING: &str = "tools";
 /// The setting that lists tools that run without asking (by the name the model sees).
 pub const ALLOWED_TOOLS_SETTING: &str = "tools.allowed";
+/// The setting that offers the built-in `fetch_url` tool (off unless the person turns it on).
+pub const FETCH_TOOL_SETTING: &str = "tools.fetch_url";
 /// The most rounds of calls one reply makes; the round after it must answer in text.
 pub const MAX_ROUNDS: u32 = 8;
 /// The most result text a model is given for one call (the rest is cut, saying so).
@@ -86,6 +88,8 @@ pub trait ToolHost: Send + Sync {
     fn health(&self) -> Vec<(String, ServerHealth)> {
         Vec::new()
     }
+    /// The list of attached servers changed (the host starts, restarts or stops them).
+    fn changed(&self) {}
 }
 
 /// A person's answer to "may this tool run?".

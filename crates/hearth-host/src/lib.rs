@@ -172,6 +172,8 @@ impl Default for Options {
 /// The assembled app, ready to serve.
 pub struct Host {
     core: Arc<Core>,
+    /// What replies' tools reach (`hearth-mcp`'s toolbox is built when serving starts).
+    tools: hearth_mcp::Context,
     api: Api,
     tls: Option<Tls>,
     token: String,
@@ -227,8 +229,9 @@ impl Host {
         });
         let models = model_router(core.clone(), engine);
         let workflows = workflow_runs(core.clone(), models.clone());
+        let tools = hearth_mcp::Context { core: core.clone(), models: models.clone(), workflows: workflows.clone() };
         let api = Api::new(core.clone(), models, workflows, describe, config).with_model_fetch(fetch);
-        Ok(Self { core, api, tls, token, sync, options })
+        Ok(Self { core, tools, api, tls, token, sync, options })
     }
 
     /// The API's bearer token.
@@ -265,11 +268,23 @@ impl Host {
         let (stop_sync, stopped) = tokio::sync::watch::channel(false);
         let mut sync_loop = self.sync.map(|engine| tokio::spawn(engine.run(stopped)));
         let jobs = hearth_core::JobRunner::start(self.core.clone());
+        // Replies' tools: Hearth's own and the attached MCP servers', which start now and
+        // stop with the app.
+        let hub = hearth_mcp::Hub::new(self.core.clone());
+        let http = Arc::new(hearth_llm::fetch::HttpFetch::new());
+        let toolbox = hearth_mcp::Toolbox::new(self.tools, hub.clone(), http, tokio::runtime::Handle::current());
+        self.core.attach_tools(Arc::new(toolbox));
+        let stop_tools = tokio_util::sync::CancellationToken::new();
+        let hub_task = tokio::spawn(hub.run(stop_tools.clone()));
         let shutdown = async move {
             shutdown.await;
             let _ = stop_sync.send(true);
         };
         let served = hearth_server::serve(listener, self.api, self.tls, shutdown, Duration::from_secs(10)).await;
+        stop_tools.cancel();
+        if tokio::time::timeout(SYNC_STOP_GRACE, hub_task).await.is_err() {
+            tracing::warn!("the MCP servers did not stop in time");
+        }
         if let Some(task) = sync_loop.as_mut()
             && tokio::time::timeout(SYNC_STOP_GRACE, &mut *task).await.is_err()
         {

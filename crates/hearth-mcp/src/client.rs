@@ -45,6 +45,9 @@ pub enum ClientError {
     Timeout { server: String, what: &'static str, limit: Duration, stderr: String },
     #[error("MCP server {server:?} failed {what}: {reason}{stderr}")]
     Failed { server: String, what: &'static str, reason: String, stderr: String },
+    /// The server exited, or the connection to it dropped: this session is over.
+    #[error("MCP server {server:?} stopped during {what}: {reason}{stderr}")]
+    Gone { server: String, what: &'static str, reason: String, stderr: String },
 }
 
 /// A tool a server offers.
@@ -180,6 +183,10 @@ impl Connection {
     pub async fn call(&self, tool: &str, arguments: Map<String, Value>, limit: Duration) -> Result<ToolOutcome, ClientError> {
         let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
         let answered = tokio::time::timeout(limit, self.service.call_tool(params)).await;
+        if let Ok(Err(e @ (rmcp::ServiceError::TransportClosed | rmcp::ServiceError::TransportSend(_)))) = &answered {
+            let stderr = stderr_tail(&self.stderr);
+            return Err(ClientError::Gone { server: self.name.clone(), what: "the call", reason: e.to_string(), stderr });
+        }
         let result = self.settle(answered, "the call", limit)?;
         let mut text = String::new();
         for content in &result.content {

@@ -2,7 +2,9 @@
 //! models offered as tools to other agents (editors, Claude Desktop, coding agents), over
 //! stdio (`hearth mcp serve`) or Streamable HTTP (`/mcp` on the API, behind its token). And
 //! Hearth as an MCP client ([`client`]): reaching the servers the user attached (Core keeps
-//! their list and secrets) to list and call their tools.
+//! their list and secrets) to list and call their tools; [`Hub`] keeps them running while the
+//! app runs. And the tools a chat's replies call ([`Toolbox`], Core's `ToolHost`): Hearth's
+//! own, which are the same use cases its MCP server offers, and the attached servers'.
 //!
 //! The protocol is `rmcp`'s (the official Rust SDK); this crate only says what the tools
 //! are (`tools.rs`) and how each transport is set up. What the tools do is Core's: each call
@@ -15,6 +17,8 @@
 //! when it starts.
 
 pub mod client;
+mod hub;
+mod toolbox;
 mod tools;
 
 use std::sync::Arc;
@@ -27,6 +31,8 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use tokio_util::sync::CancellationToken;
 
 pub use hearth_core::MCP_WRITES_SETTING as WRITES_SETTING;
+pub use hub::Hub;
+pub use toolbox::{FETCH_SETTING, Toolbox};
 pub use tools::HearthMcp;
 
 /// What the tools reach: Core, every model (the router) and this process's workflow runs.

@@ -200,19 +200,7 @@ impl HearthMcp {
     #[tool(description = "Run one of the user's workflows with a text input and wait for its outcome (status, outputs, error).")]
     async fn run_workflow(&self, Parameters(p): Parameters<RunWorkflow>) -> Outcome {
         let core = self.context.core.clone();
-        let found = tokio::task::spawn_blocking(move || -> Result<WorkflowId, String> {
-            if let Ok(id) = p.workflow.parse::<WorkflowId>() {
-                return Ok(id);
-            }
-            let named: Vec<WorkflowId> =
-                core.workflows().map_err(|e| e.to_string())?.into_iter().filter(|w| w.name == p.workflow).map(|w| w.id).collect();
-            match named[..] {
-                [id] => Ok(id),
-                [] => Err(format!("no workflow is named {:?}", p.workflow)),
-                _ => Err(format!("several workflows are named {:?}; give its id", p.workflow)),
-            }
-        })
-        .await;
+        let found = tokio::task::spawn_blocking(move || find_workflow(&core, &p.workflow)).await;
         let id = match found {
             Ok(Ok(id)) => id,
             Ok(Err(e)) => return refuse(e),
@@ -229,6 +217,20 @@ impl HearthMcp {
             })),
             Err(e) => refuse(e),
         }
+    }
+}
+
+/// A workflow by id, or by a name only one workflow has.
+pub(crate) fn find_workflow(core: &Core, text: &str) -> Result<WorkflowId, String> {
+    if let Ok(id) = text.parse::<WorkflowId>() {
+        return Ok(id);
+    }
+    let named: Vec<WorkflowId> =
+        core.workflows().map_err(|e| e.to_string())?.into_iter().filter(|w| w.name == text).map(|w| w.id).collect();
+    match named[..] {
+        [id] => Ok(id),
+        [] => Err(format!("no workflow is named {text:?}")),
+        _ => Err(format!("several workflows are named {text:?}; give its id")),
     }
 }
 

@@ -394,6 +394,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(messages::siblings))
         .routes(routes!(messages::events))
         .routes(routes!(messages::cancel))
+        .routes(routes!(messages::approve))
         .routes(routes!(sync::status))
         .routes(routes!(sync::now))
         .routes(routes!(sync::events))

@@ -63,6 +63,11 @@ pub(crate) struct McpServerOut {
     secrets: Vec<String>,
     workspace_id: Option<String>,
     enabled: bool,
+    /// How it is doing while the app runs: `starting`, `ready` (with `tools`), `failed`
+    /// (with `error` and `attempts`; tried again after a pause) or `disabled`. Absent where no
+    /// server is run (a bare API without the app's tools).
+    #[schema(value_type = Option<Object>)]
+    health: Option<Value>,
 }
 
 impl From<McpServer> for McpServerOut {
@@ -82,6 +87,7 @@ impl From<McpServer> for McpServerOut {
             secrets: s.secrets,
             workspace_id: s.workspace_id.map(|w| w.to_string()),
             enabled: s.enabled,
+            health: None,
         }
     }
 }
@@ -105,8 +111,20 @@ pub(crate) struct McpToolsOut {
 
 #[utoipa::path(get, path = "/api/v1/mcp/servers", tag = "mcp", operation_id = "list_mcp_servers", responses((status = 200, body = Vec<McpServerOut>)))]
 pub(crate) async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<McpServerOut>>> {
-    let servers = blocking(&state, |core| core.mcp_servers()).await?;
-    Ok(Json(servers.into_iter().map(McpServerOut::from).collect()))
+    let (servers, health) = blocking(&state, |core| Ok((core.mcp_servers()?, core.tool_host().map(|h| h.health())))).await?;
+    let out = servers
+        .into_iter()
+        .map(|s| {
+            let of = |h: &Vec<(String, hearth_core::ServerHealth)>| {
+                // Listed but not seen yet by the task that runs servers: it is on its way.
+                let found = h.iter().find(|(n, _)| *n == s.name).map(|(_, h)| h.clone()).unwrap_or(hearth_core::ServerHealth::Starting);
+                serde_json::to_value(found).unwrap_or(Value::Null)
+            };
+            let health = health.as_ref().map(of);
+            McpServerOut { health, ..McpServerOut::from(s) }
+        })
+        .collect();
+    Ok(Json(out))
 }
 
 /// Attaches a server under `name`, or replaces the one of that name.
@@ -132,15 +150,28 @@ pub(crate) async fn put(
     let workspace =
         s.workspace.as_deref().map(str::parse::<WorkspaceRef>).transpose().map_err(|e| ApiError::invalid("workspace", e.reason))?;
     let secrets = s.secrets.into_iter().map(|(k, v)| (k, hearth_types::Secret::new(v))).collect();
-    let server =
-        blocking(&state, move |core| core.put_mcp_server(NewMcpServer { name, transport, workspace, enabled: s.enabled, secrets })).await?;
+    let server = blocking(&state, move |core| {
+        let server = core.put_mcp_server(NewMcpServer { name, transport, workspace, enabled: s.enabled, secrets })?;
+        if let Some(host) = core.tool_host() {
+            host.changed();
+        }
+        Ok(server)
+    })
+    .await?;
     Ok(Json(server.into()))
 }
 
 #[utoipa::path(delete, path = "/api/v1/mcp/servers/{name}", tag = "mcp", operation_id = "remove_mcp_server", params(("name" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn remove(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<StatusCode> {
-    blocking(&state, move |core| core.remove_mcp_server(&name)).await?;
+    blocking(&state, move |core| {
+        core.remove_mcp_server(&name)?;
+        if let Some(host) = core.tool_host() {
+            host.changed();
+        }
+        Ok(())
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -38,6 +38,9 @@ pub(crate) struct SendIn {
     temperature: Option<f32>,
     max_tokens: Option<u32>,
     seed: Option<u64>,
+    /// Whether and which tools the reply may call, as on `/v1/chat/completions` [default: the
+    /// workspace's `tools` setting decides]. A required or named call binds the first round.
+    tool_choice: Option<crate::openai::chat::ToolChoiceIn>,
 }
 
 #[derive(Debug, serde::Serialize, ToSchema)]
@@ -86,13 +89,14 @@ pub(crate) async fn send(
     }
 
     let params = sampling(input.temperature, input.max_tokens, input.seed)?;
+    let tool_choice = input.tool_choice.as_ref().map(crate::openai::chat::ToolChoiceIn::to_choice).transpose()?;
     let slot = state.replies.reserve()?;
     let requested = input.model.clone().filter(|m| !m.is_empty());
     let content = input.content;
     let router = state.models.clone();
     let started = start_in_background(&state, slot, move |core| {
         let model = answering_model(core, &router, requested, chat)?;
-        let request = ReplyRequest { parent_id, idempotency_key: key, ..ReplyRequest::new(chat, content, model, params) };
+        let request = ReplyRequest { parent_id, idempotency_key: key, tool_choice, ..ReplyRequest::new(chat, content, model, params) };
         core.start_reply(&request)
     })
     .await?;
@@ -248,7 +252,10 @@ pub(crate) async fn delete_message(State(state): State<AppState>, Path(message):
 
 /// A reply's events: `message_start`, `delta`..., `citations` (when the workspace's knowledge
 /// gave it passages), then `message_end` or `error`, each with an id; `Last-Event-ID` resumes
-/// after that id.
+/// after that id. A reply that calls tools adds `tool_call` (`message_id` of the `tool`
+/// message, `call`, `approval`: `required` or `not_needed`), `approval` (the answer, for one
+/// that asked), `tool_result` (the stored `tool` message) and a `message_start` for the
+/// message that continues; `message_end` carries the last one.
 #[utoipa::path(get, path = "/api/v1/replies/{message}/events", tag = "messages", operation_id = "reply_events",
     params(("message" = String, Path, description = "the reply's message id"), ("Last-Event-ID" = Option<u64>, Header)),
     responses((status = 200, content((crate::SseEvent = "text/event-stream"))), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -297,6 +304,34 @@ pub(crate) async fn cancel(State(state): State<AppState>, Path(message): Path<St
         Ok(StatusCode::ACCEPTED)
     } else {
         Err(ApiError::not_found("message", "no reply with that id is running in this server"))
+    }
+}
+
+/// A person's answer to a tool call that waits for approval.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ApprovalIn {
+    /// `once` (this call), `always` (this call and every later call of this tool, without
+    /// asking), or `deny`.
+    #[schema(value_type = String, example = "once")]
+    decision: hearth_core::Approval,
+}
+
+/// Answers a tool call that waits for approval: the `tool_call` event's `message_id` (a `tool`
+/// message, status `pending`) when its `approval` is `required`.
+#[utoipa::path(post, path = "/api/v1/messages/{message}/approval", tag = "messages", operation_id = "approve_tool_call",
+    request_body = ApprovalIn, params(("message" = String, Path, description = "the tool call's message id")),
+    responses((status = 202, description = "the call goes on (or is denied)"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn approve(
+    State(state): State<AppState>,
+    Path(message): Path<String>,
+    ApiJson(input): ApiJson<ApprovalIn>,
+) -> ApiResult<StatusCode> {
+    let id = message_id(&message)?;
+    if state.replies.approve(id, input.decision) {
+        Ok(StatusCode::ACCEPTED)
+    } else {
+        Err(ApiError::not_found("message", "no tool call with that id waits for approval in this server"))
     }
 }
 

@@ -4,7 +4,9 @@
 //! that asked for it: a dropped connection does not stop it, and a client can read (or
 //! re-read) its events at any time. Each reply has a log of numbered events
 //! (`message_start`, `delta`..., `citations` when the workspace's knowledge gave it passages,
-//! then `message_end` or `error`); a reader asks for the events
+//! then `message_end` or `error`; a reply that calls tools adds, per call, `tool_call` (and
+//! `approval` once a person answered one that asks), `tool_result`, then a `message_start`
+//! for the message that goes on after the results); a reader asks for the events
 //! after the last id it saw (`Last-Event-ID`) and then waits for more. Logs of finished
 //! replies are kept, up to a bound, so a client that lost the end can still read it.
 //!
@@ -12,11 +14,14 @@
 //! save what it has, after the server's closing token (each reply's token is a child of it)
 //! has cancelled them. A reply holds its place in the room (`limits.rs`) from before its
 //! messages are stored until it has saved its outcome.
+//!
+//! A tool call that asks first waits for [`Replies::approve`] (the approval route), for at
+//! most [`APPROVAL_WAIT`]; cancelling the reply, or no answer in time, denies it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use hearth_core::{Core, StartedReply};
+use hearth_core::{Approval, ApprovalRequest, Approver, Core, ReplyStep, StartedReply};
 use hearth_llm::{CancellationToken, ChatModel};
 use hearth_types::MessageId;
 use serde_json::json;
@@ -29,6 +34,8 @@ use crate::metrics::Metrics;
 
 /// How many finished replies keep their logs.
 const KEEP_FINISHED: usize = 256;
+/// How long a tool call waits for a person's approval before it is denied.
+pub(crate) const APPROVAL_WAIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 /// One server-sent event of a reply.
 #[derive(Clone, Debug, PartialEq)]
@@ -86,7 +93,13 @@ struct Reader {
 /// The replies this server runs or ran.
 #[derive(Debug)]
 pub(crate) struct Replies {
+    /// By each of a reply's assistant messages (a reply that called tools has several).
     entries: Mutex<HashMap<MessageId, Arc<Entry>>>,
+    /// Tool calls waiting for a person, by their `tool` message: where the answer goes, and
+    /// where the reply reads it. Both are made before the `tool_call` event is logged, so an
+    /// answer that comes right after it is never lost.
+    waiting: Mutex<HashMap<MessageId, std::sync::mpsc::Sender<Approval>>>,
+    answers: Mutex<HashMap<MessageId, std::sync::mpsc::Receiver<Approval>>>,
     finished: Mutex<VecDeque<MessageId>>,
     /// Places for the replies running at once.
     room: Room,
@@ -96,7 +109,14 @@ pub(crate) struct Replies {
 
 impl Replies {
     pub(crate) fn new(room: Room) -> Self {
-        Self { entries: Mutex::default(), finished: Mutex::default(), room, tasks: TaskTracker::new() }
+        Self {
+            entries: Mutex::default(),
+            waiting: Mutex::default(),
+            answers: Mutex::default(),
+            finished: Mutex::default(),
+            room,
+            tasks: TaskTracker::new(),
+        }
     }
 
     /// A place for a new reply, taken before its messages are stored; 429 when every place
@@ -146,9 +166,34 @@ impl Replies {
             let _entered = span.enter();
             metrics.active_streams.inc();
             // A bug in a reply must still end its log, or its readers would wait forever.
+            let approver = Waiting { replies: &replies, entry: &entry };
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                core.run_reply(started, &*model, &entry.cancel, |text| {
-                    entry.update(|log| log.push("delta", json!({ "text": text })));
+                core.run_reply_with(started, &*model, &entry.cancel, &approver, |step| match step {
+                    ReplyStep::Text(text) => entry.update(|log| log.push("delta", json!({ "text": text }))),
+                    ReplyStep::ToolCall { call, message, asks } => {
+                        if asks {
+                            replies.expect_answer(message.id);
+                        }
+                        entry.update(|log| {
+                            let approval = if asks { "required" } else { "not_needed" };
+                            log.push("tool_call", json!({ "message_id": message.id, "call": call, "approval": approval }))
+                        })
+                    }
+                    ReplyStep::ToolResult { message } => entry.update(|log| log.push("tool_result", json!({ "message": message }))),
+                    ReplyStep::Continued { message } => {
+                        replies.entries.lock().expect("replies lock").insert(message.id, entry.clone());
+                        entry.update(|log| {
+                            log.push(
+                                "message_start",
+                                json!({
+                                    "message_id": message.id,
+                                    "chat_id": message.chat_id,
+                                    "parent_id": message.parent_id,
+                                    "model": message.model,
+                                }),
+                            )
+                        });
+                    }
                 })
             }))
             .unwrap_or_else(|_| Err(hearth_llm::LlmError::Engine("the reply failed unexpectedly".into()).into()));
@@ -158,7 +203,7 @@ impl Replies {
                     Ok(reply) => {
                         metrics.observe_reply(&reply.usage, &reply.timings);
                         if !reply.answer.citations.is_empty() {
-                            log.push("citations", json!({ "message_id": id, "citations": reply.answer.citations }));
+                            log.push("citations", json!({ "message_id": reply.answer.id, "citations": reply.answer.citations }));
                         }
                         log.push(
                             "message_end",
@@ -178,14 +223,33 @@ impl Replies {
         });
     }
 
-    /// Forgets the oldest finished logs past the bound.
+    /// Forgets the oldest finished logs past the bound (under every id a log is known by).
     fn retire(&self, id: MessageId) {
         let mut finished = self.finished.lock().expect("replies lock");
         finished.push_back(id);
         while finished.len() > KEEP_FINISHED {
             if let Some(old) = finished.pop_front() {
-                self.entries.lock().expect("replies lock").remove(&old);
+                let mut entries = self.entries.lock().expect("replies lock");
+                if let Some(entry) = entries.remove(&old) {
+                    entries.retain(|_, e| !Arc::ptr_eq(e, &entry));
+                }
             }
+        }
+    }
+
+    /// Makes the place for a person's answer to the call under `message`.
+    fn expect_answer(&self, message: MessageId) {
+        let (answer, answered) = std::sync::mpsc::channel();
+        self.waiting.lock().expect("replies lock").insert(message, answer);
+        self.answers.lock().expect("replies lock").insert(message, answered);
+    }
+
+    /// A person's answer to a tool call that waits for one; false when no call waits under
+    /// that `tool` message here.
+    pub(crate) fn approve(&self, message: MessageId, decision: Approval) -> bool {
+        match self.waiting.lock().expect("replies lock").remove(&message) {
+            Some(answer) => answer.send(decision).is_ok(),
+            None => false,
         }
     }
 
@@ -238,5 +302,32 @@ impl Replies {
     pub(crate) async fn shutdown(&self) {
         self.tasks.close();
         self.tasks.wait().await;
+    }
+}
+
+/// Asks for a tool call's approval through the approval route, and logs the answer.
+struct Waiting<'a> {
+    replies: &'a Replies,
+    entry: &'a Entry,
+}
+
+impl Approver for Waiting<'_> {
+    fn approve(&self, request: &ApprovalRequest<'_>, cancel: &CancellationToken) -> Approval {
+        let Some(answered) = self.replies.answers.lock().expect("replies lock").remove(&request.message) else {
+            // Only a call announced as asking waits; anything else is a bug to refuse safely.
+            return Approval::Deny;
+        };
+        let asked = std::time::Instant::now();
+        // Checked often enough for a stop to feel immediate; the wait itself is a person's.
+        let decision = loop {
+            match answered.recv_timeout(std::time::Duration::from_millis(50)) {
+                Ok(decision) => break decision,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) if !cancel.is_cancelled() && asked.elapsed() < APPROVAL_WAIT => {}
+                Err(_) => break Approval::Deny,
+            }
+        };
+        self.replies.waiting.lock().expect("replies lock").remove(&request.message);
+        self.entry.update(|log| log.push("approval", json!({ "message_id": request.message, "decision": decision })));
+        decision
     }
 }

@@ -4,6 +4,7 @@
 import createClient from 'openapi-fetch';
 import type { paths } from './schema';
 import type {
+  Approval,
   BodyOf,
   BranchMessage,
   ChatFields,
@@ -12,6 +13,7 @@ import type {
   FetchStatus,
   ImportIn,
   LoginIn,
+  McpServerIn,
   NewChatIn,
   ProviderIn,
   ProviderPatchIn,
@@ -184,6 +186,8 @@ export const api = {
   /** The message and its siblings, oldest first (the `< 2/3 >` switcher). */
   siblings: (id: string) => ok(http.GET('/api/v1/messages/{message}/siblings', { params: { path: { message: id } } })),
   cancelReply: (id: string) => ok(http.POST('/api/v1/replies/{message}/cancel', { params: { path: { message: id } } })),
+  approveToolCall: (id: string, decision: Approval) =>
+    ok(http.POST('/api/v1/messages/{message}/approval', { params: { path: { message: id } }, body: { decision } })),
   search: (q: string, limit = 20, signal?: AbortSignal) => ok(http.GET('/api/v1/search', { params: { query: { q, limit } }, signal })),
 
   // models
@@ -209,6 +213,11 @@ export const api = {
   setProviderKey: (name: string, key: string) => ok(http.PUT('/api/v1/providers/{name}/key', { params: { path: { name } }, body: { key } })),
   removeProviderKey: (name: string) => ok(http.DELETE('/api/v1/providers/{name}/key', { params: { path: { name } } })),
   testProvider: (name: string) => ok(http.POST('/api/v1/providers/{name}/test', { params: { path: { name } } })),
+
+  // MCP servers
+  mcpServers: () => ok(http.GET('/api/v1/mcp/servers')),
+  putMcpServer: (name: string, body: McpServerIn) => ok(http.PUT('/api/v1/mcp/servers/{name}', { params: { path: { name } }, body })),
+  removeMcpServer: (name: string) => ok(http.DELETE('/api/v1/mcp/servers/{name}', { params: { path: { name } } })),
 
   // knowledge and jobs
   documents: (ws: string) => ok(http.GET('/api/v1/workspaces/{workspace}/documents', { params: { path: { workspace: ws } } })),

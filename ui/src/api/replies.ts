@@ -4,10 +4,20 @@
 import { ApiError, request } from './client';
 import { followResumable, GaveUp } from './resumable';
 import type { SSEEvent } from './sse';
-import type { ErrorObject, ReplyEnd, ReplyStart, Sent } from './types';
+import type { ErrorObject, ReplyEnd, ReplyStart, Sent, ToolCall } from './types';
+
+/** A tool call of a reply: its `tool` message, and whether it waits for the person. */
+export interface ToolCallEvent {
+  message_id: string;
+  call: ToolCall;
+  approval: 'required' | 'not_needed';
+}
 
 export interface ReplyHandlers {
+  /** The reply's first message started; again for each message after a round of tool calls. */
   onStart?(start: ReplyStart): void;
+  /** A tool call, its approval, or its result: each is stored by the time it arrives. */
+  onToolStep?(step: { kind: 'tool_call'; call: ToolCallEvent } | { kind: 'approval' | 'tool_result' }): void;
   onDelta(text: string): void;
   onEnd(end: ReplyEnd): void;
   /** The reply failed: an `error` event, or the stream could not be resumed. */
@@ -59,7 +69,8 @@ export async function runReply(start: (signal?: AbortSignal) => Promise<Response
     switch (ev.event) {
       case 'message_start': {
         const s = data as ReplyStart;
-        replyId = s.message_id;
+        // The first message's id names the reply's event log (later ones are known by it too).
+        replyId = replyId ?? s.message_id;
         h.onStart?.(s);
         break;
       }
@@ -76,8 +87,15 @@ export async function runReply(start: (signal?: AbortSignal) => Promise<Response
         h.onError({ ...e, message: e.message || 'The reply failed.' });
         break;
       }
+      case 'tool_call':
+        h.onToolStep?.({ kind: 'tool_call', call: data as ToolCallEvent });
+        break;
+      case 'approval':
+      case 'tool_result':
+        h.onToolStep?.({ kind: ev.event });
+        break;
       default:
-        break; // tool_call / tool_result: reserved
+        break; // citations: the stored message carries them
     }
   };
 

@@ -224,6 +224,26 @@ export interface paths {
         patch: operations["edit_message"];
         trace?: never;
     };
+    "/api/v1/messages/{message}/approval": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Answers a tool call that waits for approval: the `tool_call` event's `message_id` (a `tool`
+         *     message, status `pending`) when its `approval` is `required`.
+         */
+        post: operations["approve_tool_call"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/messages/{message}/reply": {
         parameters: {
             query?: never;
@@ -502,7 +522,10 @@ export interface paths {
         /**
          * A reply's events: `message_start`, `delta`..., `citations` (when the workspace's knowledge
          *     gave it passages), then `message_end` or `error`, each with an id; `Last-Event-ID` resumes
-         *     after that id.
+         *     after that id. A reply that calls tools adds `tool_call` (`message_id` of the `tool`
+         *     message, `call`, `approval`: `required` or `not_needed`), `approval` (the answer, for one
+         *     that asked), `tool_result` (the stored `tool` message) and a `message_start` for the
+         *     message that continues; `message_end` carries the last one.
          */
         get: operations["reply_events"];
         put?: never;
@@ -1217,6 +1240,15 @@ export interface components {
             /** Format: float */
             temperature?: number | null;
         };
+        /** @description A person's answer to a tool call that waits for approval. */
+        ApprovalIn: {
+            /**
+             * @description `once` (this call), `always` (this call and every later call of this tool, without
+             *     asking), or `deny`.
+             * @example once
+             */
+            decision: string;
+        };
         AssistantMessage: {
             /** @description The reply's text; `null` when it only called tools. */
             content?: string | null;
@@ -1675,6 +1707,12 @@ export interface components {
             headers: {
                 [key: string]: string;
             };
+            /**
+             * @description How it is doing while the app runs: `starting`, `ready` (with `tools`), `failed`
+             *     (with `error` and `attempts`; tried again after a pause) or `disabled`. Absent where no
+             *     server is run (a bare API without the app's tools).
+             */
+            health?: Record<string, unknown> | null;
             name: string;
             /** @description The names of its secret environment variables or headers. */
             secrets: string[];
@@ -1722,6 +1760,10 @@ export interface components {
             provider?: string | null;
             role: components["schemas"]["Role"];
             status: components["schemas"]["MessageStatus"];
+            /** @description A `tool` message answers this call (of an assistant message above it). */
+            tool_call_id?: string | null;
+            /** @description The tools an assistant message called; their answers are the `tool` messages under it. */
+            tool_calls?: components["schemas"]["ToolCall"][];
             /** Format: date-time */
             updated_at: string;
         };
@@ -2037,6 +2079,7 @@ export interface components {
             seed?: number | null;
             /** Format: float */
             temperature?: number | null;
+            tool_choice?: components["schemas"]["ToolChoiceIn"] | null;
         };
         Sent: {
             /** @description Where the reply's events stream; absent with `reply: false`. */
@@ -2078,6 +2121,16 @@ export interface components {
         };
         /** @description an IANA timezone name, such as Europe/Paris or UTC */
         Timezone: string;
+        /**
+         * @description A call a model made to a tool. `arguments` is the JSON text of the arguments object, as
+         *     the model wrote it (OpenAI's API carries it the same way): whoever runs the tool parses and
+         *     checks it, and a call whose arguments are broken is still a call the model made.
+         */
+        ToolCall: {
+            arguments: string;
+            id: string;
+            name: string;
+        };
         /** @description A call an assistant turn made, as the API returned it. */
         ToolCallIn: {
             function: components["schemas"]["FunctionCall"];
@@ -3125,6 +3178,65 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Message"];
                 };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    approve_tool_call: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the tool call's message id */
+                message: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApprovalIn"];
+            };
+        };
+        responses: {
+            /** @description the call goes on (or is denied) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: {
                 headers: {

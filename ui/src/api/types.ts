@@ -32,6 +32,18 @@ export type ImportIn = S['ImportIn'];
 export type ErrorObject = S['ErrorObject'];
 export type ErrorBody = S['ErrorBody'];
 export type AnswerIn = S['AnswerIn'];
+export type ToolCall = S['ToolCall'];
+export type McpServerIn = S['McpServerIn'];
+export type McpServerOut = S['McpServerOut'];
+export type McpToolsOut = S['McpToolsOut'];
+/** How an attached MCP server is doing (`McpServerOut.health`). */
+export type McpHealth =
+  | { state: 'starting' }
+  | { state: 'ready'; tools: number }
+  | { state: 'failed'; error: string; attempts: number }
+  | { state: 'disabled' };
+/** A person's answer to a tool call that asks first. */
+export type Approval = 'once' | 'always' | 'deny';
 export type ConnectIn = S['ConnectIn'];
 export type LoginIn = S['LoginIn'];
 

@@ -18,6 +18,7 @@ import { createToastStore } from './toastStore';
 const Models = lazy(() => import('../screens/Models'));
 const Providers = lazy(() => import('../screens/Providers'));
 const Sync = lazy(() => import('../screens/Sync'));
+const Tools = lazy(() => import('../screens/Tools'));
 const SettingsScreen = lazy(() => import('../screens/Settings'));
 const Workspaces = lazy(() => import('../screens/Workspaces'));
 const Workflows = lazy(() => import('../workflows/WorkflowList'));
@@ -37,6 +38,8 @@ function screenFor(route: Route, threadNonce: number, wsId: string | null): Reac
       return <Models />;
     case 'providers':
       return <Providers />;
+    case 'tools':
+      return <Tools />;
     case 'sync':
       return <Sync />;
     case 'settings':

@@ -19,7 +19,7 @@ const chat: Chat = {
   updated_at: '2026-01-01T00:00:00Z',
 };
 
-function msg(id: string, role: 'user' | 'assistant', content: string, extra: Partial<BranchMessage> = {}): BranchMessage {
+function msg(id: string, role: 'user' | 'assistant' | 'tool', content: string, extra: Partial<BranchMessage> = {}): BranchMessage {
   return {
     id,
     chat_id: 'c1',
@@ -104,6 +104,80 @@ describe('<ChatView>', () => {
     await waitFor(() => expect(screen.queryByTestId('streaming-indicator')).toBeNull());
     expect(screen.getByTestId('stopped-mark')).toBeTruthy();
     expect(document.querySelector('[data-message-id="r1"]')?.textContent).toContain('Once upon a time');
+  });
+
+  it('a reply that calls a tool shows the call, waits for approval, and goes on with the result', async () => {
+    const stream = controlledStream();
+    let stored: BranchMessage[] = [];
+    const approvals: unknown[] = [];
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: string, init: RequestInit = {}) => {
+        const method = init.method ?? 'GET';
+        if (method === 'GET' && url === '/api/v1/chats/c1/messages') return Response.json({ chat, messages: stored });
+        if (method === 'POST' && url === '/api/v1/chats/c1/messages') return stream.response();
+        if (method === 'POST' && url === '/api/v1/messages/t1/approval') {
+          approvals.push(JSON.parse(init.body as string));
+          return new Response(null, { status: 202 });
+        }
+        return Response.json({ error: { message: `unexpected ${method} ${url}`, type: 'x', code: 'not_found' } }, { status: 404 });
+      }),
+    );
+    setToken('t');
+    render(
+      <AppContext.Provider value={appStub()}>
+        <ChatView chatId="c1" />
+      </AppContext.Provider>,
+    );
+    const box = await screen.findByRole('textbox', { name: 'Message' });
+    await waitFor(() => expect(screen.queryByRole('status', { name: 'Loading the chat' })).toBeNull());
+    fireEvent.change(box, { target: { value: 'Note it' } });
+    fireEvent.keyDown(box, { key: 'Enter' });
+    await screen.findByTestId('streaming-indicator');
+
+    const call = { id: 'call_1', name: 'notes__add', arguments: '{"text":"milk"}' };
+    const question = msg('u1', 'user', 'Note it');
+    const calling = msg('a1', 'assistant', 'Let me note that.', { parent_id: 'u1', tool_calls: [call] });
+    await act(async () => {
+      stream.send('message_start', { message_id: 'a1', chat_id: 'c1', parent_id: 'u1', model: 'm' });
+      stream.send('delta', { text: 'Let me note that.' });
+    });
+    stored = [question, calling, msg('t1', 'tool', '', { parent_id: 'a1', status: 'pending', tool_call_id: 'call_1' })];
+    await act(async () => stream.send('tool_call', { message_id: 't1', call, approval: 'required' }));
+
+    // The call shows with its arguments and the choice; the text so far is the stored message's.
+    const card = await screen.findByRole('article', { name: 'Tool call: notes__add' });
+    expect(card.textContent).toContain('waits for your approval');
+    expect(card.textContent).toContain('{"text":"milk"}');
+    expect(document.querySelector('[data-message-id="a1"]')?.textContent).toContain('Called notes__add');
+    fireEvent.click(screen.getByRole('button', { name: 'Allow once' }));
+    await waitFor(() => expect(approvals).toEqual([{ decision: 'once' }]));
+
+    stored = [
+      question,
+      calling,
+      msg('t1', 'tool', 'noted', { parent_id: 'a1', tool_call_id: 'call_1' }),
+      msg('a2', 'assistant', '', { parent_id: 't1', status: 'streaming' }),
+    ];
+    await act(async () => {
+      stream.send('approval', { message_id: 't1', decision: 'once' });
+      stream.send('tool_result', { message: stored[2] });
+      stream.send('message_start', { message_id: 'a2', chat_id: 'c1', parent_id: 't1', model: 'm' });
+      stream.send('delta', { text: 'Done: milk.' });
+    });
+    await waitFor(() => expect(screen.getByRole('article', { name: 'Tool call: notes__add' }).textContent).toContain('noted'));
+    await waitFor(() => expect(screen.getByTestId('streaming-message').textContent).toContain('Done: milk.'));
+    expect(screen.getByTestId('streaming-message').textContent).not.toContain('Let me note that.');
+    expect(screen.queryByRole('button', { name: 'Allow once' })).toBeNull();
+
+    stored = [...stored.slice(0, 3), msg('a2', 'assistant', 'Done: milk.', { parent_id: 't1' })];
+    await act(async () => {
+      stream.send('message_end', { message: stored[3], finish_reason: 'stop' });
+      stream.close();
+    });
+    await waitFor(() => expect(screen.queryByTestId('streaming-indicator')).toBeNull());
+    expect(document.querySelector('[data-message-id="a2"]')?.textContent).toContain('Done: milk.');
+    expect(screen.getAllByRole('article').map((a) => a.getAttribute('data-role'))).toEqual(['user', 'assistant', 'tool', 'assistant']);
   });
 
   it('shows an HTTP error inline with what to do, and gives the text back', async () => {

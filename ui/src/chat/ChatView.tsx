@@ -4,7 +4,7 @@
 import { memo, useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { api, describeError } from '../api/client';
 import { openReplyEvents, postForStream, runReply } from '../api/replies';
-import type { AnswerIn, BranchMessage, Chat, ReplyEnd, SendIn } from '../api/types';
+import type { AnswerIn, BranchMessage, Chat, ReplyEnd, SendIn, ToolCall } from '../api/types';
 import { localModels, useApp } from '../app/context';
 import { ModelSetup } from '../components/ModelSetup';
 import { navigate } from '../lib/router';
@@ -33,6 +33,13 @@ function answerBody(model: string | null): AnswerIn {
   return body;
 }
 
+/** Every tool call on the branch, by id: a `tool` message shows the call it answers. */
+function callsOf(messages: BranchMessage[]): Map<string, ToolCall> {
+  const calls = new Map<string, ToolCall>();
+  for (const m of messages) for (const c of m.tool_calls ?? []) calls.set(c.id, c);
+  return calls;
+}
+
 const MessageList = memo(function MessageList({
   messages,
   busy,
@@ -44,10 +51,18 @@ const MessageList = memo(function MessageList({
   actions: MessageActions;
   focusId?: string;
 }) {
+  const calls = useMemo(() => callsOf(messages), [messages]);
   return (
     <>
       {messages.map((m) => (
-        <MessageItem key={m.id} message={m} busy={busy} actions={actions} focused={m.id === focusId} />
+        <MessageItem
+          key={m.id}
+          message={m}
+          busy={busy}
+          actions={actions}
+          focused={m.id === focusId}
+          call={m.tool_call_id ? calls.get(m.tool_call_id) : undefined}
+        />
       ))}
     </>
   );
@@ -100,8 +115,24 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string | null; fo
       if (running.current) return false;
       const ctrl = new AbortController();
       running.current = ctrl;
-      const stream = new StreamingText();
+      let stream = new StreamingText();
       dispatch({ type: 'send', ...place, stream });
+      let started = false;
+      // Past a tool call, the text so far is stored: a fresh stream at once (so no delta is
+      // lost), and the stored thread (the call, its approval, its result) shown when fetched.
+      const advance = () => {
+        stream.flush();
+        stream = new StreamingText();
+        dispatch({ type: 'advanced', stream });
+        reload()
+          .then((t) => {
+            if (!t || running.current !== ctrl) return;
+            const last = t.messages[t.messages.length - 1];
+            const writing = last && last.role === 'assistant' && (last.status === 'streaming' || last.status === 'pending');
+            dispatch({ type: 'advanced', base: writing ? t.messages.length - 1 : t.messages.length });
+          })
+          .catch(() => {});
+      };
       stick.current = true;
       let failure: string | null = null;
       let end: ReplyEnd | null = null;
@@ -112,9 +143,12 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string | null; fo
           start,
           {
             onStart: (s) => {
+              if (started) return advance();
+              started = true;
               replyId = s.message_id;
               dispatch({ type: 'started', replyId: s.message_id, model: s.model ?? null });
             },
+            onToolStep: advance,
             onDelta: (text) => stream.append(text),
             onEnd: (e) => {
               end = e;

@@ -1,5 +1,6 @@
 import { memo, useState, type KeyboardEvent } from 'react';
-import type { BranchMessage } from '../api/types';
+import { api, describeError } from '../api/client';
+import type { Approval, BranchMessage, ToolCall } from '../api/types';
 import { Icon } from '../components/Icon';
 import { copyText } from '../lib/clipboard';
 import { BranchSwitcher } from './BranchSwitcher';
@@ -58,18 +59,83 @@ function EditBox({ initial, onSave, onCancel }: { initial: string; onSave: (text
   );
 }
 
+/** What a tool call is doing, in words. */
+function toolState(m: BranchMessage): string {
+  if (m.status === 'pending') return 'waits for your approval';
+  if (m.status === 'streaming') return 'running…';
+  if (m.status === 'cancelled') return 'stopped';
+  return m.error ? `failed: ${m.error}` : 'done';
+}
+
+/** The buttons of a call that asks first; the reply goes on once one is pressed. */
+function ApprovalButtons({ message, name }: { message: BranchMessage; name: string }) {
+  const [sent, setSent] = useState<Approval | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const answer = async (decision: Approval) => {
+    setSent(decision);
+    setError(null);
+    try {
+      await api.approveToolCall(message.id, decision);
+    } catch (e) {
+      setSent(null);
+      setError(describeError(e));
+    }
+  };
+  return (
+    <div className="approval" role="group" aria-label={`Approve ${name}`}>
+      <button className="btn primary small" disabled={!!sent} onClick={() => answer('once')}>
+        Allow once
+      </button>
+      <button className="btn small" disabled={!!sent} onClick={() => answer('always')}>
+        Always allow {name}
+      </button>
+      <button className="btn small" disabled={!!sent} onClick={() => answer('deny')}>
+        Deny
+      </button>
+      {error && (
+        <p className="error-text" role="alert">
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+/** A tool's call and result: the call's name and arguments, then what came back. */
+function ToolMessage({ message: m, call }: { message: BranchMessage; call?: ToolCall }) {
+  const name = call?.name ?? 'a tool';
+  return (
+    <article className="msg msg-tool" data-message-id={m.id} data-role="tool" data-status={m.status} aria-label={`Tool call: ${name}`}>
+      <div className="msg-inner">
+        <details className="tool-card" open={m.status === 'pending'}>
+          <summary>
+            <Icon name="flow" size={14} /> <code>{name}</code> <span className={m.error ? 'error-text small' : 'muted small'}>{toolState(m)}</span>
+          </summary>
+          {call && call.arguments.trim() && <pre className="tool-args" aria-label="Arguments">{call.arguments}</pre>}
+          {m.content && <pre className="tool-result" aria-label="Result">{m.content}</pre>}
+        </details>
+        {m.status === 'pending' && <ApprovalButtons message={m} name={name} />}
+      </div>
+    </article>
+  );
+}
+
 export const MessageItem = memo(function MessageItem({
   message: m,
   busy,
   actions,
   focused,
+  call,
 }: {
   message: BranchMessage;
   busy: boolean;
   actions: MessageActions;
   focused?: boolean;
+  /** For a `tool` message: the call it answers. */
+  call?: ToolCall;
 }) {
   const [editing, setEditing] = useState(false);
+  if (m.role === 'tool') return <ToolMessage message={m} call={call} />;
   const user = m.role === 'user';
   const assistant = m.role === 'assistant';
   return (
@@ -100,6 +166,9 @@ export const MessageItem = memo(function MessageItem({
           <div className="msg-text">{m.content}</div>
         ) : (
           m.content && <Markdown text={m.content} />
+        )}
+        {assistant && m.tool_calls && m.tool_calls.length > 0 && (
+          <p className="muted small tool-calls">Called {m.tool_calls.map((c) => c.name).join(', ')}</p>
         )}
         {m.status === 'cancelled' && (
           <span className="stopped-mark" data-testid="stopped-mark" title="You stopped this reply; the text so far is kept">

@@ -36,6 +36,11 @@ export type LiveEvent =
   | { type: 'send'; base: number; user?: { content: string }; model: string | null; stream: StreamingText; replyId?: string }
   /** The reply's first event. */
   | { type: 'started'; replyId: string; model: string | null }
+  /**
+   * The reply moved on past a tool call: the text so far is stored, so it streams afresh
+   * (`stream`), and once the stored thread is fetched it shows up to `base`.
+   */
+  | { type: 'advanced'; base?: number; stream?: StreamingText }
   | { type: 'stop' }
   /** The stream is over, one way or another; the stored thread is being fetched. */
   | { type: 'ended' }
@@ -71,6 +76,14 @@ export function liveReply(state: LiveState, event: LiveEvent): LiveState {
     case 'started':
       if (state.phase !== 'sending' && state.phase !== 'streaming') return state;
       return { phase: 'streaming', reply: { ...state.reply, replyId: event.replyId, model: state.reply.model || event.model } };
+    case 'advanced': {
+      if (state.phase !== 'streaming') return state;
+      const changes: Partial<Reply> = {};
+      if (event.stream) changes.stream = event.stream;
+      // The question is in the stored thread by now.
+      if (event.base !== undefined) Object.assign(changes, { base: event.base, user: undefined });
+      return patch(state, changes);
+    }
     case 'stop':
       if (state.phase !== 'sending' && state.phase !== 'streaming') return state;
       return state.reply.stopRequested ? state : patch(state, { stopRequested: true });

@@ -99,6 +99,7 @@ export const Sidebar = memo(function Sidebar({ route }: { route: Route }) {
   const screens: { name: Route['name']; label: string; icon: string }[] = [
     { name: 'models', label: 'Models', icon: 'cpu' },
     { name: 'providers', label: 'Providers', icon: 'cloud' },
+    { name: 'tools', label: 'Tools', icon: 'flow' },
     { name: 'workflows', label: 'Workflows', icon: 'flow' },
     { name: 'sync', label: 'Sync', icon: 'sync' },
     { name: 'workspaces', label: 'Workspaces', icon: 'layers' },

@@ -1,4 +1,4 @@
-// A tiny hash router: #/c/{chat}[/{message}], #/new, #/models, #/providers, #/sync,
+// A tiny hash router: #/c/{chat}[/{message}], #/new, #/models, #/providers, #/tools, #/sync,
 // #/settings, #/workspaces, #/workflows[/{workflow}].
 import { useEffect, useState } from 'react';
 
@@ -6,7 +6,7 @@ export type Route =
   | { name: 'new' }
   | { name: 'chat'; chatId: string; messageId?: string }
   | { name: 'workflow'; id: string }
-  | { name: 'models' | 'providers' | 'sync' | 'settings' | 'workspaces' | 'workflows' };
+  | { name: 'models' | 'providers' | 'tools' | 'sync' | 'settings' | 'workspaces' | 'workflows' };
 
 export function parseHash(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
@@ -19,6 +19,7 @@ export function parseHash(hash: string): Route {
       return { name: 'workflows' };
     case 'models':
     case 'providers':
+    case 'tools':
     case 'sync':
     case 'settings':
     case 'workspaces':

@@ -58,7 +58,18 @@ describe('<Editor> embedding model', () => {
     fireEvent.change(input, { target: { value: 'openai/text-embedding-3-small' } });
     fireEvent.click(screen.getByRole('button', { name: /save/i }));
     await waitFor(() => expect(sent).toHaveLength(1));
-    expect(sent[0].settings).toEqual({ knowledge: true, extra: 1, fallback_models: [], embedding_model: 'openai/text-embedding-3-small' });
+    expect(sent[0].settings).toEqual({ knowledge: true, tools: false, extra: 1, fallback_models: [], embedding_model: 'openai/text-embedding-3-small' });
+  });
+
+  it('turns tools on for the workspace', async () => {
+    const sent = stubSave();
+    renderEditor(ws);
+    const box = screen.getByLabelText(/Let replies call tools/) as HTMLInputElement;
+    expect(box.checked).toBe(false);
+    fireEvent.click(box);
+    fireEvent.click(screen.getByRole('button', { name: /save/i }));
+    await waitFor(() => expect(sent).toHaveLength(1));
+    expect(sent[0].settings).toMatchObject({ tools: true, knowledge: true });
   });
 
   it('clears it back to the local model when emptied', async () => {

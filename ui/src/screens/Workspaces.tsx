@@ -48,6 +48,7 @@ export function Editor({ ws, onSaved }: { ws: Workspace; onSaved: (ws: Workspace
   const [defaultModel, setDefaultModel] = useState(ws.default_model ?? '');
   const [fallback, setFallback] = useState<string[]>(fallbackOf(ws));
   const [useDocs, setUseDocs] = useState((ws.settings as Record<string, unknown> | null)?.knowledge !== false);
+  const [useTools, setUseTools] = useState((ws.settings as Record<string, unknown> | null)?.tools === true);
   const [embedding, setEmbedding] = useState(embeddingOf(ws));
   const [adding, setAdding] = useState('');
   const [saved, setSaved] = useState(false);
@@ -72,6 +73,7 @@ export function Editor({ ws, onSaved }: { ws: Workspace; onSaved: (ws: Workspace
           ...((ws.settings ?? {}) as Record<string, unknown>),
           fallback_models: fallback,
           knowledge: useDocs,
+          tools: useTools,
           embedding_model: embedding.trim() || null,
         },
       }),
@@ -127,6 +129,10 @@ export function Editor({ ws, onSaved }: { ws: Workspace; onSaved: (ws: Workspace
       </label>
       <label className="check">
         <input type="checkbox" checked={useDocs} onChange={(e) => setUseDocs(e.target.checked)} /> Use this workspace's documents in replies (and cite them)
+      </label>
+      <label className="check">
+        <input type="checkbox" checked={useTools} onChange={(e) => setUseTools(e.target.checked)} /> Let replies call tools (Hearth's own and the{' '}
+        <a href="#/tools">MCP servers'</a>; tools that change things ask you first)
       </label>
       <label className="field">
         <span>Embedding model for documents</span>

@@ -92,7 +92,7 @@ pub(crate) struct NamedFunction {
 }
 
 impl ToolChoiceIn {
-    fn to_choice(&self) -> ApiResult<ToolChoice> {
+    pub(crate) fn to_choice(&self) -> ApiResult<ToolChoice> {
         match self {
             ToolChoiceIn::Mode(mode) => match mode.as_str() {
                 "auto" => Ok(ToolChoice::Auto),
