@@ -562,6 +562,52 @@ fn a_workflow_travels_between_devices_and_edits_to_different_fields_both_survive
     assert!(!server_rows(&bed, &user, "workflows")[&w.id.to_string()]["deleted_at"].is_null(), "the server holds the tombstone");
 }
 
+#[test]
+fn a_reply_that_called_tools_travels_whole_and_a_broken_call_list_is_kept_aside() {
+    let bed = TestBed::start();
+    let rt = runtime();
+    let (user, token) = bed.user();
+    let laptop = Device::new(&rt, &bed, &token, options());
+    let desktop = Device::new(&rt, &bed, &token, options());
+    let ws = laptop.store.write(|x| x.create_workspace(&NewWorkspace::new("Home", Handle::parse("home").unwrap()).unwrap())).unwrap();
+    let chat = laptop.store.write(|x| x.create_chat(&NewChat { workspace_id: ws.id, title: "Time".into(), model: None })).unwrap();
+    let append = |new: NewMessage| laptop.store.write(|x| x.append_message(&new)).unwrap().message;
+    let q = append(NewMessage::new(chat.id, None, Role::User, "time in Tokyo?"));
+    let a = append(NewMessage::new(chat.id, Some(q.id), Role::Assistant, "Let me look."));
+    let call = ToolCall { id: "call_1".into(), name: "time__get_current_time".into(), arguments: r#"{"timezone":"Asia/Tokyo"}"#.into() };
+    let calls = MessagePatch { tool_calls: Some(vec![call.clone()]), ..Default::default() };
+    laptop.store.write(|x| x.update_message(a.id, &calls)).unwrap();
+    let result = NewMessage { tool_call_id: Some("call_1".into()), ..NewMessage::new(chat.id, Some(a.id), Role::Tool, r#"{"datetime":"..."}"#) };
+    let t = append(result);
+    append(NewMessage::new(chat.id, Some(t.id), Role::Assistant, "It is morning in Tokyo."));
+    laptop.sync(&rt).unwrap();
+    desktop.sync(&rt).unwrap();
+    let seen = desktop.store.read(|r| r.thread(chat.id)).unwrap().messages;
+    let roles: Vec<Role> = seen.iter().map(|m| m.message.role).collect();
+    assert_eq!(roles, [Role::User, Role::Assistant, Role::Tool, Role::Assistant]);
+    assert_eq!(seen[1].message.tool_calls, [call]);
+    assert_eq!(seen[2].message.tool_call_id.as_deref(), Some("call_1"));
+    assert_eq!(desktop.rows("messages"), server_rows(&bed, &user, "messages"), "field for field");
+
+    // A call list that is not one (an older or broken writer) is kept aside, not applied.
+    let bad = MessageId::new();
+    write_behind_the_checks(
+        &bed,
+        &user,
+        &format!(
+            "insert into public.messages (id, user_id, chat_id, parent_id, role, content, tool_calls, server_version)
+               values ('{bad}', '$USER', '{c}', '{t}', 'assistant', 'x', '[{{\"id\": 1}}]', $V);",
+            c = chat.id,
+            t = t.id,
+        ),
+    );
+    desktop.sync(&rt).unwrap();
+    let status = rt.block_on(desktop.engine.status()).unwrap();
+    let kept: Vec<&str> = status.quarantined.iter().map(|q| q.row_id.as_str()).collect();
+    assert_eq!(kept, [bad.to_string().as_str()], "{:?}", status.quarantined);
+    assert!(status.quarantined[0].reason.contains("not a list of tool calls"), "{:?}", status.quarantined);
+}
+
 /// Rows that reached the server around its checks (an older Hearth, a broken server, the SQL
 /// editor): the triggers are off while they are written, as they were for an older schema.
 fn write_behind_the_checks(bed: &TestBed, user: &str, sql: &str) {
