@@ -157,7 +157,8 @@ test: audit lint build check-deps model gemma wheel embedder embedder-wheel test
 	@MODEL="$(MODEL)" scripts/check-make-run.sh
 
 # The store against bare SQLite, the workflow engine against the same work done without it
-# (a 1,000-node variable chain, a 100-way code fan-out), sync against plain PostgREST bulk
+# (a 1,000-node variable chain, a 100-way code fan-out), a tool call's round trip in a reply
+# against the same tool called directly (built-in, and mcp-server-time over stdio), sync against plain PostgREST bulk
 # upserts on the test bed, knowledge (recall of its three rankings on a labelled set, ingestion
 # beside the embedding model alone, search latency at 100,000 chunks), the engine against llama-bench, `hearth serve` against llama-server through the openai
 # SDK (the API suite's venv), and the UI and desktop window (JS size, launch times, memory
@@ -167,6 +168,8 @@ bench: build model testbed package embedder
 	$(CARGO) bench --locked -p hearth-core --bench workflow
 	POSTRUST_BIN="$(POSTRUST)" $(CARGO) bench --locked -p hearth-e2e --bench sync
 	HEARTH_E2E_EMBEDDER="$(EMBEDDER)" $(CARGO) bench --locked -p hearth-e2e --bench knowledge
+	python=$$(HEARTH_BIN="$(HEARTH)" HEARTH_E2E_MODEL="$(MODEL)" PYTHON=$(PYTHON) scripts/api-tests.sh --venv-only) && \
+	HEARTH_BENCH_MCP_TIME="$$(dirname "$$python")/mcp-server-time" $(CARGO) bench --locked -p hearth-mcp --bench tools
 	tools=$$(PYTHON=$(PYTHON) scripts/build-llama-tools.sh "$(LLAMA_BENCH_DIR)") && \
 	HEARTH_BENCH_MODEL="$(MODEL)" HEARTH_LLAMA_BENCH="$$tools/llama-bench" \
 		$(CARGO) bench --locked -p hearth-llama --bench engine && \

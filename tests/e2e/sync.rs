@@ -577,7 +577,8 @@ fn a_reply_that_called_tools_travels_whole_and_a_broken_call_list_is_kept_aside(
     let call = ToolCall { id: "call_1".into(), name: "time__get_current_time".into(), arguments: r#"{"timezone":"Asia/Tokyo"}"#.into() };
     let calls = MessagePatch { tool_calls: Some(vec![call.clone()]), ..Default::default() };
     laptop.store.write(|x| x.update_message(a.id, &calls)).unwrap();
-    let result = NewMessage { tool_call_id: Some("call_1".into()), ..NewMessage::new(chat.id, Some(a.id), Role::Tool, r#"{"datetime":"..."}"#) };
+    let result =
+        NewMessage { tool_call_id: Some("call_1".into()), ..NewMessage::new(chat.id, Some(a.id), Role::Tool, r#"{"datetime":"..."}"#) };
     let t = append(result);
     append(NewMessage::new(chat.id, Some(t.id), Role::Assistant, "It is morning in Tokyo."));
     laptop.sync(&rt).unwrap();
