@@ -15,7 +15,7 @@ const list = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.fi
 /** An optional text setting: empty leaves it out. */
 const opt = (v: string) => (v === '' ? undefined : v);
 
-const DEFAULT_TIMEOUTS: Record<string, string> = { llm: '300000', code: '5000', http: '30000', knowledge: '60000' };
+const DEFAULT_TIMEOUTS: Record<string, string> = { llm: '300000', code: '5000', http: '30000', knowledge: '60000', tool: '120000' };
 
 function StartForm({ config, set }: FormProps) {
   const inputs = startInputs(config);
@@ -179,6 +179,19 @@ function KnowledgeForm({ config, set }: FormProps) {
   );
 }
 
+function ToolForm({ config, set }: FormProps) {
+  return (
+    <>
+      <TextField label="Tool" value={str(config.tool)} placeholder="current_time, or server__tool" onChange={(v) => set({ tool: v })} hint="Any tool a chat can call: Hearth's own, or an attached MCP server's as server__tool (the Tools screen lists the servers)." />
+      <KeyValueRows legend="Arguments" noun="argument" value={config.arguments} onChange={(args) => set({ arguments: args })} valuePlaceholder="text or {{#node.field#}}" />
+      <TextField label="Workspace" value={str(config.workspace)} placeholder="the first one" onChange={(v) => set({ workspace: v })} hint="The workspace the call is for (its handle or id): the one whose documents search_knowledge reads." />
+      <small className="muted">
+        Outputs: text (the tool's answer) and json (the answer parsed, when it is JSON). A tool that changes things runs only once you have allowed it for good ("Always allow" on a call in a chat).
+      </small>
+    </>
+  );
+}
+
 function OutputForm({ config, set }: FormProps) {
   return <KeyValueRows legend="Outputs" noun="output" value={config.outputs} onChange={(outputs) => set({ outputs })} valuePlaceholder="{{#node.field#}}" />;
 }
@@ -201,6 +214,7 @@ const FORMS: Record<string, (p: FormProps) => JSX.Element> = {
   variable: VariableForm,
   output: OutputForm,
   knowledge: KnowledgeForm,
+  tool: ToolForm,
 };
 
 /** What the node can refer to: the fields of the nodes upstream of it. */

@@ -46,6 +46,8 @@ export function summary(kind: string, c: Record<string, unknown>): string {
     }
     case 'knowledge':
       return clip(`${str(c.workspace) || '?'}: ${str(c.query)}`, 48);
+    case 'tool':
+      return clip(str(c.tool) || 'No tool chosen', 48);
     default:
       return 'Unknown node type';
   }

@@ -25,6 +25,7 @@ export const TYPE_LABELS: Record<NodeType, string> = {
   variable: 'Variable',
   output: 'Output',
   knowledge: 'Knowledge',
+  tool: 'Tool',
 };
 
 /** The first free `<type>_<n>`, n from 1. */
@@ -95,6 +96,8 @@ export function defaultConfig(type: string): Record<string, unknown> {
       return { outputs: {} };
     case 'knowledge':
       return { workspace: '', query: '' };
+    case 'tool':
+      return { tool: '', arguments: {} };
     default:
       return {};
   }
@@ -192,6 +195,8 @@ export function outputFields(kind: string, config: Record<string, unknown>): str
       return config.outputs && typeof config.outputs === 'object' ? Object.keys(config.outputs) : [];
     case 'knowledge':
       return ['text', 'chunks', 'count'];
+    case 'tool':
+      return ['text', 'json'];
     default:
       return []; // code: whatever main() returns
   }

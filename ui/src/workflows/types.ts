@@ -4,7 +4,7 @@
 // that these no longer fit fails `tsc`.
 import type { components } from '../api/schema';
 
-export const NODE_TYPES = ['start', 'llm', 'condition', 'code', 'http', 'variable', 'output', 'knowledge'] as const;
+export const NODE_TYPES = ['start', 'llm', 'condition', 'code', 'http', 'variable', 'output', 'knowledge', 'tool'] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
 
 export interface Position {

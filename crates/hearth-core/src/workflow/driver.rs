@@ -54,7 +54,8 @@ pub(crate) struct RunOptions {
     /// Where `{{secret:NAME}}` in header values is looked up, and the origin each secret may go
     /// to: `Err` says why there is no keychain (a node that names a secret fails with it).
     pub(crate) secrets: Option<Result<Secrets, String>>,
-    /// Where knowledge nodes search (the engine's Core); `None` fails them.
+    /// Where knowledge nodes search and tool nodes find their tools (the engine's Core);
+    /// `None` fails them.
     pub(crate) knowledge: Option<Arc<crate::Core>>,
 }
 
@@ -339,6 +340,19 @@ async fn attempt(node: usize, task: Task, timeout: Option<Duration>, io: &Io, st
                 () = stop.cancelled() => Err(Failure::Stopped),
             }
         }
+        Task::Tool { tool, arguments, workspace } => {
+            let Some(core) = io.knowledge.clone() else {
+                return Err(Failure::Error("tools are not available to this run".to_owned()));
+            };
+            // The call blocks (a reply's tools run on a thread of their own); a stop reaches
+            // the call through its token and reports at once.
+            let token = stop.clone();
+            let calling = tokio::task::spawn_blocking(move || tool_outputs(&core, &workspace, &tool, arguments, &token));
+            tokio::select! {
+                joined = calling => joined.map_err(|e| Failure::Error(format!("the tool crashed: {e}")))?.map(|outputs| Outcome { outputs }),
+                () = stop.cancelled() => Err(Failure::Stopped),
+            }
+        }
         Task::Http { method, url, headers, body, max_bytes, allow_local } => {
             let request = FetchRequest { method, url, headers, body, max_bytes, allow_local };
             let response = tokio::select! {
@@ -386,5 +400,48 @@ fn knowledge_outputs(core: &crate::Core, workspace: &str, query: &str, limit: u3
     outputs.insert("count".into(), Value::from(hits.len()));
     outputs.insert("text".into(), Value::String(text.join("\n\n")));
     outputs.insert("chunks".into(), serde_json::to_value(&hits).unwrap_or(Value::Array(Vec::new())));
+    Ok(outputs)
+}
+
+/// A tool node's outputs: the tool's answer as `text`, and as `json` when it is JSON. A tool
+/// that changes things runs only once the person allowed it for good (`tools.allowed`): a
+/// workflow may have come by sync or import, and nobody is there to ask. A failed call fails
+/// the node (its retries and time limit apply).
+fn tool_outputs(
+    core: &crate::Core,
+    workspace: &str,
+    name: &str,
+    arguments: Value,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Result<Map<String, Value>, Failure> {
+    let fail = |e: crate::Error| Failure::Error(e.to_string());
+    let host = core.tool_host().ok_or_else(|| Failure::Error("tools are not available here".to_owned()))?;
+    let workspace = match workspace {
+        "" => core.workspaces().map_err(fail)?.into_iter().next().ok_or_else(|| Failure::Error("there is no workspace".to_owned()))?,
+        named => {
+            let named: crate::WorkspaceRef = named.parse().map_err(|e: hearth_types::ValidationError| Failure::Error(e.to_string()))?;
+            core.workspace(&named).map_err(fail)?
+        }
+    };
+    let tools = host.tools(workspace.id);
+    let Some(spec) = tools.iter().find(|t| t.name == name) else {
+        let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
+        return Err(Failure::Error(format!("there is no tool named {name:?} (the tools: {})", names.join(", "))));
+    };
+    if spec.asks && !core.allowed_tools().map_err(fail)?.iter().any(|a| a == name) {
+        return Err(Failure::Error(format!(
+            "the tool {name:?} changes things and asks first; a workflow runs it only once you allow it for good \
+             (\"Always allow\" on one of its calls in a chat, or the setting {})",
+            crate::ALLOWED_TOOLS_SETTING
+        )));
+    }
+    let arguments = crate::check_arguments(spec, &arguments.to_string()).map_err(Failure::Error)?;
+    let output = host.call(workspace.id, name, arguments, stop);
+    if output.is_error {
+        return Err(Failure::Error(output.text));
+    }
+    let mut outputs = Map::new();
+    outputs.insert("json".into(), serde_json::from_str(&output.text).unwrap_or(Value::Null));
+    outputs.insert("text".into(), Value::String(output.text));
     Ok(outputs)
 }

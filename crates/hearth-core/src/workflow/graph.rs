@@ -44,7 +44,7 @@ impl std::fmt::Display for Problem {
 }
 
 /// The node types Hearth runs.
-pub const NODE_TYPES: &[&str] = &["start", "llm", "condition", "code", "http", "variable", "output", "knowledge"];
+pub const NODE_TYPES: &[&str] = &["start", "llm", "condition", "code", "http", "variable", "output", "knowledge", "tool"];
 
 /// The type of a start input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,13 +135,20 @@ pub(crate) enum Step {
         query: String,
         limit: u32,
     },
+    /// A call of any tool a chat could call (Hearth's own, an attached MCP server's).
+    Tool {
+        tool: String,
+        arguments: Map<String, Value>,
+        /// The workspace the call is made for (its handle or id); the first when empty.
+        workspace: String,
+    },
 }
 
 impl Step {
     /// Whether the node does IO (a model, the sandbox, the network) and so runs as a task;
     /// the others are evaluated inside the state machine.
     pub(crate) fn is_io(&self) -> bool {
-        matches!(self, Step::Llm { .. } | Step::Code { .. } | Step::Http { .. } | Step::Knowledge { .. })
+        matches!(self, Step::Llm { .. } | Step::Code { .. } | Step::Http { .. } | Step::Knowledge { .. } | Step::Tool { .. })
     }
 }
 
@@ -464,6 +471,7 @@ fn step(node: &Node, problems: &mut Vec<Problem>) -> Option<(&'static str, Step)
             query: s.text("query", true),
             limit: s.number("limit", 1.0, MAX_KNOWLEDGE_LIMIT as f64).map_or(5, |n| n as u32),
         },
+        "tool" => Step::Tool { tool: s.text("tool", true), arguments: s.object("arguments"), workspace: s.text("workspace", false) },
         _ => unreachable!("NODE_TYPES lists every kind"),
     };
     Some((kind, step))
@@ -476,6 +484,7 @@ fn default_timeout(kind: &str) -> Option<Duration> {
         "code" => Some(Duration::from_secs(5)),
         "http" => Some(Duration::from_secs(30)),
         "knowledge" => Some(Duration::from_secs(60)),
+        "tool" => Some(Duration::from_secs(120)),
         _ => None,
     }
 }

@@ -151,7 +151,7 @@ fn simple_placeholders(nodes: &mut [Node], edges: &[Edge]) {
             let field = match nodes.iter().find(|m| m.id == before.source)?.kind.as_str() {
                 "llm" => "text",
                 "http" => "body",
-                "knowledge" => "text",
+                "knowledge" | "tool" => "text",
                 _ => return None,
             };
             Some((i, format!("{{{{#{}.{field}#}}}}", before.source)))

@@ -51,6 +51,7 @@ pub(crate) enum Task {
     Code { code: String, inputs: Value, memory_mb: u32 },
     Http { method: String, url: String, headers: Vec<(String, String)>, body: String, max_bytes: u64, allow_local: bool },
     Knowledge { workspace: String, query: String, limit: u32 },
+    Tool { tool: String, arguments: Value, workspace: String },
 }
 
 /// What a node produced.
@@ -483,6 +484,11 @@ impl<'p> Machine<'p> {
             Step::Knowledge { workspace, query, limit } => {
                 Task::Knowledge { workspace: s.render_text(workspace)?.trim().to_owned(), query: s.render_text(query)?, limit: *limit }
             }
+            Step::Tool { tool, arguments, workspace } => Task::Tool {
+                tool: s.render_text(tool)?.trim().to_owned(),
+                arguments: s.render_value(&Value::Object(arguments.clone()))?,
+                workspace: s.render_text(workspace)?.trim().to_owned(),
+            },
             _ => unreachable!("only IO steps become tasks"),
         })
     }
@@ -526,7 +532,9 @@ impl<'p> Machine<'p> {
                 Ok(_) => unreachable!("an object renders to an object"),
                 Err(e) => (Value::Null, Err(e)),
             },
-            Step::Llm { .. } | Step::Code { .. } | Step::Http { .. } | Step::Knowledge { .. } => unreachable!("IO steps run as tasks"),
+            Step::Llm { .. } | Step::Code { .. } | Step::Http { .. } | Step::Knowledge { .. } | Step::Tool { .. } => {
+                unreachable!("IO steps run as tasks")
+            }
         }
     }
 }
@@ -550,6 +558,7 @@ fn task_inputs(task: &Task) -> Value {
             serde_json::json!({"method": method, "url": hearth_llm::fetch::redact_url(url), "headers": names, "body_bytes": body.len()})
         }
         Task::Knowledge { workspace, query, limit } => serde_json::json!({"workspace": workspace, "query": query, "limit": limit}),
+        Task::Tool { tool, arguments, workspace } => serde_json::json!({"tool": tool, "arguments": arguments, "workspace": workspace}),
     }
 }
 

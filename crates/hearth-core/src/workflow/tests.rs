@@ -1069,3 +1069,71 @@ async fn a_knowledge_node_finds_passages_for_its_query_and_names_a_missing_works
     let k = detail.nodes.iter().find(|n| n.node_id == "k").unwrap();
     assert!(k.error.as_deref().unwrap_or("").contains("elsewhere"), "{:?}", k.error);
 }
+
+// ------------------------------------------------------------------ tool nodes
+
+/// `echo` (reads) answers its arguments; `wipe` asks first; `broken` fails.
+struct Tools;
+
+impl crate::ToolHost for Tools {
+    fn tools(&self, _: hearth_types::WorkspaceId) -> Vec<crate::ToolSpec> {
+        let spec = |name: &str, asks: bool| crate::ToolSpec {
+            name: name.into(),
+            description: String::new(),
+            parameters: json!({"type": "object", "properties": {"say": {"type": "string"}}}),
+            asks,
+            source: "test".into(),
+        };
+        vec![spec("echo", false), spec("wipe", true), spec("broken", false)]
+    }
+
+    fn call(&self, _: hearth_types::WorkspaceId, name: &str, arguments: Value, _: &hearth_llm::CancellationToken) -> crate::ToolOutput {
+        match name {
+            "broken" => crate::ToolOutput::error("the service is down"),
+            _ => crate::ToolOutput::ok(json!({"tool": name, "got": arguments}).to_string()),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_node_calls_a_tool_with_its_arguments_and_fails_clearly_otherwise() {
+    let wf = service(false);
+    let core = wf.core().clone();
+    core.create_workspace(&hearth_types::NewWorkspace::new("Notes", hearth_types::Handle::parse("notes").unwrap()).unwrap()).unwrap();
+    core.attach_tools(std::sync::Arc::new(Tools));
+    let flow = |tool: &str, arguments: Value| {
+        graph(json!({
+            "nodes": [start(json!([{"name": "q", "type": "string", "required": true}])),
+                      node("t", "tool", json!({"tool": tool, "arguments": arguments})),
+                      output(json!({"text": "{{#t.text#}}", "got": "{{#t.json.got#}}"}))],
+            "edges": [edge("start", "t"), edge("t", "out")]}))
+    };
+    let run_of = |tool: &str, arguments: Value| {
+        wf.start(RunSource::Definition { name: "t".into(), graph: flow(tool, arguments) }, &inputs(json!({"q": "hello"}))).unwrap()
+    };
+    let detail = wf.wait(run_of("echo", json!({"say": "{{#start.q#}}"})).id).await.unwrap();
+    assert_eq!(detail.run.status, RunStatus::Succeeded, "{:?}", detail.run.error);
+    assert_eq!(detail.run.outputs["got"], json!({"say": "hello"}), "the answer's JSON is there as it is");
+    assert_eq!(detail.run.outputs["text"], json!(r#"{"got":{"say":"hello"},"tool":"echo"}"#));
+    let t = detail.nodes.iter().find(|n| n.node_id == "t").unwrap();
+    assert_eq!(t.inputs, json!({"tool": "echo", "arguments": {"say": "hello"}, "workspace": ""}));
+
+    let failing = |tool: &str, arguments: Value| {
+        let run = run_of(tool, arguments);
+        let wf = &wf;
+        async move {
+            let detail = wf.wait(run.id).await.unwrap();
+            assert_eq!(detail.run.status, RunStatus::Failed);
+            detail.nodes.iter().find(|n| n.node_id == "t").unwrap().error.clone().unwrap_or_default()
+        }
+    };
+    assert!(failing("wipe", json!({})).await.contains("asks first"));
+    assert!(failing("nope", json!({})).await.contains("no tool named \"nope\""));
+    assert!(failing("echo", json!({"say": 3})).await.contains("do not match the tool's schema"));
+    assert!(failing("broken", json!({})).await.contains("the service is down"));
+
+    // Once the person allowed it for good, it runs.
+    core.allow_tool("wipe").unwrap();
+    let detail = wf.wait(run_of("wipe", json!({})).id).await.unwrap();
+    assert_eq!(detail.run.status, RunStatus::Succeeded, "{:?}", detail.run.error);
+}
