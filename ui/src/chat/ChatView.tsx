@@ -248,8 +248,14 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string | null; fo
           send.current(first.content, first.maxTokens).then((ok) => {
             if (!ok && !cancelled) setRestore({ text: first.content });
           });
-        } else if (last && last.role === 'assistant' && (last.status === 'streaming' || last.status === 'pending')) {
-          runLive({ base: t.messages.length - 1, model: last.model ?? null, replyId: last.id }, (signal) => openReplyEvents(last.id, 0, signal));
+        } else if (last && (last.status === 'streaming' || last.status === 'pending') && (last.role === 'assistant' || last.role === 'tool')) {
+          // A reply still running: its message being written, or a tool call it waits on
+          // (its events are known by the assistant message that made the call).
+          const reply = last.role === 'assistant' ? last : [...t.messages].reverse().find((m) => m.role === 'assistant');
+          if (reply) {
+            const base = last.role === 'assistant' ? t.messages.length - 1 : t.messages.length;
+            runLive({ base, model: reply.model ?? null, replyId: reply.id }, (signal) => openReplyEvents(reply.id, 0, signal));
+          }
         }
       } catch (e) {
         if (!cancelled) {
