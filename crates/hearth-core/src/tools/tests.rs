@@ -48,6 +48,18 @@ impl ToolHost for Host {
     }
 }
 
+/// A host with nothing to offer.
+struct NoTools;
+
+impl ToolHost for NoTools {
+    fn tools(&self, _: WorkspaceId) -> Vec<ToolSpec> {
+        Vec::new()
+    }
+    fn call(&self, _: WorkspaceId, _: &str, _: Value, _: &CancellationToken) -> ToolOutput {
+        unreachable!("nothing is offered")
+    }
+}
+
 /// Answers with a fixed decision and counts how often it was asked.
 struct Deciding(Approval, Mutex<u32>);
 
@@ -152,9 +164,16 @@ fn without_the_workspace_setting_no_tool_is_offered_unless_the_send_asks() {
     assert_eq!(seen[1].tool_choice, ToolChoice::Auto, "a named call binds the first round only");
     assert_eq!(host.ran.lock().unwrap().len(), 1);
 
+    // A call that cannot be made is refused before anything is stored.
+    let before = core.thread(chat).unwrap().messages.len();
     let unknown = ReplyRequest { tool_choice: Some(ToolChoice::Function("nope".into())), ..ask(chat) };
-    let e = run(&core, &unknown, &ScriptedModel::new(["x"]), &NoApprover).0.unwrap_err();
+    let e = core.start_reply(&unknown).unwrap_err();
     assert!(e.to_string().contains("no tool named \"nope\""), "{e}");
+    let required = ReplyRequest { tool_choice: Some(ToolChoice::Required), ..ask(chat) };
+    core.attach_tools(Arc::new(NoTools));
+    let e = core.start_reply(&required).unwrap_err();
+    assert!(e.to_string().contains("no tools to call"), "{e}");
+    assert_eq!(core.thread(chat).unwrap().messages.len(), before);
 }
 
 #[test]
