@@ -199,12 +199,12 @@ fn supabase_migrate_applies_the_schema_once_and_schema_prints_it() {
     let first = migrate_json(&env, &url);
     assert_eq!(
         (first["applied"].clone(), first["present"].clone()),
-        (serde_json::json!(["0002", "0003", "0004", "0005"]), serde_json::json!(["0001"]))
+        (serde_json::json!(["0002", "0003", "0004", "0005", "0006"]), serde_json::json!(["0001"]))
     );
     let again = migrate_json(&env, &url);
     assert_eq!(
         (again["applied"].clone(), again["present"].clone()),
-        (serde_json::json!([]), serde_json::json!(["0001", "0002", "0003", "0004", "0005"]))
+        (serde_json::json!([]), serde_json::json!(["0001", "0002", "0003", "0004", "0005", "0006"]))
     );
     let tables = psql(&database, &["-c", "select count(*) from pg_proc where proname in ('sync_push', 'sync_pull')"]);
     assert_eq!(tables.trim(), "2");
@@ -214,7 +214,7 @@ fn supabase_migrate_applies_the_schema_once_and_schema_prints_it() {
     psql("postgres", &["-c", &format!("create database {fresh}")]);
     psql(&fresh, &["-c", &standin]);
     let all = migrate_json(&env, &url.replace(&database, &fresh));
-    assert_eq!(all["applied"], serde_json::json!(["0001", "0002", "0003", "0004", "0005"]));
+    assert_eq!(all["applied"], serde_json::json!(["0001", "0002", "0003", "0004", "0005", "0006"]));
     psql("postgres", &["-c", &format!("drop database {fresh} with (force)")]);
 
     let refused = migrate(&env, &[], Some(&url.replace("migrate-me", "wrong")), &[]);
