@@ -97,9 +97,13 @@ fn two_data_directories_sync_through_the_cli_and_status_tells_the_truth() {
         assert_eq!(code, 200, "{status}");
         status
     };
-    let status = poll(Duration::from_millis(200), Duration::from_secs(20), sync_status, |s| s["pending"]["changes"] == 0);
+    // Settled: the rename pushed and a whole round done. A round clears its error only once it
+    // has pulled too, and the first one may still meet the restarted server coming up.
+    let settled = |s: &serde_json::Value| s["pending"]["changes"] == 0 && s["last_error"].is_null();
+    let status = poll(Duration::from_millis(200), Duration::from_secs(20), sync_status, settled);
     assert_eq!(status["pending"]["changes"], 0, "the background loop pushed the rename: {status}");
     assert!(status["last_error"].is_null(), "{status}");
+    assert!(status["last_push_at"].is_string(), "nothing pending means it was pushed: {status}");
     assert_eq!(status["signed_in"], true);
     // Signing out from the CLI while the server runs: the server sees it too.
     desktop.json(&["sync", "logout"]);

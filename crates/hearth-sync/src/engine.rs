@@ -65,6 +65,14 @@ pub enum Progress {
 }
 
 /// What one round did.
+/// What the status is made of, read at one moment (see [`Engine::status`]).
+struct Snapshot {
+    state: Option<SyncState>,
+    pending: hearth_store::Pending,
+    rejected: Vec<hearth_store::Rejection>,
+    quarantined: Vec<hearth_store::Quarantined>,
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Round {
     /// Transactions the server applied (or had applied already).
@@ -223,7 +231,8 @@ impl Engine {
     /// Where sync stands. The session is read from the keychain, not the cache: another
     /// process may have signed in or out.
     pub async fn status(&self) -> Result<Status> {
-        let state = self.store.read(|r| r.sync_state())?;
+        let snapshot = self.snapshot()?;
+        let state = snapshot.state.clone();
         let session = match &state {
             Some(state) => {
                 let fresh = self.read_session(state)?;
@@ -232,13 +241,21 @@ impl Engine {
             }
             None => None,
         };
-        self.compose(state, session)
+        Ok(self.compose(snapshot, session))
     }
 
-    fn compose(&self, state: Option<SyncState>, session: Option<Session>) -> Result<Status> {
-        let (pending, rejected, quarantined) = self.store.read(|r| Ok((r.pending()?, r.rejections()?, r.quarantined()?)))?;
+    /// The sync state and the queues, read in one transaction: a round committing between two
+    /// reads would otherwise show its push half done (no changes pending, yet none pushed).
+    fn snapshot(&self) -> Result<Snapshot> {
+        Ok(self.store.read(|r| {
+            Ok(Snapshot { state: r.sync_state()?, pending: r.pending()?, rejected: r.rejections()?, quarantined: r.quarantined()? })
+        })?)
+    }
+
+    fn compose(&self, snapshot: Snapshot, session: Option<Session>) -> Status {
+        let Snapshot { state, pending, rejected, quarantined } = snapshot;
         let activity = *self.activity.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(Status {
+        Status {
             connected: state.is_some(),
             rest_url: state.as_ref().map(|s| s.connection.rest_url.clone()),
             auth_url: state.as_ref().and_then(|s| s.connection.auth_url.clone()),
@@ -257,15 +274,14 @@ impl Engine {
             cursor: state.as_ref().map(|s| CursorView::from(&s.cursor)),
             head: state.as_ref().map_or(0, |s| s.head),
             activity: if session.is_some() { activity } else { Activity::Stopped },
-        })
+        }
     }
 
     /// Sends the status to watchers when it changed (best effort: a status that cannot be read
     /// is skipped).
     fn publish(&self) {
-        let state = self.store.read(|r| r.sync_state()).ok().flatten();
         let session = self.session.try_lock().ok().and_then(|s| s.clone()).flatten();
-        if let Ok(status) = self.compose(state, session) {
+        if let Ok(status) = self.snapshot().map(|snapshot| self.compose(snapshot, session)) {
             // Watchers (the UI's event stream) hear about changes, not about every poll.
             self.status.send_if_modified(|current| {
                 let changed = current.as_ref() != Some(&status);

@@ -118,6 +118,7 @@ mod tests {
             ("0003", "89ac301d3a06cdc1735a11bfd58f4eb402e55e0b7843e1f073e7db8678516858"),
             ("0004", "1e046ada830d033cb2293ce5e3cf939eec9342f6febe1f8476ca87408114ea0d"),
             ("0005", "9559cc4d191df02884e3f861a92e9f56c4c7c6990842a01132e2a11db7ab2c93"),
+            ("0006", "2b09d4dc1e6932f69c7a6a6a30b38f639da935b715db9f948a614513d6754441"),
         ];
         assert_eq!(FILES.len(), PINNED.len(), "every file is pinned");
         for ((version, name, sql), (pinned_version, hash)) in FILES.iter().zip(PINNED) {
