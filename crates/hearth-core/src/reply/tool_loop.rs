@@ -101,9 +101,10 @@ impl<'a> Loop<'a> {
         cancel: &CancellationToken,
         on_step: &mut impl FnMut(ReplyStep<'_>),
     ) -> Result<Message> {
-        let spec = self.tools.iter().find(|t| t.name == call.name).cloned();
+        // Checked before anyone is asked: a call that cannot run never waits for approval.
+        let checked = self.check(call);
         let allowed = self.core.allowed_tools()?;
-        let asks = spec.as_ref().is_some_and(|t| t.asks && !allowed.contains(&t.name));
+        let asks = checked.as_ref().is_ok_and(|(spec, _)| spec.asks && !allowed.contains(&spec.name));
         let new = NewMessage {
             status: if asks { MessageStatus::Pending } else { MessageStatus::Streaming },
             tool_call_id: Some(call.id.clone()),
@@ -111,7 +112,10 @@ impl<'a> Loop<'a> {
         };
         let pending = self.core.store.write(|w| w.append_message(&new))?.message;
         on_step(ReplyStep::ToolCall { call, message: &pending, asks });
-        let output = self.outcome(call, spec.as_ref(), &pending, asks, approver, cancel);
+        let output = match checked {
+            Ok((spec, arguments)) => self.outcome(call, &spec, arguments, asks.then_some(&pending), approver, cancel),
+            Err(refused) => refused,
+        };
         let error = output.is_error.then(|| first_line(&output.text));
         let patch = MessagePatch {
             content: Some(within_budget(output.text)),
@@ -126,29 +130,33 @@ impl<'a> Loop<'a> {
     }
 
     /// What the call gives, every refusal included.
+    /// The call's tool and its arguments, checked; or the result that refuses it (an unknown
+    /// tool, arguments that break the schema, a repeat).
+    fn check(&mut self, call: &ToolCall) -> Result<(ToolSpec, serde_json::Value), ToolOutput> {
+        let Some(spec) = self.tools.iter().find(|t| t.name == call.name).cloned() else {
+            let names: Vec<&str> = self.tools.iter().map(|t| t.name.as_str()).collect();
+            return Err(ToolOutput::error(format!("there is no tool named {:?}; the tools are: {}", call.name, names.join(", "))));
+        };
+        let arguments = crate::check_arguments(&spec, &call.arguments).map_err(ToolOutput::error)?;
+        if !self.made.insert((call.name.clone(), arguments.to_string())) {
+            return Err(ToolOutput::error(
+                "this call was already made in this reply with the same arguments, and its result is above; answer with what you have",
+            ));
+        }
+        Ok((spec, arguments))
+    }
+
+    /// What a checked call gives: asked first when it asks (`ask`: its waiting message), then run.
     fn outcome(
         &mut self,
         call: &ToolCall,
-        spec: Option<&ToolSpec>,
-        pending: &Message,
-        asks: bool,
+        spec: &ToolSpec,
+        arguments: serde_json::Value,
+        ask: Option<&Message>,
         approver: &dyn Approver,
         cancel: &CancellationToken,
     ) -> ToolOutput {
-        let Some(spec) = spec else {
-            let names: Vec<&str> = self.tools.iter().map(|t| t.name.as_str()).collect();
-            return ToolOutput::error(format!("there is no tool named {:?}; the tools are: {}", call.name, names.join(", ")));
-        };
-        let arguments = match crate::check_arguments(spec, &call.arguments) {
-            Ok(arguments) => arguments,
-            Err(e) => return ToolOutput::error(e),
-        };
-        if !self.made.insert((call.name.clone(), arguments.to_string())) {
-            return ToolOutput::error(
-                "this call was already made in this reply with the same arguments, and its result is above; answer with what you have",
-            );
-        }
-        if asks {
+        if let Some(pending) = ask {
             match approver.approve(&ApprovalRequest { message: pending.id, call, tool: spec }, cancel) {
                 Approval::Deny => return ToolOutput::error("the user did not allow this call"),
                 Approval::Always => {

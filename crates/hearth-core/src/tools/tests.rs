@@ -213,6 +213,12 @@ fn a_tool_that_changes_things_asks_first_and_always_is_remembered() {
     assert_eq!(steps[1], "result the user did not allow this call");
     assert!(host.ran.lock().unwrap().is_empty(), "a denied call does not run");
 
+    // A call that cannot run (here: arguments that are not JSON) is refused without asking.
+    let broken = ScriptedModel::new(["ok"]).calling(vec![call("launch", "{oops")]);
+    let (_, steps) = run(&core, &ask(chat), &broken, &deny);
+    assert!(steps[0] == "call launch streaming asks=false" && steps[1].contains("not valid JSON"), "{steps:?}");
+    assert_eq!(*deny.1.lock().unwrap(), 1, "asked for the first call only");
+
     let always = Deciding(Approval::Always, Mutex::new(0));
     run(&core, &ask(chat), &model(), &always).0.unwrap();
     assert_eq!(host.ran.lock().unwrap().len(), 1);
