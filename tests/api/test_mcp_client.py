@@ -198,6 +198,11 @@ def test_servers_are_managed_over_the_api(start_hearth, tmp_path):
         tools = http.get("/api/v1/mcp/servers/fake/tools")
         assert tools.status_code == 200, tools.text
         assert "echo_env" in [t["name"] for t in tools.json()["tools"]]
+        # Turned off and on again, it keeps its secret (a PATCH changes only the switch).
+        off = http.patch("/api/v1/mcp/servers/fake", json={"enabled": False})
+        assert off.status_code == 200 and off.json()["enabled"] is False and off.json()["secrets"], off.text
+        assert http.patch("/api/v1/mcp/servers/fake", json={"enabled": True}).json()["enabled"] is True
+        assert_error(http.patch("/api/v1/mcp/servers/nope", json={"enabled": True}), 404, "not_found")
         # Refused configurations name their field; a server that cannot start is a 502.
         assert_error(http.put("/api/v1/mcp/servers/far", json={"transport": "http", "url": "http://example.com/mcp"}), 400, "invalid", "url")
         assert_error(http.put("/api/v1/mcp/servers/x", json={"transport": "pigeon"}), 400, "invalid", "transport")

@@ -180,6 +180,18 @@ impl Core {
         Ok(server)
     }
 
+    /// Turns a server on or off, changing nothing else (its secrets stay in the keychain).
+    pub fn set_mcp_server_enabled(&self, name: &str, enabled: bool) -> Result<McpServer> {
+        let mut servers = self.mcp_servers()?;
+        let Some(server) = servers.iter_mut().find(|s| s.name == name) else {
+            return Err(hearth_store::Error::NotFound { field: "name", entity: "MCP server", id: name.to_owned() }.into());
+        };
+        server.enabled = enabled;
+        let changed = server.clone();
+        self.save_mcp_servers(&servers)?;
+        Ok(changed)
+    }
+
     /// Detaches a server and forgets its secrets.
     pub fn remove_mcp_server(&self, name: &str) -> Result<()> {
         let server = self.mcp_server(name)?;

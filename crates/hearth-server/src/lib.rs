@@ -415,7 +415,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(providers::set_key, providers::remove_key))
         .routes(routes!(providers::test))
         .routes(routes!(mcp_servers::list))
-        .routes(routes!(mcp_servers::put, mcp_servers::remove))
+        .routes(routes!(mcp_servers::put, mcp_servers::patch, mcp_servers::remove))
         .routes(routes!(mcp_servers::tools))
         .routes(routes!(providers::usage))
         .routes(routes!(providers::prices, providers::set_price))

@@ -161,6 +161,32 @@ pub(crate) async fn put(
     Ok(Json(server.into()))
 }
 
+/// What a PATCH changes.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct McpServerPatch {
+    enabled: bool,
+}
+
+/// Turns a server on or off, keeping everything else (its secrets too; a PUT replaces them).
+#[utoipa::path(patch, path = "/api/v1/mcp/servers/{name}", tag = "mcp", operation_id = "patch_mcp_server", request_body = McpServerPatch,
+    params(("name" = String, Path)), responses((status = 200, body = McpServerOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn patch(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(p): ApiJson<McpServerPatch>,
+) -> ApiResult<Json<McpServerOut>> {
+    let server = blocking(&state, move |core| {
+        let server = core.set_mcp_server_enabled(&name, p.enabled)?;
+        if let Some(host) = core.tool_host() {
+            host.changed();
+        }
+        Ok(server)
+    })
+    .await?;
+    Ok(Json(server.into()))
+}
+
 #[utoipa::path(delete, path = "/api/v1/mcp/servers/{name}", tag = "mcp", operation_id = "remove_mcp_server", params(("name" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn remove(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<StatusCode> {

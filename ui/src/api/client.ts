@@ -217,6 +217,8 @@ export const api = {
   // MCP servers
   mcpServers: () => ok(http.GET('/api/v1/mcp/servers')),
   putMcpServer: (name: string, body: McpServerIn) => ok(http.PUT('/api/v1/mcp/servers/{name}', { params: { path: { name } }, body })),
+  setMcpServerEnabled: (name: string, enabled: boolean) =>
+    ok(http.PATCH('/api/v1/mcp/servers/{name}', { params: { path: { name } }, body: { enabled } })),
   removeMcpServer: (name: string) => ok(http.DELETE('/api/v1/mcp/servers/{name}', { params: { path: { name } } })),
 
   // knowledge and jobs

@@ -183,7 +183,8 @@ export interface paths {
         delete: operations["remove_mcp_server"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Turns a server on or off, keeping everything else (its secrets too; a PUT replaces them). */
+        patch: operations["patch_mcp_server"];
         trace?: never;
     };
     "/api/v1/mcp/servers/{name}/tools": {
@@ -1721,6 +1722,10 @@ export interface components {
             url?: string | null;
             workspace_id?: string | null;
         };
+        /** @description What a PATCH changes. */
+        McpServerPatch: {
+            enabled: boolean;
+        };
         /** @description A tool a server offers. */
         McpToolOut: {
             description: string;
@@ -3048,6 +3053,65 @@ export interface operations {
                 };
             };
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    patch_mcp_server: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["McpServerPatch"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpServerOut"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is over the limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

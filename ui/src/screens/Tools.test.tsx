@@ -21,6 +21,10 @@ describe('<Tools>', () => {
       vi.fn(async (url: string, init: RequestInit = {}) => {
         const method = init.method ?? 'GET';
         if (method === 'GET' && url === '/api/v1/mcp/servers') return Response.json(servers);
+        if (method === 'PATCH' && url === '/api/v1/mcp/servers/time') {
+          puts.push({ url: `PATCH ${url}`, body: JSON.parse(init.body as string) });
+          return Response.json({ ...servers[0], enabled: false });
+        }
         if (method === 'PUT' && url.startsWith('/api/v1/mcp/servers/')) {
           puts.push({ url, body: JSON.parse(init.body as string) });
           return Response.json(servers[0]);
@@ -46,6 +50,11 @@ describe('<Tools>', () => {
       url: '/api/v1/mcp/servers/files',
       body: { transport: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem', '/tmp'] },
     });
+
+    // Turning a server off changes only that (its secrets stay).
+    fireEvent.click(screen.getByRole('checkbox', { name: 'time enabled' }));
+    await waitFor(() => expect(puts).toHaveLength(2));
+    expect(puts[1]).toEqual({ url: 'PATCH /api/v1/mcp/servers/time', body: { enabled: false } });
 
     fireEvent.click(screen.getByRole('button', { name: 'Ask before time__get_current_time' }));
     await waitFor(() => expect(settings).toEqual([['tools.allowed', []]]));

@@ -91,12 +91,9 @@ function ServerCard({ server, onChange }: { server: McpServerOut; onChange: () =
   const { label, busy, error, setError, run } = useBusy();
   const health = healthOf(server.health);
   const target = server.transport === 'stdio' ? [server.command, ...server.args].join(' ') : (server.url ?? '');
+  // Only the switch: a PUT would replace the server, and with it forget its secrets.
   const toggle = async (enabled: boolean) => {
-    const body =
-      server.transport === 'stdio'
-        ? { transport: 'stdio', command: server.command ?? '', args: server.args, env: server.env, enabled, workspace: server.workspace_id ?? undefined }
-        : { transport: 'http', url: server.url ?? '', headers: server.headers, enabled, workspace: server.workspace_id ?? undefined };
-    const r = await run('Saving…', () => api.putMcpServer(server.name, body));
+    const r = await run('Saving…', () => api.setMcpServerEnabled(server.name, enabled));
     if (r.ok) onChange();
   };
   return (

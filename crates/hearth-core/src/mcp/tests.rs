@@ -35,6 +35,13 @@ fn servers_are_listed_without_their_secrets_and_launched_with_them() {
     assert_eq!(env.get("API_KEY").map(String::as_str), Some("s3cret"));
     assert_eq!(env.get("MODE").map(String::as_str), Some("fast"));
 
+    // Turning it off and on again keeps its secret.
+    assert!(!core.set_mcp_server_enabled("time", false).unwrap().enabled);
+    assert!(core.set_mcp_server_enabled("time", true).unwrap().enabled);
+    let McpTransport::Stdio { env, .. } = core.mcp_launch("time").unwrap().transport else { panic!("stdio") };
+    assert_eq!(env.get("API_KEY").map(String::as_str), Some("s3cret"));
+    assert!(core.set_mcp_server_enabled("nope", true).is_err());
+
     // Replacing keeps one entry and drops the old secret; removing forgets it all.
     core.put_mcp_server(new("time", stdio("other"), &[])).unwrap();
     assert_eq!(core.mcp_servers().unwrap().len(), 1);
