@@ -120,7 +120,7 @@ impl Core {
         // A required or named call that cannot be made is refused before anything is stored.
         if let Some(choice) = &request.tool_choice {
             let workspace = self.workspace(&crate::WorkspaceRef::Id(self.chat(request.chat)?.workspace_id))?;
-            tool_loop::Loop::new(self, &workspace, Some(choice))?;
+            tool_loop::Loop::new(self, &workspace, request.chat, Some(choice))?;
         }
         let add = AddMessage {
             parent_id: request.parent_id,
@@ -203,7 +203,7 @@ impl Core {
         })
     }
 
-    /// Runs the model for a started reply, with its tool loop (`reply/tools.rs`), and saves
+    /// Runs the model for a started reply, with its tool loop (`reply/tool_loop.rs`), and saves
     /// the outcome; `on_step` hears each step as it happens, `approver` is asked before a
     /// tool that changes things runs.
     pub fn run_reply_with(
@@ -243,7 +243,7 @@ impl Core {
                     _ => messages.insert(0, ChatMessage::new(Role::System, given)),
                 }
             }
-            let mut toolset = tool_loop::Loop::new(self, &workspace, request.tool_choice.as_ref())?;
+            let mut toolset = tool_loop::Loop::new(self, &workspace, question.chat_id, request.tool_choice.as_ref())?;
             loop {
                 let mut chat_request = ChatRequest {
                     fallbacks: fallbacks.clone(),

@@ -206,8 +206,8 @@ fn allowed_in(settings: &serde_json::Map<String, Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Refuses an [`ALLOWED_TOOLS_SETTING`] value that is not a list of names, and a workspace's
-/// [`TOOLS_SETTING`] that is not true or false.
+/// Refuses an [`ALLOWED_TOOLS_SETTING`] value that is not a list of names (a workspace's
+/// [`TOOLS_SETTING`] is checked with its other settings, in `lib.rs`).
 pub(crate) fn check_setting(key: &str, value: &Value) -> std::result::Result<(), ValidationError> {
     match key {
         ALLOWED_TOOLS_SETTING if !value.as_array().is_some_and(|a| a.iter().all(Value::is_string)) => {

@@ -29,6 +29,8 @@ const MAX_WALK: usize = 10_000;
 pub(super) struct Loop<'a> {
     core: &'a Core,
     workspace: &'a Workspace,
+    /// The chat the reply is in (where its `tool` messages go).
+    chat: hearth_types::ChatId,
     host: Option<std::sync::Arc<dyn ToolHost>>,
     tools: Vec<ToolSpec>,
     choice: ToolChoice,
@@ -41,7 +43,7 @@ impl<'a> Loop<'a> {
     /// The tools a reply offers: none when the send said `none`, or when it said nothing and
     /// the workspace does not turn tools on. A required or named call with no such tool is
     /// refused.
-    pub(super) fn new(core: &'a Core, workspace: &'a Workspace, asked: Option<&ToolChoice>) -> Result<Self> {
+    pub(super) fn new(core: &'a Core, workspace: &'a Workspace, chat: hearth_types::ChatId, asked: Option<&ToolChoice>) -> Result<Self> {
         let wanted = match asked {
             Some(ToolChoice::None) => false,
             Some(_) => true,
@@ -62,7 +64,7 @@ impl<'a> Loop<'a> {
             }
             _ => {}
         }
-        Ok(Self { core, workspace, host, tools, choice, rounds: 0, made: HashSet::new() })
+        Ok(Self { core, workspace, chat, host, tools, choice, rounds: 0, made: HashSet::new() })
     }
 
     /// Whether this round may call tools: calls a model makes when it may not (no tools
@@ -108,7 +110,7 @@ impl<'a> Loop<'a> {
         let new = NewMessage {
             status: if asks { MessageStatus::Pending } else { MessageStatus::Streaming },
             tool_call_id: Some(call.id.clone()),
-            ..NewMessage::new(self.workspace_chat(parent)?, Some(parent), Role::Tool, "")
+            ..NewMessage::new(self.chat, Some(parent), Role::Tool, "")
         };
         let pending = self.core.store.write(|w| w.append_message(&new))?.message;
         on_step(ReplyStep::ToolCall { call, message: &pending, asks });
@@ -129,7 +131,6 @@ impl<'a> Loop<'a> {
         Ok(done)
     }
 
-    /// What the call gives, every refusal included.
     /// The call's tool and its arguments, checked; or the result that refuses it (an unknown
     /// tool, arguments that break the schema, a repeat).
     fn check(&mut self, call: &ToolCall) -> Result<(ToolSpec, serde_json::Value), ToolOutput> {
@@ -178,11 +179,6 @@ impl<'a> Loop<'a> {
             Some(host) => host.call(self.workspace.id, &spec.name, arguments, cancel),
             None => ToolOutput::error("tools are not available here"),
         }
-    }
-
-    /// The chat a message is in (the `tool` message goes in the same one).
-    fn workspace_chat(&self, parent: MessageId) -> Result<hearth_types::ChatId> {
-        Ok(self.core.store.read(|r| r.message(parent))?.chat_id)
     }
 }
 
